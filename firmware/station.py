@@ -1,0 +1,245 @@
+"""The test station: samples on a fixed schedule, drives the load, ends the
+discharge, and enforces the rig's limits on its own, whatever the host does.
+
+Protocol: protocol/SPEC.md. The sampling path (`_tick`, `_sample`) compares
+integer register codes only and writes into buffers allocated once, so it
+allocates nothing: an RP2040 has ~190 KB of heap for hours of sampling.
+
+Usage (firmware/main.py does this on a board)::
+
+    station.Station(board, rig).serve()
+"""
+from micropython import const
+
+import ina226
+import wire
+
+FW_VERSION = (0, 1, 0)
+SENSOR_INA226 = const(1)
+
+IDLE = const(0)
+RUNNING = const(1)
+ENDED = const(2)
+FAULT = const(3)
+
+EV_END_VOLTAGE = const(1)
+EV_CURRENT_COLLAPSE = const(2)
+EV_STOPPED = const(3)
+EV_LIMIT_VOLTAGE = const(16)
+EV_LIMIT_CURRENT = const(17)
+EV_SENSOR_FAULT = const(32)
+
+OK = const(0)
+BAD_STATE = const(1)
+BAD_VALUE = const(2)
+OVER_LIMIT = const(3)
+UNKNOWN = const(4)
+BAD_LENGTH = const(5)
+
+_IDLE_POLL_MS = const(20)
+_FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched off",
+           EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
+           EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
+_BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0}
+
+
+class Station:
+    def __init__(self, board, rig):
+        self.board = board
+        self.link = wire.Link(board.serial_out)
+        self.batch = wire.Batch()
+        limits = rig["limits"]
+        self.max_mv = int(limits["max_voltage_v"] * 1000)
+        self.max_ma = int(limits["max_current_a"] * 1000)
+        cfg = rig["sensor"]
+        self.address = cfg["address"]
+        self.shunt_ohms = cfg["shunt_ohms"]
+        self.state = IDLE
+        self.fault = ""
+        self.sensor = None
+        try:
+            self.sensor = ina226.INA226(board.i2c, cfg["address"], cfg["shunt_ohms"],
+                                        cfg["max_current_a"], cfg["averages"], cfg["conversion_us"])
+        except (OSError, ValueError) as e:
+            self._set_fault(str(e))
+        self.configured = False
+        self.index = 0
+        self.skipped = 0
+        self.load_ma = 0
+        self.deadline = 0
+
+    # -- host commands --------------------------------------------------
+
+    def serve(self):
+        board = self.board
+        board.kbd_intr(-1)  # 0x03 inside a binary frame must not interrupt the firmware
+        while True:
+            while board.input_ready():
+                if self.link.feed(board.read_byte()):
+                    self._command()
+            if self.state == RUNNING:
+                self._tick()
+            else:
+                board.idle(_IDLE_POLL_MS)
+
+    def _command(self):
+        rx = self.link.rx
+        cmd = rx[0]
+        seq = rx[1] | (rx[2] << 8)
+        body = _BODY.get(cmd, -1)
+        if body < 0:
+            return self._ack(cmd, seq, UNKNOWN)
+        if self.link.rx_len != 3 + body:
+            return self._ack(cmd, seq, BAD_LENGTH)
+        if cmd == wire.HELLO:
+            self._identity()
+            if self.fault:
+                self._text(2, self.fault)
+            self._status()
+        elif cmd == wire.CONFIG:
+            self._ack(cmd, seq, self._configure(rx))
+        elif cmd == wire.START:
+            self._ack(cmd, seq, self._start())
+        elif cmd == wire.STOP:
+            if self.state == RUNNING:
+                self._end(EV_STOPPED, self.index, 0, ENDED)
+            self.board.load_set_ma(0)
+            self._ack(cmd, seq, OK)
+        else:
+            self._status()
+
+    def _configure(self, rx):
+        if self.state == RUNNING:
+            return BAD_STATE
+        if self.sensor is None:
+            return BAD_STATE
+        period_us, load_ma, end_mv, collapse_ma, hold_ms, flush_ms = wire.unpack_config(rx)
+        if period_us < self.sensor.sample_period_us or period_us > 60_000_000 or flush_ms == 0:
+            return BAD_VALUE
+        if load_ma > self.max_ma or end_mv > self.max_mv:
+            return OVER_LIMIT
+        s = self.sensor
+        self.period = period_us
+        self.load_setpoint = load_ma
+        self.end_code = s.bus_code(end_mv / 1000)
+        self.collapse_code = s.current_code(collapse_ma / 1000)
+        self.max_bus_code = s.bus_code(self.max_mv / 1000)
+        self.max_current_code = s.current_code(self.max_ma / 1000)
+        self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
+        self.flush_slots = min(max(flush_ms * 1000 // period_us, 1), wire.BATCH_MAX)
+        self.configured = True
+        if self.state == FAULT:  # a new configuration is the operator's acknowledgement
+            self.state = IDLE
+            self.fault = ""
+        return OK
+
+    def _start(self):
+        if not self.configured or self.state not in (IDLE, ENDED):
+            return BAD_STATE
+        b = self.board
+        self.index = 0
+        self.skipped = 0
+        self.below_since = -1
+        self.batch.count = 0
+        self.load_ma = self.load_setpoint
+        b.load_set_ma(self.load_ma)
+        self.deadline = b.ticks_add(b.ticks_us(), self.period)
+        self.state = RUNNING
+        return OK
+
+    # -- sampling -------------------------------------------------------
+
+    def _tick(self):
+        b = self.board
+        wait = b.ticks_diff(self.deadline, b.ticks_us())
+        if wait > 0:
+            b.sleep_us(wait)
+            return
+        late = -wait // self.period
+        if late:  # missed whole slots: they become a gap the host can see
+            self._flush()
+            self.index += late
+            self.skipped += late
+            self.deadline = b.ticks_add(self.deadline, late * self.period)
+        self._sample()
+
+    def _sample(self):
+        s = self.sensor
+        try:
+            bus = s.bus_raw()
+            cur = s.current_raw()
+        except OSError:
+            return self._end(EV_SENSOR_FAULT, self.index, 0, FAULT)
+        batch = self.batch
+        if batch.count == 0:
+            batch.start(self.index)
+        batch.add(bus, cur)
+        index = self.index
+        self.index = index + 1
+        self.deadline = self.board.ticks_add(self.deadline, self.period)
+        if bus > self.max_bus_code:
+            return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
+        if cur > self.max_current_code or cur < -self.max_current_code:
+            return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
+        if bus < self.end_code:
+            self._below(EV_END_VOLTAGE, index, bus)
+        elif cur < self.collapse_code:
+            self._below(EV_CURRENT_COLLAPSE, index, cur)
+        else:
+            self.below_since = -1
+        if self.state == RUNNING and batch.count >= self.flush_slots:
+            self._flush()
+
+    def _below(self, cause, index, value):
+        """End of discharge once the output stays out of range for hold_ms."""
+        if self.below_since < 0:
+            self.below_since = index
+            self.below_cause = cause
+            self.below_value = value
+        elif index - self.below_since >= self.hold_slots:
+            self._end(self.below_cause, self.below_since, self.below_value, ENDED)
+
+    def _end(self, code, index, value, state):
+        self.board.load_set_ma(0)  # first: the load is off before anything is said
+        self.load_ma = 0
+        self.state = state
+        if state == FAULT:
+            self.fault = _FAULTS[code]
+        self._flush()
+        self._event(code, index, value)
+        self._status()
+
+    def _flush(self):
+        if self.batch.count:
+            self.link.send(self.batch.buf, self.batch.size())
+            self.batch.count = 0
+
+    # -- messages -------------------------------------------------------
+
+    def _set_fault(self, message):
+        self.state = FAULT
+        self.fault = message
+
+    def _identity(self):
+        s = self.sensor
+        ok = s is not None
+        n = wire.pack_identity(self.link.msg, FW_VERSION, SENSOR_INA226 if ok else 0,
+                               self.address, int(self.shunt_ohms * 1e6 + 0.5),
+                               s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
+                               s.cal if ok else 0, s.sample_period_us if ok else 0,
+                               self.max_mv, self.max_ma, self.board.name)
+        self.link.send(self.link.msg, n)
+
+    def _ack(self, cmd, seq, result):
+        self.link.send(self.link.msg, wire.pack_ack(self.link.msg, cmd, seq, result))
+
+    def _event(self, code, index, value):
+        self.link.send(self.link.msg, wire.pack_event(self.link.msg, code, index, value))
+
+    def _status(self):
+        n = wire.pack_status(self.link.msg, self.state, self.index, self.skipped,
+                             self.link.rx_errors, self.load_ma)
+        self.link.send(self.link.msg, n)
+
+    def _text(self, level, message):
+        self.link.send(self.link.msg, wire.pack_text(self.link.msg, level, message))

@@ -1,0 +1,192 @@
+"""pbgrade command line: run a graded test, start the simulated rig, re-grade.
+
+Every failure the operator can fix ends as one line on stderr, exit code 2.
+"""
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from . import paths
+from .journal import read_meta
+from .label import LabelError, load_label
+from .profile import ProfileError, builtin_profiles, load_profile
+from .record import Store
+from .rig import RigFileError, load_rig
+from .runner import Options, RigError, regrade, run_test
+from .simdut import DutError, dut_path, load_dut, matching_label
+from .simrig import SimError, SimRig
+
+DEFAULT_DUT = "honest-10000"
+USER_ERRORS = (LabelError, ProfileError, RigFileError, DutError, RigError, SimError)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except USER_ERRORS as e:
+        print(f"pbgrade: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\npbgrade: stopped by operator; load switched off, run saved as aborted", file=sys.stderr)
+        return 130
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="pbgrade", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one graded discharge test")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--rig", default="sim", help="rig file or name in rigs/ (default: sim)")
+    where.add_argument("--port", help="serial device or pyserial URL of a running rig")
+    run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
+    run.add_argument("--sim-dut", default=DEFAULT_DUT,
+                     help=f"simulated power bank: catalogue name or CSV/TOML file (default: {DEFAULT_DUT})")
+    run.add_argument("--profile", default="gbt35590",
+                     help=f"grading profile: {', '.join(builtin_profiles())} or a file (default: gbt35590)")
+    run.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    run.add_argument("--end-voltage", type=float,
+                     help="end of discharge below this output voltage (default: 80%% of rated)")
+    run.add_argument("--json", type=Path, help="also write the result record to this file")
+    run.set_defaults(func=cmd_run)
+
+    sim = sub.add_parser("sim", help="start only the simulated rig and print its serial port")
+    sim.add_argument("--rig", default="sim")
+    sim.add_argument("--sim-dut", default=DEFAULT_DUT)
+    sim.set_defaults(func=cmd_sim)
+
+    rg = sub.add_parser("regrade", help="rebuild a run's result from its journal")
+    rg.add_argument("run", help="run id or run directory")
+    rg.add_argument("--profile", help="grade with this profile instead of the run's")
+    rg.add_argument("--json", type=Path)
+    rg.set_defaults(func=cmd_regrade)
+    return p
+
+
+def cmd_run(args):
+    rig = load_rig("sim" if args.port else args.rig)
+    simulated = args.port is None and rig["rig"]["board"] == "sim"
+    label_path = args.label
+    if label_path is None:
+        label_path = matching_label(dut_path(args.sim_dut)) if simulated else None
+        if label_path is None:
+            raise LabelError("no label given: pass --label LABEL.toml with the figures printed on the unit")
+    label = load_label(label_path)
+    profile = load_profile(args.profile)
+    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    data_root = paths.data_dir()
+    with ExitStack() as stack:
+        port = args.port
+        if port is None:
+            if not simulated:
+                raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-")))
+            sim = stack.enter_context(SimRig(rig, load_dut(args.sim_dut), work))
+            port = sim.port
+        live = Live(sys.stderr)
+        print(f"pbgrade: {label.model or 'unit'} on {port}: discharge at {label.rated_output_a:g} A, "
+              f"grading with {profile.name}", file=sys.stderr)
+        try:
+            record = run_test(port, label, label_path, profile, rig, options, data_root, live.update)
+        except RigError as e:
+            if args.port is None and not sim.alive():
+                raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
+            raise
+        live.done()
+    Store(data_root / "runs.sqlite").add(record)
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=1))
+    print(result_table(record))
+    return 0 if record["passed"] else 1
+
+
+def cmd_sim(args):
+    rig = load_rig(args.rig)
+    with tempfile.TemporaryDirectory(prefix="pbgrade-sim-") as work, SimRig(rig, load_dut(args.sim_dut), work) as sim:
+        print(sim.port, flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while sim.alive():
+            time.sleep(0.5)
+        raise SimError(f"the simulated rig stopped: {sim.log_tail()}")
+
+
+def cmd_regrade(args):
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        run_dir = paths.data_dir() / "runs" / args.run
+    if not (run_dir / "meta.json").is_file():
+        raise RigError(f"no journal for run {args.run!r}: give a run id from the database or a run directory")
+    meta = read_meta(run_dir)
+    label = load_label(meta["label_path"])
+    record = regrade(run_dir, label, load_profile(args.profile or meta["profile"]))
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=1))
+    print(result_table(record))
+    return 0 if record["passed"] else 1
+
+
+class Live:
+    """Progress while a test runs: one rewritten line on a terminal, a line
+    per half hour of test time otherwise (logs, pipes, CI)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._shown = 0.0
+        self._text = ""
+
+    def update(self, evaluation):
+        if evaluation.last is None:
+            return
+        t, v, i = evaluation.last
+        self._text = (f"{_hms(t)}  {v:6.3f} V  {i:6.3f} A  {evaluation.integrator.energy_wh:8.3f} Wh  "
+                      f"{evaluation.integrator.charge_mah:8.1f} mAh")
+        if self.tty and time.monotonic() - self._shown > 0.2:
+            self.stream.write("\r" + self._text)
+            self._shown = time.monotonic()
+        elif not self.tty and t - self._shown >= 1800:
+            self.stream.write(self._text + "\n")
+            self._shown = t
+
+    def done(self):
+        self.stream.write(("\r" if self.tty else "") + self._text + "\n")
+
+
+def _hms(seconds):
+    s = int(seconds)
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def result_table(r):
+    label = r["label"]
+    lines = [
+        f"{'result':<22}{'measured':>14}{'label':>14}",
+        f"{'capacity at output':<22}{r['capacity_mah']:>10.0f} mAh{label['rated_capacity_mah']:>10.0f} mAh",
+        f"{'capacity ratio':<22}{r['capacity_ratio']:>12.1%}",
+        f"{'energy':<22}{r['energy_wh']:>11.2f} Wh{label['cell_capacity_mah'] * label['cell_voltage_v'] / 1000:>11.2f} Wh",
+        f"{'efficiency':<22}{r['efficiency']:>12.1%}",
+        f"{'output voltage':<22}{_v(r['min_voltage_v']):>12} V{label['rated_output_v']:>12.2f} V  (sustained min)",
+        f"{'mean voltage':<22}{_v(r['mean_voltage_v']):>12} V",
+        f"{'duration':<22}{_hms(r['duration_s']):>14}",
+        f"{'end of discharge':<22}{r['cutoff_reason']:>14}",
+        f"{'samples':<22}{r['samples_received']:>14}  ({r['integrity']['samples_lost']} lost, "
+        f"{r['integrity']['decoder']['frames_corrupt']} corrupt frames)",
+        "",
+        f"grade: {r['grade']} ({'PASS' if r['passed'] else 'FAIL'}) by profile {r['profile']}, run {r['run_id']} [{r['status']}]",
+    ]
+    lines += [f"  - {reason}" for reason in r["verdict"]["reasons"]]
+    return "\n".join(lines)
+
+
+def _v(volts):
+    return "-" if volts is None else f"{volts:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

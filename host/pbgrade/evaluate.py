@@ -1,0 +1,109 @@
+"""From received frames to measurements: the one path that a live run and a
+re-grade from the journal both take, so they cannot disagree.
+
+Time is the sample slot index × the configured period (protocol/SPEC.md):
+unambiguous across tick wrap-arounds and lost frames. Each batch is scaled
+and integrated as numpy arrays; nothing is kept per sample.
+"""
+import numpy as np
+
+from . import wire
+from .integrate import Integrator
+from .voltage import VoltageStats
+
+END_EVENTS = {1, 2, 3, 16, 17, 32}
+
+
+class Evaluation:
+    def __init__(self, config, window_s=5.0):
+        self.config = config  # the CONFIG body the host sent (period_us, load_ma, end_mv, ...)
+        period = config["period_us"]
+        self.period_us = period
+        self.integrator = Integrator(period)
+        self.voltage = VoltageStats(period, min_current_a=config["collapse_ma"] / 1000,
+                                    cutoff_v=config["end_mv"] / 1000, window_s=window_s)
+        self.identity = None
+        self.events = []
+        self.texts = []
+        self.status = None
+        self.frames = 0
+        self.frames_corrupt = 0
+        self.frames_lost = 0
+        self.samples_received = 0
+        self.samples_duplicate = 0
+        self.last = None  # (t_s, v, i) of the latest sample, for the live view
+        self._seq = None
+        self._next_index = None
+
+    def feed(self, frame):
+        """One frame (without delimiter) -> the parsed message, or None if corrupt."""
+        try:
+            msg = wire.parse(wire.decode_frame(frame))
+        except wire.FrameError:
+            self.frames_corrupt += 1
+            return None
+        self.frames += 1
+        if self._seq is not None:
+            self.frames_lost += (msg.seq - self._seq - 1) % 0x10000
+        self._seq = msg.seq
+        handler = getattr(self, "_on_" + str(msg.type).lower(), None)
+        if handler:
+            handler(msg.body)
+        return msg
+
+    def _on_identity(self, body):
+        self.identity = body
+        self._seq = None  # a (re)connected device may restart its numbering
+
+    def _on_samples(self, body):
+        if self.identity is None:
+            return
+        first = body.index
+        if self._next_index is not None and first < self._next_index:
+            self.samples_duplicate += body.count
+            return
+        codes = wire.samples_array(body.data)
+        t_us = (first + np.arange(body.count, dtype=np.int64)) * self.period_us
+        v = codes["bus"] * float(self.identity.bus_lsb_v)
+        i = codes["current"] * float(self.identity.current_lsb_a)
+        self.integrator.add(t_us, v, i)
+        self.voltage.add(v, i)
+        self.samples_received += body.count
+        self._next_index = first + body.count
+        self.last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
+
+    def _on_event(self, body):
+        self.events.append({"code": body.code, "name": wire.EVENT_CODES.get(body.code, "unknown"),
+                            "index": body.index, "t_s": body.index * self.period_us / 1e6,
+                            "value": body.value})
+
+    def _on_status(self, body):
+        self.status = body
+
+    def _on_text(self, body):
+        self.texts.append(body.message)
+
+    @property
+    def end_event(self):
+        return next((e for e in self.events if e["code"] in END_EVENTS), None)
+
+    @property
+    def samples_lost(self):
+        """Slots between the first and the last sample received that never arrived."""
+        return self.integrator.samples_lost
+
+    def integrity(self):
+        return {
+            "frames": self.frames,
+            "frames_corrupt": self.frames_corrupt,
+            "frames_lost": self.frames_lost,
+            "samples_received": self.samples_received,
+            "samples_lost": self.samples_lost,
+            "samples_duplicate": self.samples_duplicate,
+            "slots_skipped_by_device": self.status.skipped if self.status else None,
+            "rx_errors_on_device": self.status.rx_errors if self.status else None,
+            "gaps": [[a / 1e6, b / 1e6] for a, b in self.integrator.gaps],
+            "gap_s": self.integrator.gap_s,
+            "gap_energy_estimate_wh": self.integrator.gap_energy_estimate_wh,
+            "gap_charge_estimate_mah": self.integrator.gap_charge_estimate_mah,
+        }

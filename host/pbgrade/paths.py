@@ -1,0 +1,27 @@
+"""Where the repository's data live: rig files, the simulator, firmware."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RIGS = ROOT / "rigs"
+SIM = RIGS / "sim"
+DUTS = SIM / "duts"
+FIRMWARE = ROOT / "firmware"
+
+
+def data_dir():
+    """Results, journals and the run database: $PBGRADE_DATA, else ~/.local/share/pbgrade."""
+    base = os.environ.get("PBGRADE_DATA") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pbgrade"
+    return Path(base)
+
+
+def resolve(name_or_path, folder, suffixes):
+    """A file path as given, or a name looked up in folder with one of the suffixes."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    for suffix in suffixes:
+        q = folder / f"{name_or_path}{suffix}"
+        if q.exists():
+            return q
+    return None

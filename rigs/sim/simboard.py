@@ -1,0 +1,72 @@
+"""The simulated board: the same board interface as firmware/board_machine.py,
+backed by a virtual clock, a simulated I2C bus with an INA226 on it, a
+simulated load and power bank, and the process's stdin/stdout, which the
+launcher connects to a pseudo-terminal.
+
+Like a microcontroller, it turns byte 0x03 on the console into
+KeyboardInterrupt until the firmware calls kbd_intr(-1).
+"""
+import select
+import sys
+
+import clock as vclock
+from i2cbus import SimI2C
+from ina226_sim import SimINA226
+from world import CCLoad, World, bank_from
+
+_CTRL_C = 3
+
+
+class SimBoard:
+    name = "sim"
+
+    def __init__(self, rig, dut):
+        sim = rig.get("sim", {})
+        self.clock = vclock.VirtualClock(sim.get("boot_us", 0))
+        self.ticks_us = self.clock.ticks_us
+        self.ticks_diff = vclock.ticks_diff
+        self.ticks_add = vclock.ticks_add
+        self.world = World(self.clock, bank_from(dut), CCLoad(rig["load"]["max_current_a"]))
+        self.i2c = SimI2C(self.clock)
+        sensor = rig["sensor"]
+        self.i2c.attach(SimINA226(self.clock, self.world,
+                                  address=sim.get("sensor_address", sensor["address"]),
+                                  shunt_ohms=sensor["shunt_ohms"], seed=sim.get("seed", 1)))
+        self.serial_out = sys.stdout.buffer
+        self._in = sys.stdin.buffer
+        self._one = bytearray(1)
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+        self._kbd_intr = _CTRL_C
+
+    def kbd_intr(self, ch):
+        self._kbd_intr = ch
+
+    def input_ready(self):
+        for _ in self._poll.ipoll(0):
+            return True
+        return False
+
+    def read_byte(self):
+        """Next received byte; the pseudo-terminal closing ends the simulation."""
+        try:
+            n = self._in.readinto(self._one)
+        except OSError:
+            n = 0
+        if not n:
+            raise SystemExit(0)
+        b = self._one[0]
+        if b == self._kbd_intr:
+            raise KeyboardInterrupt
+        return b
+
+    def sleep_us(self, us):
+        self.clock.advance(us)
+
+    def idle(self, ms):
+        """Wait for the host for real (no busy loop), letting virtual time pass."""
+        self._poll.poll(ms)
+        self.clock.advance(ms * 1000)
+
+    def load_set_ma(self, ma):
+        self.world.set_load_ma(ma)

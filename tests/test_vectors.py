@@ -1,0 +1,86 @@
+"""Golden vectors of protocol/ against the host's construct schema."""
+import json
+
+import numpy as np
+import pytest
+from cobs import cobs
+
+from conftest import ROOT
+from pbgrade import wire
+
+VECTORS = json.loads((ROOT / "protocol" / "vectors.json").read_text())["vectors"]
+
+
+def body_for_build(v):
+    body = dict(v["body"])
+    if v["type"] == "SAMPLES":
+        samples = np.array([tuple(s) for s in body.pop("samples")], dtype=wire.SAMPLE_DTYPE)
+        body.update(count=len(samples), data=samples.tobytes())
+    return body
+
+
+@pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_build_matches_golden_bytes(v):
+    assert wire.build(v["type"], v["seq"], **body_for_build(v)).hex() == v["wire"]
+
+
+@pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_parse_gives_golden_meaning(v):
+    raw = bytes.fromhex(v["wire"])
+    assert raw.endswith(b"\x00") and b"\x00" not in raw[:-1]
+    msg = wire.parse(wire.decode_frame(raw[:-1]))
+    assert (msg.type, msg.seq) == (v["type"], v["seq"])
+    for key, want in v["body"].items():
+        if key == "samples":
+            got = wire.samples_array(msg.body.data)
+            assert got["bus"].tolist() == [s[0] for s in want]
+            assert got["current"].tolist() == [s[1] for s in want]
+        elif isinstance(want, float):
+            assert np.float32(msg.body[key]) == np.float32(want)
+        else:
+            assert msg.body[key] == want, key
+
+
+def test_crc_check_value():
+    assert wire.crc16(b"123456789") == 0x29B1
+
+
+@pytest.mark.parametrize("position", range(0, 20))
+def test_any_flipped_byte_is_rejected(position):
+    raw = bytearray.fromhex(VECTORS[1]["wire"])[:-1]
+    raw[position % len(raw)] ^= 0x5A
+    with pytest.raises(wire.FrameError):
+        wire.parse(wire.decode_frame(bytes(raw)))
+
+
+def test_payload_with_trailing_bytes_is_rejected():
+    payload = wire.decode_frame(bytes.fromhex(VECTORS[0]["wire"])[:-1]) + b"\x01"
+    with pytest.raises(wire.FrameError):
+        wire.parse(payload)
+
+
+def test_samples_count_must_match_length():
+    payload = bytearray(wire.decode_frame(bytes.fromhex(VECTORS[8]["wire"])[:-1]))
+    payload[7] += 1
+    with pytest.raises(wire.FrameError):
+        wire.parse(wire.decode_frame(cobs.encode(bytes(payload) + wire.crc16(bytes(payload)).to_bytes(2, "little"))))
+
+
+def test_deframer_splits_across_chunks():
+    stream = b"".join(bytes.fromhex(v["wire"]) for v in VECTORS)
+    d = wire.Deframer()
+    frames = []
+    for k in range(0, len(stream), 7):
+        frames += d.feed(stream[k:k + 7])
+    assert [f + b"\x00" for f in frames] == [bytes.fromhex(v["wire"]) for v in VECTORS]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 100, 253, 254, 255, 400])
+def test_firmware_cobs_and_crc_agree_with_host_libraries(n):
+    import wire as fw  # firmware/wire.py, viper run as plain Python under CPython
+    rng = np.random.default_rng(n)
+    src = bytearray(rng.integers(0, 4, n, dtype=np.uint8).tobytes())  # many zero bytes
+    enc = bytearray(n + 2 + n // 254)
+    m = fw.cobs_encode(src, n, enc)
+    assert bytes(enc[:m]) == cobs.encode(bytes(src))
+    assert fw.crc16(src, n) == wire.crc16(bytes(src))
