@@ -34,8 +34,11 @@ def micropython_exe():
     return exe
 
 
-def run_micropython(script, *args, heap="192k", timeout=600, cwd=None):
+def run_micropython(script, *args, heap="192k", timeout=600, stdin=b""):
     """Run a script under the real micropython with firmware/ and rigs/sim/ on its path."""
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), str(MP_TESTS), ".frozen"]))
-    return subprocess.run([micropython_exe(), "-X", f"heapsize={heap}", str(script), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or ROOT)
+    proc = subprocess.run([micropython_exe(), "-X", f"heapsize={heap}", str(script), *map(str, args)],
+                          capture_output=True, input=stdin, timeout=timeout, env=env, cwd=ROOT)
+    proc.stdout = proc.stdout.decode(errors="replace")
+    proc.stderr = proc.stderr.decode(errors="replace")
+    return proc

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .label import NUMBER_FIELDS, Fields, Label, read_toml
+from .label import NUMBER_FIELDS, Label
+from .tomlcheck import Fields, read_toml
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 KINDS = ("pass-fail", "tiers")

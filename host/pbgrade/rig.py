@@ -1,22 +1,22 @@
 """Rig files (rigs/*.toml): board, sensor, load, pins and the limits the
 firmware enforces. Checked here so a typo is refused before anything is
 switched on, with one line naming the field."""
-import tomllib
-
 from .paths import RIGS, resolve
+from .tomlcheck import Fields, read_toml
 
 CHIPS = ("INA226",)
 
-# section -> field -> (type, required)
+# section -> field -> (kind, required)
 SCHEMA = {
-    "rig": {"name": (str, True), "board": (str, True)},
-    "sensor": {"chip": (str, True), "address": (int, True), "shunt_ohms": (float, True),
-               "max_current_a": (float, True), "averages": (int, True), "conversion_us": (int, True)},
-    "load": {"kind": (str, True), "max_current_a": (float, True)},
-    "limits": {"max_voltage_v": (float, True), "max_current_a": (float, True)},
-    "pins": {"i2c_id": (int, True), "sda": (int, True), "scl": (int, True), "load_pwm": (int, True),
-             "load_pwm_hz": (int, False)},
-    "sim": {"seed": (int, False), "boot_us": (int, False), "sensor_address": (int, False)},
+    "rig": {"name": ("text", True), "board": ("text", True)},
+    "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
+               "max_current_a": ("number", True), "averages": ("integer", True),
+               "conversion_us": ("integer", True)},
+    "load": {"kind": ("text", True), "max_current_a": ("number", True)},
+    "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True)},
+    "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
+             "load_pwm": ("integer", True), "load_pwm_hz": ("integer", False)},
+    "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False)},
 }
 
 
@@ -28,40 +28,31 @@ def load_rig(name_or_path):
     path = resolve(name_or_path, RIGS, (".toml",))
     if path is None:
         raise RigFileError(f"rig {name_or_path!r} not found: give a rig file or one of "
-                       f"{', '.join(sorted(p.stem for p in RIGS.glob('*.toml')))}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise RigFileError(f"{path}: not valid TOML ({e}): fix the file") from None
-    rig = {}
-    for section, value in data.items():
-        if section not in SCHEMA:
-            raise RigFileError(f"{path}: unknown section [{section}]: expected one of {', '.join(SCHEMA)}")
-        rig[section] = _section(path, section, value)
-    needed = {"rig", "sensor", "load", "limits"} | ({"sim"} if rig.get("rig", {}).get("board") == "sim" else {"pins"})
-    for section in sorted(needed - rig.keys()):
-        raise RigFileError(f"{path}: section [{section}] is missing: add it (see rigs/sim.toml)")
+                           f"{', '.join(sorted(p.stem for p in RIGS.glob('*.toml')))}")
+    data = read_toml(path, RigFileError)
+    Fields(data, f"{path}:", RigFileError).no_unknown(tuple(SCHEMA))
+    rig = {section: _section(path, section, table) for section, table in data.items()}
+    board = rig.get("rig", {}).get("board")
+    for section in ("rig", "sensor", "load", "limits", "sim" if board == "sim" else "pins"):
+        if section not in rig:
+            raise RigFileError(f"{path}: [{section}] is missing: add it (rigs/sim.toml and "
+                               f"rigs/pico-ina226.toml show every field)")
     _check_consistency(path, rig)
     return rig
 
 
-def _section(path, section, value):
-    fields = SCHEMA[section]
+def _section(path, section, table):
+    if not isinstance(table, dict):
+        raise RigFileError(f"{path}: {section} must be a [{section}] table")
+    fields = Fields(table, f"{path}: [{section}]", RigFileError)
+    fields.no_unknown(tuple(SCHEMA[section]))
     out = {}
-    for key, v in value.items():
-        if key not in fields:
-            raise RigFileError(f"{path}: [{section}] {key} is not a known field: expected one of {', '.join(fields)}")
-        kind = fields[key][0]
-        if kind is float and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if not isinstance(v, kind) or isinstance(v, bool):
-            raise RigFileError(f"{path}: [{section}] {key} = {v!r} should be a {kind.__name__}")
-        if kind in (int, float) and v < 0:
-            raise RigFileError(f"{path}: [{section}] {key} = {v!r} must not be negative")
-        out[key] = v
-    for key, (_, required) in fields.items():
-        if required and key not in out:
-            raise RigFileError(f"{path}: [{section}] {key} is missing: add it")
+    for key, (kind, required) in SCHEMA[section].items():
+        value = fields.get(key, kind, "see rigs/sim.toml for an example", required)
+        if value is not None:
+            if kind != "text" and value < 0:
+                fields.fail(key, f"= {value} is negative", "rig quantities are magnitudes")
+            out[key] = float(value) if kind == "number" else value
     return out
 
 
@@ -75,4 +66,4 @@ def _check_consistency(path, rig):
         raise RigFileError(f"{path}: [sensor] shunt_ohms and max_current_a must be positive")
     if rig["limits"]["max_current_a"] > s["max_current_a"]:
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
-                       f"could not see the limit being crossed; lower the limit or raise the sensor range")
+                           f"could not see the limit being crossed; lower the limit or raise the sensor range")

@@ -7,9 +7,9 @@ file of parameters (`[dut]` with kind = "params"). Both become the plain dict
 the simulator (rigs/sim/world.py) reads.
 """
 import csv
-import tomllib
 
 from .paths import DUTS, resolve
+from .tomlcheck import Fields, read_toml
 
 PARAMS = {"cell_capacity_mah": (1, 200_000), "cell_voltage_v": (1.0, 5.0), "efficiency": (0.05, 1.0),
           "output_v": (3.0, 60.0), "output_r_ohm": (0.0, 10.0)}
@@ -66,20 +66,16 @@ def _curve(path):
 
 
 def _params(path):
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise DutError(f"{path}: not valid TOML ({e})") from None
-    dut = dict(data.get("dut", {}))
-    if dut.pop("kind", None) != "params":
-        raise DutError(f"{path}: [dut] kind must be \"params\"")
-    for key in dut:
-        if key not in PARAMS:
-            raise DutError(f"{path}: [dut] {key} is not a known parameter: expected {', '.join(PARAMS)}")
+    data = read_toml(path, DutError)
+    Fields(data, f"{path}:", DutError).no_unknown(("dut",))
+    fields = Fields(data.get("dut", {}), f"{path}: [dut]", DutError)
+    fields.no_unknown(("kind", *PARAMS))
+    if fields.get("kind", "text", 'write kind = "params"') != "params":
+        fields.fail("kind", "is not \"params\"", 'write kind = "params" (a curve is a CSV file)')
+    params = {}
     for key, (lo, hi) in PARAMS.items():
-        v = dut.get(key)
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise DutError(f"{path}: [dut] {key} is missing or not a number")
-        if not lo <= v <= hi:
-            raise DutError(f"{path}: [dut] {key} = {v} is outside {lo}-{hi}")
-    return {"kind": "params", "params": dut, "source": str(path)}
+        value = fields.get(key, "number", f"give {key} as a number from {lo} to {hi}")
+        if not lo <= value <= hi:
+            fields.fail(key, f"= {value} is outside {lo}-{hi}", "check the unit's parameters")
+        params[key] = value
+    return {"kind": "params", "params": params, "source": str(path)}
