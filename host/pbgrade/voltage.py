@@ -2,7 +2,7 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-_MEDIAN_CELLS = 1 << 20  # np.median copies windows x window floats: 8 MiB at most, whatever the batch size
+BLOCK_S = 0.1  # loaded samples are averaged over blocks this long before the rolling median
 
 
 class VoltageStats:
@@ -12,17 +12,22 @@ class VoltageStats:
     the one transitional sample as the output collapses at the end of
     discharge does not count, a sag that lasts longer than the window does.
     Only loaded samples count (current >= min_current_a and voltage >=
-    cutoff_v), so idle stretches and the collapse itself are left out. The
-    window is counted in samples of the nominal period.
+    cutoff_v), so idle stretches and the collapse itself are left out.
+
+    The median runs over means of BLOCK_S blocks of loaded samples, so its
+    cost does not grow with the sample rate: at 1 kHz a 5 s window would
+    otherwise be a 5000-sample median for every sample.
     """
 
     def __init__(self, period_us, *, min_current_a, cutoff_v, window_s=5.0):
         self.min_current_a = min_current_a
         self.cutoff_v = cutoff_v
-        self.window = max(1, round(window_s * 1e6 / period_us))
+        self.block = max(1, round(BLOCK_S * 1e6 / period_us))  # samples per block
+        self.window = max(1, round(window_s * 1e6 / period_us / self.block))  # blocks per window
         self.loaded_samples = 0
         self._sum_v = 0.0
-        self._tail = np.empty(0)  # the last window-1 loaded samples: windows reaching into the next batch
+        self._pending = np.empty(0)  # loaded samples not yet filling a block
+        self._tail = np.empty(0)  # the last window-1 block means: windows reaching into the next batch
         self._min_v = self._max_v = None
 
     def add(self, v, i):
@@ -34,11 +39,12 @@ class VoltageStats:
             return
         self.loaded_samples += loaded.size
         self._sum_v += float(loaded.sum())
-        run = np.concatenate((self._tail, loaded))
-        per_chunk = max(1, _MEDIAN_CELLS // self.window)  # windows per np.median call
-        for start in range(0, run.size - self.window + 1, per_chunk):
-            windows = sliding_window_view(run[start:start + per_chunk + self.window - 1], self.window)
-            medians = np.median(windows, axis=1)
+        samples = np.concatenate((self._pending, loaded))
+        whole = samples.size // self.block * self.block
+        self._pending = samples[whole:]
+        run = np.concatenate((self._tail, samples[:whole].reshape(-1, self.block).mean(axis=1)))
+        if run.size >= self.window:
+            medians = np.median(sliding_window_view(run, self.window), axis=1)
             low, high = float(medians.min()), float(medians.max())
             self._min_v = low if self._min_v is None else min(self._min_v, low)
             self._max_v = high if self._max_v is None else max(self._max_v, high)
@@ -58,4 +64,5 @@ class VoltageStats:
 
     def _short_run_median(self) -> float | None:
         """A loaded stretch shorter than one window: its median stands for it."""
-        return float(np.median(self._tail)) if self._tail.size else None
+        blocks = self._tail if not self._pending.size else np.append(self._tail, self._pending.mean())
+        return float(np.median(blocks)) if blocks.size else None
