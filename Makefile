@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
+RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
 .PHONY: run test setup clean
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/pbgrade run --rig sim --sim-dut honest-10000 --label rigs/sim/duts/honest-10000.label.toml
+	$(BIN)/pbgrade run --rig $(RIG) --sim-dut honest-10000 --label rigs/sim/duts/honest-10000.label.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

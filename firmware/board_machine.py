@@ -18,6 +18,7 @@ class Board:
     def __init__(self, rig):
         pins = rig["pins"]
         self.name = rig.get("board", "machine")
+        self.flash = ""  # files live at the root of the board's filesystem
         self.i2c = I2C(pins["i2c_id"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400_000)
         self._pwm = PWM(Pin(pins["load_pwm"]), freq=pins.get("load_pwm_hz", 20_000), duty_u16=0)
         self._full_scale_ma = int(rig["load"]["max_current_a"] * 1000)

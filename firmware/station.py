@@ -11,11 +11,14 @@ Usage (firmware/main.py does this on a board)::
 """
 from micropython import const
 
-import ina226
+import json
+
+import sensors
 import wire
 
-FW_VERSION = (0, 1, 0)
-SENSOR_INA226 = const(1)
+FW_VERSION = (0, 2, 0)
+CALIBRATION_FILE = "calib.json"  # in the board's flash folder
+UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
 IDLE = const(0)
 RUNNING = const(1)
@@ -40,14 +43,13 @@ _IDLE_POLL_MS = const(20)
 _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched off",
            EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
-_BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0}
+_BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20}
 
 
 class Station:
     def __init__(self, board, rig):
         self.board = board
         self.link = wire.Link(board.serial_out)
-        self.batch = wire.Batch()
         limits = rig["limits"]
         self.max_mv = int(limits["max_voltage_v"] * 1000)
         self.max_ma = int(limits["max_current_a"] * 1000)
@@ -58,10 +60,12 @@ class Station:
         self.fault = ""
         self.sensor = None
         try:
-            self.sensor = ina226.INA226(board.i2c, cfg["address"], cfg["shunt_ohms"],
-                                        cfg["max_current_a"], cfg["averages"], cfg["conversion_us"])
+            self.sensor = sensors.make(board.i2c, cfg)
         except (OSError, ValueError) as e:
             self._set_fault(str(e))
+        self.batch = wire.Batch(self.sensor.SAMPLE_FORMAT if self.sensor else 1)
+        self.calibration_file = board.flash + CALIBRATION_FILE
+        self.calibration = _load_calibration(self.calibration_file)
         self.configured = False
         self.index = 0
         self.skipped = 0
@@ -93,6 +97,7 @@ class Station:
             return self._ack(cmd, seq, BAD_LENGTH)
         if cmd == wire.HELLO:
             self._identity()
+            self.link.send(self.link.msg, wire.pack_calibration(self.link.msg, self.calibration))
             if self.fault:
                 self._text(2, self.fault)
             self._status()
@@ -100,6 +105,8 @@ class Station:
             self._ack(cmd, seq, self._configure(rx))
         elif cmd == wire.START:
             self._ack(cmd, seq, self._start())
+        elif cmd == wire.CAL_SET:
+            self._ack(cmd, seq, self._calibrate(rx))
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
@@ -118,19 +125,39 @@ class Station:
             return BAD_VALUE
         if load_ma > self.max_ma or end_mv > self.max_mv:
             return OVER_LIMIT
-        s = self.sensor
         self.period = period_us
         self.load_setpoint = load_ma
-        self.end_code = s.bus_code(end_mv / 1000)
-        self.collapse_code = s.current_code(collapse_ma / 1000)
-        self.max_bus_code = s.bus_code(self.max_mv / 1000)
-        self.max_current_code = s.current_code(self.max_ma / 1000)
+        self.end_code = self._bus_code(end_mv / 1000)
+        self.collapse_code = self._current_code(collapse_ma / 1000)
+        self.max_bus_code = self._bus_code(self.max_mv / 1000)
+        self.max_current_code = self._current_code(self.max_ma / 1000)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
-        self.flush_slots = min(max(flush_ms * 1000 // period_us, 1), wire.BATCH_MAX)
+        self.flush_slots = min(max(flush_ms * 1000 // period_us, 1), self.batch.capacity)
         self.configured = True
         if self.state == FAULT:  # a new configuration is the operator's acknowledgement
             self.state = IDLE
             self.fault = ""
+        return OK
+
+    def _bus_code(self, volts):
+        """Raw code at which the calibrated voltage reaches volts."""
+        c = self.calibration
+        return self.sensor.bus_code((volts - c[1]) / c[0])
+
+    def _current_code(self, amps):
+        c = self.calibration
+        return self.sensor.current_code((amps - c[3]) / c[2])
+
+    def _calibrate(self, rx):
+        if self.state == RUNNING:
+            return BAD_STATE
+        cal = wire.unpack_calibration(rx)
+        if not (0.8 < cal[0] < 1.25 and 0.8 < cal[2] < 1.25 and abs(cal[1]) < 1 and abs(cal[3]) < 0.5):
+            return BAD_VALUE
+        with open(self.calibration_file, "w") as f:
+            json.dump(cal, f)
+        self.calibration = cal
+        self.configured = False  # limits are converted through the calibration: configure again
         return OK
 
     def _start(self):
@@ -142,6 +169,8 @@ class Station:
         self.below_since = -1
         self.batch.count = 0
         self.load_ma = self.load_setpoint
+        if hasattr(self.sensor, "reset_accumulators"):
+            self.sensor.reset_accumulators()
         b.load_set_ma(self.load_ma)
         self.deadline = b.ticks_add(b.ticks_us(), self.period)
         self.state = RUNNING
@@ -206,6 +235,9 @@ class Station:
         if state == FAULT:
             self.fault = _FAULTS[code]
         self._flush()
+        if code != EV_SENSOR_FAULT and hasattr(self.sensor, "energy_raw"):
+            n = wire.pack_accumulators(self.link.msg, self.index, self.sensor.energy_raw(), self.sensor.charge_raw())
+            self.link.send(self.link.msg, n)
         self._event(code, index, value)
         self._status()
 
@@ -223,8 +255,8 @@ class Station:
     def _identity(self):
         s = self.sensor
         ok = s is not None
-        n = wire.pack_identity(self.link.msg, FW_VERSION, SENSOR_INA226 if ok else 0,
-                               self.address, int(self.shunt_ohms * 1e6 + 0.5),
+        n = wire.pack_identity(self.link.msg, FW_VERSION, s.CHIP if ok else 0, self.address,
+                               s.SAMPLE_FORMAT if ok else 1, int(self.shunt_ohms * 1e6 + 0.5),
                                s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
                                self.max_mv, self.max_ma, self.board.name)
@@ -243,3 +275,12 @@ class Station:
 
     def _text(self, level, message):
         self.link.send(self.link.msg, wire.pack_text(self.link.msg, level, message))
+
+
+def _load_calibration(path):
+    """The calibration kept in flash, or none: a rig that was never calibrated says so."""
+    try:
+        with open(path) as f:
+            return tuple(json.load(f))
+    except (OSError, ValueError):
+        return UNCALIBRATED

@@ -17,19 +17,22 @@ from micropython import const
 
 PROTO_VERSION = const(1)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
-BATCH_MAX = const(60)  # (MAX_FRAME - CRC 2 - header 8) // 4 bytes per sample
 
 HELLO = const(0x01)
 CONFIG = const(0x02)
 START = const(0x03)
 STOP = const(0x04)
 STATUS_REQ = const(0x05)
+CAL_SET = const(0x06)
 IDENTITY = const(0x81)
 ACK = const(0x82)
+CALIBRATION = const(0x83)
 SAMPLES = const(0x90)
+SAMPLES20 = const(0x91)
 EVENT = const(0xA0)
 STATUS = const(0xA1)
 TEXT = const(0xA2)
+ACCUMULATORS = const(0xA3)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
 _IDENTITY_FIXED = const(32)  # header and fixed fields; the board name follows
@@ -155,11 +158,17 @@ class Link:
 
 
 class Batch:
-    """Consecutive samples collected in place in their own SAMPLES payload."""
+    """Consecutive samples collected in place in their own SAMPLES payload.
 
-    def __init__(self):
+    Format 1 (SAMPLES): bus u16, current i16. Format 2 (SAMPLES20, for
+    20-bit chips): bus u20 and current i20 packed little-endian in 5 bytes,
+    assembled byte by byte so no intermediate leaves the 31-bit small ints."""
+
+    def __init__(self, sample_format=1):
         self.buf = bytearray(MAX_FRAME)
-        self.buf[0] = SAMPLES
+        self.buf[0] = SAMPLES if sample_format == 1 else SAMPLES20
+        self.size_each = 4 if sample_format == 1 else 5
+        self.capacity = (MAX_FRAME - 2 - _SAMPLES_HEADER) // self.size_each
         self.count = 0
 
     def start(self, index):
@@ -167,26 +176,34 @@ class Batch:
         self.count = 0
 
     def add(self, bus, current):
-        o = _SAMPLES_HEADER + 4 * self.count
         b = self.buf
-        b[o] = bus & 0xFF
-        b[o + 1] = bus >> 8
-        b[o + 2] = current & 0xFF
-        b[o + 3] = (current >> 8) & 0xFF
+        if self.size_each == 4:
+            o = _SAMPLES_HEADER + 4 * self.count
+            b[o] = bus & 0xFF
+            b[o + 1] = bus >> 8
+            b[o + 2] = current & 0xFF
+            b[o + 3] = (current >> 8) & 0xFF
+        else:
+            o = _SAMPLES_HEADER + 5 * self.count
+            b[o] = bus & 0xFF
+            b[o + 1] = (bus >> 8) & 0xFF
+            b[o + 2] = (bus >> 16) & 0x0F | (current & 0x0F) << 4
+            b[o + 3] = (current >> 4) & 0xFF
+            b[o + 4] = (current >> 12) & 0xFF
         self.count += 1
 
     def size(self):
         """Payload length, with the sample count written in."""
         self.buf[7] = self.count
-        return _SAMPLES_HEADER + 4 * self.count
+        return _SAMPLES_HEADER + self.size_each * self.count
 
 
-def pack_identity(buf, fw_version, sensor, address, shunt_uohm, bus_lsb_v, current_lsb_a, cal,
-                  sensor_period_us, max_mv, max_ma, board):
+def pack_identity(buf, fw_version, sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
+                  cal, sensor_period_us, max_mv, max_ma, board):
     buf[0] = IDENTITY
     struct.pack_into("<BBBBBBBIffHIHH", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
-                     fw_version[2], sensor, address, 1, shunt_uohm, bus_lsb_v, current_lsb_a, cal,
-                     sensor_period_us, max_mv, max_ma)
+                     fw_version[2], sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
+                     cal, sensor_period_us, max_mv, max_ma)
     name = board.encode()
     buf[_IDENTITY_FIXED] = len(name)
     buf[_IDENTITY_FIXED + 1:_IDENTITY_FIXED + 1 + len(name)] = name
@@ -209,6 +226,25 @@ def pack_status(buf, state, index, skipped, rx_errors, load_ma):
     buf[0] = STATUS
     struct.pack_into("<BIIHH", buf, 3, state, index, skipped, rx_errors, load_ma)
     return 16
+
+
+def pack_calibration(buf, cal):
+    """cal: (v_gain, v_offset_v, i_gain, i_offset_a, date); date 0 = never calibrated."""
+    buf[0] = CALIBRATION
+    struct.pack_into("<ffffI", buf, 3, cal[0], cal[1], cal[2], cal[3], cal[4])
+    return 23
+
+
+def unpack_calibration(buf):
+    """CAL_SET or CALIBRATION body -> (v_gain, v_offset_v, i_gain, i_offset_a, date)."""
+    return struct.unpack_from("<ffffI", buf, 3)
+
+
+def pack_accumulators(buf, index, energy, charge):
+    """A chip's own 40-bit energy and charge counts, read at the end of a run."""
+    buf[0] = ACCUMULATORS
+    struct.pack_into("<IQq", buf, 3, index, energy, charge)
+    return 23
 
 
 def pack_text(buf, level, message):

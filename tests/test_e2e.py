@@ -183,3 +183,33 @@ def test_bad_label_is_refused_in_one_line_naming_the_field(tmp_path, field):
     proc = pbgrade(tmp_path, "run", "--sim-dut", "honest-10000", "--label", label)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and field in proc.stderr
+
+
+def test_calibration_corrects_a_one_percent_shunt_and_every_record_carries_it(tmp_path):
+    rig = tmp_path / "rig.toml"
+    rig.write_text(SIM_RIG.replace("seed = 1", "seed = 1\nshunt_error = 0.01"))  # a 1 % resistor, 1 % high
+    points = CURVES["sloped"]
+    curve = write_curve(tmp_path / "c.csv", points)
+    label = write_label(tmp_path / "label.toml", rated_mah=1000)
+    mah, wh = exact(points)
+
+    before, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label)
+    assert before["calibration"]["calibrated"] is False
+    assert before["capacity_mah"] / mah - 1 == pytest.approx(0.01, abs=0.002)  # reads the shunt's 1 % high
+
+    # the reference meter's readings at 0.5 A and 2.5 A on the 5.00 V / 0.40 ohm calibration source
+    env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
+    proc = subprocess.run([*PBGRADE, "calibrate", "--rig", rig, "--seconds", "5"], input="4.8\n0.5\n4.0\n2.5\n",
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "current gain 0.99" in proc.stdout
+
+    after, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label)
+    assert after["calibration"]["calibrated"] is True and after["calibration"]["i_gain"] == pytest.approx(1 / 1.01, rel=1e-3)
+    assert after["capacity_mah"] == pytest.approx(mah, rel=0.001)
+    assert after["energy_wh"] == pytest.approx(wh, rel=0.001)
+
+
+def test_calibration_without_readings_is_refused_in_one_line(tmp_path):
+    proc = pbgrade(tmp_path, "calibrate", "--seconds", "1")
+    assert proc.returncode == 2 and "no reference reading" in proc.stderr.strip().splitlines()[-1]

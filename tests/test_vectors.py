@@ -11,11 +11,19 @@ from pbgrade import wire
 VECTORS = json.loads((ROOT / "protocol" / "vectors.json").read_text())["vectors"]
 
 
+def pack20(samples):
+    """The SAMPLES20 layout written out plainly: bus u20 | current i20 << 20, 5 bytes LE."""
+    return b"".join((bus | (cur & 0xFFFFF) << 20).to_bytes(5, "little") for bus, cur in samples)
+
+
 def body_for_build(v):
     body = dict(v["body"])
     if v["type"] == "SAMPLES":
         samples = np.array([tuple(s) for s in body.pop("samples")], dtype=wire.SAMPLE_DTYPE)
         body.update(count=len(samples), data=samples.tobytes())
+    elif v["type"] == "SAMPLES20":
+        samples = body.pop("samples")
+        body.update(count=len(samples), data=pack20(samples))
     return body
 
 
@@ -32,9 +40,9 @@ def test_parse_gives_golden_meaning(v):
     assert (msg.type, msg.seq) == (v["type"], v["seq"])
     for key, want in v["body"].items():
         if key == "samples":
-            got = wire.samples_array(msg.body.data)
-            assert got["bus"].tolist() == [s[0] for s in want]
-            assert got["current"].tolist() == [s[1] for s in want]
+            bus, current = wire.sample_codes(msg)
+            assert bus.tolist() == [s[0] for s in want]
+            assert current.tolist() == [s[1] for s in want]
         elif isinstance(want, float):
             assert np.float32(msg.body[key]) == np.float32(want)
         else:

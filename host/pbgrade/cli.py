@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from . import paths
+from .calibrate import CalibrationError, calibrate
 from .journal import read_meta
 from .label import LabelError, load_label
 from .profile import ProfileError, builtin_profiles, load_profile
@@ -22,7 +23,8 @@ from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
 
 DEFAULT_DUT = "honest-10000"
-USER_ERRORS = (LabelError, ProfileError, RigFileError, DutError, RigError, SimError)
+CALIBRATION_DUT = "calibration-source"
+USER_ERRORS = (LabelError, ProfileError, RigFileError, DutError, RigError, SimError, CalibrationError)
 
 
 def main(argv=None):
@@ -61,6 +63,15 @@ def _parser():
     sim.add_argument("--sim-dut", default=DEFAULT_DUT)
     sim.set_defaults(func=cmd_sim)
 
+    cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
+    where = cal.add_mutually_exclusive_group()
+    where.add_argument("--rig", default="sim", help="rig file or name in rigs/ (default: sim)")
+    where.add_argument("--port", help="serial device or pyserial URL of a running rig")
+    cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
+    cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
+    cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
+    cal.set_defaults(func=cmd_calibrate)
+
     rg = sub.add_parser("regrade", help="rebuild a run's result from its journal")
     rg.add_argument("run", help="run id or run directory")
     rg.add_argument("--profile", help="grade with this profile instead of the run's")
@@ -78,24 +89,22 @@ def cmd_run(args):
         if label_path is None:
             raise LabelError("no label given: pass --label LABEL.toml with the figures printed on the unit")
     label = load_label(label_path)
+    if label.rated_output_a > rig["limits"]["max_current_a"]:
+        raise RigError(f"the label's rated output of {label.rated_output_a:g} A is over this rig's "
+                       f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
     profile = load_profile(args.profile)
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
     with ExitStack() as stack:
-        port = args.port
-        if port is None:
-            if not simulated:
-                raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-")))
-            sim = stack.enter_context(SimRig(rig, load_dut(args.sim_dut), work))
-            port = sim.port
+        sim = None if args.port else _start_sim(stack, rig, args.sim_dut)
+        port = args.port or sim.port
         live = Live(sys.stderr)
         print(f"pbgrade: {label.model or 'unit'} on {port}: discharge at {label.rated_output_a:g} A, "
               f"grading with {profile.name}", file=sys.stderr)
         try:
             record = run_test(port, label, label_path, profile, rig, options, data_root, live.update)
         except RigError as e:
-            if args.port is None and not sim.alive():
+            if sim and not sim.alive():
                 raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
             raise
         live.done()
@@ -106,9 +115,52 @@ def cmd_run(args):
     return 0 if record["passed"] else 1
 
 
+def _start_sim(stack, rig, dut):
+    """Start the simulated rig for the length of `stack`; its flash persists per rig."""
+    if rig["rig"]["board"] != "sim":
+        raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
+    work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
+    flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
+    return stack.enter_context(SimRig(rig, load_dut(dut), work, flash))
+
+
+def cmd_calibrate(args):
+    rig = load_rig("sim" if args.port else args.rig)
+    try:
+        points = [float(a) for a in args.points.split(",")]
+    except ValueError:
+        points = []
+    if len(points) != 2 or points[0] == points[1] or min(points) <= 0:
+        raise CalibrationError(f"--points {args.points!r}: give two different load currents in A, e.g. 0.5,2.5")
+    if max(points) > rig["limits"]["max_current_a"]:
+        raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
+    with ExitStack() as stack:
+        sim = None if args.port else _start_sim(stack, rig, args.sim_dut)
+        history = paths.data_dir() / "rigs" / rig["rig"]["name"] / "calibrations.json"
+        result = calibrate(args.port or sim.port, points, args.seconds, _ask_number, history)
+    print(f"calibrated {rig['rig']['name']} on {result['date']}: voltage gain {result['v_gain']:.5f} "
+          f"offset {result['v_offset_v'] * 1000:+.2f} mV ({result['voltage_method']}), "
+          f"current gain {result['i_gain']:.5f} offset {result['i_offset_a'] * 1000:+.2f} mA")
+    return 0
+
+
+def _ask_number(prompt):
+    while True:
+        try:
+            answer = input(prompt).strip()
+        except EOFError:
+            raise CalibrationError("no reference reading given: run calibrate at a terminal, or pipe the "
+                                   "meter's readings in, one number per line") from None
+        try:
+            return float(answer)
+        except ValueError:
+            print(f"{answer!r} is not a number: type the meter's reading, e.g. 4.987", file=sys.stderr)
+
+
 def cmd_sim(args):
     rig = load_rig(args.rig)
-    with tempfile.TemporaryDirectory(prefix="pbgrade-sim-") as work, SimRig(rig, load_dut(args.sim_dut), work) as sim:
+    with ExitStack() as stack:
+        sim = _start_sim(stack, rig, args.sim_dut)
         print(sim.port, flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while sim.alive():

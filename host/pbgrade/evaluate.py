@@ -5,6 +5,8 @@ Time is the sample slot index × the configured period (protocol/SPEC.md):
 unambiguous across tick wrap-arounds and lost frames. Each batch is scaled
 and integrated as numpy arrays; nothing is kept per sample.
 """
+from datetime import datetime, timezone
+
 import numpy as np
 
 from . import wire
@@ -12,17 +14,22 @@ from .integrate import Integrator
 from .voltage import VoltageStats
 
 END_EVENTS = {1, 2, 3, 16, 17, 32}
+UNCALIBRATED = wire.Calibration.parse(wire.Calibration.build(
+    {"v_gain": 1.0, "v_offset_v": 0.0, "i_gain": 1.0, "i_offset_a": 0.0, "date": 0}))
 
 
 class Evaluation:
-    def __init__(self, config, window_s=5.0):
-        self.config = config  # the CONFIG body the host sent (period_us, load_ma, end_mv, ...)
+    def __init__(self, config, window_s=5.0, apply_calibration=True):
+        self.config = config
+        self.apply_calibration = apply_calibration  # the CONFIG body the host sent (period_us, load_ma, end_mv, ...)
         period = config["period_us"]
         self.period_us = period
         self.integrator = Integrator(period)
         self.voltage = VoltageStats(period, min_current_a=config["collapse_ma"] / 1000,
                                     cutoff_v=config["end_mv"] / 1000, window_s=window_s)
         self.identity = None
+        self.calibration = None
+        self.accumulators = None
         self.events = []
         self.texts = []
         self.status = None
@@ -32,6 +39,7 @@ class Evaluation:
         self.samples_received = 0
         self.samples_duplicate = 0
         self.last = None  # (t_s, v, i) of the latest sample, for the live view
+        self.finished = False  # the run ended and the device reported its final status
         self._seq = None
         self._next_index = None
 
@@ -46,26 +54,37 @@ class Evaluation:
         if self._seq is not None:
             self.frames_lost += (msg.seq - self._seq - 1) % 0x10000
         self._seq = msg.seq
-        handler = getattr(self, "_on_" + str(msg.type).lower(), None)
-        if handler:
-            handler(msg.body)
+        if msg.type in ("SAMPLES", "SAMPLES20"):
+            self._on_samples(msg)
+        else:
+            handler = getattr(self, "_on_" + str(msg.type).lower(), None)
+            if handler:
+                handler(msg.body)
         return msg
 
     def _on_identity(self, body):
         self.identity = body
         self._seq = None  # a (re)connected device may restart its numbering
 
-    def _on_samples(self, body):
-        if self.identity is None:
+    def _on_calibration(self, body):
+        self.calibration = body if self.apply_calibration else UNCALIBRATED
+
+    def _on_accumulators(self, body):
+        self.accumulators = body
+
+    def _on_samples(self, msg):
+        body = msg.body
+        if self.identity is None or self.calibration is None:
             return
         first = body.index
         if self._next_index is not None and first < self._next_index:
             self.samples_duplicate += body.count
             return
-        codes = wire.samples_array(body.data)
+        bus, current = wire.sample_codes(msg)
         t_us = (first + np.arange(body.count, dtype=np.int64)) * self.period_us
-        v = codes["bus"] * float(self.identity.bus_lsb_v)
-        i = codes["current"] * float(self.identity.current_lsb_a)
+        cal = self.calibration
+        v = bus * (self.identity.bus_lsb_v * cal.v_gain) + cal.v_offset_v
+        i = current * (self.identity.current_lsb_a * cal.i_gain) + cal.i_offset_a
         self.integrator.add(t_us, v, i)
         self.voltage.add(v, i)
         self.samples_received += body.count
@@ -79,9 +98,34 @@ class Evaluation:
 
     def _on_status(self, body):
         self.status = body
+        self.finished = self.end_event is not None
 
     def _on_text(self, body):
         self.texts.append(body.message)
+
+    def chip_accumulators(self):
+        """The INA228's own energy and charge against the host's integral.
+
+        The chip counts raw readings from START to the end; its counts are
+        scaled here by the calibration gains (offsets are left out: the
+        difference they make is reported within the stated uncertainty)."""
+        a, ident, cal = self.accumulators, self.identity, self.calibration
+        if a is None:
+            return None
+        energy_wh = a.energy * 16 * 3.2 * ident.current_lsb_a * cal.v_gain * cal.i_gain / 3600
+        charge_mah = a.charge * ident.current_lsb_a * cal.i_gain / 3.6
+        host_wh, host_mah = self.integrator.energy_wh, self.integrator.charge_mah
+        return {"energy_wh": energy_wh, "charge_mah": charge_mah,
+                "host_minus_chip_energy": (host_wh - energy_wh) / energy_wh if energy_wh else None,
+                "host_minus_chip_charge": (host_mah - charge_mah) / charge_mah if charge_mah else None}
+
+    def calibration_record(self):
+        cal = self.calibration
+        if cal is None or cal.date == 0:
+            return {"calibrated": False, "note": "never calibrated: datasheet scaling only"}
+        return {"calibrated": True, "date": datetime.fromtimestamp(cal.date, timezone.utc).isoformat(),
+                "v_gain": cal.v_gain, "v_offset_v": cal.v_offset_v, "i_gain": cal.i_gain,
+                "i_offset_a": cal.i_offset_a}
 
     @property
     def end_event(self):

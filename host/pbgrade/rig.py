@@ -4,19 +4,21 @@ switched on, with one line naming the field."""
 from .paths import RIGS, resolve
 from .tomlcheck import Fields, read_toml
 
-CHIPS = ("INA226",)
+CHIPS = ("INA226", "INA219", "INA228", "INA260", "INA3221")
+SIGNED = ("shunt_error",)  # every other rig quantity is a magnitude
 
 # section -> field -> (kind, required)
 SCHEMA = {
     "rig": {"name": ("text", True), "board": ("text", True)},
     "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
                "max_current_a": ("number", True), "averages": ("integer", True),
-               "conversion_us": ("integer", True)},
+               "conversion_us": ("integer", True), "channel": ("integer", False)},
     "load": {"kind": ("text", True), "max_current_a": ("number", True)},
     "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True)},
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", True), "load_pwm_hz": ("integer", False)},
-    "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False)},
+    "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
+            "shunt_error": ("number", False)},
 }
 
 
@@ -50,7 +52,7 @@ def _section(path, section, table):
     for key, (kind, required) in SCHEMA[section].items():
         value = fields.get(key, kind, "see rigs/sim.toml for an example", required)
         if value is not None:
-            if kind != "text" and value < 0:
+            if kind != "text" and value < 0 and key not in SIGNED:
                 fields.fail(key, f"= {value} is negative", "rig quantities are magnitudes")
             out[key] = float(value) if kind == "number" else value
     return out
@@ -64,6 +66,9 @@ def _check_consistency(path, rig):
         raise RigFileError(f"{path}: [sensor] address = {s['address']:#x} is outside the INA range 0x40-0x4F")
     if s["shunt_ohms"] <= 0 or s["max_current_a"] <= 0:
         raise RigFileError(f"{path}: [sensor] shunt_ohms and max_current_a must be positive")
+    if (s["chip"] == "INA3221") != ("channel" in s):
+        raise RigFileError(f"{path}: [sensor] channel (1-3) is for the three-channel INA3221 only: "
+                           f"{'add' if s['chip'] == 'INA3221' else 'remove'} it")
     if rig["limits"]["max_current_a"] > s["max_current_a"]:
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
                            f"could not see the limit being crossed; lower the limit or raise the sensor range")

@@ -97,10 +97,10 @@ def run_test(port, label, label_path, profile, rig, options, data_root, progress
     link = Link(port, journal.received)
     status = "aborted"
     try:
-        _identify(link, evaluation)
-        _command(link, evaluation, "CONFIG", **config)
-        _command(link, evaluation, "START")
-        _discharge(link, evaluation, progress)
+        identify(link, evaluation)
+        command(link, evaluation, "CONFIG", **config)
+        command(link, evaluation, "START")
+        collect(link, evaluation, lambda: evaluation.finished, progress)
         status = "complete"
     except KeyboardInterrupt:
         status = "aborted by operator"
@@ -131,6 +131,8 @@ def evaluate_record(evaluation, label, profile, rig, run_id, started, status):
     record["config"] = evaluation.config
     record["events"] = evaluation.events
     record["device"] = _device(ident)
+    record["calibration"] = evaluation.calibration_record()
+    record["chip_accumulators"] = evaluation.chip_accumulators()
     return record
 
 
@@ -154,7 +156,7 @@ def _device(ident):
             "shunt_ohms": ident.shunt_uohm / 1e6, "bus_lsb_v": ident.bus_lsb_v,
             "current_lsb_a": ident.current_lsb_a, "cal": ident.cal, "sensor_period_us": ident.sensor_period_us,
             "limits": {"max_voltage_v": ident.max_mv / 1000, "max_current_a": ident.max_ma / 1000},
-            "board": ident.board, "calibration": "never calibrated: raw datasheet scaling"}
+            "board": ident.board}
 
 
 def _wait_for(link, evaluation, want, timeout=REPLY_TIMEOUT_S):
@@ -168,7 +170,7 @@ def _wait_for(link, evaluation, want, timeout=REPLY_TIMEOUT_S):
     return None
 
 
-def _identify(link, evaluation):
+def identify(link, evaluation):
     for _ in range(HELLO_TRIES):
         link.send("HELLO")
         # the answer is IDENTITY, TEXT if the device is in fault, then STATUS
@@ -185,7 +187,7 @@ def _identify(link, evaluation):
                        f"update the firmware or the host")
 
 
-def _command(link, evaluation, msg_type, **body):
+def command(link, evaluation, msg_type, **body):
     seq = link.send(msg_type, **body)
     ack = _wait_for(link, evaluation, lambda m: m.type == "ACK" and m.body.cmd_seq == seq)
     if ack is None:
@@ -195,16 +197,16 @@ def _command(link, evaluation, msg_type, **body):
                        f"({body}); check the label's rated current against the rig's limits")
 
 
-def _discharge(link, evaluation, progress):
+def collect(link, evaluation, done, progress=lambda evaluation: None):
+    """Feed frames to the evaluation until done(); RigError if the rig falls silent."""
     last_frame = time.monotonic()
-    while True:
+    while not done():
         got = False
         for frame in link.frames():
             got = True
-            msg = evaluation.feed(frame)
-            if msg is not None and msg.type == "STATUS" and evaluation.end_event:
-                progress(evaluation)
-                return
+            evaluation.feed(frame)
+            if done():
+                break
         now = time.monotonic()
         if got:
             last_frame = now

@@ -2,8 +2,11 @@
 console on a pseudo-terminal whose other end any serial client opens like
 /dev/ttyACM0.
 
-    with SimRig(rig, dut, workdir) as sim:
+    with SimRig(rig, dut, workdir, flash_dir) as sim:
         serial.Serial(sim.port)
+
+The firmware runs in flash_dir, its filesystem: what it stores there (its
+calibration) is still there when the simulated rig starts again.
 """
 import json
 import os
@@ -31,10 +34,11 @@ def micropython_exe():
 
 
 class SimRig:
-    def __init__(self, rig, dut, workdir):
+    def __init__(self, rig, dut, workdir, flash_dir):
         self.rig = rig
         self.dut = dut
         self.workdir = Path(workdir)
+        self.flash_dir = Path(flash_dir)
         self.port = None
         self.truth = None
         self._proc = None
@@ -42,6 +46,7 @@ class SimRig:
 
     def __enter__(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
         rig_json = self.workdir / "sim-rig.json"
         dut_json = self.workdir / "sim-dut.json"
         rig_json.write_text(json.dumps(self.rig))
@@ -54,7 +59,7 @@ class SimRig:
         self._proc = subprocess.Popen([micropython_exe(), "-X", f"heapsize={HEAP}", str(SIM / "main.py"),
                                        str(rig_json), str(dut_json)],
                                       stdin=master, stdout=master, stderr=self._log, env=env,
-                                      close_fds=True)
+                                      cwd=self.flash_dir, close_fds=True)
         os.close(master)
         # holding the slave open keeps the device side alive while clients come and go
         self._slave = slave

@@ -2,7 +2,7 @@
 
 `Payload` parses and builds every message; `encode_frame`/`decode_frame` add and
 check COBS and the CRC. Sample data stay bytes here and become numpy arrays in
-one call (`samples_array`), so a multi-hour log decodes without a Python-level
+one call (`sample_codes`), so a multi-hour log decodes without a Python-level
 loop per sample.
 """
 import binascii
@@ -10,15 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from cobs import cobs
-from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8ul, Int16ul,
+from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8ul, Int16ul, Int64sl, Int64ul,
                        Int32sl, Int32ul, PascalString, Struct, Switch, Terminated, this)
 
 PROTO_VERSION = 1
 MAX_FRAME = 254  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
-MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05,
-               IDENTITY=0x81, ACK=0x82, SAMPLES=0x90, EVENT=0xA0, STATUS=0xA1, TEXT=0xA2)
+MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06,
+               IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
+               STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
 Empty = Const(b"")
 
@@ -36,6 +37,13 @@ Ack = Struct("cmd_type" / MsgType, "cmd_seq" / Int16ul, "result" / Int8ul)
 
 Samples = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 4))
 
+Samples20 = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 5))
+
+Calibration = Struct("v_gain" / Float32l, "v_offset_v" / Float32l, "i_gain" / Float32l,
+                     "i_offset_a" / Float32l, "date" / Int32ul)
+
+Accumulators = Struct("index" / Int32ul, "energy" / Int64ul, "charge" / Int64sl)
+
 Event = Struct("code" / Int8ul, "index" / Int32ul, "value" / Int32sl)
 
 Status = Struct("state" / Int8ul, "index" / Int32ul, "skipped" / Int32ul,
@@ -48,8 +56,9 @@ Payload = Struct(
     "seq" / Int16ul,
     "body" / Switch(this.type, {
         "HELLO": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
-        "CONFIG": Config, "IDENTITY": Identity, "ACK": Ack, "SAMPLES": Samples,
-        "EVENT": Event, "STATUS": Status, "TEXT": Text,
+        "CONFIG": Config, "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
+        "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
+        "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
     }, default=Error),
     Terminated,
 )
@@ -61,7 +70,7 @@ ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
 EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 16: "limit_voltage",
                17: "limit_current", 32: "sensor_fault"}
 STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}
-SENSORS = {1: "INA226"}
+SENSORS = {1: "INA226", 2: "INA219", 3: "INA228", 4: "INA260", 5: "INA3221"}
 
 
 class FrameError(ValueError):
@@ -101,8 +110,6 @@ def parse(payload):
         msg = Payload.parse(payload)
     except Exception as e:  # construct raises many kinds; all mean the same here
         raise FrameError(f"unparseable payload: {e}") from None
-    if msg.type == "SAMPLES" and len(payload) != 8 + 4 * msg.body.count:
-        raise FrameError("SAMPLES length does not match its count")
     return msg
 
 
@@ -111,9 +118,15 @@ def build(msg_type, seq=0, **body):
     return encode_frame(Payload.build(dict(type=msg_type, seq=seq, body=body or None)))
 
 
-def samples_array(data):
-    """Raw SAMPLES data bytes -> structured array of (bus, current) codes."""
-    return np.frombuffer(data, dtype=SAMPLE_DTYPE)
+def sample_codes(msg):
+    """A SAMPLES or SAMPLES20 message -> (bus, current) code arrays, int64."""
+    if msg.type == "SAMPLES":
+        codes = np.frombuffer(msg.body.data, dtype=SAMPLE_DTYPE)
+        return codes["bus"].astype(np.int64), codes["current"].astype(np.int64)
+    b = np.frombuffer(msg.body.data, dtype=np.uint8).reshape(-1, 5).astype(np.int64)
+    bus = b[:, 0] | b[:, 1] << 8 | (b[:, 2] & 0x0F) << 16
+    current = b[:, 2] >> 4 | b[:, 3] << 4 | b[:, 4] << 12
+    return bus, current - ((current & 0x80000) << 1)
 
 
 @dataclass

@@ -11,14 +11,16 @@ import sys
 
 import clock as vclock
 from i2cbus import SimI2C
-from ina226_sim import SimINA226
 from world import CCLoad, World, bank_from
 
 _CTRL_C = 3
+_CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
+          "INA3221": "ina3221_sim"}
 
 
 class SimBoard:
     name = "sim"
+    flash = ""  # the launcher runs the simulator in the rig's flash folder
 
     def __init__(self, rig, dut):
         sim = rig.get("sim", {})
@@ -28,10 +30,7 @@ class SimBoard:
         self.ticks_add = vclock.ticks_add
         self.world = World(self.clock, bank_from(dut), CCLoad(rig["load"]["max_current_a"]))
         self.i2c = SimI2C(self.clock)
-        sensor = rig["sensor"]
-        self.i2c.attach(SimINA226(self.clock, self.world,
-                                  address=sim.get("sensor_address", sensor["address"]),
-                                  shunt_ohms=sensor["shunt_ohms"], seed=sim.get("seed", 1)))
+        self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
         self.serial_out = sys.stdout.buffer
         self._in = sys.stdin.buffer
         self._one = bytearray(1)
@@ -70,3 +69,18 @@ class SimBoard:
 
     def load_set_ma(self, ma):
         self.world.set_load_ma(ma)
+
+
+def _chip(sensor, sim, clock, source):
+    """The simulated chip the rig names, where the [sim] table says it really is.
+
+    Its shunt differs from the rig file's nominal value by sim.shunt_error (a
+    fraction), as a real 1 % resistor does: what a calibration corrects."""
+    chip = sensor["chip"]
+    model = getattr(__import__(_CHIPS[chip]), "Sim" + chip)
+    kwargs = {"address": sim.get("sensor_address", sensor["address"]),
+              "shunt_ohms": sensor["shunt_ohms"] * (1 + sim.get("shunt_error", 0.0)),
+              "seed": sim.get("seed", 1)}
+    if "channel" in sensor:
+        kwargs["channel"] = sensor["channel"]
+    return model(clock, source, **kwargs)

@@ -1,6 +1,7 @@
 # The station under the real micropython: commands, end of discharge, limits,
 # the tick wrap, and zero heap allocation in the sampling loop.
 import gc
+import os
 import struct
 
 import clock as vclock
@@ -9,7 +10,7 @@ import wire
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 
-RIG = {"sensor": {"address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 1,
+RIG = {"sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 1,
                   "conversion_us": 1100},
        "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}}
 
@@ -42,6 +43,7 @@ class Capture:
 
 class Board:
     name = "test"
+    flash = "/tmp/pbgrade-mp-station-"
 
     def __init__(self, boot_us):
         self.clock = vclock.VirtualClock(boot_us)
@@ -112,11 +114,18 @@ def samples_received(cap):
 
 
 # -- identity and configuration ------------------------------------------------
+try:
+    os.remove(Board.flash + station.CALIBRATION_FILE)
+except OSError:
+    pass
 board = Board(boot_us=(1 << 30) - 3_000_000)  # ticks_us wraps 3 s into the run
 st = station.Station(board, RIG)
 command(st, wire.HELLO)
 ident = board.serial_out.of_type(wire.IDENTITY)[-1]
 assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
+cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
+assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
+assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS
 assert command(st, wire.START) == station.BAD_STATE  # not configured
 assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
 assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
@@ -160,6 +169,17 @@ code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
 assert code == station.EV_LIMIT_VOLTAGE
 assert command(st, wire.START) == station.BAD_STATE  # until the operator configures again
 assert command(st, wire.CONFIG, config()) == station.OK
+
+# -- calibration is kept in flash and survives a restart --------------------------
+assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.5, 0, 1, 0, 1)) == station.BAD_VALUE
+assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.01, -0.002, 0.99, 0.001, 1795000000)) == station.OK
+assert command(st, wire.START) == station.BAD_STATE  # limits must be converted again: configure first
+assert command(st, wire.CONFIG, config()) == station.OK
+again = station.Station(Board(0), RIG)
+command(again, wire.HELLO)
+cal = struct.unpack_from("<ffffI", again.board.serial_out.of_type(wire.CALIBRATION)[-1], 3)
+assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
+os.remove(Board.flash + station.CALIBRATION_FILE)
 
 # -- the sampling loop allocates nothing ----------------------------------------
 

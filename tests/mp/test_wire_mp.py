@@ -16,8 +16,8 @@ class Capture:
 def device_frame(v, link):
     b = v["body"]
     t = v["type"]
-    if t == "SAMPLES":
-        batch = wire.Batch()
+    if t in ("SAMPLES", "SAMPLES20"):
+        batch = wire.Batch(1 if t == "SAMPLES" else 2)
         batch.start(b["index"])
         for bus, cur in b["samples"]:
             batch.add(bus, cur)
@@ -26,7 +26,7 @@ def device_frame(v, link):
     m = link.msg
     if t == "IDENTITY":
         n = wire.pack_identity(m, (b["fw_major"], b["fw_minor"], b["fw_patch"]), b["sensor"],
-                               b["address"], b["shunt_uohm"], b["bus_lsb_v"], b["current_lsb_a"],
+                               b["address"], b["sample_format"], b["shunt_uohm"], b["bus_lsb_v"], b["current_lsb_a"],
                                b["cal"], b["sensor_period_us"], b["max_mv"], b["max_ma"], b["board"])
     elif t == "ACK":
         n = wire.pack_ack(m, getattr(wire, b["cmd_type"]), b["cmd_seq"], b["result"])
@@ -36,6 +36,10 @@ def device_frame(v, link):
         n = wire.pack_status(m, b["state"], b["index"], b["skipped"], b["rx_errors"], b["load_ma"])
     elif t == "TEXT":
         n = wire.pack_text(m, b["level"], b["message"])
+    elif t == "CALIBRATION":
+        n = wire.pack_calibration(m, (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"], b["date"]))
+    elif t == "ACCUMULATORS":
+        n = wire.pack_accumulators(m, b["index"], b["energy"], b["charge"])
     else:
         raise AssertionError("no encoder for " + t)
     link.send(m, n)
@@ -68,6 +72,14 @@ for v in vectors:
         b = v["body"]
         assert wire.unpack_config(link.rx) == (b["period_us"], b["load_ma"], b["end_mv"],
                                                b["collapse_ma"], b["hold_ms"], b["flush_ms"])
+    if v["type"] == "CAL_SET":
+        b = v["body"]
+        got = wire.unpack_calibration(link.rx)
+        want = (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"])
+        assert all(abs(g - w) < 1e-6 for g, w in zip(got, want)) and got[4] == b["date"]
+
+# the largest batches fill a frame exactly
+assert wire.Batch(1).capacity == 61 and wire.Batch(2).capacity == 48
 
 # a corrupt byte is counted and the frame dropped; the next frame still decodes
 link = wire.Link(Capture())
