@@ -19,40 +19,30 @@ Example::
 """
 from micropython import const
 
-from inabase import INA, check_shunt, choice, round_up_125
+from inabase import INA226Map, adc_config, check_shunt, round_up_125
 
+# bus voltage 02h and Mask/Enable 06h (CVRF, OVF): inabase.INA226Map
 _CONFIG = const(0x00)
 _SHUNT = const(0x01)
-_BUS = const(0x02)
 _POWER = const(0x03)
 _CURRENT = const(0x04)
 _CAL = const(0x05)
-_MASK_ENABLE = const(0x06)
 _MANUFACTURER_ID = const(0xFE)
 _DIE_ID = const(0xFF)
 
-_RST = const(0x8000)
 _CONFIG_BASE = const(0x4007)  # reserved bits 14..12 as after reset; MODE 111: shunt+bus continuous
-_CVRF = const(0x0008)
-_OVF = const(0x0004)
 _CAL_MAX = const(0x7FFF)  # bit 15 of the calibration register is reserved
 
-_AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)  # AVG codes 0..7
-_CONVERSION_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)  # VBUSCT/VSHCT codes 0..7
 
-
-class INA226(INA):
+class INA226(INA226Map):
     CHIP = 1
-    bus_lsb_v = 0.00125
 
     def __init__(self, i2c, address=0x40, shunt_ohms=0.01, max_current_a=3.2,
                  averages=16, conversion_us=1100):
-        avg = choice("averages", averages, _AVERAGES)
-        ct = choice("conversion_us", conversion_us, _CONVERSION_US)
+        adc = adc_config(averages, conversion_us)
         check_shunt("INA226", shunt_ohms, max_current_a, 0.08192)
         super().__init__(i2c, address, "INA226")
-        self._check_ids(_MANUFACTURER_ID, _DIE_ID, 0x2260)
-        self._write(_CONFIG, _RST)
+        self._identify_and_reset(_MANUFACTURER_ID, _DIE_ID, 0x2260)
         # Datasheet equation 2: Current_LSB >= max current / 2**15; larger still if CAL
         # (equation 1, CAL = 0.00512 / (Current_LSB * R)) would not fit 15 bits.
         # Integer nA and uOhm keep CAL exact: 0.00512 A*Ohm = 5.12e12 nA*uOhm.
@@ -62,15 +52,11 @@ class INA226(INA):
         self.cal = 5120000000000 // (lsb_na * shunt_uohm)
         self.current_lsb_a = lsb_na / 1e9
         self._write(_CAL, self.cal)
-        self._write(_CONFIG, _CONFIG_BASE | avg << 9 | ct << 6 | ct << 3)
+        self._write(_CONFIG, _CONFIG_BASE | adc)
         # One averaged result needs a shunt and a bus conversion per sample. Typical
         # times: the datasheet allows up to 10 % longer, so poll conversion_ready()
         # or leave margin when sampling this fast.
         self.sample_period_us = 2 * conversion_us * averages
-
-    def bus_raw(self):
-        """Bus voltage register code, 1.25 mV per count (0..0x7FFF; bit 15 reads 0)."""
-        return self._read(_BUS)
 
     def current_raw(self):
         """Current register code, current_lsb_a per count; negative when the DUT back-feeds."""
@@ -83,11 +69,3 @@ class INA226(INA):
     def power(self):
         """Watts, always >= 0: the chip's power register holds |current| * bus."""
         return self._read(_POWER) * 25 * self.current_lsb_a
-
-    def conversion_ready(self):
-        """True once per finished averaged conversion: reading Mask/Enable clears CVRF."""
-        return bool(self._read(_MASK_ENABLE) & _CVRF)
-
-    def overflow(self):
-        """True if the last current or power computation overflowed (also clears CVRF)."""
-        return bool(self._read(_MASK_ENABLE) & _OVF)

@@ -20,6 +20,7 @@ collect_ignore = ["mp", "shims"]  # micropython scripts, run by test_micropython
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:
         sys.path.append(str(p))
+sys.path.append(str(MP_TESTS))  # for tests/mp/inafakes.py, the INA test helpers the micropython scripts share
 
 # viper type casts used in firmware code are identities under CPython
 for name in ("ptr8", "ptr16", "ptr32"):

@@ -1,57 +1,15 @@
 """INA226 driver (firmware/ina226.py) against datasheet examples and against the
 simulated chip (rigs/sim/ina226_sim.py) on the simulated bus (rigs/sim/i2cbus.py).
 Datasheet: TI SBOS547."""
-import importlib.util
-
 import pytest
 
-from clock import VirtualClock
-from conftest import MP_TESTS, run_micropython
-from i2cbus import SimI2C
+from conftest import MP_TESTS
 from ina226 import INA226
 from ina226_sim import SimINA226
+from inafakes import Fixed, fake_ina, micropython_checksums, rigger, seed_codes, settle, sim_bus, spread
 
 MP_SCRIPT = MP_TESTS / "test_ina226_mp.py"
-
-
-class FakeI2C:
-    """A register image at one address: exact register codes for the driver."""
-
-    def __init__(self, address=0x40, die=0x2260):
-        self.address = address
-        self.regs = {0xFE: 0x5449, 0xFF: die}
-        self.writes = []
-
-    def readfrom_mem_into(self, addr, reg, buf):
-        if addr != self.address:
-            raise OSError(5)
-        v = self.regs.get(reg, 0)
-        buf[0], buf[1] = v >> 8, v & 0xFF
-
-    def writeto_mem(self, addr, reg, buf):
-        v = buf[0] << 8 | buf[1]
-        self.writes.append((reg, v))
-        self.regs[reg] = v
-
-
-class Fixed:
-    def __init__(self, volts, amps):
-        self.volts, self.amps = volts, amps
-
-    def sense(self, now_us):
-        return self.volts, self.amps
-
-
-def rig(source, seed=1, shunt_ohms=0.01, **kw):
-    clock = VirtualClock()
-    bus = SimI2C(clock)
-    chip = SimINA226(clock, source, shunt_ohms=shunt_ohms, seed=seed)
-    bus.attach(chip)
-    return clock, bus, INA226(bus, shunt_ohms=shunt_ohms, **kw)
-
-
-def settle(clock, ina):
-    clock.advance(ina.sample_period_us)
+rig = rigger(SimINA226, INA226)
 
 
 # --- driver against datasheet numbers -------------------------------------------------
@@ -59,7 +17,7 @@ def settle(clock, ina):
 def test_datasheet_configure_measure_calculate_example():
     # Table "Configure/Measure/Calculate Example": 10 A load, 2 mOhm shunt, VBUS 12 V,
     # Current_LSB 1 mA -> CAL 0A00h; shunt 1F40h, bus 2570h, current 2710h, power 12B8h.
-    fake = FakeI2C()
+    fake = fake_ina(0x2260)
     ina = INA226(fake, shunt_ohms=0.002, max_current_a=20)
     assert (ina.current_lsb_a, ina.cal) == (0.001, 2560)
     assert fake.regs[0x05] == 0x0A00
@@ -78,7 +36,7 @@ def test_datasheet_configure_measure_calculate_example():
     (0.002, 20.0, 1e-3, 2560),
 ])
 def test_current_lsb_and_cal(shunt, max_a, lsb, cal):
-    fake = FakeI2C()
+    fake = fake_ina(0x2260)
     ina = INA226(fake, shunt_ohms=shunt, max_current_a=max_a)
     assert ina.current_lsb_a == pytest.approx(lsb, rel=1e-12)
     assert ina.cal == cal == fake.regs[0x05]
@@ -86,7 +44,7 @@ def test_current_lsb_and_cal(shunt, max_a, lsb, cal):
 
 
 def test_reset_then_cal_then_config_written():
-    fake = FakeI2C()
+    fake = fake_ina(0x2260)
     ina = INA226(fake, averages=16, conversion_us=1100)
     # AVG 010 (16), VBUSCT = VSHCT = 100 (1.1 ms), MODE 111, reserved bits as at reset
     assert fake.writes == [(0x00, 0x8000), (0x05, 5120), (0x00, 0x4527)]
@@ -99,7 +57,7 @@ def test_reset_then_cal_then_config_written():
 
 
 def test_signed_registers_and_codes():
-    fake = FakeI2C()
+    fake = fake_ina(0x2260)
     ina = INA226(fake)  # 100 uA/bit
     # Shunt Voltage Register example: -80 mV is 8300h
     fake.regs.update({0x01: 0x8300, 0x04: 0xFC18, 0x02: 0x7FFF})
@@ -112,7 +70,7 @@ def test_signed_registers_and_codes():
 
 
 def test_status_flags():
-    fake = FakeI2C()
+    fake = fake_ina(0x2260)
     ina = INA226(fake)
     fake.regs[0x06] = 0x0008
     assert ina.conversion_ready() and not ina.overflow()
@@ -123,7 +81,7 @@ def test_status_flags():
 @pytest.mark.parametrize("shunt, max_a", [(0.01, 10.0), (0.1, 1.0), (0.002, 41.0)])
 def test_shunt_range_overflow_refused(shunt, max_a):
     with pytest.raises(ValueError, match="over the 81.92 mV shunt range: use max_current_a <= ") as e:
-        INA226(FakeI2C(), shunt_ohms=shunt, max_current_a=max_a)
+        INA226(fake_ina(0x2260), shunt_ohms=shunt, max_current_a=max_a)
     assert "\n" not in str(e.value)
 
 
@@ -131,12 +89,12 @@ def test_shunt_range_overflow_refused(shunt, max_a):
                                 dict(max_current_a=0)])
 def test_bad_arguments_refused(kw):
     with pytest.raises(ValueError):
-        INA226(FakeI2C(), **kw)
+        INA226(fake_ina(0x2260), **kw)
 
 
 @pytest.mark.parametrize("mfr, die", [(0x5449, 0x2270), (0x5449, 0x3220), (0x1234, 0x2260)])
 def test_other_chip_refused(mfr, die):
-    fake = FakeI2C(die=die)
+    fake = fake_ina(die)
     fake.regs[0xFE] = mfr
     with pytest.raises(ValueError, match="0x%04x" % die):
         INA226(fake)
@@ -145,16 +103,14 @@ def test_other_chip_refused(mfr, die):
 
 def test_no_answer_is_one_line_oserror():
     with pytest.raises(OSError) as e:
-        INA226(FakeI2C(address=0x40), address=0x45)
+        INA226(fake_ina(0x2260, address=0x40), address=0x45)
     assert str(e.value) == "INA226 at 0x45 does not answer: check wiring and address"
 
 
 # --- the simulated bus ------------------------------------------------------------------
 
 def test_bus_nak_scan_and_timing():
-    clock = VirtualClock()
-    bus = SimI2C(clock)
-    bus.attach(SimINA226(clock, Fixed(5.0, 0.0), address=0x44))
+    clock, bus = sim_bus(SimINA226, Fixed(5.0, 0.0), address=0x44)
     assert bus.scan() == [0x44]
     with pytest.raises(OSError) as e:
         bus.readfrom_mem(0x40, 0xFE, 2)
@@ -216,14 +172,8 @@ def test_conversion_timing_and_cvrf():
 
 
 def test_averaging_reduces_noise():
-    def spread(**kw):
-        clock, bus, ina = rig(Fixed(5.0, 1.0), **kw)
-        codes = set()
-        for _ in range(200):
-            settle(clock, ina)
-            codes.add(ina.shunt_raw())
-        return max(codes) - min(codes)
-    assert spread(averages=1, conversion_us=140) > spread(averages=64, conversion_us=1100) <= 1
+    fast = spread(rig, "shunt_raw", averages=1, conversion_us=140)
+    assert fast > spread(rig, "shunt_raw", averages=64, conversion_us=1100) <= 1
 
 
 def test_overflow_flag_and_clipping():
@@ -247,9 +197,7 @@ def test_overflow_flag_and_clipping():
 
 def test_sim_reset_ids_cal_and_modes():
     source = Fixed(5.0, 1.0)
-    clock = VirtualClock()
-    bus = SimI2C(clock)
-    bus.attach(SimINA226(clock, source))
+    clock, bus = sim_bus(SimINA226, source)
 
     def reg(r):
         b = bus.readfrom_mem(0x40, r, 2)
@@ -286,27 +234,11 @@ def test_sim_reset_ids_cal_and_modes():
 
 def test_seed_sets_errors_reproducibly():
     def codes(seed):
-        clock, bus, ina = rig(Fixed(12.0, 2.0), seed, averages=1, conversion_us=140)
-        out = []
-        for _ in range(50):
-            settle(clock, ina)
-            out.append((ina.bus_raw(), ina.shunt_raw()))
-        return out
+        return seed_codes(rig, seed, 12.0, 2.0, 140, "shunt_raw")
     assert codes(7) == codes(7) != codes(8)
 
 
-def _mp_script():
-    spec = importlib.util.spec_from_file_location("ina226_mp_script", MP_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_same_seed_same_registers_under_micropython():
-    script = _mp_script()
-    proc = run_micropython(MP_SCRIPT)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    got = [line for line in proc.stdout.splitlines() if line.startswith("checksum ")]
-    want = ["checksum %d %d" % (seed, script.checksum(seed)) for seed in script.SEEDS]
+    got, want = micropython_checksums(MP_SCRIPT, "ina226")
     assert got == want
-    assert len({line.split()[2] for line in want}) == len(want)
+    assert len({line.split()[3] for line in want}) == len(want)

@@ -12,7 +12,7 @@ LABEL = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=60
               rated_output_a=2.1)  # 37 Wh in the cells, 6000 mAh promised at 5 V
 
 
-def measured(capacity_mah, min_v=4.95, max_v=5.05, mean_v=5.0, label=LABEL):
+def measured(capacity_mah, min_v=4.95, max_v=5.05, mean_v=5.0, label=LABEL, interruptions=0):
     """A consistent set of measurements for a unit that delivered capacity_mah at mean_v."""
     energy_wh = capacity_mah * mean_v / 1000
     return {
@@ -21,6 +21,7 @@ def measured(capacity_mah, min_v=4.95, max_v=5.05, mean_v=5.0, label=LABEL):
         "min_voltage_v": min_v, "max_voltage_v": max_v, "mean_voltage_v": mean_v,
         "voltage_ratio_min": min_v / label.rated_output_v, "voltage_ratio_max": max_v / label.rated_output_v,
         "duration_s": 3 * 3600.0, "samples_lost": 0,
+        "interruptions": interruptions, "longest_interruption_s": 0.3 if interruptions else 0.0,
     }
 
 
@@ -69,7 +70,7 @@ def with_(**values):
 
 @pytest.mark.parametrize("measurements, expected, passed, decided_by", [
     (with_(capacity_ratio=1.0, efficiency=0.85, voltage_ratio_min=0.97, voltage_ratio_max=1.05), "A", True,
-     ["capacity", "efficiency", "voltage_low", "voltage_high"]),
+     ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
     (with_(capacity_ratio=0.9999), "B", True, ["capacity"]),
     (with_(efficiency=0.8499), "B", True, ["efficiency"]),
     (with_(voltage_ratio_min=0.9699), "C", True, ["voltage_low"]),  # A and B share the 3 % band
@@ -215,3 +216,11 @@ def test_malformed_profile_gives_the_line(tmp_path):
 def test_unknown_builtin_name_lists_the_builtins():
     with pytest.raises(ProfileError, match="nosuch: no such built-in profile: use one of gbt35590, tiers"):
         load_profile("nosuch")
+
+
+@pytest.mark.parametrize("name", ["gbt35590", "tiers"])
+def test_an_output_that_drops_out_fails_on_interruptions(name):
+    verdict = grade(load_profile(name), measured(6400, interruptions=3), LABEL)
+    assert not verdict.passed
+    assert "interruptions" in verdict.decided_by
+    assert any("dropped out 3 times" in r for r in verdict.reasons)

@@ -56,8 +56,8 @@ def test_record_has_every_field_in_plain_json(record):
     assert record["started_at"] == "2025-03-01T01:30:00Z"
     assert record["run_id"].startswith("20250301T013000Z-")
     assert (record["grade"], record["passed"], record["profile"]) == ("PASS", True, "gbt35590")
-    assert record["verdict"]["decided_by"] == ["capacity", "efficiency", "voltage_low", "voltage_high"]
-    assert len(record["verdict"]["checks"]) == 4
+    assert record["verdict"]["decided_by"] == ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]
+    assert len(record["verdict"]["checks"]) == 5
     assert record["label"]["rated_energy_wh"] == pytest.approx(37.0)
 
 

@@ -65,15 +65,28 @@ def test_curve_loads_as_points(tmp_path):
 
 
 @pytest.mark.parametrize("edit, words", [
-    (("efficiency = 0.88", "efficiency = 1.5"), ["efficiency", "outside"]),
-    (("efficiency = 0.88", "efficency = 0.88"), ["efficency", "not a known field"]),
-    (("output_v = 5.10", ""), ["output_v", "missing"]),
-    (('kind = "params"', 'kind = "curve"'), ["kind"]),
+    (("cutoff_v = 3.0", "cutoff_v = 1.0"), ["[cell]", "cutoff_v", "outside"]),
+    (("droop_ohm = 0.04", "drop_ohm = 0.04"), ["[output]", "drop_ohm", "not a known field"]),
+    (("level_v = 5.10", ""), ["level_v", "missing"]),
+    (('kind = "model"', 'kind = "params"'), ["kind", "model"]),
+    (("[[0.25, 0.55], [1.0, 0.80]", "[[1.0, 0.55], [0.25, 0.80]"), ["efficiency", "ascending"]),
+    (("[[0.25, 0.55], [1.0, 0.80]", "[[0.25, 1.55], [1.0, 0.80]"), ["efficiency", "outside"]),
+    (("[thermal]", "[termal]"), ["termal", "not a known field"]),
+    (("cutoff_v = 3.0 ", "cutoff_v = 3.0\nfoldback_v = 2.9 "), ["foldback_v must be above cutoff_v"]),
 ])
-def test_bad_parameter_unit_is_refused(tmp_path, edit, words):
+def test_bad_model_unit_is_refused_in_one_line(tmp_path, edit, words):
     path = tmp_path / "unit.toml"
-    path.write_text((ROOT / "rigs/sim/duts/honest-10000.toml").read_text().replace(*edit))
+    text = (ROOT / "rigs/sim/duts/honest-10000.toml").read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(*edit))
     with pytest.raises(DutError) as e:
         load_dut(path)
+    assert "\n" not in str(e.value)
     for w in words:
         assert w in str(e.value)
+
+
+def test_every_catalogue_unit_loads():
+    for path in (ROOT / "rigs/sim/duts").glob("*"):
+        if not path.name.endswith(".label.toml"):
+            assert load_dut(path)["kind"] in ("curve", "model")

@@ -56,11 +56,14 @@ def _parser():
     run.add_argument("--end-voltage", type=float,
                      help="end of discharge below this output voltage (default: 80%% of rated)")
     run.add_argument("--json", type=Path, help="also write the result record to this file")
+    run.add_argument("--speed", type=float, default=0,
+                     help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("sim", help="start only the simulated rig and print its serial port")
     sim.add_argument("--rig", default="sim")
     sim.add_argument("--sim-dut", default=DEFAULT_DUT)
+    sim.add_argument("--speed", type=float, default=0, help="N x real time (default: as fast as possible)")
     sim.set_defaults(func=cmd_sim)
 
     cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
@@ -96,7 +99,7 @@ def cmd_run(args):
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
     with ExitStack() as stack:
-        sim = None if args.port else _start_sim(stack, rig, args.sim_dut)
+        sim = None if args.port else _start_sim(stack, rig, args.sim_dut, args.speed)
         port = args.port or sim.port
         live = Live(sys.stderr)
         print(f"pbgrade: {label.model or 'unit'} on {port}: discharge at {label.rated_output_a:g} A, "
@@ -115,10 +118,14 @@ def cmd_run(args):
     return 0 if record["passed"] else 1
 
 
-def _start_sim(stack, rig, dut):
+def _start_sim(stack, rig, dut, speed=0):
     """Start the simulated rig for the length of `stack`; its flash persists per rig."""
     if rig["rig"]["board"] != "sim":
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
+    if speed < 0:
+        raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
+    if speed:
+        rig = {**rig, "sim": {**rig["sim"], "speed": speed}}
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
     return stack.enter_context(SimRig(rig, load_dut(dut), work, flash))
@@ -160,7 +167,7 @@ def _ask_number(prompt):
 def cmd_sim(args):
     rig = load_rig(args.rig)
     with ExitStack() as stack:
-        sim = _start_sim(stack, rig, args.sim_dut)
+        sim = _start_sim(stack, rig, args.sim_dut, args.speed)
         print(sim.port, flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while sim.alive():
@@ -229,6 +236,14 @@ def result_table(r):
         f"{'end of discharge':<22}{r['cutoff_reason']:>14}",
         f"{'samples':<22}{r['samples_received']:>14}  ({r['integrity']['samples_lost']} lost, "
         f"{r['integrity']['decoder']['frames_corrupt']} corrupt frames)",
+        f"{'sensor':<22}{r['device']['sensor']:>14}  on {r['device']['board']}, "
+        + (f"calibrated {r['calibration']['date'][:10]}" if r["calibration"]["calibrated"] else "never calibrated"),
+    ]
+    chip = r.get("chip_accumulators")
+    if chip:
+        lines.append(f"{'chip accumulators':<22}{chip['energy_wh']:>11.2f} Wh  (host integral "
+                     f"{chip['host_minus_chip_energy']:+.3%} from the chip's own count)")
+    lines += [
         "",
         f"grade: {r['grade']} ({'PASS' if r['passed'] else 'FAIL'}) by profile {r['profile']}, run {r['run_id']} [{r['status']}]",
     ]

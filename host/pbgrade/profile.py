@@ -127,6 +127,8 @@ QUANTITIES = {
     "voltage_ratio_max": Quantity("output voltage under load", _voltage_ratio("rose")),
     "duration_s": Quantity("discharge time", _plain("the discharge lasted {}", " min", 0, 1 / 60)),
     "samples_lost": Quantity("sample loss", _plain("{} samples were lost", "", 0)),
+    "interruptions": Quantity("output interruptions", _plain("the output dropped out {} times under load", "", 0)),
+    "longest_interruption_s": Quantity("output interruptions", _plain("its longest dropout lasted {}", " s", 1)),
 }
 
 
@@ -153,6 +155,8 @@ def measurements_from(integrator, voltage_stats, label: Label) -> dict:
         "voltage_ratio_max": of_rated(high),
         "duration_s": integrator.duration_s,
         "samples_lost": integrator.samples_lost,
+        "interruptions": voltage_stats.interruptions,
+        "longest_interruption_s": voltage_stats.longest_interruption_s,
     }
 
 

@@ -18,7 +18,7 @@ SCHEMA = {
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", True), "load_pwm_hz": ("integer", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
-            "shunt_error": ("number", False)},
+            "shunt_error": ("number", False), "speed": ("number", False)},
 }
 
 

@@ -3,16 +3,32 @@
 Two forms: a curve file (CSV, header `delivered_mah,voltage_v`, rows ascending
 in charge from 0: output voltage at the test current against charge delivered,
 linearly interpolated; the output switches off after the last row), or a TOML
-file of parameters (`[dut]` with kind = "params"). Both become the plain dict
-the simulator (rigs/sim/world.py) reads.
+model (`[dut] kind = "model"`: the cell, converter, output, protections,
+thermal and contact parameters of rigs/sim/powerbank.py; see
+rigs/sim/duts/honest-10000.toml). Both become the plain dict the simulator
+(rigs/sim/world.py) reads.
 """
 import csv
 
 from .paths import DUTS, resolve
 from .tomlcheck import Fields, read_toml
 
-PARAMS = {"cell_capacity_mah": (1, 200_000), "cell_voltage_v": (1.0, 5.0), "efficiency": (0.05, 1.0),
-          "output_v": (3.0, 60.0), "output_r_ohm": (0.0, 10.0)}
+# section -> field -> (kind, required, low, high)
+MODEL = {
+    "cell": {"capacity_mah": ("number", True, 10, 200_000), "internal_r_ohm": ("number", True, 0, 5),
+             "cutoff_v": ("number", True, 2.0, 3.8), "foldback_v": ("number", False, 2.0, 4.2),
+             "initial_soc": ("number", False, 0, 1), "ocv": ("pairs", False, 2.0, 4.5)},  # pairs: the range is for y
+    "converter": {"efficiency": ("pairs", True, 0.01, 1)},
+    "output": {"level_v": ("number", True, 3, 48), "droop_ohm": ("number", True, 0, 10),
+               "cable_ohm": ("number", False, 0, 10), "noise_mv": ("number", False, 0, 500)},
+    "protection": {"ocp_a": ("number", False, 0.01, 20), "ocp_delay_s": ("number", False, 0, 60),
+                   "ocp_recover_s": ("number", False, -1, 3600), "auto_off_below_a": ("number", False, 0, 5),
+                   "auto_off_after_s": ("number", False, 0, 3600)},
+    "thermal": {"c_per_w": ("number", False, 0, 100), "tau_s": ("number", False, 0.1, 1e5),
+                "ambient_c": ("number", False, -40, 80)},
+    "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
+}
+REQUIRED_SECTIONS = ("cell", "converter", "output")
 
 
 class DutError(ValueError):
@@ -37,7 +53,7 @@ def matching_label(path):
 
 def load_dut(name_or_path):
     path = dut_path(name_or_path)
-    return _curve(path) if path.suffix == ".csv" else _params(path)
+    return _curve(path) if path.suffix == ".csv" else _model(path)
 
 
 def _curve(path):
@@ -65,17 +81,30 @@ def _curve(path):
     return {"kind": "curve", "points": points, "source": str(path)}
 
 
-def _params(path):
+def _model(path):
     data = read_toml(path, DutError)
-    Fields(data, f"{path}:", DutError).no_unknown(("dut",))
-    fields = Fields(data.get("dut", {}), f"{path}: [dut]", DutError)
-    fields.no_unknown(("kind", *PARAMS))
-    if fields.get("kind", "text", 'write kind = "params"') != "params":
-        fields.fail("kind", "is not \"params\"", 'write kind = "params" (a curve is a CSV file)')
-    params = {}
-    for key, (lo, hi) in PARAMS.items():
-        value = fields.get(key, "number", f"give {key} as a number from {lo} to {hi}")
-        if not lo <= value <= hi:
-            fields.fail(key, f"= {value} is outside {lo}-{hi}", "check the unit's parameters")
-        params[key] = value
-    return {"kind": "params", "params": params, "source": str(path)}
+    Fields(data, f"{path}:", DutError).no_unknown(("dut", *MODEL))
+    kind = Fields(data.get("dut", {}), f"{path}: [dut]", DutError)
+    kind.no_unknown(("kind",))
+    if kind.get("kind", "text", 'write kind = "model"') != "model":
+        kind.fail("kind", 'is not "model"', 'write kind = "model" (a curve is a CSV file)')
+    model = {}
+    for section, fields in MODEL.items():
+        if section not in data:
+            if section in REQUIRED_SECTIONS:
+                raise DutError(f"{path}: [{section}] is missing: add it (see rigs/sim/duts/honest-10000.toml)")
+            continue
+        table = Fields(data[section], f"{path}: [{section}]", DutError)
+        table.no_unknown(tuple(fields))
+        model[section] = {}
+        for key, (kind_, required, low, high) in fields.items():
+            value = table.get(key, kind_, f"see rigs/sim/duts/honest-10000.toml", required)
+            if value is None:
+                continue
+            numbers = [y for _, y in value] if kind_ == "pairs" else [value]
+            if not all(low <= y <= high for y in numbers):
+                table.fail(key, f"= {value} is outside {low:g}-{high:g}", "check the unit's parameters")
+            model[section][key] = value
+    if "foldback_v" in model["cell"] and model["cell"]["foldback_v"] <= model["cell"]["cutoff_v"]:
+        raise DutError(f"{path}: [cell] foldback_v must be above cutoff_v: the output folds back before the cut-off")
+    return {"kind": "model", "model": model, "source": str(path)}

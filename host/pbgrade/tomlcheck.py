@@ -19,7 +19,7 @@ class Fields:
     """One TOML table under check: each complaint is one line naming the file, the place, the field and the fix."""
 
     KINDS = {"number": "a number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
-             "tables": "a list of tables"}
+             "tables": "a list of tables", "pairs": "a list of [x, y] number pairs, ascending in x"}
 
     def __init__(self, table: dict, where: str, error: type[Exception]):
         self.table, self.where, self.error = table, where, error
@@ -51,4 +51,8 @@ def _is_kind(value, kind) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "tables":
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == "pairs":
+        return (isinstance(value, list) and len(value) >= 2
+                and all(isinstance(p, list) and len(p) == 2 and all(_is_kind(x, "number") for x in p) for p in value)
+                and all(a[0] < b[0] for a, b in zip(value, value[1:])))
     return isinstance(value, {"text": str, "bool": bool}[kind])

@@ -14,6 +14,11 @@ class VoltageStats:
     Only loaded samples count (current >= min_current_a and voltage >=
     cutoff_v), so idle stretches and the collapse itself are left out.
 
+    Interruptions: stretches where the output left that loaded state and came
+    back (an intermittent contact, a protection that recovered). The final
+    end of discharge does not come back, so it is not one. A dropout shorter
+    than a sample period can fall between samples and go unseen.
+
     The median runs over means of BLOCK_S blocks of loaded samples, so its
     cost does not grow with the sample rate: at 1 kHz a 5 s window would
     otherwise be a 5000-sample median for every sample.
@@ -24,7 +29,11 @@ class VoltageStats:
         self.cutoff_v = cutoff_v
         self.block = max(1, round(BLOCK_S * 1e6 / period_us))  # samples per block
         self.window = max(1, round(window_s * 1e6 / period_us / self.block))  # blocks per window
+        self.period_us = period_us
         self.loaded_samples = 0
+        self.interruptions = 0
+        self._longest_out = 0  # samples
+        self._out_run = -1  # samples out of the loaded state since it was left; -1: never loaded yet
         self._sum_v = 0.0
         self._pending = np.empty(0)  # loaded samples not yet filling a block
         self._tail = np.empty(0)  # the last window-1 block means: windows reaching into the next batch
@@ -34,7 +43,9 @@ class VoltageStats:
         """Take one batch of voltages (V) and currents (A)."""
         v = np.asarray(v, dtype=np.float64)
         i = np.asarray(i, dtype=np.float64)
-        loaded = v[(i >= self.min_current_a) & (v >= self.cutoff_v)]
+        inside = (i >= self.min_current_a) & (v >= self.cutoff_v)
+        self._count_interruptions(inside)
+        loaded = v[inside]
         if loaded.size == 0:
             return
         self.loaded_samples += loaded.size
@@ -49,6 +60,28 @@ class VoltageStats:
             self._min_v = low if self._min_v is None else min(self._min_v, low)
             self._max_v = high if self._max_v is None else max(self._max_v, high)
         self._tail = run[max(0, run.size - (self.window - 1)):]
+
+    def _count_interruptions(self, inside):
+        loaded_at = np.flatnonzero(inside)
+        if loaded_at.size == 0:
+            if self._out_run >= 0:
+                self._out_run += inside.size
+            return
+        if self._out_run < 0:  # the first loaded sample: what came before is the start, not a dropout
+            self._out_run = 0
+        else:
+            self._out_run += loaded_at[0]
+        # out-runs that end inside this batch: the one carried in, then the holes between loaded samples
+        holes = np.diff(loaded_at) - 1
+        runs = np.concatenate(([self._out_run], holes[holes > 0]))
+        runs = runs[runs > 0]
+        self.interruptions += runs.size
+        self._longest_out = max(self._longest_out, int(runs.max()) if runs.size else 0)
+        self._out_run = inside.size - 1 - loaded_at[-1]
+
+    @property
+    def longest_interruption_s(self) -> float:
+        return self._longest_out * self.period_us / 1e6
 
     @property
     def mean_v(self) -> float | None:

@@ -4,15 +4,35 @@ so a seed gives the same registers under CPython and MicroPython), and
 conversions that complete on the virtual clock.
 
 A chip model subclasses SimINA and defines _convert() (results of the
-conversion due now), _register(memaddr) -> (value, nbytes) for reads and
-_store(memaddr, value, nbytes) for writes. Registers are big-endian.
-`source.sense(now_us)` returns (bus_volts, current_amps).
+conversion due now), _register(memaddr) -> (value, nbytes) for reads, and
+_write_config(value) and _write_register(memaddr, value) for writes of 16
+bits or more (SimINA._store() resets on RST). Registers are big-endian.
+Chips with 16-bit registers 00h.. and ID registers above them
+can set RESET, IDS, FLAGS_REG and READY and use SimINA's _reset() and
+_register(). INA226-family chips (INA226, INA260, INA3221) decode CONFIG
+with _configure_226(). `source.sense(now_us)` returns (bus_volts, current_amps).
+
+Errors and noise: each chip (seed) draws its offsets and gains
+uniformly within the datasheet's typical values (_draw_errors), and adds
+near-Gaussian noise (_noise) of an rms that sigma() scales with the
+conversion time; counts() turns a reading into register codes.
 """
+import math
 
 NEVER = 1 << 60  # virtual us; still a small int on 64-bit MicroPython
 
+# INA226-family CONFIG tables (INA226, INA260, INA3221): AVG codes 0..7, VBUSCT/VSHCT codes 0..7
+AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)  # also the INA228's
+CONVERSION_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)
+_NOISE_REF_US = 1100  # the INA226 family's noise figures are for one 1.1 ms conversion
+
 
 class SimINA:
+    RESET = ()  # power-on values of registers 00h.. (16-bit)
+    IDS = {}  # ID registers above them: address -> value
+    FLAGS_REG = 0  # the register whose READY bit a read clears
+    READY = 0
+
     def __init__(self, clock, source, address, seed):
         self.address = address
         self._clock = clock
@@ -38,6 +58,43 @@ class SimINA:
         r = self._rand()
         return 2 * ((r & 1023) + (r >> 10 & 1023) + (r >> 20 & 1023)) - 3069
 
+    def _gain(self, lsb_per_unit, ppm):
+        """1/1024 LSB per amp or volt of a channel converting lsb_per_unit LSB per
+        amp or volt, with a gain error drawn within +-ppm."""
+        return lsb_per_unit * 1024 * (1000000 + self._uniform(ppm)) / 1000000
+
+    def _draw_errors(self, shunt_lsb_per_amp, shunt_ppm, shunt_offset_q, bus_lsb_per_volt, bus_ppm, bus_offset_q):
+        """A chip's (or a channel's) errors, drawn in the order a seed's registers
+        depend on: shunt gain, bus gain, shunt offset, bus offset. Returns
+        (shunt_k, bus_k, shunt_offset, bus_offset): the gains as _gain() gives
+        them, the offsets within +-shunt_offset_q and +-bus_offset_q."""
+        shunt_k = self._gain(shunt_lsb_per_amp, shunt_ppm)
+        bus_k = self._gain(bus_lsb_per_volt, bus_ppm)
+        return shunt_k, bus_k, self._uniform(shunt_offset_q), self._uniform(bus_offset_q)
+
+    def _reset(self):
+        """Power-on values (RESET), then conversions as CONFIG says."""
+        self._regs = list(self.RESET)
+        self._configure()
+
+    def _configure(self):
+        raise NotImplementedError
+
+    def _configure_226(self, channels=1, noise_lsb=1):
+        """(Re)start conversions now, as a CONFIG write of an INA226, INA260 or
+        INA3221 does: AVG (bits 11..9), VBUSCT (8..6), VSHCT (5..3) and MODE (2..0:
+        shunt, bus, continuous) for `channels` enabled channels. Noise rms is
+        noise_lsb for one 1.1 ms conversion, scaling with 1/sqrt(conversion time *
+        averages)."""
+        c = self._regs[0]
+        averages = AVERAGES[c >> 9 & 7]
+        bus_us = CONVERSION_US[c >> 6 & 7]
+        shunt_us = CONVERSION_US[c >> 3 & 7]
+        self._schedule(averages * channels * ((shunt_us if c & 1 else 0) + (bus_us if c & 2 else 0)),
+                       bool(c & 4))
+        self._shunt_sigma = sigma(noise_lsb, _NOISE_REF_US, shunt_us * averages)
+        self._bus_sigma = sigma(noise_lsb, _NOISE_REF_US, bus_us * averages)
+
     def _schedule(self, period_us, continuous=True):
         """(Re)start conversions now, one every period_us (0: none)."""
         self._period = period_us
@@ -61,12 +118,41 @@ class SimINA:
             buf[i] = v >> (8 * (n - 1 - i % n)) & 0xFF
 
     def write_mem(self, memaddr, buf):
-        """Writes shorter than the register only set the pointer."""
+        """Writes shorter than the register (16 bits at least) only set the pointer."""
         self._due()
+        if len(buf) < 2:
+            return
         v = 0
         for b in buf:
             v = v << 8 | b
         self._store(memaddr, v, len(buf))
+
+    def _store(self, memaddr, v, nbytes):
+        """A write to CONFIG (00h) with RST (bit 15) resets every register as at
+        power-on and self-clears; other CONFIG writes go to _write_config(v), the
+        rest to _write_register(memaddr, v)."""
+        if memaddr:
+            self._write_register(memaddr, v)
+        elif v & 0x8000:
+            self._reset()
+        else:
+            self._write_config(v)
+
+    def _write_config(self, v):
+        raise NotImplementedError
+
+    def _write_register(self, memaddr, v):
+        raise NotImplementedError
+
+    def _register(self, memaddr):
+        """16-bit registers 00h.. (reading FLAGS_REG clears READY), then IDS."""
+        r = self._regs
+        if memaddr < len(r):
+            v = r[memaddr]
+            if memaddr == self.FLAGS_REG:
+                r[memaddr] = v & ~self.READY
+            return v, 2
+        return self.IDS.get(memaddr, 0), 2
 
 
 def counts(value, k, offset, noise, sigma):
@@ -74,6 +160,12 @@ def counts(value, k, offset, noise, sigma):
 
     One float multiply per channel, as floats allocate in MicroPython."""
     return int(value * k) + offset + (noise * sigma >> 10) + 512 >> 10
+
+
+def sigma(lsb, ref_us, us):
+    """Noise rms in 1/1024 LSB: lsb LSB rms for a conversion of ref_us, scaling
+    with 1/sqrt(us) (us: the conversion time, times the averages)."""
+    return int(1024 * lsb * math.sqrt(ref_us / us) + 0.5)
 
 
 def clip(x, low, high):

@@ -8,6 +8,7 @@ KeyboardInterrupt until the firmware calls kbd_intr(-1).
 """
 import select
 import sys
+import time
 
 import clock as vclock
 from i2cbus import SimI2C
@@ -28,7 +29,7 @@ class SimBoard:
         self.ticks_us = self.clock.ticks_us
         self.ticks_diff = vclock.ticks_diff
         self.ticks_add = vclock.ticks_add
-        self.world = World(self.clock, bank_from(dut), CCLoad(rig["load"]["max_current_a"]))
+        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), CCLoad(rig["load"]["max_current_a"]))
         self.i2c = SimI2C(self.clock)
         self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
         self.serial_out = sys.stdout.buffer
@@ -37,6 +38,7 @@ class SimBoard:
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
         self._kbd_intr = _CTRL_C
+        self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
 
     def kbd_intr(self, ch):
         self._kbd_intr = ch
@@ -60,12 +62,18 @@ class SimBoard:
         return b
 
     def sleep_us(self, us):
+        if self._speed:
+            time.sleep_us(int(us / self._speed))
         self.clock.advance(us)
 
     def idle(self, ms):
-        """Wait for the host for real (no busy loop), letting virtual time pass."""
+        """Wait for the host for real (no busy loop). Virtual time stands still
+        meanwhile, so a run does not depend on how fast the host answered and
+        a seed reproduces it bit for bit; at --speed N it runs N x real time."""
+        start = time.ticks_us()
         self._poll.poll(ms)
-        self.clock.advance(ms * 1000)
+        if self._speed:
+            self.clock.advance(int(time.ticks_diff(time.ticks_us(), start) * self._speed))
 
     def load_set_ma(self, ma):
         self.world.set_load_ma(ma)

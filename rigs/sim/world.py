@@ -1,11 +1,12 @@
 """The simulated power bank and load, and the exact truth about them.
 
 A power bank model answers two questions: its output voltage at a load
-current, and what happens when that current flows for a while (`draw`). The
+current, and what happens when that current flows for a while (`step`). The
 world advances the bank with the load's current whenever a sensor looks, and
 keeps the exact charge and energy delivered, against which measurements are
 judged. Runs under CPython and MicroPython.
 """
+from powerbank import FOREVER, ModelBank
 
 
 class CurveBank:
@@ -28,6 +29,11 @@ class CurveBank:
             return 0.0
         return self._v_at(self.delivered_c)
 
+    sensed_voltage = voltage
+
+    def until_change(self, current_a):
+        return FOREVER  # switches off only when its charge runs out, inside step()
+
     def _v_at(self, q):
         k = self._k
         q0, q1 = self.q[k], self.q[k + 1]
@@ -35,10 +41,10 @@ class CurveBank:
             return self.v[k + 1]
         return self.v[k] + (self.v[k + 1] - self.v[k]) * (q - q0) / (q1 - q0)
 
-    def draw(self, current_a, seconds):
-        """Deliver current for some seconds; returns the seconds it stayed on."""
+    def step(self, current_a, seconds):
+        """Deliver current for some seconds, or until the curve ends."""
         if not self.on or current_a <= 0:
-            return seconds
+            return
         want = current_a * seconds
         q = self.delivered_c
         end = q + want
@@ -57,39 +63,6 @@ class CurveBank:
                 else:
                     self._k = k + 1
         self.delivered_c = q
-        return (q - (end - want)) / current_a
-
-
-class ParamBank:
-    """A power bank described by a few parameters.
-
-    Usable output energy is the cell energy times the conversion efficiency;
-    the output sits at output_v less the drop across output_r_ohm, until the
-    energy is spent, then switches off.
-    """
-
-    def __init__(self, cell_capacity_mah, cell_voltage_v, efficiency, output_v, output_r_ohm):
-        self.budget_j = cell_capacity_mah * 3.6 * cell_voltage_v * efficiency
-        self.output_v = output_v
-        self.output_r = output_r_ohm
-        self.delivered_c = 0.0
-        self.energy_j = 0.0
-        self.on = True
-
-    def voltage(self, current_a):
-        return self.output_v - current_a * self.output_r if self.on else 0.0
-
-    def draw(self, current_a, seconds):
-        if not self.on or current_a <= 0:
-            return seconds
-        power = self.voltage(current_a) * current_a
-        left = (self.budget_j - self.energy_j) / power
-        if left <= seconds:
-            seconds = left
-            self.on = False
-        self.energy_j += power * seconds
-        self.delivered_c += current_a * seconds
-        return seconds
 
 
 class CCLoad:
@@ -128,22 +101,27 @@ class World:
         self.load.set_ma(ma)
 
     def sense(self, now_us):
-        dt = now_us - self._t_us
-        if dt > 0:
-            self.bank.draw(self.load.current(self.bank), dt / 1e6)
-            self._t_us = now_us
-        i = self.load.current(self.bank)
-        return self.bank.voltage(i), i
+        """Advance to now, re-evaluating the load current whenever the bank switches."""
+        dt = (now_us - self._t_us) / 1e6
+        bank, load = self.bank, self.load
+        while dt > 0:
+            i = load.current(bank)
+            step = min(dt, max(bank.until_change(i), 1e-6))
+            bank.step(i, step)
+            dt -= step
+        self._t_us = max(now_us, self._t_us)
+        i = load.current(bank)
+        return bank.sensed_voltage(i), i
 
     def truth(self):
-        return {"charge_mah": self.bank.delivered_c / 3.6, "energy_wh": self.bank.energy_j / 3600,
-                "virtual_s": self.clock.now_us / 1e6}
+        bank = self.bank
+        return {"charge_mah": bank.delivered_c / 3.6, "energy_wh": bank.energy_j / 3600,
+                "virtual_s": self.clock.now_us / 1e6, "off_reason": getattr(bank, "off_reason", ""),
+                "temperature_c": getattr(bank, "temp_c", None)}
 
 
-def bank_from(spec):
+def bank_from(spec, seed):
     """A bank from the simulator's DUT description (see pbgrade.simdut)."""
     if spec["kind"] == "curve":
         return CurveBank(spec["points"])
-    p = spec["params"]
-    return ParamBank(p["cell_capacity_mah"], p["cell_voltage_v"], p["efficiency"], p["output_v"],
-                     p["output_r_ohm"])
+    return ModelBank(spec["model"], seed)

@@ -1,0 +1,131 @@
+"""Register-level model of a TI INA3221 (datasheet SBOS576) for the simulated I2C bus.
+
+`source.sense(now_us)` returns (bus_volts, current_amps) for the channel
+given as `channel` (1..3): the voltage at its IN- pin and the current through
+its shunt, positive from IN+ to IN-. The other two channels see 0 V and 0 A,
+so they read their offsets and noise only.
+
+Modelled after the datasheet (7.6 Register Maps): power-on/RST values
+(CONFIG 7127h, critical and warning limits 7FF8h, shunt-voltage sum limit
+7FFEh, Mask/Enable 0002h, power-valid limits 2710h and 2328h, IDs 5449h and
+3220h); the CONFIG fields CH1en..CH3en (bits 14..12), AVG, VBUSCT, VSHCT and
+MODE (continuous, triggered or power-down, shunt and/or bus) with the typical
+conversion times against the virtual clock. One result period is
+averages * sum over the enabled channels of (VSHCT + VBUSCT) for the measured
+quantities (7.4.2); CVRF (Mask/Enable bit 0) is set when all enabled
+channels are done and cleared by reading Mask/Enable or by writing CONFIG
+with a measuring mode and a channel enabled. Shunt codes are 13-bit signed,
+40 uV per count, clipped to -4096..4095 (-163.84..163.8 mV); bus codes 8 mV
+per count, clipped to 0..4095 (32.76 V); both sit in bits 15..3. The
+Shunt-Voltage Sum register (0Dh, bits 15..1, 40 uV per count) adds the shunt
+codes of the channels selected by SCC1..SCC3 (Mask/Enable bits 14..12).
+The limit registers (07h..0Ch, 0Eh, 10h, 11h) store all 16 bits (the
+power-valid limit field tables mark every bit R/W, reserved ones too; assumed
+for all); disabled channels keep their last results.
+
+Simplifications:
+- one source.sense(now) per completed cycle, for every enabled channel: the
+  chip converts the channels one after the other, so their registers update
+  at different times within a cycle;
+- the sum register adds averaged codes, not single conversions;
+- the Critical, Warning, PV and TC alert pins and their flags are not
+  modelled (TCF keeps its power-on 1, the others read 0); limits are stored only.
+
+Errors (Electrical Characteristics, VS = 3.3 V, typical column: 6.5 in
+SBOS576C, page 3 of SBOS576A): shunt offset voltage (RTI) +-40 uV = 1 count,
+bus offset voltage (RTI) +-8 mV = 1 count, shunt and bus voltage gain error
+0.1 % = 1000 ppm (max: 80 uV, 16 mV, 0.25 %).
+Each channel (seed) draws its offsets and gains uniformly within these,
+offsets in 1/1024 count. Noise: the datasheet gives no figure; assumed
+0.5 count rms for one 1.1 ms conversion, scaling with
+1/sqrt(conversion time * averages). See ina_sim.py for the arithmetic.
+"""
+from ina_sim import SimINA, clip, counts
+
+_RESET = (0x7127,  # 00h CONFIG: all channels, AVG 1, 1.1 ms, shunt+bus continuous
+          0, 0, 0, 0, 0, 0,  # 01h..06h results
+          0x7FF8, 0x7FF8, 0x7FF8, 0x7FF8, 0x7FF8, 0x7FF8,  # 07h..0Ch critical/warning limits
+          0, 0x7FFE,  # 0Dh shunt-voltage sum, 0Eh its limit
+          0x0002,  # 0Fh Mask/Enable: TCF high
+          0x2710, 0x2328)  # 10h, 11h power-valid upper (10 V) and lower (9 V) limits
+_MASK_ENABLE = 0x0F
+_CVRF = 0x0001
+_MASK_WRITABLE = 0x7C00  # SCC1..SCC3, WEN, CEN; the flags are read-only
+_LIMITS = (0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0E, 0x10, 0x11)
+
+_OFFSET_Q = 1024  # +-1 count, in 1/1024 count
+_GAIN_PPM = 1000
+_NOISE_COUNTS = 0.5  # for one 1.1 ms conversion
+
+
+class SimINA3221(SimINA):
+    RESET = _RESET
+    IDS = {0xFE: 0x5449, 0xFF: 0x3220}
+    FLAGS_REG = _MASK_ENABLE  # reading it clears CVRF
+    READY = _CVRF
+
+    def __init__(self, clock, source, address=0x40, shunt_ohms=0.1, seed=1, channel=1):
+        if not 0x40 <= address <= 0x43:
+            raise ValueError("an INA3221 answers at 0x40..0x43 only, not 0x%02x" % address)
+        if channel not in (1, 2, 3):
+            raise ValueError("channel must be 1, 2 or 3, not %r" % (channel,))
+        super().__init__(clock, source, address, seed)
+        self._channel = channel - 1
+        # per channel, 1/1024 count per amp (shunt: 25000 counts per volt) and per
+        # volt (bus: 125 counts per volt), gain error included
+        self._shunt_k = []
+        self._bus_k = []
+        self._shunt_offset = []
+        self._bus_offset = []
+        for _ in range(3):
+            shunt_k, bus_k, shunt_offset, bus_offset = self._draw_errors(
+                shunt_ohms * 25000, _GAIN_PPM, _OFFSET_Q, 125, _GAIN_PPM, _OFFSET_Q)
+            self._shunt_k.append(shunt_k)
+            self._bus_k.append(bus_k)
+            self._shunt_offset.append(shunt_offset)
+            self._bus_offset.append(bus_offset)
+        self._reset()
+
+    def _configure(self):
+        """(Re)start conversions now, as a CONFIG write does: each enabled channel in turn."""
+        c = self._regs[0]
+        self._configure_226((c >> 14 & 1) + (c >> 13 & 1) + (c >> 12 & 1), _NOISE_COUNTS)
+
+    def _convert(self):
+        """Complete the cycle due now over the enabled channels; see the module docstring."""
+        r = self._regs
+        c = r[0]
+        volts, amps = self._source.sense(self._clock.now_us)
+        for ch in range(3):
+            if not c & 0x4000 >> ch:
+                continue
+            v, a = (volts, amps) if ch == self._channel else (0.0, 0.0)
+            if c & 1:
+                shunt = clip(counts(a, self._shunt_k[ch], self._shunt_offset[ch], self._noise(), self._shunt_sigma),
+                             -4096, 4095)
+                r[1 + 2 * ch] = shunt << 3 & 0xFFFF
+            if c & 2:
+                bus = clip(counts(v, self._bus_k[ch], self._bus_offset[ch], self._noise(), self._bus_sigma), 0, 4095)
+                r[2 + 2 * ch] = bus << 3
+        if c & 1:
+            total = 0
+            for ch in range(3):
+                if r[_MASK_ENABLE] & 0x4000 >> ch:
+                    shunt = r[1 + 2 * ch]
+                    total += (shunt - 0x10000 if shunt & 0x8000 else shunt) >> 3
+            r[0x0D] = total << 1 & 0xFFFE
+        r[_MASK_ENABLE] |= _CVRF
+
+    def _write_config(self, v):
+        self._regs[0] = v
+        if v & 3 and v & 0x7000:  # CVRF is cleared unless power-down or no channel is selected
+            self._regs[_MASK_ENABLE] &= ~_CVRF
+        self._configure()
+
+    def _write_register(self, memaddr, v):
+        """Read-only registers ignore writes."""
+        r = self._regs
+        if memaddr == _MASK_ENABLE:
+            r[memaddr] = r[memaddr] & ~_MASK_WRITABLE | v & _MASK_WRITABLE
+        elif memaddr in _LIMITS:
+            r[memaddr] = v
