@@ -22,6 +22,7 @@ EXPECTED = {
     "low-load-off": ("PASS", ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
     "ocp-below-rated": ("FAIL", ["capacity", "efficiency", "voltage_low", "voltage_high"]),
     "intermittent-contact": ("FAIL", ["interruptions"]),
+    "pd-20000": ("PASS", ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
 }
 
 

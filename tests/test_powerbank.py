@@ -121,3 +121,9 @@ def test_noise_is_seeded():
 
 def test_nothing_switches_by_itself_without_protections():
     assert bank().until_change(1.0) >= FOREVER / 2
+
+
+def test_requested_level_sets_the_output_and_its_protection():
+    pd = bank(output={**BASE["output"], "levels": [[5.1, 3.0], [9.0, 2.0]], "level_v": 9.0})
+    assert pd.voltage(0.0) == pytest.approx(9.0)
+    assert pd.ocp_a == pytest.approx(2.2)  # 110 % of the 9 V level's rated current, unless the file says

@@ -73,6 +73,7 @@ def test_curve_loads_as_points(tmp_path):
     (("[[0.25, 0.55], [1.0, 0.80]", "[[0.25, 1.55], [1.0, 0.80]"), ["efficiency", "outside"]),
     (("[thermal]", "[termal]"), ["termal", "not a known field"]),
     (("cutoff_v = 3.0 ", "cutoff_v = 3.0\nfoldback_v = 2.9 "), ["foldback_v must be above cutoff_v"]),
+    (("level_v = 5.10 ", "level_v = 7.0 "), ["level_v = 7.0 is not one of its levels", "5.1 V, 9 V, 12 V"]),
 ])
 def test_bad_model_unit_is_refused_in_one_line(tmp_path, edit, words):
     path = tmp_path / "unit.toml"

@@ -19,7 +19,7 @@ MODEL = {
              "cutoff_v": ("number", True, 2.0, 3.8), "foldback_v": ("number", False, 2.0, 4.2),
              "initial_soc": ("number", False, 0, 1), "ocv": ("pairs", False, 2.0, 4.5)},  # pairs: the range is for y
     "converter": {"efficiency": ("pairs", True, 0.01, 1)},
-    "output": {"level_v": ("number", True, 3, 48), "droop_ohm": ("number", True, 0, 10),
+    "output": {"level_v": ("number", True, 3, 48), "levels": ("pairs", False, 0.05, 10), "droop_ohm": ("number", True, 0, 10),
                "cable_ohm": ("number", False, 0, 10), "noise_mv": ("number", False, 0, 500)},
     "protection": {"ocp_a": ("number", False, 0.01, 20), "ocp_delay_s": ("number", False, 0, 60),
                    "ocp_recover_s": ("number", False, -1, 3600), "auto_off_below_a": ("number", False, 0, 5),
@@ -105,6 +105,10 @@ def _model(path):
             if not all(low <= y <= high for y in numbers):
                 table.fail(key, f"= {value} is outside {low:g}-{high:g}", "check the unit's parameters")
             model[section][key] = value
+    levels = model["output"].get("levels")
+    if levels and model["output"]["level_v"] not in [v for v, _ in levels]:
+        raise DutError(f"{path}: [output] level_v = {model['output']['level_v']} is not one of its levels "
+                       f"{', '.join(f'{v:g} V' for v, _ in levels)}: request one the unit offers")
     if "foldback_v" in model["cell"] and model["cell"]["foldback_v"] <= model["cell"]["cutoff_v"]:
         raise DutError(f"{path}: [cell] foldback_v must be above cutoff_v: the output folds back before the cut-off")
     return {"kind": "model", "model": model, "source": str(path)}

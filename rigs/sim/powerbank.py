@@ -49,11 +49,15 @@ class ModelBank:
         self.uvp_v = cell["cutoff_v"]
         self.foldback_v = cell.get("foldback_v", 0.0)  # above cutoff_v: output folds back below it
         self.efficiency = tuple(tuple(row) for row in conv["efficiency"])  # (output W, efficiency)
+        # the fixed output levels a USB-PD/QC sink could request, each with its
+        # rated current; the rig requests level_v (5 V unless the file says)
+        self.levels = tuple(tuple(row) for row in out.get("levels", ((out["level_v"], FOREVER),)))
         self.level_v = out["level_v"]
+        self.level_rated_a = dict(self.levels)[self.level_v]
         self.droop_ohm = out["droop_ohm"]
         self.cable_ohm = out.get("cable_ohm", 0.0)
         self.noise_v = out.get("noise_mv", 0.0) / 1000
-        self.ocp_a = prot.get("ocp_a", FOREVER)
+        self.ocp_a = prot.get("ocp_a", 1.1 * self.level_rated_a)  # per level unless the file says
         self.ocp_delay_s = prot.get("ocp_delay_s", 0.0)
         self.ocp_recover_s = prot.get("ocp_recover_s", -1.0)  # < 0: latches off
         self.auto_off_a = prot.get("auto_off_below_a", 0.0)
