@@ -43,7 +43,9 @@ _IDLE_POLL_MS = const(20)
 _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched off",
            EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
-_BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20}
+_BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
+         wire.RAMP: 6}
+_NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
 class Station:
@@ -107,6 +109,8 @@ class Station:
             self._ack(cmd, seq, self._start())
         elif cmd == wire.CAL_SET:
             self._ack(cmd, seq, self._calibrate(rx))
+        elif cmd == wire.RAMP:
+            self._ack(cmd, seq, self._ramp(rx))
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
@@ -127,8 +131,9 @@ class Station:
             return OVER_LIMIT
         self.period = period_us
         self.load_setpoint = load_ma
-        self.end_code = self._bus_code(end_mv / 1000)
-        self.collapse_code = self._current_code(collapse_ma / 1000)
+        self.end_code = self._bus_code(end_mv / 1000) if end_mv else _NEVER
+        self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
+        self.ramp_slots = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
@@ -158,6 +163,20 @@ class Station:
             json.dump(cal, f)
         self.calibration = cal
         self.configured = False  # limits are converted through the calibration: configure again
+        return OK
+
+    def _ramp(self, rx):
+        """Raise the load by step_ma every step_ms up to max_ma during the next run:
+        the device keeps the schedule, so the host knows each sample's setpoint."""
+        if self.state == RUNNING or not self.configured:
+            return BAD_STATE
+        step_ma, step_ms, max_ma = wire.unpack_ramp(rx)
+        if max_ma > self.max_ma:
+            return OVER_LIMIT
+        slots = step_ms * 1000 // self.period
+        if step_ma == 0 or slots == 0 or max_ma < self.load_setpoint:
+            return BAD_VALUE
+        self.ramp_step, self.ramp_slots, self.ramp_max = step_ma, slots, max_ma
         return OK
 
     def _start(self):
@@ -206,6 +225,9 @@ class Station:
         index = self.index
         self.index = index + 1
         self.deadline = self.board.ticks_add(self.deadline, self.period)
+        if self.ramp_slots and self.index % self.ramp_slots == 0 and self.load_ma < self.ramp_max:
+            self.load_ma = min(self.load_ma + self.ramp_step, self.ramp_max)
+            self.board.load_set_ma(self.load_ma)  # a setpoint change, not every sample
         if bus > self.max_bus_code:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
         if cur > self.max_current_code or cur < -self.max_current_code:

@@ -24,6 +24,7 @@ START = const(0x03)
 STOP = const(0x04)
 STATUS_REQ = const(0x05)
 CAL_SET = const(0x06)
+RAMP = const(0x07)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -233,6 +234,11 @@ def pack_calibration(buf, cal):
     buf[0] = CALIBRATION
     struct.pack_into("<ffffI", buf, 3, cal[0], cal[1], cal[2], cal[3], cal[4])
     return 23
+
+
+def unpack_ramp(buf):
+    """RAMP body -> (step_ma, step_ms, max_ma)."""
+    return struct.unpack_from("<HHH", buf, 3)
 
 
 def unpack_calibration(buf):

@@ -91,6 +91,8 @@ def test_light_load_switches_the_unit_off():
     assert b.on
     run(b, 0.05, 0.2)
     assert not b.on and b.off_reason == "auto shut-off at light load"
+    b.load_connected()  # a load plugged in wakes it
+    assert b.on
 
 
 def test_intermittent_contact_drops_the_output_on_schedule():

@@ -17,7 +17,7 @@ PROTO_VERSION = 1
 MAX_FRAME = 254  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
-MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06,
+MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06, RAMP=0x07,
                IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
                STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
@@ -34,6 +34,8 @@ Identity = Struct(
     "board" / PascalString(Int8ul, "utf8"))
 
 Ack = Struct("cmd_type" / MsgType, "cmd_seq" / Int16ul, "result" / Int8ul)
+
+Ramp = Struct("step_ma" / Int16ul, "step_ms" / Int16ul, "max_ma" / Int16ul)
 
 Samples = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 4))
 
@@ -56,7 +58,7 @@ Payload = Struct(
     "seq" / Int16ul,
     "body" / Switch(this.type, {
         "HELLO": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
-        "CONFIG": Config, "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
+        "CONFIG": Config, "RAMP": Ramp, "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
         "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
         "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
     }, default=Error),

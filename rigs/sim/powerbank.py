@@ -179,6 +179,13 @@ class ModelBank:
         elif self._light_s >= self.auto_off_s:
             self._switch_off("auto shut-off at light load")
 
+    def load_connected(self):
+        """A load appearing on the port wakes a unit that switched itself off
+        at light load, as the port's insertion detection of most units does."""
+        if not self.on and self.off_reason == "auto shut-off at light load":
+            self.on = True
+            self._light_s = 0.0
+
     def _switch_off(self, reason):
         self.on = False
         self.off_reason = reason

@@ -98,6 +98,8 @@ class World:
 
     def set_load_ma(self, ma):
         self.sense(self.clock.now_us)  # the old setpoint held until now
+        if ma and not self.load.setpoint_a and hasattr(self.bank, "load_connected"):
+            self.bank.load_connected()
         self.load.set_ma(ma)
 
     def sense(self, now_us):

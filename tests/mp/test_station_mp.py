@@ -181,6 +181,30 @@ cal = struct.unpack_from("<ffffI", again.board.serial_out.of_type(wire.CALIBRATI
 assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
 os.remove(Board.flash + station.CALIBRATION_FILE)
 
+# -- end conditions can be switched off (a no-load step); the device ramps the load --------
+board.source.v = 0.0
+assert command(st, wire.CONFIG, config(load_ma=0, end_mv=0, collapse_ma=0)) == station.OK
+assert command(st, wire.START) == station.OK
+for _ in range(200):
+    st._tick()
+assert st.state == station.RUNNING and st.index > 50  # 0 V, 0 A, and nothing ends the run
+assert command(st, wire.STOP) == station.OK and st.state == station.ENDED
+board.source.v = 5.0
+assert command(st, wire.CONFIG, config(load_ma=1000)) == station.OK
+assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3600)) == station.OVER_LIMIT
+assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 1500)) == station.OK
+assert command(st, wire.START) == station.OK
+by_slot = {}
+while st.index < 40:  # 4 s at 10 Hz
+    st._tick()
+    by_slot[st.index] = st.load_ma
+seen = [by_slot[k] for k in sorted(by_slot)]
+assert seen[0] == 1000 and max(seen) == 1500 and sorted(set(seen)) == [1000, 1100, 1200, 1300, 1400, 1500]
+assert seen.count(1100) == 5  # 500 ms per step at 100 ms per slot
+assert command(st, wire.STOP) == station.OK
+assert command(st, wire.CONFIG, config()) == station.OK  # and CONFIG clears the ramp
+assert st.ramp_slots == 0
+
 # -- the sampling loop allocates nothing ----------------------------------------
 
 
