@@ -80,6 +80,8 @@ def test_over_current_can_latch():
     run(b, 2.5, 0.01)
     run(b, 0.0, 600)
     assert not b.on
+    b.load_connected()  # re-plugging resets the latch
+    assert b.on
 
 
 def test_light_load_switches_the_unit_off():

@@ -181,10 +181,12 @@ class ModelBank:
 
     def load_connected(self):
         """A load appearing on the port wakes a unit that switched itself off
-        at light load, as the port's insertion detection of most units does."""
-        if not self.on and self.off_reason == "auto shut-off at light load":
+        at light load or latched its over-current protection, as the port's
+        insertion detection of most units does. An empty cell stays off."""
+        if not self.on and self.off_reason in ("auto shut-off at light load", "over-current protection"):
             self.on = True
-            self._light_s = 0.0
+            self._light_s = self._over_s = 0.0
+            self._back_at = FOREVER
 
     def _switch_off(self, reason):
         self.on = False
