@@ -25,6 +25,10 @@ Choices this driver makes (datasheet sections in brackets):
 - No ID registers: presence is the first read (a NAK becomes one OSError
   line), then RST, and the configuration must read back its reset value
   399Fh [Table 2], else "not an INA219".
+- No alert function: the INA219 has no ALERT pin and no limit registers (its
+  map ends at 05h, Calibration [Table 2]), so this driver has no
+  alert_over_current(), alert_over_voltage() or alert(), which the INA226,
+  INA228, INA260 and INA3221 drivers have. Compare codes in the loop instead.
 
 Example::
 

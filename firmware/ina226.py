@@ -16,10 +16,19 @@ Example::
     cutoff = ina.bus_code(3.0)  # stop the discharge below 3.0 V
     while ina.bus_raw() > cutoff:
         time.sleep_us(ina.sample_period_us)  # faster only re-reads the same result
+
+Alert (SBOS547 6.3.1.2 Alert Pin, 7.1.7 Mask/Enable, 7.1.8 Alert Limit):
+alert_over_current(amps) programs SOL, which compares the shunt voltage
+register (2.5 uV per code, two's complement) with the Alert Limit:
+floor(amps * shunt_ohms / 2.5 uV), e.g. 2 A through 10 mOhm is 8000 (1F40h).
+alert_over_voltage(volts) programs BOL on the bus voltage register (1.25 mV per
+code): 12 V is 9600 (2580h). One limit register, one function: the last call
+wins. Latched (LEN), ALERT active low (APOL 0): Mask/Enable 8001h or 2001h.
+alert() reads AFF; see inabase.AlertingINA for what reading Mask/Enable clears.
 """
 from micropython import const
 
-from inabase import INA226Map, adc_config, check_shunt, round_up_125
+from inabase import INA226Map, adc_config, check_shunt, limit_code, round_up_125
 
 # bus voltage 02h and Mask/Enable 06h (CVRF, OVF): inabase.INA226Map
 _CONFIG = const(0x00)
@@ -49,6 +58,7 @@ class INA226(INA226Map):
         shunt_uohm = int(shunt_ohms * 1000000 + 0.5)
         lsb_na = max(max_current_a * 1e9 / 32768, 5120000000000 / (_CAL_MAX * shunt_uohm))
         lsb_na = round_up_125(int(lsb_na) + (int(lsb_na) < lsb_na))
+        self._shunt_uohm = shunt_uohm
         self.cal = 5120000000000 // (lsb_na * shunt_uohm)
         self.current_lsb_a = lsb_na / 1e9
         self._write(_CAL, self.cal)
@@ -61,6 +71,10 @@ class INA226(INA226Map):
     def current_raw(self):
         """Current register code, current_lsb_a per count; negative when the DUT back-feeds."""
         return self._read_signed(_CURRENT)
+
+    def _current_code(self, amps):
+        """SOL limit: the shunt voltage code, 2.5 uV = 2.5e6 uA*uOhm per code."""
+        return limit_code(amps, "A", 2 * self._shunt_uohm, 5000000, -32768, 32766)
 
     def shunt_raw(self):
         """Shunt voltage register code, 2.5 uV per count, signed."""

@@ -27,6 +27,22 @@ POWER * 3.2 * current_lsb_a, energy = ENERGY * energy_lsb_j with energy_lsb_j =
 16 * 3.2 * current_lsb_a, charge = CHARGE * charge_lsb_c with charge_lsb_c =
 current_lsb_a. The chip accumulates energy and charge only in continuous mode.
 
+Alert limits (7.3.7 Multi-Alert Monitoring, DIAG_ALRT 7.6.1.12 / Table 7-16,
+SOVL 7.6.1.13, BOVL 7.6.1.15, 8.2.2.4 Set Desired Fault Thresholds): separate
+16-bit limit registers whose LSB is 16 LSBs of the 20-bit result (8.2.2.4:
+"the effective LSB size ... is 16 times greater"); both alerts can be armed
+at once. alert_over_current(amps) writes SOVL (0Ch, two's
+complement, 5 uV per code at ADCRANGE 0, 1.25 uV at ADCRANGE 1): floor(amps *
+shunt_ohms / LSB), the 8.2.2.4 example 10 A * 16.2 mOhm / 5 uV = 32400 (7E90h).
+alert_over_voltage(volts) writes BOVL (0Eh, 15 bits, 3.125 mV per code): 52 V
+is 16640 (4100h). DIAG_ALRT gets ALATCH (latched), APOL 0 (active low),
+SLOWALERT 0 (each conversion is compared, not only the averaged result: the
+faster trip) and CNVR 0: 8000h. alert() reads SHNTOL or BUSOL; reading
+DIAG_ALRT clears CNVRF and, latched, those flags (see inabase.AlertingINA).
+The datasheet does not say how a 20-bit result meets a 16-bit limit; if the
+chip compares only the result's top 16 bits, it trips up to one limit LSB
+(5 or 1.25 uV, 3.125 mV) above the threshold rather than at it.
+
 Example::
 
     from machine import I2C, Pin
@@ -40,7 +56,7 @@ Example::
 """
 from micropython import const
 
-from inabase import AVERAGES, INA, check_shunt, choice
+from inabase import AVERAGES, AlertingINA, check_shunt, choice, limit_code
 
 _CONFIG = const(0x00)
 _ADC_CONFIG = const(0x01)
@@ -52,6 +68,8 @@ _POWER = const(0x08)
 _ENERGY = const(0x09)
 _CHARGE = const(0x0A)
 _DIAG_ALRT = const(0x0B)
+_SOVL = const(0x0C)
+_BOVL = const(0x0E)
 _MANUFACTURER_ID = const(0x3E)
 _DEVICE_ID = const(0x3F)
 
@@ -60,6 +78,9 @@ _ADCRANGE = const(0x0010)
 _ADC_BASE = const(0xB028)  # MODE Bh: continuous shunt + bus; VTCT 5h (1052 us, reset value, unused)
 _CNVRF = const(0x0002)
 _MATHOF = const(0x0200)
+_ALATCH = const(0x8000)  # DIAG_ALRT bit 15; CNVR, SLOWALERT, APOL (14..12) stay 0
+_SHNTOL = const(0x0040)
+_BUSOL = const(0x0010)
 _CAL_MAX = const(0x7FFF)  # SHUNT_CAL bit 15 is reserved
 _SIGN20 = const(0x80000)
 _WRAP20 = const(0x100000)
@@ -68,12 +89,13 @@ _WRAP20 = const(0x100000)
 _CONVERSION_US = (50, 84, 150, 280, 540, 1052, 2074, 4120)  # VBUSCT/VSHCT codes 0..7 (Table 7-6)
 
 
-class INA228(INA):
+class INA228(AlertingINA):
     CHIP = 3
     SAMPLE_FORMAT = 2
     bus_lsb_v = 195.3125e-6
     FLAGS_REG = _DIAG_ALRT  # conversion_ready(): CNVRF, cleared by reading DIAG_ALRT
     READY = _CNVRF
+    ALERT = _SHNTOL | _BUSOL  # alert(): shunt or bus over limit
 
     def __init__(self, i2c, address=0x40, shunt_ohms=0.01, max_current_a=3.2,
                  averages=16, conversion_us=1052):
@@ -98,6 +120,7 @@ class INA228(INA):
         self.adcrange = 1 if k == 4 else 0
         self.shunt_lsb_v = 78.125e-9 if k == 4 else 312.5e-9
         self.cal = cal
+        self._shunt_uohm = shunt_uohm
         # CURRENT_LSB = SHUNT_CAL / (13107.2e6 * R * k) = 40 * cal / (2**19 * uOhm * k),
         # one rounding from exact integers
         self.current_lsb_a = cal * 40 / (524288 * shunt_uohm * k)
@@ -143,6 +166,22 @@ class INA228(INA):
         self._i2c.readfrom_mem_into(self._address, _POWER, b)
         return (b[0] << 16 | b[1] << 8 | b[2]) * 3.2 * self.current_lsb_a
 
+    def alert_over_current(self, amps):
+        """Alert when the shunt voltage exceeds amps * shunt_ohms: SOVL, 5 uV
+        (ADCRANGE 0) or 1.25 uV (ADCRANGE 1) = 5e6 or 1.25e6 uA*uOhm per code.
+        Independent of alert_over_voltage(). Returns the SOVL code."""
+        lsb = 1250000 if self.adcrange else 5000000
+        return self._alert(_SOVL, limit_code(amps, "A", self._shunt_uohm, lsb, -32768, 32767))
+
+    def alert_over_voltage(self, volts):
+        """Alert when the bus voltage exceeds volts: BOVL, 3.125 mV per code
+        (bit 15 reserved). Independent of alert_over_current(). Returns the code."""
+        return self._alert(_BOVL, limit_code(volts, "V", 1, 3125, 0, 0x7FFF))
+
+    def _alert(self, limit_reg, code):
+        self._arm(_ALATCH, limit_reg, code, _ALATCH)
+        return code
+
     def reset_accumulators(self):
         """Zero ENERGY and CHARGE (CONFIG RSTACC); also clears MATHOF.
 
@@ -168,5 +207,6 @@ class INA228(INA):
 
     def overflow(self):
         """True if a current or power computation overflowed (MATHOF, sticky until
-        ADC_CONFIG is written or reset_accumulators()); reading also clears CNVRF."""
+        ADC_CONFIG is written or reset_accumulators()). Its read of DIAG_ALRT
+        clears CNVRF and latched alert flags in the chip; _flag() keeps them."""
         return self._flag(_MATHOF)

@@ -16,10 +16,18 @@ Example::
     i2c = I2C(0, sda=Pin(4), scl=Pin(5), freq=400_000)
     ina = INA260(i2c)  # 0x40: A0 and A1 to GND
     print(ina.voltage(), "V", ina.current(), "A", ina.power(), "W")
+
+Alert (8.3.3.2 ALERT Pin, 8.6.5 Mask/Enable, 8.6.6 Alert Limit):
+alert_over_current(amps) programs OCL, which compares the Current register
+(1.25 mA per code, two's complement) with the Alert Limit: floor(amps / 1.25 mA),
+e.g. 10 A is 8000 (1F40h). alert_over_voltage(volts) programs BOL on the bus
+voltage register (1.25 mV per code). One limit register, one function: the
+last call wins. Latched (LEN), ALERT active low (APOL 0). See
+inabase.INA226Map and AlertingINA.
 """
 from micropython import const
 
-from inabase import INA226Map, adc_config, check_shunt
+from inabase import INA226Map, adc_config, check_shunt, limit_code
 
 # bus voltage 02h and Mask/Enable 06h (CVRF, OVF): the INA226's, in inabase.INA226Map
 _CONFIG = const(0x00)
@@ -60,6 +68,10 @@ class INA260(INA226Map):
     def current_raw(self):
         """Current register code, 1.25 mA per count; negative when the DUT back-feeds."""
         return self._read_signed(_CURRENT)
+
+    def _current_code(self, amps):
+        """OCL limit: the Current register code, 1.25 mA = 1250 uA per code."""
+        return limit_code(amps, "A", 1, 1250, -32768, 32766)
 
     def power(self):
         """Watts, always >= 0: the power register holds |current| * bus, 10 mW per count."""

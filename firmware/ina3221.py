@@ -12,6 +12,18 @@ The chip converts every enabled channel in turn (7.4.2), so the two channels
 the station does not use are disabled in CONFIG: a result then takes
 averages * (VBUSCT + VSHCT), not three times that.
 
+Alert (7.3.2.1 Critical Alert, 7.6.2.8-13 limit registers, 7.6.2.16
+Mask/Enable): alert_over_current(amps) writes the channel's critical-alert
+limit (07h, 09h, 0Bh for channels 1..3; 13 bits in 15..3, 40 uV per code, two's
+complement), which the chip compares with each single shunt conversion, not
+the average: floor(amps * shunt_ohms / 40 uV), e.g. 1 A through 0.1 ohm is 2500
+(4E20h once shifted). The Critical pin is open drain, active low (no polarity
+bit); Mask/Enable gets CEN (latched): 0400h. alert() reads the channel's CF1..3
+flag; reading Mask/Enable clears CVRF and, latched, the critical flags (see
+inabase.AlertingINA). The INA3221 has no bus over-voltage limit (its
+power-valid limits only report whether all bus voltages are above a level), so
+alert_over_voltage() raises ValueError.
+
 Example::
 
     from machine import I2C, Pin
@@ -23,7 +35,7 @@ Example::
 """
 from micropython import const
 
-from inabase import INA, adc_config, check_shunt, choice
+from inabase import AlertingINA, adc_config, check_shunt, choice, limit_code
 
 _CONFIG = const(0x00)
 _MASK_ENABLE = const(0x0F)
@@ -33,12 +45,14 @@ _DIE_ID = const(0xFF)
 _MODE_CONTINUOUS = const(0x0007)  # MODE 111: shunt and bus, continuous
 _CH1_ENABLE = const(0x4000)  # CH1en is bit 14, CH2en 13, CH3en 12
 _CVRF = const(0x0001)  # Mask/Enable bit 0
+_CEN = const(0x0400)  # Mask/Enable bit 10: critical-alert latch
+_CF1 = const(0x0200)  # CF1 is bit 9, CF2 8, CF3 7
 
 # Configuration register tables (7.6.2.1): the INA226's (inabase.AVERAGES, CONVERSION_US).
 _CHANNELS = (1, 2, 3)
 
 
-class INA3221(INA):
+class INA3221(AlertingINA):
     CHIP = 5
     SAMPLE_FORMAT = 1
     bus_lsb_v = 0.008
@@ -61,6 +75,9 @@ class INA3221(INA):
         self.channel = channel
         self._shunt_reg = 2 * channel - 1  # 01h, 03h, 05h
         self._bus_reg = 2 * channel  # 02h, 04h, 06h
+        self._critical_reg = 2 * channel + 5  # 07h, 09h, 0Bh
+        self.ALERT = _CF1 >> (channel - 1)
+        self._shunt_uohm = int(shunt_ohms * 1000000 + 0.5)
         self.current_lsb_a = 0.00004 / shunt_ohms
         self._write(_CONFIG, _CH1_ENABLE >> (channel - 1) | adc | _MODE_CONTINUOUS)
         # One channel enabled: a shunt and a bus conversion per averaged sample
@@ -77,3 +94,14 @@ class INA3221(INA):
         return self._read_signed(self._shunt_reg) >> 3
 
     shunt_raw = current_raw
+
+    def alert_over_current(self, amps):
+        """Alert when a shunt conversion of the channel exceeds amps * shunt_ohms:
+        its critical-alert limit, 40 uV = 4e7 uA*uOhm per code. Returns the code."""
+        code = limit_code(amps, "A", self._shunt_uohm, 40000000, -4096, 4094)
+        self._arm(_CEN, self._critical_reg, code << 3, _CEN)
+        return code
+
+    def alert_over_voltage(self, volts):
+        """Refused: the INA3221 has no bus over-voltage limit."""
+        raise ValueError("the INA3221 cannot alert on bus over-voltage: it has no bus voltage limit")

@@ -2,11 +2,18 @@
 through one preallocated buffer, the identity check, and thresholds turned
 into raw codes so the sampling loop compares integers only.
 
-A chip driver subclasses INA (or INA226Map, the INA226's register map that
-the INA260 shares) and sets CHIP (the protocol's sensor number),
-SAMPLE_FORMAT (1: 16-bit codes, 2: 20-bit codes), bus_lsb_v, current_lsb_a,
-cal and sample_period_us, FLAGS_REG and READY (see conversion_ready()), and
-defines bus_raw() and current_raw().
+A chip driver subclasses INA, AlertingINA (a chip with alert limits) or
+INA226Map (the INA226's register map, alerts included, that the INA260
+shares) and sets CHIP (the protocol's sensor number), SAMPLE_FORMAT (1:
+16-bit codes, 2: 20-bit codes), bus_lsb_v, current_lsb_a, cal and
+sample_period_us, FLAGS_REG, READY and ALERT (see conversion_ready() and
+alert()), and defines bus_raw() and current_raw().
+
+Alert limits: every chip but the INA219 (which has no ALERT pin and no limit
+registers) has the same small API, on AlertingINA: alert_over_current(amps)
+and alert_over_voltage(volts) program the chip's limit and enable its
+function, latched and active low; alert() is True while the chip reports the
+condition. limit_code() turns a threshold into a limit code the chip's way.
 
 Datasheet tables the chips share are here once: AVERAGES (INA226, INA228,
 INA260, INA3221) and CONVERSION_US (INA226, INA260, INA3221); the INA219
@@ -21,6 +28,14 @@ _BUS = const(0x02)
 _MASK_ENABLE = const(0x06)
 _CVRF = const(0x0008)
 _OVF = const(0x0004)
+# INA226Map alert limit (SBOS547 7.1.7-7.1.8, SBOS656C 8.6.5-8.6.6): Alert Limit 07h; Mask/Enable
+# bit 15 SOL (INA226: shunt voltage register) / OCL (INA260: current register), bit 13 BOL,
+# AFF (bit 4), LEN (bit 0: latch); APOL (bit 1) stays 0: active low
+_ALERT_LIMIT = const(0x07)
+_OVER_LIMIT = const(0x8000)
+_BOL = const(0x2000)
+_AFF = const(0x0010)
+_LEN = const(0x0001)
 
 AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)  # AVG codes 0..7
 CONVERSION_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)  # INA226-family VBUSCT/VSHCT codes 0..7
@@ -39,14 +54,16 @@ class INA:
     current_lsb_a = 0.0
     cal = 0
     sample_period_us = 0
-    FLAGS_REG = 0  # the register with the conversion-ready flag (and overflow flags)
+    FLAGS_REG = 0  # the register with the conversion-ready flag (and overflow and alert flags)
     READY = 0  # the conversion-ready bit in it
+    ALERT = 0  # the alert flag bit(s) in it (AlertingINA)
 
     def __init__(self, i2c, address, name):
         self._i2c = i2c
         self._address = address
         self._name = name
         self._buf = bytearray(2)
+        self._pending = 0  # READY and ALERT bits a read of FLAGS_REG cleared before they were asked for
 
     def _read(self, reg):
         self._i2c.readfrom_mem_into(self._address, reg, self._buf)
@@ -99,8 +116,13 @@ class INA:
         return self.current_raw() * self.current_lsb_a
 
     def _flag(self, mask):
-        """A flag of FLAGS_REG; reading that register clears its READY bit."""
-        return bool(self._read(self.FLAGS_REG) & mask)
+        """A flag of FLAGS_REG. Reading that register clears its READY bit and
+        latched ALERT bits: those not asked for now are kept in _pending for the
+        call that asks for them, so conversion_ready(), overflow() and alert()
+        lose nothing to one another (each still reports a flag once)."""
+        v = self._pending | self._read(self.FLAGS_REG)
+        self._pending = v & (self.READY | self.ALERT) & ~mask
+        return bool(v & mask)
 
     def conversion_ready(self):
         """True once per finished (averaged) conversion: the chip clears READY
@@ -108,15 +130,81 @@ class INA:
         return self._flag(self.READY)
 
 
+class AlertingINA(INA):
+    """An INA with an ALERT pin and limit registers: the INA226, INA228, INA260
+    and INA3221. A subclass defines:
 
-class INA226Map(INA):
+    alert_over_current(amps): alert when the current reading exceeds amps;
+    alert_over_voltage(volts): alert when the bus voltage reading exceeds volts
+    (the INA3221 has no such limit and refuses). Both program the limit with
+    limit_code() (rounded down: the chip alerts for every reading above the
+    threshold), enable the function latched with the ALERT pin active low (as
+    breakouts expect: open drain, pulled up), and return the code written.
+
+    alert() is True while the chip reports the condition (FLAGS_REG & ALERT).
+    Latched, the chip keeps the flag, and the ALERT pin low, until FLAGS_REG is
+    read, and sets it again at the next result that still exceeds the limit:
+    alert() is True once per latched event, again at the next result if the
+    condition persists. conversion_ready() and overflow() read FLAGS_REG too (so
+    their read releases the pin), but _flag() keeps an alert flag they clear for
+    alert(), as alert() keeps the conversion-ready flag for conversion_ready()."""
+
+    def alert(self):
+        """True while the chip reports the alert condition, once per latched event."""
+        return self._flag(self.ALERT)
+
+    def _arm(self, off, limit_reg, value, on):
+        """Program an alert limit: FLAGS_REG to `off` (the INA226 and INA260: no
+        function enabled, so none compares the new limit with another register),
+        the limit register to value, a read of FLAGS_REG that drops alert flags
+        latched before (a conversion-ready flag it clears is kept), then
+        FLAGS_REG to `on` if that differs."""
+        flags = self.FLAGS_REG
+        self._write(flags, off)
+        self._write(limit_reg, value & 0xFFFF)
+        self._pending = (self._pending | self._read(flags)) & self.READY
+        if on != off:
+            self._write(flags, on)
+
+
+class INA226Map(AlertingINA):
     """The INA226's register map, which the INA260 shares (SBOS656C 8.6): CONFIG
     00h (RST, adc_config() fields, MODE), bus voltage 02h, power 03h, Mask/Enable
-    06h (CVRF, OVF) and the IDs at FEh and FFh. They differ in 01h and 04h (the
-    INA260's current register is 01h) and in calibration (05h, INA226 only)."""
+    06h (alert functions, AFF, CVRF, OVF, APOL, LEN), Alert Limit 07h and the IDs
+    at FEh and FFh. They differ in 01h and 04h (the INA260's current register is
+    01h), in calibration (05h, INA226 only) and in Mask/Enable bit 15: SOL (the
+    INA226 compares its shunt voltage register) or OCL (the INA260, its current
+    register); a subclass converts a current threshold with _current_code().
+
+    One Alert Limit register and one active function (the highest enabled bit
+    wins): alert_over_current() and alert_over_voltage() each replace the other,
+    the last call wins. The chip compares each result with the limit and sets
+    AFF (SBOS547 7.1.7); with LEN (latch) AFF and the ALERT pin stay asserted
+    until Mask/Enable is read. Reading Mask/Enable also clears CVRF."""
     bus_lsb_v = 0.00125
     FLAGS_REG = _MASK_ENABLE  # conversion_ready(): CVRF, cleared by reading Mask/Enable
     READY = _CVRF
+    ALERT = _AFF
+
+    def _current_code(self, amps):
+        raise NotImplementedError
+
+    def alert_over_current(self, amps):
+        """Alert when the current exceeds amps: SOL on the INA226 (shunt voltage
+        register, 2.5 uV per code), OCL on the INA260 (current register, 1.25 mA
+        per code). Replaces alert_over_voltage(): one limit register. Returns
+        the Alert Limit code, two's complement."""
+        return self._alert(_OVER_LIMIT, self._current_code(amps))
+
+    def alert_over_voltage(self, volts):
+        """Alert when the bus voltage exceeds volts: BOL, bus voltage register
+        (1.25 mV per code, 0..7FFFh). Replaces alert_over_current(): one limit
+        register. Returns the Alert Limit code."""
+        return self._alert(_BOL, limit_code(volts, "V", 1, 1250, 0, 0x7FFE))
+
+    def _alert(self, function, code):
+        self._arm(_LEN, _ALERT_LIMIT, code, function | _LEN)
+        return code
 
     def bus_raw(self):
         """Bus voltage register code, 1.25 mV per count (0..0x7FFF; bit 15 reads 0)."""
@@ -124,7 +212,8 @@ class INA226Map(INA):
 
     def overflow(self):
         """True if the last current or power computation overflowed (OVF; the INA260
-        computes power only). Reading Mask/Enable also clears CVRF."""
+        computes power only). Its read of Mask/Enable clears CVRF and a latched
+        AFF in the chip (and releases the ALERT pin); _flag() keeps them."""
         return self._flag(_OVF)
 
 
@@ -159,6 +248,21 @@ def adc_config(averages, conversion_us):
     avg = choice("averages", averages, AVERAGES)
     ct = choice("conversion_us", conversion_us, CONVERSION_US)
     return avg << 9 | ct << 6 | ct << 3
+
+
+def limit_code(value, unit, num, den, low, high):
+    """The alert limit code of a threshold: floor(value * num / den) with value
+    in millionths (uA, uV) so that integers keep it exact; num / den is codes
+    per millionth. The largest code at or below the threshold: the chip alerts
+    when a reading exceeds its limit code, so it alerts for every reading above
+    the threshold (the safe side) and, where readings have the limit's LSB, for
+    none at or below it. A code outside low..high (the codes a reading can
+    exceed) is refused."""
+    code = round(value * 1000000) * num // den
+    if not low <= code <= high:
+        raise ValueError("alert threshold %.7g %s is outside [%.7g, %.7g) %s, the readings the chip can compare"
+                         % (value, unit, low * den / num / 1e6, (high + 1) * den / num / 1e6, unit))
+    return code
 
 
 def round_up_125(n):

@@ -6,6 +6,7 @@ import pytest
 from clock import VirtualClock
 from conftest import MP_TESTS
 from i2cbus import SimI2C
+import ina219
 from ina219 import INA219
 from ina219_sim import SimINA219
 from ina226_sim import SimINA226
@@ -175,6 +176,13 @@ def test_other_chip_refused():
     clock, bus = sim_bus(SimINA226, Fixed(5.0, 0.0))  # a simulated INA226 where an INA219 is expected
     with pytest.raises(ValueError, match="0x4127"):
         INA219(bus)
+
+
+def test_no_alert_function():
+    # The INA219 has no ALERT pin and no limit registers (Table 2 ends at 05h): no alert
+    # API, unlike the INA226, INA228, INA260 and INA3221 drivers, and the docstring says so.
+    assert [n for n in ("alert", "alert_over_current", "alert_over_voltage") if hasattr(INA219, n)] == []
+    assert "No alert function" in ina219.__doc__
 
 
 # --- driver against the simulated chip --------------------------------------------------

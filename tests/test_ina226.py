@@ -7,6 +7,7 @@ from conftest import MP_TESTS
 from ina226 import INA226
 from ina226_sim import SimINA226
 from inafakes import Fixed, fake_ina, micropython_checksums, rigger, seed_codes, settle, sim_bus, spread
+from inafakes import check_alert, reg, write
 
 MP_SCRIPT = MP_TESTS / "test_ina226_mp.py"
 rig = rigger(SimINA226, INA226)
@@ -70,7 +71,7 @@ def test_signed_registers_and_codes():
 
 
 def test_status_flags():
-    fake = fake_ina(0x2260)
+    fake = fake_ina(0x2260, read_clears={0x06: 0x0008})  # reading Mask/Enable clears CVRF
     ina = INA226(fake)
     fake.regs[0x06] = 0x0008
     assert ina.conversion_ready() and not ina.overflow()
@@ -105,6 +106,90 @@ def test_no_answer_is_one_line_oserror():
     with pytest.raises(OSError) as e:
         INA226(fake_ina(0x2260, address=0x40), address=0x45)
     assert str(e.value) == "INA226 at 0x45 does not answer: check wiring and address"
+
+
+# --- alert limits (6.3.1.2 Alert Pin, 7.1.7 Mask/Enable, 7.1.8 Alert Limit) ----------------
+
+@pytest.mark.parametrize("shunt, max_a, amps, code", [
+    (0.01, 3.2, 2.0, 8000),  # 20 mV / 2.5 uV: 1F40h
+    (0.01, 3.2, 1.00001, 4000), (0.01, 3.2, 0.99999, 3999),  # rounded down: trips for any reading above
+    (0.01, 3.2, -0.5, -2000),  # two's complement, F830h
+    (0.002, 20.0, 25.0, 20000),  # 50 mV: 4E20h
+    (0.1, 0.8, 0.8191, 32764)])
+def test_alert_over_current_is_sol_on_the_shunt_voltage_code(shunt, max_a, amps, code):
+    fake = fake_ina(0x2260)
+    ina = INA226(fake, shunt_ohms=shunt, max_current_a=max_a)
+    fake.writes.clear()
+    fake.reads = []
+    assert ina.alert_over_current(amps) == code
+    # function off (LEN only), limit, a read that drops a flag latched before, SOL | LEN
+    assert fake.writes == [(0x06, 0x0001), (0x07, code & 0xFFFF), (0x06, 0x8001)] and fake.reads == [0x06]
+
+
+@pytest.mark.parametrize("volts, code", [(12.0, 9600), (3.0, 2400), (3.0012, 2400), (40.9575, 32766)])
+def test_alert_over_voltage_is_bol_on_the_bus_code(volts, code):
+    fake = fake_ina(0x2260)
+    ina = INA226(fake)
+    assert ina.alert_over_voltage(volts) == code
+    assert (fake.regs[0x06], fake.regs[0x07]) == (0x2001, code)
+
+
+def test_one_limit_register_the_last_call_wins():
+    fake = fake_ina(0x2260)
+    ina = INA226(fake)
+    ina.alert_over_voltage(12.0)
+    ina.alert_over_current(2.0)
+    assert (fake.regs[0x06], fake.regs[0x07]) == (0x8001, 8000)
+    ina.alert_over_voltage(12.0)
+    assert (fake.regs[0x06], fake.regs[0x07]) == (0x2001, 9600)
+
+
+@pytest.mark.parametrize("arm, value, message", [
+    ("alert_over_current", 8.2, "alert threshold 8.2 A is outside [-8.192, 8.19175) A"),  # past 81.92 mV
+    ("alert_over_voltage", 40.95875, "alert threshold 40.95875 V is outside [0, 40.95875) V"),  # 7FFFh: never exceeded
+    ("alert_over_voltage", -0.001, "alert threshold -0.001 V is outside [0, 40.95875) V")])
+def test_alert_threshold_out_of_range_refused(arm, value, message):
+    fake = fake_ina(0x2260)
+    with pytest.raises(ValueError) as e:
+        getattr(INA226(fake), arm)(value)
+    assert str(e.value) == message + ", the readings the chip can compare"
+
+
+def test_alert_flag_and_what_reading_mask_enable_clears():
+    # latched: a read of Mask/Enable clears AFF and CVRF; the driver keeps what one of
+    # alert(), conversion_ready() and overflow() cleared for the one that asks
+    fake = fake_ina(0x2260, read_clears={0x06: 0x0018})
+    ina = INA226(fake)
+    fake.regs[0x06] = 0x8019  # SOL, AFF, CVRF, LEN
+    assert ina.alert() and ina.conversion_ready()
+    assert not ina.conversion_ready() and not ina.alert()
+    fake.regs[0x06] = 0x8019
+    assert ina.conversion_ready() and ina.alert() and not ina.alert()
+    fake.regs[0x06] = 0x8015  # AFF, OVF
+    assert ina.overflow() and ina.alert() and not ina.conversion_ready()
+
+
+@pytest.mark.parametrize("arm, name, threshold, margin, raw", [
+    ("alert_over_current", "amps", 2.0, 0.004, "shunt_raw"),  # 8000 codes, margin 16
+    ("alert_over_voltage", "volts", 12.0, 0.024, "bus_raw")])  # 9600 codes, margin 19
+def test_alert_trips_and_latches_on_the_simulated_chip(arm, name, threshold, margin, raw):
+    # margins of 0.2 %: 5.5's typical gain error (0.02 %), offset and noise, with room
+    check_alert(rig, arm, name, threshold, margin, raw, 0x06, 0x0010, 0x0001)
+
+
+@pytest.mark.parametrize("function, limit, alert", [
+    (0x8000, 3900, True), (0x8000, 4100, False),  # SOL: shunt 4000 codes > limit
+    (0x4000, 4100, True), (0x4000, 3900, False),  # SUL: shunt < limit
+    (0x2000, 3900, True), (0x1000, 4100, True), (0x1000, 3900, False),  # BOL, BUL: bus 4000 codes
+    (0x0800, 1900, True), (0x0800, 2100, False),  # POL: power 2000 codes
+    (0xC000, 4100, False), (0x0000, 0, False)])  # SOL wins over SUL; no function
+def test_sim_alert_functions_transparent(function, limit, alert):
+    clock, bus = sim_bus(SimINA226, Fixed(5.0, 1.0))
+    write(bus, 0x05, 5120)  # 100 uA per current code
+    write(bus, 0x07, limit)
+    write(bus, 0x06, function)  # LEN 0: AFF follows each conversion
+    clock.advance(2 * 2200)
+    assert bool(reg(bus, 0x06) & 0x0010) == alert
 
 
 # --- the simulated bus ------------------------------------------------------------------

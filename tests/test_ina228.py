@@ -6,8 +6,8 @@ import pytest
 from conftest import MP_TESTS
 from ina228 import INA228
 from ina228_sim import SimINA228
-from inafakes import (INA228_WIDTHS, Fixed, fake_ina228, micropython_checksums, rigger, seed_codes, settle, sim_bus,
-                      spread, write)
+from inafakes import (INA228_WIDTHS, Fixed, check_alert, fake_ina228, micropython_checksums, rigger, seed_codes, settle,
+                      sim_bus, spread, write)
 from inafakes import reg as read_reg
 
 MP_SCRIPT = MP_TESTS / "test_ina228_mp.py"
@@ -123,12 +123,65 @@ def test_reset_then_config_cal_adc_config_written():
 
 
 def test_status_flags():
-    fake = fake_ina228()
+    fake = fake_ina228(read_clears={0x0B: 0x0002})  # reading DIAG_ALRT clears CNVRF
     ina = INA228(fake)
     fake.regs[0x0B] = 0x0003  # CNVRF, MEMSTAT
     assert ina.conversion_ready() and not ina.overflow()
     fake.regs[0x0B] = 0x0201  # MATHOF
     assert ina.overflow() and not ina.conversion_ready()
+
+
+def test_alert_limits_datasheet_fault_thresholds():
+    # 8.2.2.4: 10 A through 16.2 mOhm is 162 mV; SOVL = 162 mV / (312.5 nV x 16) = 32400 (7E90h);
+    # BOVL = 52 V / 3.125 mV = 16640 (4100h). DIAG_ALRT: ALATCH, active low: 8000h.
+    fake = fake_ina228()
+    ina = INA228(fake, shunt_ohms=0.0162, max_current_a=10)
+    fake.writes.clear()
+    fake.reads = []
+    assert ina.alert_over_current(10) == 32400
+    assert fake.writes == [(0x0B, 0x8000), (0x0C, 0x7E90)] and fake.reads == [0x0B]
+    assert ina.alert_over_voltage(52) == 16640 and fake.regs[0x0E] == 0x4100
+    assert fake.regs[0x0C] == 0x7E90  # independent limits: both armed
+    fake.regs[0x0B] = 0x8010  # BUSOL
+    assert ina.alert()
+    fake.regs[0x0B] = 0x8022  # SHNTUL, CNVRF: not what alert() reports
+    assert not ina.alert()
+
+
+@pytest.mark.parametrize("amps, code", [(2.0, 16000), (2.000124, 16000), (2.000125, 16001), (-1.0, -8000),
+                                        (4.0959, 32767)])
+def test_alert_over_current_at_adcrange_1(amps, code):
+    # ADCRANGE 1: SOVL 1.25 uV per code (78.125 nV x 16); 10 mOhm: 125 uA per code, rounded down
+    fake = fake_ina228()
+    ina = INA228(fake, shunt_ohms=0.01, max_current_a=3.2)
+    assert ina.adcrange == 1 and ina.alert_over_current(amps) == code and fake.regs[0x0C] == code & 0xFFFF
+
+
+@pytest.mark.parametrize("arm, value", [("alert_over_current", 4.097), ("alert_over_current", -4.1),
+                                        ("alert_over_voltage", 102.4), ("alert_over_voltage", -0.01)])
+def test_alert_threshold_out_of_range_refused(arm, value):
+    with pytest.raises(ValueError, match="is outside"):
+        getattr(INA228(fake_ina228(), shunt_ohms=0.01, max_current_a=3.2), arm)(value)
+
+
+@pytest.mark.parametrize("arm, name, threshold, margin, raw", [
+    ("alert_over_current", "amps", 2.0, 0.004, "shunt_raw"),  # 256000 codes, margin 512
+    ("alert_over_voltage", "volts", 12.0, 0.024, "bus_raw")])  # 61440 codes, margin 123
+def test_alert_trips_and_latches_on_the_simulated_chip(arm, name, threshold, margin, raw):
+    # 20-bit results against 16-bit limits: the limit times 16
+    check_alert(rig, arm, name, threshold, margin, raw, 0x0B, 0x0050, 0x8000, 16, conversion_us=1052)
+
+
+@pytest.mark.parametrize("limit_reg, limit, flag", [
+    (0x0C, 1990, 0x40), (0x0C, 2010, 0), (0x0D, 2010, 0x20), (0x0D, 1990, 0),  # SOVL, SUVL: shunt 2000 x 16
+    (0x0E, 1590, 0x10), (0x0E, 1610, 0), (0x0F, 1610, 0x08), (0x0F, 1590, 0),  # BOVL, BUVL: bus 1600 x 16
+    (0x11, 190, 0x04), (0x11, 200, 0), (0x10, 3100, 0x80), (0x10, 3300, 0)])  # power 195 x 256; 25 degC
+def test_sim_limit_flags_transparent(limit_reg, limit, flag):
+    # 1 A through 10 mOhm at ADCRANGE 0: 32000 codes; 5 V: 25600; POWER 32000 * 25600 / 2**14
+    clock, bus = sim_bus(SimINA228, Fixed(5.0, 1.0))
+    write(bus, limit_reg, limit)
+    clock.advance(2 * 3 * 1052)  # MODE Fh: bus, shunt and temperature, 1052 us each
+    assert reg(bus, 0x0B) & 0x00FC == flag  # ALATCH 0: the flags follow each result
 
 
 @pytest.mark.parametrize("shunt, max_a", [(0.01, 20.0), (0.1, 1.7), (0.002, 82.0)])

@@ -7,6 +7,7 @@ from conftest import MP_TESTS
 from ina260 import INA260
 from ina260_sim import SimINA260
 from inafakes import Fixed, fake_ina, micropython_checksums, reg, rigger, seed_codes, settle, sim_bus, spread, write
+from inafakes import check_alert
 
 MP_SCRIPT = MP_TESTS / "test_ina260_ina3221_mp.py"
 rig = rigger(SimINA260, INA260)
@@ -51,12 +52,30 @@ def test_reset_then_config_no_calibration():
 
 
 def test_status_flags():
-    fake = fake_ina(0x2270)
+    fake = fake_ina(0x2270, read_clears={0x06: 0x0008})  # reading Mask/Enable clears CVRF
     ina = INA260(fake)
     fake.regs[0x06] = 0x0008
     assert ina.conversion_ready() and not ina.overflow()
     fake.regs[0x06] = 0x0004
     assert ina.overflow() and not ina.conversion_ready()
+
+
+@pytest.mark.parametrize("amps, code", [(10.0, 8000), (2.0, 1600), (1.2512, 1000), (-1.25, -1000), (40.9575, 32766)])
+def test_alert_over_current_is_ocl_on_the_current_code(amps, code):
+    # 8.6.5: OCL (bit 15) compares the Current register, 1.25 mA per code, rounded down
+    fake = fake_ina(0x2270)
+    ina = INA260(fake)
+    fake.writes.clear()
+    assert ina.alert_over_current(amps) == code
+    assert fake.writes == [(0x06, 0x0001), (0x07, code & 0xFFFF), (0x06, 0x8001)]
+    assert ina.alert_over_voltage(12.0) == 9600 and (fake.regs[0x06], fake.regs[0x07]) == (0x2001, 9600)
+    with pytest.raises(ValueError, match=r"outside \[-40.96, 40.95875\) A"):
+        ina.alert_over_current(40.95875)
+
+
+def test_alert_trips_and_latches_on_the_simulated_chip():
+    # 10 A: 8000 codes; margin 0.2 %, 16 codes
+    check_alert(rig, "alert_over_current", "amps", 10.0, 0.02, "current_raw", 0x06, 0x0010, 0x0001)
 
 
 @pytest.mark.parametrize("shunt", [0.01, 0.001, 0.0021, 0])

@@ -8,6 +8,7 @@ from conftest import MP_TESTS
 from ina3221 import INA3221
 from ina3221_sim import SimINA3221
 from inafakes import Fixed, fake_ina, micropython_checksums, reg, rigger, seed_codes, settle, sim_bus, spread, write
+from inafakes import check_alert
 
 MP_SCRIPT = MP_TESTS / "test_ina260_ina3221_mp.py"
 rig = rigger(SimINA3221, INA3221)
@@ -75,6 +76,46 @@ def test_conversion_ready_flag():
     assert ina.conversion_ready()
     fake.regs[0x0F] = 0x0002
     assert not ina.conversion_ready()
+
+
+@pytest.mark.parametrize("channel, limit_reg, amps, code", [
+    (1, 0x07, 1.0, 2500), (2, 0x09, 1.0, 2500), (3, 0x0B, 1.0, 2500),  # 100 mV / 40 uV
+    (2, 0x09, 1.00039, 2500), (2, 0x09, -0.5, -1250), (2, 0x09, 1.6376, 4094)])
+def test_alert_over_current_is_the_channel_critical_limit(channel, limit_reg, amps, code):
+    # 7.6.2.8-13: critical-alert limit, bits 15..3, 40 uV per code, rounded down; CEN latches
+    fake = fake_ina(0x3220)
+    ina = INA3221(fake, shunt_ohms=0.1, max_current_a=1.6, channel=channel)
+    fake.writes.clear()
+    fake.reads = []
+    assert ina.alert_over_current(amps) == code
+    assert fake.writes == [(0x0F, 0x0400), (limit_reg, code << 3 & 0xFFFF)] and fake.reads == [0x0F]
+    fake.regs[0x0F] = 0x0400 | 0x0200 >> (channel - 1)  # CF1..CF3: bits 9..7
+    assert ina.alert()
+    fake.regs[0x0F] = 0x0400 | 0x03E0 & ~(0x0200 >> (channel - 1))  # the other channels, SF, WF1
+    assert not ina.alert()
+
+
+def test_alert_over_voltage_refused_and_range():
+    ina = INA3221(fake_ina(0x3220))
+    with pytest.raises(ValueError) as e:
+        ina.alert_over_voltage(5.0)
+    assert str(e.value) == "the INA3221 cannot alert on bus over-voltage: it has no bus voltage limit"
+    with pytest.raises(ValueError, match=r"outside \[-1.6384, 1.638\) A"):  # 7FF8h (4095): never exceeded
+        ina.alert_over_current(1.638)
+
+
+def test_alert_trips_and_latches_on_the_simulated_chip():
+    # 1 A through 0.1 ohm: 2500 codes; margin 0.5 %, 12 codes (gain error up to 0.25 %, 6.5)
+    check_alert(rig, "alert_over_current", "amps", 1.0, 0.005, "current_raw", 0x0F, 0x0100, 0x0400, channel=2)
+
+
+def test_sim_warning_and_sum_alerts_transparent():
+    clock, bus = sim_bus(SimINA3221, Fixed(5.0, 1.0), channel=1)  # channel 1: 2500 codes; 2 and 3: 0
+    for r, v in ((0x07, 2600 << 3), (0x08, 2400 << 3), (0x0A, -20 << 3 & 0xFFFF), (0x0E, 2400 << 1),
+                 (0x0F, 0x4000)):  # critical 1 above, warning 1 and 2 below, sum (SCC1) below
+        write(bus, r, v)
+    clock.advance(2 * 3 * 2200)  # power-on CONFIG: three channels, 1.1 ms each
+    assert reg(bus, 0x0F) & 0x03F8 == 0x0020 | 0x0010 | 0x0040  # WF1, WF2, SF; not CF1
 
 
 @pytest.mark.parametrize("address", [0x44, 0x3F, 0x45, 0x4F])

@@ -13,21 +13,34 @@ either overflows 16 bits, CVRF set by each completed
 conversion and cleared by reading Mask/Enable or by writing CONFIG with a
 measuring mode. Result registers change only when a conversion completes.
 
+Alert (6.3.1.2 Alert Pin, 7.1.7 Mask/Enable, 7.1.8 Alert Limit): after each
+completed conversion the enabled function in the highest Mask/Enable bit
+compares a result register with the Alert Limit register (07h): SOL / SUL
+(bits 15, 14) the shunt voltage register (01h; on the INA260, OCL / UCL, its
+current register, also 01h), both two's complement; BOL / BUL (13, 12) the
+bus voltage register; POL (11) the power register. "Exceeds" is ">", "drops
+below" is "<". With LEN (bit 0, latch) AFF (bit 4) is set by a conversion that
+meets the condition and cleared only by reading Mask/Enable; without LEN
+(transparent) it follows each conversion. Writes do not touch AFF, CVRF, OVF.
+
 Simplifications:
 - a conversion's inputs are one source.sense(now) taken when a bus access
   first finds that conversion complete, not the average over its window;
 - Current and Power are computed from the averaged shunt and bus codes, not
   averaged per sample as the chip does;
-- the Alert pin, the limit functions and AFF are not modelled (the Alert
-  Limit register is stored only).
+- the alert function compares each averaged result (the registers), not each
+  conversion within the average; the Alert pin itself (APOL, CNVR) is not
+  modelled, only AFF.
 
 Offsets, gains and noise: see below and ina_sim.py.
 """
-from ina_sim import SimINA, clip, counts
+from ina_sim import SimINA, clip, counts, signed16
 
 _CVRF = 0x0008
 _OVF = 0x0004
 _MASK_READ_ONLY = 0x001C  # AFF, CVRF, OVF
+_AFF = 0x0010
+_LEN = 0x0001
 
 # Datasheet 5.5 Electrical Characteristics, typical column: shunt offset
 # voltage (RTI) +-2.5 uV = 1 LSB, bus offset voltage (RTI) +-1.25 mV = 1 LSB,
@@ -78,6 +91,28 @@ class SimINA226(SimINA):
                 flags |= _OVF
             r[3] = power
         r[6] = r[6] & ~(_CVRF | _OVF) | flags
+        self._alert()
+
+    def _alert(self):
+        """AFF after a conversion: see the module docstring."""
+        r = self._regs
+        m = r[6]
+        limit = r[7]
+        if m & 0xC000:  # SOL/OCL, SUL/UCL: register 01h, two's complement
+            value, limit = signed16(r[1]), signed16(limit)
+            hit = value > limit if m & 0x8000 else value < limit
+        elif m & 0x3000:  # BOL, BUL
+            hit = r[2] > limit if m & 0x2000 else r[2] < limit
+        else:  # POL, or no function
+            hit = m & 0x0800 and r[3] > limit
+        if hit:
+            r[6] = m | _AFF
+        elif not m & _LEN:
+            r[6] = m & ~_AFF
+
+    def _cleared_by_read(self, flags):
+        """Reading Mask/Enable clears CVRF and, latched (LEN), AFF."""
+        return _CVRF | _AFF if flags & _LEN else _CVRF
 
     def _convert_current(self, amps):
         """Shunt (01h) and Current (04h) registers; returns OVF if the current overflowed, else 0."""

@@ -40,8 +40,16 @@ Modelled after the datasheet:
 - the limit registers' reset values are those of 7.6.1.13-18 (Table 7-1
   swaps TEMP_LIMIT's and PWR_LIMIT's);
 - DIAG_ALRT CNVRF set when a result completes, cleared by reading DIAG_ALRT or
-  writing ADC_CONFIG with a measuring mode (7.3.4); ALATCH, CNVR, SLOWALERT,
-  APOL stored.
+  writing ADC_CONFIG with a measuring mode (7.3.4); CNVR, SLOWALERT, APOL
+  stored;
+- limits (7.3.7, Table 7-16, 7.6.1.13-18): each result compares what it
+  converted with the limit registers, whose LSB is 16 result LSBs (8.2.2.4):
+  SHNTOL when VSHUNT > SOVL * 16, SHNTUL when VSHUNT < SUVL * 16 (two's
+  complement), BUSOL / BUSUL with VBUS and BOVL / BUVL * 16, POL when POWER >
+  PWR_LIMIT * 256, TMPOL when DIETEMP > TEMP_LIMIT. Assumed: the comparison is
+  at the result's full resolution (the datasheet does not say). With ALATCH a
+  flag is set by a result that meets it and cleared only by reading DIAG_ALRT;
+  transparent, the flags of what a result converted follow that result.
 
 Simplifications:
 - a result's inputs are one source.sense(now) taken when a bus access first
@@ -51,8 +59,9 @@ Simplifications:
   while), which equals the chip's per-conversion sum for a constant input;
 - the oscillator is exact (the chip's is +-0.5 %, 6.5 FOSC_TOL), so the
   accumulators integrate virtual time exactly;
-- the limit comparisons, ALERT pin, TEMPCOMP and SHUNT_TEMPCO are not
-  modelled (the die reads 25 degC, where compensation is 1x anyway);
+- the limits compare each averaged result, as with SLOWALERT = 1, not each
+  conversion within the average; the ALERT pin, TEMPCOMP and SHUNT_TEMPCO are
+  not modelled (the die reads 25 degC, where compensation is 1x anyway);
 - in triggered mode ENERGY and CHARGE are left unchanged (the datasheet calls
   them invalid there).
 
@@ -66,7 +75,7 @@ table is for the shunt channel, and VBUS is assumed to have the ADCRANGE = 0
 code noise at its own conversion time. All integer maths via ina_sim, so a
 seed gives identical registers under CPython and MicroPython.
 """
-from ina_sim import AVERAGES, SimINA, clip, counts
+from ina_sim import AVERAGES, SimINA, clip, counts, signed16
 
 _CONVERSION_US = (50, 84, 150, 280, 540, 1052, 2074, 4120)  # the INA228's own; AVG is ina_sim.AVERAGES
 
@@ -104,6 +113,14 @@ _RSTACC = 0x4000
 _ADCRANGE = 0x0010
 _CONFIG_MASK = 0x3FF0  # CONVDLY, TEMPCOMP, ADCRANGE; bits 3-0 reserved
 _DIAG_CONTROL = 0xF000  # ALATCH, CNVR, SLOWALERT, APOL: the rest are flags
+_ALATCH = 0x8000
+_TMPOL = 0x0080
+_SHNTOL = 0x0040
+_SHNTUL = 0x0020
+_BUSOL = 0x0010
+_BUSUL = 0x0008
+_POL = 0x0004
+_LIMIT_FLAGS = 0x00FC  # TMPOL, SHNTOL, SHNTUL, BUSOL, BUSUL, POL
 _ENERGYOF = 0x0800
 _CHARGEOF = 0x0400
 _MATHOF = 0x0200
@@ -112,6 +129,14 @@ _CNVRF = 0x0002
 _MAX20 = 0x7FFFF
 _ENERGY_DIV = 16000000  # POWER code * us per ENERGY count: 16 * 1e6
 _CHARGE_DIV = 1000000  # CURRENT code * us per CHARGE count
+
+
+def _over_under(value, over, under, over_flag, under_flag):
+    """over_flag if a 20-bit result exceeds the 16-bit limit over (times 16),
+    under_flag if it is below under (times 16), else 0."""
+    if value > over << 4:
+        return over_flag
+    return under_flag if value < under << 4 else 0
 
 
 def _sigma_q(enob10):
@@ -162,6 +187,7 @@ class SimINA228(SimINA):
         mode = r[1] >> 12
         volts, amps = self._source.sense(self._clock.now_us)
         flags = _CNVRF
+        checked = hits = 0  # the limit flags this result evaluates, and those it meets
         accumulate = mode & 8
         if accumulate:  # every period completed since the last access counts
             latest = self._next - self._period
@@ -173,6 +199,8 @@ class SimINA228(SimINA):
             shunt = clip(counts(amps, k, self._shunt_offset[rng], self._noise(), self._sigma[rng]),
                          -_MAX20 - 1, _MAX20)
             r[4] = (shunt & 0xFFFFF) << 4
+            checked |= _SHNTOL | _SHNTUL
+            hits |= _over_under(shunt, signed16(r[12]), signed16(r[13]), _SHNTOL, _SHNTUL)
             cal = r[2]
             if cal:
                 current = abs(shunt) * 4096 // cal
@@ -197,13 +225,19 @@ class SimINA228(SimINA):
                 power = 0xFFFFFF
                 flags |= _MATHOF
             r[8] = power
+            checked |= _BUSOL | _BUSUL | _POL
+            hits |= _over_under(bus, r[14], r[15], _BUSOL, _BUSUL) | (_POL if power > r[17] << 8 else 0)
             if accumulate:
                 self._energy += power * t
         if mode & 4:
             r[6] = self._temp
+            checked |= _TMPOL
+            hits |= _TMPOL if signed16(self._temp) > signed16(r[16]) else 0
         if accumulate:
             self._accumulators()
-        r[11] |= flags
+        if not r[11] & _ALATCH:  # transparent: what this result checked follows it
+            r[11] &= ~checked
+        r[11] |= flags | hits
 
     def _accumulators(self):
         """ENERGY and CHARGE registers from the exact sums; 40-bit roll-over."""
@@ -242,13 +276,17 @@ class SimINA228(SimINA):
             r = self._regs
             v = r[memaddr]
             if memaddr == 11:
-                r[11] = v & ~_CNVRF
+                r[11] = v & ~self._cleared_by_read(v)
             elif memaddr == 9:
                 r[11] &= ~_ENERGYOF
             elif memaddr == 10:
                 r[11] &= ~_CHARGEOF
             return v, _WIDTH[memaddr]
         return _IDS.get(memaddr, 0), 2
+
+    def _cleared_by_read(self, flags):
+        """Reading DIAG_ALRT clears CNVRF and, latched (ALATCH), the limit flags."""
+        return _CNVRF | _LIMIT_FLAGS if flags & _ALATCH else _CNVRF
 
     def _store(self, memaddr, v, nbytes):
         """Writes are 16-bit: the first two bytes count, the rest are ignored."""

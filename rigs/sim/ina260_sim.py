@@ -23,8 +23,11 @@ integrated shunt), bus offset +-1.25 mV = 1 count, bus gain error 0.02 %.
 These are the INA226's typical shunt and bus figures in counts, which
 SimINA226 draws per seed, so the INA226 model's draws apply unchanged.
 
-Simplifications: those of SimINA226; the Alert pin and limit functions are
-not modelled (Alert Limit is stored only).
+Alert: SimINA226's, where Mask/Enable bits 15 and 14 are OCL and UCL (8.6.5):
+they compare the Current register, at 01h where the INA226 has its shunt
+voltage, so the same code serves both.
+
+Simplifications: those of SimINA226.
 """
 from ina_sim import clip, counts
 from ina226_sim import SimINA226

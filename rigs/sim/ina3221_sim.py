@@ -23,13 +23,24 @@ The limit registers (07h..0Ch, 0Eh, 10h, 11h) store all 16 bits (the
 power-valid limit field tables mark every bit R/W, reserved ones too; assumed
 for all); disabled channels keep their last results.
 
+Alerts (7.3.2.1 Critical Alert, 7.3.2.2 Warning Alert, 7.6.2.8-16): each
+enabled channel's shunt code (13 bits, two's complement) is compared with its
+critical limit (07h, 09h, 0Bh; bits 15..3) and warning limit (08h, 0Ah, 0Ch):
+above it sets CF1..CF3 (Mask/Enable bits 9..7) or WF1..WF3 (bits 5..3); the
+shunt-voltage sum above its limit (0Eh, bits 15..1) sets SF (bit 6). With CEN
+(bit 10) the critical flags and SF, with WEN (bit 11) the warning flags, are
+latched: set by a result that exceeds, cleared only by reading Mask/Enable.
+Without, they follow each result of their channel. The power-on limits (full
+scale) never trip.
+
 Simplifications:
 - one source.sense(now) per completed cycle, for every enabled channel: the
   chip converts the channels one after the other, so their registers update
   at different times within a cycle;
 - the sum register adds averaged codes, not single conversions;
-- the Critical, Warning, PV and TC alert pins and their flags are not
-  modelled (TCF keeps its power-on 1, the others read 0); limits are stored only.
+- the critical limit is compared with each averaged result, not with each
+  single conversion as the chip does; the alert pins, and the PV and TC
+  functions, are not modelled (TCF keeps its power-on 1, PVF reads 0).
 
 Errors (Electrical Characteristics, VS = 3.3 V, typical column: 6.5 in
 SBOS576C, page 3 of SBOS576A): shunt offset voltage (RTI) +-40 uV = 1 count,
@@ -40,7 +51,7 @@ offsets in 1/1024 count. Noise: the datasheet gives no figure; assumed
 0.5 count rms for one 1.1 ms conversion, scaling with
 1/sqrt(conversion time * averages). See ina_sim.py for the arithmetic.
 """
-from ina_sim import SimINA, clip, counts
+from ina_sim import SimINA, clip, counts, signed16
 
 _RESET = (0x7127,  # 00h CONFIG: all channels, AVG 1, 1.1 ms, shunt+bus continuous
           0, 0, 0, 0, 0, 0,  # 01h..06h results
@@ -50,6 +61,13 @@ _RESET = (0x7127,  # 00h CONFIG: all channels, AVG 1, 1.1 ms, shunt+bus continuo
           0x2710, 0x2328)  # 10h, 11h power-valid upper (10 V) and lower (9 V) limits
 _MASK_ENABLE = 0x0F
 _CVRF = 0x0001
+_CF1 = 0x0200  # CF2, CF3: 0x0100, 0x0080
+_WF1 = 0x0020  # WF2, WF3: 0x0010, 0x0008
+_SF = 0x0040
+_CEN = 0x0400
+_WEN = 0x0800
+_CRITICAL_FLAGS = 0x03C0  # CF1..CF3, SF
+_WARNING_FLAGS = 0x0038
 _MASK_WRITABLE = 0x7C00  # SCC1..SCC3, WEN, CEN; the flags are read-only
 _LIMITS = (0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0E, 0x10, 0x11)
 
@@ -96,6 +114,7 @@ class SimINA3221(SimINA):
         r = self._regs
         c = r[0]
         volts, amps = self._source.sense(self._clock.now_us)
+        checked = hits = 0  # the alert flags this result evaluates, and those it sets
         for ch in range(3):
             if not c & 0x4000 >> ch:
                 continue
@@ -104,6 +123,9 @@ class SimINA3221(SimINA):
                 shunt = clip(counts(a, self._shunt_k[ch], self._shunt_offset[ch], self._noise(), self._shunt_sigma),
                              -4096, 4095)
                 r[1 + 2 * ch] = shunt << 3 & 0xFFFF
+                checked |= (_CF1 | _WF1) >> ch
+                hits |= ((_CF1 if shunt > signed16(r[7 + 2 * ch]) >> 3 else 0)
+                         | (_WF1 if shunt > signed16(r[8 + 2 * ch]) >> 3 else 0)) >> ch
             if c & 2:
                 bus = clip(counts(v, self._bus_k[ch], self._bus_offset[ch], self._noise(), self._bus_sigma), 0, 4095)
                 r[2 + 2 * ch] = bus << 3
@@ -111,10 +133,20 @@ class SimINA3221(SimINA):
             total = 0
             for ch in range(3):
                 if r[_MASK_ENABLE] & 0x4000 >> ch:
-                    shunt = r[1 + 2 * ch]
-                    total += (shunt - 0x10000 if shunt & 0x8000 else shunt) >> 3
+                    total += signed16(r[1 + 2 * ch]) >> 3
             r[0x0D] = total << 1 & 0xFFFE
-        r[_MASK_ENABLE] |= _CVRF
+            checked |= _SF
+            hits |= _SF if total > signed16(r[0x0E]) >> 1 else 0
+        m = r[_MASK_ENABLE]
+        r[_MASK_ENABLE] = m & ~(checked & ~self._latched(m)) | hits | _CVRF
+
+    def _latched(self, m):
+        """The alert flags Mask/Enable m latches: CEN the critical ones and SF, WEN the warning ones."""
+        return (_CRITICAL_FLAGS if m & _CEN else 0) | (_WARNING_FLAGS if m & _WEN else 0)
+
+    def _cleared_by_read(self, flags):
+        """Reading Mask/Enable clears CVRF and the latched alert flags."""
+        return _CVRF | self._latched(flags)
 
     def _write_config(self, v):
         self._regs[0] = v

@@ -9,8 +9,9 @@ _write_config(value) and _write_register(memaddr, value) for writes of 16
 bits or more (SimINA._store() resets on RST). Registers are big-endian.
 Chips with 16-bit registers 00h.. and ID registers above them
 can set RESET, IDS, FLAGS_REG and READY and use SimINA's _reset() and
-_register(). INA226-family chips (INA226, INA260, INA3221) decode CONFIG
-with _configure_226(). `source.sense(now_us)` returns (bus_volts, current_amps).
+_register(); a read of FLAGS_REG clears the bits _cleared_by_read() names
+(READY, and latched alert flags). INA226-family chips (INA226, INA260,
+INA3221) decode CONFIG with _configure_226(). `source.sense(now_us)` returns (bus_volts, current_amps).
 
 Errors and noise: each chip (seed) draws its offsets and gains
 uniformly within the datasheet's typical values (_draw_errors), and adds
@@ -145,14 +146,19 @@ class SimINA:
         raise NotImplementedError
 
     def _register(self, memaddr):
-        """16-bit registers 00h.. (reading FLAGS_REG clears READY), then IDS."""
+        """16-bit registers 00h.. (reading FLAGS_REG clears _cleared_by_read()), then IDS."""
         r = self._regs
         if memaddr < len(r):
             v = r[memaddr]
             if memaddr == self.FLAGS_REG:
-                r[memaddr] = v & ~self.READY
+                r[memaddr] = v & ~self._cleared_by_read(v)
             return v, 2
         return self.IDS.get(memaddr, 0), 2
+
+    def _cleared_by_read(self, flags):
+        """The bits a read of FLAGS_REG (holding flags) clears: READY, and alert
+        flags where flags has the chip's latch bit set."""
+        return self.READY
 
 
 def counts(value, k, offset, noise, sigma):
@@ -166,6 +172,11 @@ def sigma(lsb, ref_us, us):
     """Noise rms in 1/1024 LSB: lsb LSB rms for a conversion of ref_us, scaling
     with 1/sqrt(us) (us: the conversion time, times the averages)."""
     return int(1024 * lsb * math.sqrt(ref_us / us) + 0.5)
+
+
+def signed16(v):
+    """A 16-bit register's two's complement value."""
+    return v - 0x10000 if v & 0x8000 else v
 
 
 def clip(x, low, high):

@@ -21,14 +21,17 @@ class FakeI2C:
     fails. writes logs (register, value) of every 16-bit write; reads, given a
     list, logs the registers read. after_reset, if given, is the image a write
     of RST (CONFIG bit 15) leaves; write_masks maps a register to the bits a
-    write keeps. Without a reads log, reads allocate nothing under MicroPython."""
+    write keeps, read_clears to the bits a read clears (a flags register).
+    Without a reads log, reads allocate nothing under MicroPython."""
 
-    def __init__(self, regs, address=0x40, widths=None, after_reset=None, write_masks=None, reads=None):
+    def __init__(self, regs, address=0x40, widths=None, after_reset=None, write_masks=None, reads=None,
+                 read_clears=None):
         self.address = address
         self.regs = regs
         self.widths = widths or {}
         self.after_reset = after_reset
         self.write_masks = write_masks or {}
+        self.read_clears = read_clears or {}
         self.writes = []
         self.reads = reads
 
@@ -38,6 +41,8 @@ class FakeI2C:
         if self.reads is not None:
             self.reads.append(reg)
         v = self.regs.get(reg, 0)
+        if reg in self.read_clears:
+            self.regs[reg] = v & ~self.read_clears[reg]
         n = len(buf)
         assert n == self.widths.get(reg, 2) and v >> 8 * n == 0, \
             "register 0x%02x: %d bytes read, code 0x%x" % (reg, n, v)
@@ -58,15 +63,15 @@ class FakeI2C:
             self.regs[reg] = v & self.write_masks.get(reg, 0xFFFF)
 
 
-def fake_ina(die, address=0x40):
+def fake_ina(die, address=0x40, read_clears=None):
     """An INA226, INA260 or INA3221 (or what claims its die ID): TI's manufacturer
     ID at FEh and die at FFh."""
-    return FakeI2C({0xFE: 0x5449, 0xFF: die}, address)
+    return FakeI2C({0xFE: 0x5449, 0xFF: die}, address, read_clears=read_clears)
 
 
-def fake_ina228(die=0x2281, address=0x40):
+def fake_ina228(die=0x2281, address=0x40, read_clears=None):
     """An INA228: IDs at 3Eh and 3Fh, 24- and 40-bit registers as INA228_WIDTHS."""
-    return FakeI2C({0x3E: 0x5449, 0x3F: die}, address, INA228_WIDTHS)
+    return FakeI2C({0x3E: 0x5449, 0x3F: die}, address, INA228_WIDTHS, read_clears=read_clears)
 
 
 def fake_ina219(config_after_reset=0x399F, address=0x40, reads=None):
@@ -165,6 +170,59 @@ def first_result(rig, source):
     clock.advance(t0 + ina.sample_period_us - clock.now_us)
     assert ina.conversion_ready() and not ina.conversion_ready()
     return clock, bus, ina
+
+
+def next_result(clock, ina):
+    """Advance the virtual clock until conversion_ready(): a new result is in."""
+    for _ in range(64):
+        if ina.conversion_ready():
+            return
+        clock.advance(ina.sample_period_us // 16)
+    raise AssertionError("no result in 4 sample periods")
+
+
+def check_alert(rig, arm, name, threshold, margin, raw, flags_reg, flag, latch, scale=1, **kw):
+    """One alert of a driver against its simulated chip (rig, averages=1 and
+    conversion_us=1100 unless kw says otherwise), armed by getattr(ina, arm)(threshold);
+    the source's `name` (volts or amps) steps from threshold - margin to threshold
+    + margin. After each new result alert() is exactly the chip's comparison, the
+    reading getattr(ina, raw)() over the limit code times scale (16 for the
+    INA228's 20-bit results), False at the lowest step and True at the highest.
+    Then, at register level (flags_reg, its alert flag and latch bit): latched, as
+    armed, a result above sets the flag, a result below keeps it until a read,
+    which clears it; transparent, it follows each result and reads keep it.
+    Returns the code."""
+    kw.setdefault("averages", 1)
+    kw.setdefault("conversion_us", 1100)
+    source = Fixed(5.0, 0.0)
+    clock, bus, ina = rig(source, **kw)
+    code = getattr(ina, arm)(threshold)
+    read = getattr(ina, raw)
+    over = []
+    for i in range(9):
+        setattr(source, name, threshold + margin * (i - 4) / 4)
+        next_result(clock, ina)
+        over.append(read() > code * scale)
+        assert ina.alert() == over[-1], (i, read(), code)
+    assert not over[0] and over[-1], over
+
+    def result(value):
+        setattr(source, name, value)
+        settle(clock, ina)
+        reg(bus, 0x00)  # an access: the chip completes the result
+
+    def flagged():
+        return reg(bus, flags_reg) & flag
+
+    result(threshold + margin)
+    result(threshold - margin)
+    assert flagged() and not flagged()  # latched through a result below, until read
+    write(bus, flags_reg, reg(bus, flags_reg) & ~latch)  # transparent
+    result(threshold + margin)
+    assert flagged() and flagged()  # set by the result, kept by reads
+    result(threshold - margin)
+    assert not flagged()  # cleared by the result below
+    return code
 
 
 def mix(c, v, mask=0xFFFF):

@@ -34,6 +34,7 @@ def main():
     assert ina.overflow() and ina.conversion_ready()
     assert INA219(fake_ina219(), shunt_ohms=0.015, max_current_a=5.0).cal == 13652  # 13653 with FS0 void
     assert INA219(fake_ina219()).cal == 4096  # the default: 0.1 ohm, 3.2 A on the 320 mV range
+    assert not (hasattr(ina, "alert") or hasattr(ina, "alert_over_current") or hasattr(ina, "alert_over_voltage"))
 
     # bus_raw/current_raw/shunt_raw allocate nothing
     n = allocated(ina)

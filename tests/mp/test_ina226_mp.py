@@ -3,7 +3,8 @@
 # that tests/test_ina226.py compares with CPython's.
 from ina226 import INA226
 from ina226_sim import SimINA226
-from inafakes import Fixed, allocated, fake_ina, first_result, print_checksums, ramp_checksum, refused, reg, rigger
+from inafakes import (Fixed, allocated, check_alert, fake_ina, first_result, print_checksums, ramp_checksum, refused,
+                      reg, rigger)
 
 rig = rigger(SimINA226, INA226)
 
@@ -36,6 +37,17 @@ def main():
 
     refused(lambda: INA226(fake, shunt_ohms=0.01, max_current_a=10), ValueError, "81.92 mV")
     refused(lambda: INA226(fake_ina(0x2270)), ValueError, "0x2270")  # an INA260
+
+    # alerts: SOL on the shunt code (2.5 uV), BOL on the bus code (1.25 mV), rounded down;
+    # one limit register: the last call wins
+    fake = fake_ina(0x2260, read_clears={0x06: 0x0018})  # latched: a read clears AFF and CVRF
+    ina = INA226(fake)
+    assert (ina.alert_over_current(2.0), ina.alert_over_current(0.99999), fake.regs[0x06]) == (8000, 3999, 0x8001)
+    assert (ina.alert_over_voltage(12.0), fake.regs[0x06], fake.regs[0x07]) == (9600, 0x2001, 0x2580)
+    fake.regs[0x06] = 0x2019  # AFF and CVRF: each reported once, whichever call read them
+    assert ina.alert() and ina.conversion_ready() and not ina.alert() and not ina.conversion_ready()
+    refused(lambda: ina.alert_over_current(8.2), ValueError, "alert threshold 8.2 A is outside")
+    check_alert(rig, "alert_over_current", "amps", 2.0, 0.004, "shunt_raw", 0x06, 0x0010, 0x0001)
 
     # against the simulated chip
     source = Fixed(5.0, 1.5)

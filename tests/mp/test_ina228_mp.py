@@ -3,7 +3,8 @@
 # that tests/test_ina228.py compares with CPython's. Datasheet: TI SLYS021A.
 from ina228 import INA228
 from ina228_sim import SimINA228
-from inafakes import Fixed, Ramp, allocated, fake_ina228, first_result, mix, print_checksums, refused, rigger
+from inafakes import (Fixed, Ramp, allocated, check_alert, fake_ina228, first_result, mix, print_checksums, refused,
+                      rigger)
 
 rig = rigger(SimINA228, INA228)
 
@@ -55,6 +56,14 @@ def main():
     assert "\n" not in e
     refused(lambda: INA228(fake_ina228(0x2381)), ValueError, "0x2381")
     refused(lambda: INA228(fake, averages=8), ValueError, "averages")
+
+    # alerts (8.2.2.4): SOVL 162 mV / (312.5 nV x 16) = 7E90h, BOVL 52 V / 3.125 mV = 4100h, both armed
+    fake = fake_ina228()
+    ina = INA228(fake, shunt_ohms=0.0162, max_current_a=10)
+    assert (ina.alert_over_current(10), ina.alert_over_voltage(52)) == (32400, 16640)
+    assert (fake.regs[0x0B], fake.regs[0x0C], fake.regs[0x0E]) == (0x8000, 0x7E90, 0x4100)
+    check_alert(rig, "alert_over_voltage", "volts", 12.0, 0.024, "bus_raw", 0x0B, 0x0050, 0x8000, 16,
+                conversion_us=1052)
 
     # against the simulated chip
     source = Fixed(5.0, 1.5)

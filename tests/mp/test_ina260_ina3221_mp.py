@@ -6,8 +6,8 @@ from ina260 import INA260
 from ina260_sim import SimINA260
 from ina3221 import INA3221
 from ina3221_sim import SimINA3221
-from inafakes import (Fixed, Ramp, allocated, fake_ina, mix, print_checksums, ramp_checksum, read_ns, refused, reg,
-                      rigger, write)
+from inafakes import (Fixed, Ramp, allocated, check_alert, fake_ina, mix, print_checksums, ramp_checksum, read_ns,
+                      refused, reg, rigger, write)
 
 rig_ina260 = rigger(SimINA260, INA260)
 rig_ina3221 = rigger(SimINA3221, INA3221)
@@ -49,6 +49,7 @@ def main():
     n = allocated(ina, shunt=False)
     assert n == 0, n
     print("read ina260 %d ns per raw register read over the fake bus" % read_ns(ina))
+    assert (ina.alert_over_current(10.0), fake.regs[0x06], fake.regs[0x07]) == (8000, 0x8001, 0x1F40)  # OCL
     refused(lambda: INA260(fake, shunt_ohms=0.01), ValueError, "integrated 2 mOhm shunt")
     refused(lambda: INA260(fake, max_current_a=20), ValueError, "15 A continuous current rating")
     refused(lambda: INA260(fake_ina(0x2260)), ValueError, "0x2260: not an INA260")
@@ -65,6 +66,8 @@ def main():
     n = allocated(ina, shunt=False)
     assert n == 0, n
     print("read ina3221 %d ns per raw register read over the fake bus" % read_ns(ina))
+    assert (ina.alert_over_current(-0.5), fake.regs[0x0B], fake.regs[0x0F]) == (-1250, 0xD8F0, 0x0400)  # critical 3
+    refused(lambda: ina.alert_over_voltage(5.0), ValueError, "INA3221 cannot alert on bus over-voltage")
     refused(lambda: INA3221(fake, address=0x44), ValueError, "0x40..0x43")
     refused(lambda: INA3221(fake, shunt_ohms=0.1, max_current_a=2), ValueError, "163.8 mV")
     refused(lambda: INA3221(fake_ina(0x2270)), ValueError, "0x2270: not an INA3221")
@@ -72,6 +75,9 @@ def main():
             "INA3221 at 0x40 does not answer: check wiring and address")
 
     # against the simulated chips
+    check_alert(rig_ina260, "alert_over_current", "amps", 10.0, 0.02, "current_raw", 0x06, 0x0010, 0x0001)
+    check_alert(rig_ina3221, "alert_over_current", "amps", 1.0, 0.005, "current_raw", 0x0F, 0x0100, 0x0400,
+                channel=2)
     source = Fixed(5.0, 1.5)
     clock, bus, ina = rig_ina260(source)
     assert not ina.conversion_ready()
