@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/pbgrade run --rig $(RIG) --sim-dut honest-10000 --label rigs/sim/duts/honest-10000.label.toml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) pbgrade-data

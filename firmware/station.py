@@ -28,6 +28,7 @@ FAULT = const(3)
 EV_END_VOLTAGE = const(1)
 EV_CURRENT_COLLAPSE = const(2)
 EV_STOPPED = const(3)
+EV_DURATION = const(4)
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
 EV_SENSOR_FAULT = const(32)
@@ -44,7 +45,7 @@ _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched
            EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
-         wire.RAMP: 6}
+         wire.RAMP: 6, wire.RUN_FOR: 4}
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
@@ -111,6 +112,8 @@ class Station:
             self._ack(cmd, seq, self._calibrate(rx))
         elif cmd == wire.RAMP:
             self._ack(cmd, seq, self._ramp(rx))
+        elif cmd == wire.RUN_FOR:
+            self._ack(cmd, seq, self._run_for(rx))
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
@@ -134,6 +137,7 @@ class Station:
         self.end_code = self._bus_code(end_mv / 1000) if end_mv else _NEVER
         self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
         self.ramp_slots = 0
+        self.run_slots = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
@@ -177,6 +181,14 @@ class Station:
         if step_ma == 0 or slots == 0 or max_ma < self.load_setpoint:
             return BAD_VALUE
         self.ramp_step, self.ramp_slots, self.ramp_max = step_ma, slots, max_ma
+        return OK
+
+    def _run_for(self, rx):
+        """End the next run after this many sample slots: a step of fixed length
+        ends on the device's clock, not when the host gets round to it."""
+        if self.state == RUNNING or not self.configured:
+            return BAD_STATE
+        self.run_slots = wire.unpack_run_for(rx)
         return OK
 
     def _start(self):
@@ -230,6 +242,8 @@ class Station:
             self.board.load_set_ma(self.load_ma)  # a setpoint change, not every sample
         if bus > self.max_bus_code:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
+        if self.run_slots and self.index >= self.run_slots:
+            return self._end(EV_DURATION, self.index, 0, ENDED)
         if cur > self.max_current_code or cur < -self.max_current_code:
             return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
         if bus < self.end_code:

@@ -25,6 +25,7 @@ STOP = const(0x04)
 STATUS_REQ = const(0x05)
 CAL_SET = const(0x06)
 RAMP = const(0x07)
+RUN_FOR = const(0x08)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -239,6 +240,11 @@ def pack_calibration(buf, cal):
 def unpack_ramp(buf):
     """RAMP body -> (step_ma, step_ms, max_ma)."""
     return struct.unpack_from("<HHH", buf, 3)
+
+
+def unpack_run_for(buf):
+    """RUN_FOR body -> slots."""
+    return struct.unpack_from("<I", buf, 3)[0]
 
 
 def unpack_calibration(buf):

@@ -13,17 +13,37 @@ from test_e2e import pbgrade, run_record
 
 DUTS = ROOT / "rigs" / "sim" / "duts"
 
-# unit -> (grade under gbt35590, the criteria that decided it)
+ALL = ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]
+QUICK_ALL = ["no_load_voltage_low", "no_load_voltage_high", "loaded_voltage", "protection_below_rated",
+             "output_holds", "voltage_under_load"]
+EOL_ALL = ["no_load_voltage_low", "no_load_voltage_high", "regulation", "loaded_voltage", "protection_low",
+           "protection_high", "interruptions", "output_holds"]
+NOTHING = ["capacity", "efficiency", "voltage_low", "voltage_high"]  # nothing delivered: every limit fails
+
+# unit -> method -> (verdict, the criteria that decided it), with each method's own profile
 EXPECTED = {
-    "honest-10000": ("PASS", ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
-    "fake-20000": ("FAIL", ["capacity", "efficiency"]),
-    "low-efficiency": ("FAIL", ["efficiency"]),
-    "sagging-output": ("FAIL", ["voltage_low"]),
-    "low-load-off": ("PASS", ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
-    "ocp-below-rated": ("FAIL", ["capacity", "efficiency", "voltage_low", "voltage_high"]),
-    "intermittent-contact": ("FAIL", ["interruptions"]),
-    "pd-20000": ("PASS", ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
+    "honest-10000": {"full": ("PASS", ALL), "quick": ("CONSISTENT", QUICK_ALL), "eol": ("PASS", EOL_ALL)},
+    "pd-20000": {"full": ("PASS", ALL), "quick": ("CONSISTENT", QUICK_ALL), "eol": ("PASS", EOL_ALL)},
+    # three minutes cannot see a quarter-size cell: the quick check says so in its reasons, claims no capacity
+    "fake-20000": {"full": ("FAIL", ["capacity", "efficiency"]), "quick": ("CONSISTENT", QUICK_ALL),
+                   "eol": ("PASS", EOL_ALL)},
+    "fake-tiny": {"full": ("FAIL", NOTHING), "quick": ("NOT CONSISTENT", ["output_holds"]),
+                  "eol": ("PASS", EOL_ALL)},
+    "low-efficiency": {"full": ("FAIL", ["efficiency"]), "quick": ("CONSISTENT", QUICK_ALL),
+                       "eol": ("PASS", EOL_ALL)},
+    "sagging-output": {"full": ("FAIL", ["voltage_low"]),
+                       "quick": ("NOT CONSISTENT", ["loaded_voltage", "voltage_under_load"]),
+                       "eol": ("FAIL", ["regulation", "loaded_voltage"])},
+    "low-load-off": {"full": ("PASS", ALL), "quick": ("CONSISTENT", QUICK_ALL), "eol": ("PASS", EOL_ALL)},
+    "ocp-below-rated": {"full": ("FAIL", NOTHING),
+                        "quick": ("NOT CONSISTENT", ["loaded_voltage", "protection_below_rated", "output_holds",
+                                                     "voltage_under_load"]),
+                        "eol": ("FAIL", ["regulation", "loaded_voltage", "protection_low", "protection_high",
+                                         "output_holds"])},
+    "intermittent-contact": {"full": ("FAIL", ["interruptions"]), "quick": ("CONSISTENT", QUICK_ALL),
+                             "eol": ("PASS", EOL_ALL)},
 }
+CASES = [(unit, method) for unit in EXPECTED for method in EXPECTED[unit]]
 
 
 def test_every_catalogue_unit_has_a_label_and_a_pinned_verdict():
@@ -32,17 +52,27 @@ def test_every_catalogue_unit_has_a_label_and_a_pinned_verdict():
     assert all((DUTS / f"{u}.label.toml").exists() for u in units)
 
 
-@pytest.mark.parametrize("unit", EXPECTED)
-def test_catalogue_unit_gets_the_expected_verdict(tmp_path, unit):
-    record, proc = run_record(tmp_path, "--sim-dut", unit)
-    grade, decided_by = EXPECTED[unit]
+@pytest.mark.parametrize("unit, method", CASES, ids=[f"{u}-{m}" for u, m in CASES])
+def test_catalogue_unit_gets_the_expected_verdict(tmp_path, unit, method):
+    record, proc = run_record(tmp_path, "--sim-dut", unit, "--method", method)
+    grade, decided_by = EXPECTED[unit][method]
     assert (record["grade"], record["verdict"]["decided_by"]) == (grade, decided_by), record["verdict"]["reasons"]
-    assert proc.returncode == (0 if grade == "PASS" else 1)
-    if unit == "intermittent-contact":  # 300 ms every 10 min over ~3 h: seen every time, not bridged over
+    assert proc.returncode == (0 if record["passed"] else 1)
+    behaviours = " ".join(b for step in record["steps"] for b in step["behaviours"])
+    if method != "full":  # a short method never claims a capacity
+        assert record["capacity_mah"] is None and "capacity and efficiency were not measured" in proc.stdout
+    if (unit, method) == ("intermittent-contact", "full"):  # 300 ms every 10 min: seen every time
         assert record["interruptions"] == int(record["duration_s"] // 600)
         assert 0.2 <= record["longest_interruption_s"] <= 0.4
-    if unit == "ocp-below-rated":  # the protection cut the output within the first samples
-        assert record["duration_s"] < 2 and abs(record["capacity_mah"]) < 1
+    if unit == "ocp-below-rated":
+        assert record["ocp_trip_ratio"] is None and "off before the over-current step" in behaviours
+    if (unit, method) == ("low-load-off", "full"):  # switched itself off while resting: said, not failed
+        assert "switched its output off after" in behaviours and record["passed"]
+    if (unit, method) == ("fake-tiny", "quick"):
+        assert "the output collapsed after" in behaviours
+    if (unit, method) == ("honest-10000", "full"):
+        assert record["ocp_trip_ratio"] == pytest.approx(1.6) and record["stopped_by_itself"] == 1
+        assert 0 < record["charge_before_discharge_mah"] < 30  # what the steps before the discharge drew
 
 
 def model_prediction(unit, current_a, end_v, step_s=1.0):
@@ -74,7 +104,7 @@ def model_prediction(unit, current_a, end_v, step_s=1.0):
 
 
 def test_honest_unit_measures_what_its_model_says(tmp_path):
-    record, _ = run_record(tmp_path, "--sim-dut", "honest-10000")
+    record, _ = run_record(tmp_path, "--method", "discharge", "--sim-dut", "honest-10000")
     label = record["label"]
     mah, wh = model_prediction("honest-10000", label["rated_output_a"], end_v=4.0)
     assert record["capacity_mah"] == pytest.approx(mah, rel=0.003)
@@ -88,7 +118,8 @@ def test_a_seed_reproduces_a_run_bit_for_bit(tmp_path):
         rig = tmp_path / f"rig{n}.toml"
         rig.write_text((ROOT / "rigs/sim.toml").read_text().replace("seed = 1", f"seed = {rig_seed}"))
         record, _ = run_record(tmp_path / str(n), "--rig", rig, "--sim-dut", "intermittent-contact")
-        runs.append((tmp_path / str(n) / "data" / "runs" / record["run_id"] / "rx.bin").read_bytes())
+        run_dir = tmp_path / str(n) / "data" / "runs" / record["run_id"]
+        runs.append(b"".join(p.read_bytes() for p in sorted(run_dir.glob("rx-*.bin"))))
     assert runs[0] == runs[1]  # same seed: every byte the rig sent is the same
     assert runs[0] != runs[2]  # another seed: other noise
 

@@ -48,6 +48,7 @@ def exact(points):
 
 
 def run_record(tmp_path, *args):
+    """Run a test; the record. The rig is sim unless args name another; args may pick the method."""
     out = tmp_path / "record.json"
     proc = pbgrade(tmp_path, "run", "--rig", "sim", *args, "--json", out)
     assert proc.returncode in (0, 1), proc.stderr
@@ -66,7 +67,7 @@ def test_energy_and_capacity_match_the_exact_integral(tmp_path, name):
     points = CURVES[name]
     curve = write_curve(tmp_path / f"{name}.csv", points)
     label = write_label(tmp_path / "label.toml", rated_mah=1000)
-    record, _ = run_record(tmp_path, "--sim-dut", curve, "--label", label)
+    record, _ = run_record(tmp_path, "--method", "discharge", "--sim-dut", curve, "--label", label)
     mah, wh = exact(points)
     assert record["capacity_mah"] == pytest.approx(mah, rel=0.003)
     assert record["energy_wh"] == pytest.approx(wh, rel=0.003)
@@ -80,7 +81,7 @@ def test_four_hour_discharge_across_a_dozen_tick_wraps(tmp_path):
     # power up 5 s before the first wrap of ticks_us (2**30 us)
     rig = tmp_path / "rig.toml"
     rig.write_text(SIM_RIG.replace("boot_us = 0", f"boot_us = {2**30 - 5_000_000}"))
-    record, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label, "--rate", 5)
+    record, _ = run_record(tmp_path, "--method", "discharge", "--rig", rig, "--sim-dut", curve, "--label", label, "--rate", 5)
     mah, wh = exact(points)
     assert record["duration_s"] > 13 * 2**30 / 1e6  # crossed the wrap at least 13 times
     assert record["capacity_mah"] == pytest.approx(mah, rel=0.003)
@@ -94,7 +95,7 @@ def test_honest_unit_passes_and_says_why(tmp_path):
     assert proc.returncode == 0
     assert record["passed"] is True and record["grade"] == "PASS"
     assert "6,000 mAh on the label" in " ".join(record["verdict"]["reasons"])
-    assert "grade: PASS" in proc.stdout
+    assert "verdict: PASS" in proc.stdout
 
 
 def test_unit_delivering_a_third_of_its_label_fails_on_capacity(tmp_path):
@@ -115,7 +116,7 @@ def test_unit_sagging_below_4v75_fails_on_voltage(tmp_path):
 def test_regrade_rebuilds_the_same_result_and_a_corrupt_byte_is_never_integrated(tmp_path):
     curve = write_curve(tmp_path / "c.csv", CURVES["sloped"])
     label = write_label(tmp_path / "label.toml", rated_mah=1000)
-    record, _ = run_record(tmp_path, "--sim-dut", curve, "--label", label)
+    record, _ = run_record(tmp_path, "--method", "discharge", "--sim-dut", curve, "--label", label)
     run_dir = tmp_path / "data" / "runs" / record["run_id"]
 
     again = tmp_path / "again.json"
@@ -124,13 +125,14 @@ def test_regrade_rebuilds_the_same_result_and_a_corrupt_byte_is_never_integrated
     for key in ("energy_wh", "capacity_mah", "grade", "samples_received", "min_voltage_v"):
         assert regraded[key] == record[key], key
 
-    # flip one byte inside a SAMPLES frame in the middle of the journal
-    raw = bytearray((run_dir / "rx.bin").read_bytes())
+    # flip one byte inside a SAMPLES frame in the middle of the discharge's journal
+    (rx,) = run_dir.glob("rx-1-discharge.bin")
+    raw = bytearray(rx.read_bytes())
     frames = raw.split(b"\x00")
     middle = len(frames) // 2
     offset = sum(len(f) + 1 for f in frames[:middle]) + 10
     raw[offset] ^= 0x40
-    (run_dir / "rx.bin").write_bytes(bytes(raw))
+    rx.write_bytes(bytes(raw))
     proc = pbgrade(tmp_path, "regrade", run_dir, "--json", again)
     corrupted = json.loads(again.read_text())
     integrity = corrupted["integrity"]
@@ -192,7 +194,7 @@ def test_calibration_corrects_a_one_percent_shunt_and_every_record_carries_it(tm
     label = write_label(tmp_path / "label.toml", rated_mah=1000)
     mah, wh = exact(points)
 
-    before, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label)
+    before, _ = run_record(tmp_path, "--method", "discharge", "--rig", rig, "--sim-dut", curve, "--label", label)
     assert before["calibration"]["calibrated"] is False
     assert before["capacity_mah"] / mah - 1 == pytest.approx(0.01, abs=0.002)  # reads the shunt's 1 % high
 
@@ -203,7 +205,7 @@ def test_calibration_corrects_a_one_percent_shunt_and_every_record_carries_it(tm
     assert proc.returncode == 0, proc.stderr
     assert "current gain 0.99" in proc.stdout
 
-    after, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label)
+    after, _ = run_record(tmp_path, "--method", "discharge", "--rig", rig, "--sim-dut", curve, "--label", label)
     assert after["calibration"]["calibrated"] is True and after["calibration"]["i_gain"] == pytest.approx(1 / 1.01, rel=1e-3)
     assert after["capacity_mah"] == pytest.approx(mah, rel=0.001)
     assert after["energy_wh"] == pytest.approx(wh, rel=0.001)
@@ -231,7 +233,7 @@ def test_every_chip_measures_within_its_datasheet_accuracy(tmp_path, rig):
     points = [(0, 5.1), (800, 5.0), (1200, 4.9), (1201, 3.0)]
     curve = write_curve(tmp_path / "c.csv", points)
     label = write_label(tmp_path / "label.toml", rated_mah=1000)
-    record, _ = run_record(tmp_path, "--rig", rig, "--sim-dut", curve, "--label", label)
+    record, _ = run_record(tmp_path, "--method", "discharge", "--rig", rig, "--sim-dut", curve, "--label", label)
     mah, wh = exact(points)
     charge_tol, energy_tol = CHIP_TOLERANCE[rig]
     assert record["capacity_mah"] == pytest.approx(mah, rel=charge_tol)

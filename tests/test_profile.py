@@ -6,6 +6,7 @@ from pbgrade.integrate import Integrator
 from pbgrade.label import Label
 from pbgrade.profile import (BUILTIN_DIR, QUANTITIES, ProfileError, builtin_profiles, grade, load_profile,
                              measurements_from)
+from pbgrade.steps import FULL_DISCHARGE, MEASURES, SHORT_DISCHARGE
 from pbgrade.voltage import VoltageStats
 
 LABEL = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=6000, rated_output_v=5,
@@ -31,10 +32,12 @@ SAGGING = measured(6400, min_v=4.6)
 
 
 def test_builtin_profiles_load_and_name_their_sources():
-    assert builtin_profiles() == ["gbt35590", "tiers"]
+    assert builtin_profiles() == ["eol", "gbt35590", "quick", "tiers"]
     for name in builtin_profiles():
         profile = load_profile(name)
-        assert profile.name == name and "secondary" in profile.provenance.lower()
+        # every profile says where its numbers come from: a secondary source, or the project's own reasoning
+        assert profile.name == name and ("secondary" in profile.provenance.lower()
+                                         or "project's own" in profile.provenance.lower())
         assert all(limit.source for g in profile.grades for limit in g.limits)
     assert [g.name for g in load_profile("tiers").grades] == ["A", "B", "C", "D"]
     assert load_profile("tiers").fallback == "F"
@@ -130,7 +133,9 @@ def test_measurements_from_a_run():
     integrator.add(t, v, i)
     voltage.add(v, i)
     m = measurements_from(integrator, voltage, LABEL)
-    assert set(m) == set(QUANTITIES)
+    assert set(m) | {"stopped_by_itself"} == set(FULL_DISCHARGE)  # the discharge step adds that one
+    every_step = set(FULL_DISCHARGE).union(SHORT_DISCHARGE, *MEASURES.values())
+    assert every_step == set(QUANTITIES)  # every quantity a step measures can be graded, and no other
     assert m["capacity_mah"] == 2000 and m["energy_wh"] == 10
     assert m["capacity_ratio"] == pytest.approx(1 / 3) and m["efficiency"] == pytest.approx(10 / 37)
     assert m["voltage_ratio_min"] == m["voltage_ratio_max"] == 1.0 and m["mean_voltage_v"] == 5.0
@@ -178,7 +183,8 @@ def test_minimal_profile_loads_by_path(tmp_path):
     ('[[grade]]', '[[grades]]', "grades is not a known field"),
     ('min = 1.0\n', '', "[[grade.limit]] 'capacity' min or max is missing: give exactly one threshold"),
     ('min = 1.0', 'min = 1.0\nmax = 2.0', "min or max are both given"),
-    ('min = 1.0', 'min = "100 %"', "min must be a number, got '100 %'"),
+    ('min = 1.0', 'min = "100 V"', "min = '100 V' is in V, but capacity_ratio is measured in a fraction or %"),
+    ('min = 1.0', 'min = "lots"', "min = 'lots' is not a number with a unit"),
     ('min = 1.0', 'min = nan', "min = nan is not a usable threshold"),
     ('"capacity_ratio"', '"capacity_percent"', "quantity = 'capacity_percent' is not a measured quantity"),
     ('source = "test"', '', "source is missing"),
@@ -214,7 +220,7 @@ def test_malformed_profile_gives_the_line(tmp_path):
 
 
 def test_unknown_builtin_name_lists_the_builtins():
-    with pytest.raises(ProfileError, match="nosuch: no such built-in profile: use one of gbt35590, tiers"):
+    with pytest.raises(ProfileError, match="nosuch: no such built-in profile: use one of eol, gbt35590, quick, tiers"):
         load_profile("nosuch")
 
 
@@ -224,3 +230,17 @@ def test_an_output_that_drops_out_fails_on_interruptions(name):
     assert not verdict.passed
     assert "interruptions" in verdict.decided_by
     assert any("dropped out 3 times" in r for r in verdict.reasons)
+
+
+def test_thresholds_may_carry_their_unit(tmp_path):
+    plain = load_profile(write_profile(tmp_path, MINIMAL))
+    with_unit = load_profile(write_profile(tmp_path, MINIMAL.replace("min = 1.0", 'min = "100 %"', 1)))
+    assert with_unit.grades[0].limits[0].default == plain.grades[0].limits[0].default == 1.0
+
+
+def test_a_profile_error_names_its_line(tmp_path):
+    text = MINIMAL.replace("min = 1.0", 'min = "100 V"', 1)
+    line = text.splitlines().index('min = "100 V"') + 1
+    with pytest.raises(ProfileError) as caught:
+        load_profile(write_profile(tmp_path, text))
+    assert f"mini.toml:{line}:" in str(caught.value)

@@ -15,16 +15,18 @@ from . import paths
 from .calibrate import CalibrationError, calibrate
 from .journal import read_meta
 from .label import LabelError, load_label
+from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .record import Store
 from .rig import RigFileError, load_rig
 from .runner import Options, RigError, regrade, run_test
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
+from .steps import measured_by
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-USER_ERRORS = (LabelError, ProfileError, RigFileError, DutError, RigError, SimError, CalibrationError)
+USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError)
 
 
 def main(argv=None):
@@ -50,8 +52,10 @@ def _parser():
     run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
     run.add_argument("--sim-dut", default=DEFAULT_DUT,
                      help=f"simulated power bank: catalogue name or CSV/TOML file (default: {DEFAULT_DUT})")
-    run.add_argument("--profile", default="gbt35590",
-                     help=f"grading profile: {', '.join(builtin_profiles())} or a file (default: gbt35590)")
+    run.add_argument("--method", default="full",
+                     help=f"test method: {', '.join(builtin_methods())} or a file (default: full); see `pbgrade methods`")
+    run.add_argument("--profile",
+                     help="grading profile: a name from `pbgrade profiles` or a file (default: the method's)")
     run.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
     run.add_argument("--end-voltage", type=float,
                      help="end of discharge below this output voltage (default: 80%% of rated)")
@@ -75,6 +79,9 @@ def _parser():
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
     cal.set_defaults(func=cmd_calibrate)
 
+    sub.add_parser("methods", help="list the test methods").set_defaults(func=cmd_methods)
+    sub.add_parser("profiles", help="list the grading profiles").set_defaults(func=cmd_profiles)
+
     rg = sub.add_parser("regrade", help="rebuild a run's result from its journal")
     rg.add_argument("run", help="run id or run directory")
     rg.add_argument("--profile", help="grade with this profile instead of the run's")
@@ -95,17 +102,24 @@ def cmd_run(args):
     if label.rated_output_a > rig["limits"]["max_current_a"]:
         raise RigError(f"the label's rated output of {label.rated_output_a:g} A is over this rig's "
                        f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
-    profile = load_profile(args.profile)
+    method = load_method(args.method)
+    profile = load_profile(args.profile or method.profile)
+    missing = {limit.quantity for g in profile.grades for limit in g.limits} - set().union(
+        *(measured_by(step) for step in method.steps))
+    if missing:
+        raise ProfileError(f"profile {profile.name} grades {', '.join(sorted(missing))}, which method "
+                           f"{method.name} does not measure: pick a profile made for this method "
+                           f"(`pbgrade profiles`), or a method that measures it")
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
     with ExitStack() as stack:
         sim = None if args.port else _start_sim(stack, rig, args.sim_dut, args.speed)
         port = args.port or sim.port
         live = Live(sys.stderr)
-        print(f"pbgrade: {label.model or 'unit'} on {port}: discharge at {label.rated_output_a:g} A, "
-              f"grading with {profile.name}", file=sys.stderr)
+        print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
+              f"graded by {profile.name}", file=sys.stderr)
         try:
-            record = run_test(port, label, label_path, profile, rig, options, data_root, live.update)
+            record = run_test(port, label, label_path, method, profile, rig, options, data_root, live.update)
         except RigError as e:
             if sim and not sim.alive():
                 raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
@@ -129,6 +143,17 @@ def _start_sim(stack, rig, dut, speed=0):
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
     return stack.enter_context(SimRig(rig, load_dut(dut), work, flash))
+
+
+def cmd_methods(args):
+    for name in builtin_methods():
+        print(load_method(name).describe())
+
+
+def cmd_profiles(args):
+    for name in builtin_profiles():
+        p = load_profile(name)
+        print(f"{p.name:<10}{p.title}")
 
 
 def cmd_calibrate(args):
@@ -192,20 +217,25 @@ def cmd_regrade(args):
 
 class Live:
     """Progress while a test runs: one rewritten line on a terminal, a line
-    per half hour of test time otherwise (logs, pipes, CI)."""
+    per step and per half hour of test time otherwise (logs, pipes, CI)."""
 
     def __init__(self, stream):
         self.stream = stream
         self.tty = stream.isatty()
         self._shown = 0.0
+        self._step = None
         self._text = ""
 
-    def update(self, evaluation):
+    def update(self, step, evaluation):
         if evaluation.last is None:
             return
         t, v, i = evaluation.last
-        self._text = (f"{_hms(t)}  {v:6.3f} V  {i:6.3f} A  {evaluation.integrator.energy_wh:8.3f} Wh  "
-                      f"{evaluation.integrator.charge_mah:8.1f} mAh")
+        if step is not self._step:
+            if self._text:
+                self.done()
+            self._step, self._shown = step, -1e9
+        self._text = (f"{step.type + (' ' + step.name if step.name else ''):<16}{_hms(t)}  {v:6.3f} V  {i:6.3f} A  "
+                      f"{evaluation.integrator.energy_wh:8.3f} Wh  {evaluation.integrator.charge_mah:8.1f} mAh")
         if self.tty and time.monotonic() - self._shown > 0.2:
             self.stream.write("\r" + self._text)
             self._shown = time.monotonic()
@@ -224,35 +254,40 @@ def _hms(seconds):
 
 def result_table(r):
     label = r["label"]
-    lines = [
-        f"{'result':<22}{'measured':>14}{'label':>14}",
-        f"{'capacity at output':<22}{r['capacity_mah']:>10.0f} mAh{label['rated_capacity_mah']:>10.0f} mAh",
-        f"{'capacity ratio':<22}{r['capacity_ratio']:>12.1%}",
-        f"{'energy':<22}{r['energy_wh']:>11.2f} Wh{label['cell_capacity_mah'] * label['cell_voltage_v'] / 1000:>11.2f} Wh",
-        f"{'efficiency':<22}{r['efficiency']:>12.1%}",
-        f"{'output voltage':<22}{_v(r['min_voltage_v']):>12} V{label['rated_output_v']:>12.2f} V  (sustained min)",
-        f"{'mean voltage':<22}{_v(r['mean_voltage_v']):>12} V",
-        f"{'duration':<22}{_hms(r['duration_s']):>14}",
-        f"{'end of discharge':<22}{r['cutoff_reason']:>14}",
-        f"{'samples':<22}{r['samples_received']:>14}  ({r['integrity']['samples_lost']} lost, "
-        f"{r['integrity']['decoder']['frames_corrupt']} corrupt frames)",
-        f"{'sensor':<22}{r['device']['sensor']:>14}  on {r['device']['board']}, "
-        + (f"calibrated {r['calibration']['date'][:10]}" if r["calibration"]["calibrated"] else "never calibrated"),
+    cell_wh = label["cell_capacity_mah"] * label["cell_voltage_v"] / 1000
+    rows = [
+        ("capacity at output", _q(r["capacity_mah"], "{:.0f} mAh"), f"{label['rated_capacity_mah']:.0f} mAh"),
+        ("capacity ratio", _q(r["capacity_ratio"], "{:.1%}"), ""),
+        ("energy", _q(r["energy_wh"], "{:.2f} Wh"), f"{cell_wh:.2f} Wh"),
+        ("efficiency", _q(r["efficiency"], "{:.1%}"), ""),
+        ("voltage under load", _q(r["min_voltage_v"], "{:.3f} V"), f"{label['rated_output_v']:.2f} V"),
+        ("voltage without load", _q(r.get("no_load_voltage_v"), "{:.3f} V"), ""),
+        ("load regulation", _q(r.get("load_regulation"), "{:.1%}"), ""),
+        ("ripple and noise", _q(r.get("ripple_mv_pp"), "{:.1f} mV p-p"), "slow part only: see below"),
+        ("over-current trip", _q(r.get("ocp_trip_a"), "{:.2f} A"), f"{label['rated_output_a']:.2f} A"),
+        ("end of discharge", r["cutoff_reason"], ""),
+        ("samples", f"{r['samples_received']}", f"{r['integrity']['samples_lost']} lost, "
+                                                f"{r['integrity']['decoder']['frames_corrupt']} corrupt frames"),
+        ("sensor", r["device"]["sensor"] if r["device"] else "-",
+         f"calibrated {r['calibration']['date'][:10]}" if r["calibration"]["calibrated"] else "never calibrated"),
     ]
     chip = r.get("chip_accumulators")
     if chip:
-        lines.append(f"{'chip accumulators':<22}{chip['energy_wh']:>11.2f} Wh  (host integral "
-                     f"{chip['host_minus_chip_energy']:+.3%} from the chip's own count)")
-    lines += [
-        "",
-        f"grade: {r['grade']} ({'PASS' if r['passed'] else 'FAIL'}) by profile {r['profile']}, run {r['run_id']} [{r['status']}]",
-    ]
+        rows.append(("chip accumulators", f"{chip['energy_wh']:.2f} Wh",
+                     f"host integral {chip['host_minus_chip_energy']:+.3%} from the chip's count"))
+    lines = [f"{'':<22}{'measured':>14}  {'label':<14}"] + [f"{a:<22}{b:>14}  {c}" for a, b, c in rows]
+    for step in r["steps"]:
+        lines += [f"  {step['type']}: {b}" for b in step["behaviours"]]
+    verdict = r["grade"] if r["method_verdict"] == "screen" else f"{r['grade']} ({'PASS' if r['passed'] else 'FAIL'})"
+    lines += ["", f"verdict: {verdict} - method {r['method']}, profile {r['profile']}, run {r['run_id']} [{r['status']}]"]
     lines += [f"  - {reason}" for reason in r["verdict"]["reasons"]]
+    if r["capacity_mah"] is None:
+        lines.append("  capacity and efficiency were not measured: only the full method measures them")
     return "\n".join(lines)
 
 
-def _v(volts):
-    return "-" if volts is None else f"{volts:.3f}"
+def _q(value, fmt):
+    return "not measured" if value is None else fmt.format(value)
 
 
 if __name__ == "__main__":

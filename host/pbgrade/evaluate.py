@@ -13,22 +13,25 @@ from . import wire
 from .integrate import Integrator
 from .voltage import VoltageStats
 
-END_EVENTS = {1, 2, 3, 16, 17, 32}
+END_EVENTS = {1, 2, 3, 4, 16, 17, 32}
 UNCALIBRATED = wire.Calibration.parse(wire.Calibration.build(
     {"v_gain": 1.0, "v_offset_v": 0.0, "i_gain": 1.0, "i_offset_a": 0.0, "date": 0}))
 
 
 class Evaluation:
-    def __init__(self, config, window_s=5.0, apply_calibration=True):
+    def __init__(self, config, window_s=5.0, apply_calibration=True, device=None, keep_trace=False):
+        """config: the CONFIG body the host sent (period_us, load_ma, end_mv, ...);
+        device: (identity, calibration) learnt by an earlier step, if this one
+        does not see them; keep_trace: keep every sample, for short steps only."""
         self.config = config
-        self.apply_calibration = apply_calibration  # the CONFIG body the host sent (period_us, load_ma, end_mv, ...)
+        self.apply_calibration = apply_calibration
         period = config["period_us"]
         self.period_us = period
         self.integrator = Integrator(period)
         self.voltage = VoltageStats(period, min_current_a=config["collapse_ma"] / 1000,
                                     cutoff_v=config["end_mv"] / 1000, window_s=window_s)
-        self.identity = None
-        self.calibration = None
+        self.identity, self.calibration = device or (None, None)
+        self.trace = [] if keep_trace else None
         self.accumulators = None
         self.events = []
         self.texts = []
@@ -88,6 +91,8 @@ class Evaluation:
         self.integrator.add(t_us, v, i)
         self.voltage.add(v, i)
         self.samples_received += body.count
+        if self.trace is not None:
+            self.trace.append((t_us, v, i))
         self._next_index = first + body.count
         self.last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
 
@@ -102,6 +107,13 @@ class Evaluation:
 
     def _on_text(self, body):
         self.texts.append(body.message)
+
+    def samples(self):
+        """The kept trace as (t_s, v, i) arrays."""
+        if not self.trace:
+            return np.empty(0), np.empty(0), np.empty(0)
+        t, v, i = (np.concatenate(parts) for parts in zip(*self.trace))
+        return t / 1e6, v, i
 
     def chip_accumulators(self):
         """The INA228's own energy and charge against the host's integral.

@@ -1,5 +1,6 @@
 """Append-only journal of a run: what the host sent as configuration, and
-every byte it received, as received. Any result can be rebuilt from it
+every byte it received, as received, one file per step of the method
+(rx-0-identify.bin, rx-1-no_load.bin, ...). Any result can be rebuilt from it
 (`pbgrade regrade`), with another profile too.
 
 Durability: each received chunk is written through to the OS at once (a host
@@ -19,8 +20,15 @@ class Journal:
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._write_json("meta.json", meta)
-        self._rx = open(self.dir / "rx.bin", "ab", buffering=0)
+        self._rx = None
+        self._steps = 0
         self._synced = time.monotonic()
+
+    def begin(self, step_name):
+        """Received bytes go to this step's file from now on."""
+        self.close()
+        self._rx = open(self.dir / f"rx-{self._steps}-{step_name}.bin", "ab", buffering=0)
+        self._steps += 1
 
     def received(self, chunk):
         self._rx.write(chunk)
@@ -37,7 +45,7 @@ class Journal:
         self._write_json("record.json", record)
 
     def close(self):
-        if not self._rx.closed:
+        if self._rx is not None and not self._rx.closed:
             os.fsync(self._rx.fileno())
             self._rx.close()
 
@@ -54,7 +62,12 @@ def read_meta(run_dir):
     return json.loads((Path(run_dir) / "meta.json").read_text())
 
 
-def read_received(run_dir, chunk_size=1 << 20):
-    with open(Path(run_dir) / "rx.bin", "rb") as f:
+def step_files(run_dir):
+    """The received-bytes file of each step, in the order the steps ran."""
+    return sorted(Path(run_dir).glob("rx-*.bin"), key=lambda p: int(p.name.split("-")[1]))
+
+
+def read_received(path, chunk_size=1 << 20):
+    with open(path, "rb") as f:
         while chunk := f.read(chunk_size):
             yield chunk

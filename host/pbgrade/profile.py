@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Callable
 
 from .label import NUMBER_FIELDS, Label
-from .tomlcheck import Fields, read_toml
+from .tomlcheck import Fields, Lines, read_toml
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
-KINDS = ("pass-fail", "tiers")
+KINDS = ("pass-fail", "tiers", "screen")
+NEEDS_FULL_TEST = "NEEDS A FULL TEST"  # a screen that could not measure what it needs
 
 
 class ProfileError(ValueError):
@@ -100,11 +101,12 @@ def _efficiency(value, threshold, label):
             f"its cells are rated for: {shown} efficient"), limit
 
 
-def _voltage_ratio(verb):
+def _voltage_ratio(verb, where="under load"):
     def explain(value, threshold, label):
         rated = label.rated_output_v
         shown, limit = _shown(value, threshold, " V", 2, rated)
-        return f"output {verb} to {shown} under load", f"{limit} ({threshold * 100:g} % of the rated {rated:g} V)"
+        return f"output {verb} {'to ' if verb != 'read' else ''}{shown} {where}", \
+            f"{limit} ({threshold * 100:g} % of the rated {rated:g} V)"
     return explain
 
 
@@ -129,6 +131,23 @@ QUANTITIES = {
     "samples_lost": Quantity("sample loss", _plain("{} samples were lost", "", 0)),
     "interruptions": Quantity("output interruptions", _plain("the output dropped out {} times under load", "", 0)),
     "longest_interruption_s": Quantity("output interruptions", _plain("its longest dropout lasted {}", " s", 1)),
+    "stopped_by_itself": Quantity("over-discharge protection", _plain("the unit cut its output itself: {} (1 yes, 0 no)", "", 0)),
+    "no_load_voltage_v": Quantity("output voltage without load", _plain("without load the output read {}", " V", 2)),
+    "no_load_voltage_ratio": Quantity("output voltage without load", _voltage_ratio("read", "without load")),
+    "light_load_voltage_v": Quantity("output voltage at light load", _plain("at light load the output read {}", " V", 2)),
+    "loaded_voltage_v": Quantity("output voltage at rated current", _plain("at the rated current the output read {}", " V", 2)),
+    "loaded_voltage_ratio": Quantity("output voltage at rated current", _voltage_ratio("read", "at the rated current")),
+    "load_regulation": Quantity("load regulation", _plain("from light to rated load the output fell by {}", " %", 1, 100)),
+    "ocp_trip_a": Quantity("over-current protection", _plain("over-current protection tripped at {}", " A", 2)),
+    "ocp_trip_ratio": Quantity("over-current protection", _plain("over-current protection tripped at {} of the rated current", " %", 0, 100)),
+    "ocp_trip_time_s": Quantity("over-current protection", _plain("over-current protection took {} to trip", " s", 1)),
+    "ocp_below_rated": Quantity("over-current protection", _plain("protection tripped below the rated current: {} (1 yes, 0 no)", "", 0)),
+    "ocp_recovered": Quantity("over-current protection", _plain("the output came back after the trip: {} (1 yes, 0 no)", "", 0)),
+    "short_energy_wh": Quantity("energy in the short discharge", _plain("delivered {} in the short discharge", " Wh", 2)),
+    "collapsed": Quantity("output held at rated current", _plain("the output collapsed under the rated current: {} (1 yes, 0 no)", "", 0)),
+    "ripple_mv_pp": Quantity("ripple and noise", _plain("ripple and noise at rated current read {} peak to peak", " mV", 1)),
+    "noise_mv_rms": Quantity("ripple and noise", _plain("ripple and noise at rated current read {} RMS", " mV", 1)),
+    "voltage_slope_v_per_min": Quantity("voltage trend", _plain("the output moved {} per minute at rated current", " V", 3)),
 }
 
 
@@ -171,6 +190,11 @@ def grade(profile: Profile, measurements: dict, label: Label) -> Verdict:
     """
     checks_by_grade = [[_check(g.name, limit, measurements, label) for limit in g.limits] for g in profile.grades]
     rank = next((r for r, checks in enumerate(checks_by_grade) if all(c.ok for c in checks)), None)
+    unmeasured = [c for c in checks_by_grade[0] if c.value is None]
+    if profile.kind == "screen" and unmeasured and not any(c.value is not None and not c.ok for c in checks_by_grade[0]):
+        # nothing contradicts the label, but something it needs was not seen: say so, claim nothing
+        return Verdict(NEEDS_FULL_TEST, False, [c.id for c in unmeasured], [c.reason for c in unmeasured],
+                       [c for checks in checks_by_grade for c in checks])
     if rank is None:
         awarded, passed = profile.fallback, False
         decisive = [c for c in checks_by_grade[-1] if not c.ok]
@@ -225,11 +249,12 @@ def load_profile(name_or_path) -> Profile:
             raise ProfileError(f"{name_or_path}: no such built-in profile: use one of "
                                f"{', '.join(builtin_profiles())}, or give the path of a .toml file")
     data = read_toml(path, ProfileError)
-    top = Fields(data, f"{path}:", ProfileError)
+    lines = Lines(path)
+    top = Fields(data, f"{path}:", ProfileError, lines)
     top.no_unknown(("profile", "grade"))
     if not isinstance(data.get("profile"), dict):
         raise ProfileError(f"{path}: [profile] table is missing: add one with {', '.join(_PROFILE_FIELDS)}")
-    head = Fields(data["profile"], f"{path}: [profile]", ProfileError)
+    head = Fields(data["profile"], f"{path}: [profile]", ProfileError, lines, lines.header("profile"))
     head.no_unknown(tuple(_PROFILE_FIELDS))
     texts = {key: head.get(key, "text", todo) for key, todo in _PROFILE_FIELDS.items()}
     if texts["kind"] not in KINDS:
@@ -237,7 +262,11 @@ def load_profile(name_or_path) -> Profile:
     tables = top.get("grade", "tables", "add [[grade]] tables, best grade first")
     if not tables:
         top.fail("grade", "is empty", "add [[grade]] tables, best grade first")
-    grades = tuple(_grade(path, number, table) for number, table in enumerate(tables, 1))
+    limits_before = [0]
+    for table in tables[:-1]:
+        limits_before.append(limits_before[-1] + len(table.get("limit", [])))
+    grades = tuple(_grade(path, lines, number, table, before)
+                   for number, (table, before) in enumerate(zip(tables, limits_before), 1))
     names = [g.name for g in grades] + [texts["fallback"]]
     if len(set(names)) != len(names):
         top.fail("grade", f"names repeat ({', '.join(names)} with the fallback last)",
@@ -248,27 +277,57 @@ def load_profile(name_or_path) -> Profile:
     return Profile(grades=grades, path=str(path), **texts)
 
 
-def _grade(path, number, table) -> Grade:
-    name = Fields(table, f"{path}: [[grade]] #{number}", ProfileError).get(
+def _grade(path, lines, number, table, limits_before) -> Grade:
+    at = lines.header("grade", number)
+    name = Fields(table, f"{path}: [[grade]] #{number}", ProfileError, lines, at).get(
         "name", "text", 'name the grade, e.g. name = "A"')
-    fields = Fields(table, f"{path}: [[grade]] {name!r}", ProfileError)
+    fields = Fields(table, f"{path}: [[grade]] {name!r}", ProfileError, lines, at)
     fields.no_unknown(("name", "pass", "limit"))
     passed = fields.get("pass", "bool", "say whether this grade passes, e.g. pass = true")
     tables = fields.get("limit", "tables", "add its limits as [[grade.limit]] tables")
     if not tables:
         fields.fail("limit", "is empty", "add its limits as [[grade.limit]] tables")
-    limits = tuple(_limit(path, name, number, table) for number, table in enumerate(tables, 1))
+    limits = tuple(_limit(path, name, number, table, lines, lines.header("grade.limit", limits_before + number))
+                   for number, table in enumerate(tables, 1))
     ids = [limit.id for limit in limits]
     if len(set(ids)) != len(ids):
         fields.fail("limit", f"ids repeat ({', '.join(ids)})", "give every limit of a grade its own id")
     return Grade(name, passed, limits)
 
 
-def _limit(path, grade_name, number, table) -> Limit:
+# the unit of each quantity, so a threshold written with a unit is checked against it
+UNITS = {"capacity_mah": "mAh", "energy_wh": "Wh", "short_energy_wh": "Wh", "duration_s": "s",
+         "longest_interruption_s": "s", "ocp_trip_time_s": "s", "ocp_trip_a": "A", "voltage_slope_v_per_min": "V",
+         "ripple_mv_pp": "mV", "noise_mv_rms": "mV"}
+UNITS.update((q, "V") for q in ("min_voltage_v", "max_voltage_v", "mean_voltage_v", "no_load_voltage_v",
+                                "light_load_voltage_v", "loaded_voltage_v"))
+UNITS.update((q, "%") for q in ("efficiency", "capacity_ratio", "voltage_ratio_min", "voltage_ratio_max",
+                                "no_load_voltage_ratio", "loaded_voltage_ratio", "load_regulation",
+                                "ocp_trip_ratio"))
+
+
+def _threshold(fields, bound, quantity, value) -> float:
+    """A number, or text with its unit ("4.75 V", "95 %"): a unit that is not the quantity's is refused."""
+    if not isinstance(value, str):
+        return fields.get(bound, "number", f"write the threshold as a number, e.g. {bound} = 0.95")
+    unit = UNITS.get(quantity, "")
+    number, _, written = value.strip().partition(" ")
+    try:
+        x = float(number)
+    except ValueError:
+        fields.fail(bound, f"= {value!r} is not a number with a unit", f'write e.g. {bound} = 0.95 or "95 %"')
+    if written != unit:
+        fields.fail(bound, f"= {value!r} is in {written or 'no unit'}, but {quantity} is measured in "
+                           f"{'a fraction or %' if unit == '%' else unit or 'plain counts'}",
+                    f"write the threshold in {unit or 'plain numbers'}")
+    return x / 100 if unit == "%" else x
+
+
+def _limit(path, grade_name, number, table, lines, at) -> Limit:
     where = f"{path}: [[grade]] {grade_name!r} [[grade.limit]]"
-    limit_id = Fields(table, f"{where} #{number}", ProfileError).get(
+    limit_id = Fields(table, f"{where} #{number}", ProfileError, lines, at).get(
         "id", "text", 'name the criterion, e.g. id = "capacity"')
-    fields = Fields(table, f"{where} {limit_id!r}", ProfileError)
+    fields = Fields(table, f"{where} {limit_id!r}", ProfileError, lines, at)
     fields.no_unknown(_LIMIT_FIELDS)
     quantity = fields.get("quantity", "text", f"name what is graded, one of {', '.join(QUANTITIES)}")
     if quantity not in QUANTITIES:
@@ -278,7 +337,7 @@ def _limit(path, grade_name, number, table) -> Limit:
     if len(bounds) != 1:
         fields.fail("min or max", "is missing" if not bounds else "are both given",
                     "give exactly one threshold, min = ... or max = ...; a band takes two limits")
-    default = fields.get(bounds[0], "number", f"write the threshold as a number, e.g. {bounds[0]} = 0.95")
+    default = _threshold(fields, bounds[0], quantity, table[bounds[0]])
     if not math.isfinite(default):
         fields.fail(bounds[0], f"= {default} is not a usable threshold",
                     f"write a finite number, e.g. {bounds[0]} = 0.95")

@@ -4,19 +4,21 @@ discharge at the rated current to the end, grade, record.
 Every byte received is journaled before it is interpreted, so the result can
 always be rebuilt (`regrade`) and a crash loses nothing received.
 """
+import dataclasses
 import secrets
-from collections import deque
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import serial
 
-from . import wire
+from . import steps, wire
 from .evaluate import Evaluation
-from .journal import Journal, read_meta, read_received
+from .journal import Journal, read_meta, read_received, step_files
 from .label import Label
-from .profile import grade, measurements_from
+from .method import load_method
+from .profile import grade
 from .record import build_record
 
 HELLO_TRIES = 3
@@ -34,6 +36,7 @@ class Options:
     end_voltage_v: float | None = None  # default: 80 % of the rated output voltage
     hold_ms: int = 1000
     flush_ms: int = 1000
+    max_current_ma: int = 0  # the rig's limit; set by the runner
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)
@@ -85,22 +88,27 @@ class Link:
         self.serial.close()
 
 
-def run_test(port, label, label_path, profile, rig, options, data_root, progress=lambda ev: None):
-    """Run one test and return its record (also saved in the journal and the store)."""
-    config = options.config(label)
+def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None):
+    """Run a method's steps on one unit; return its record (also kept in the journal)."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
+    plans = [steps.plan(step, label, options) for step in method.steps]
     journal = Journal(data_root / "runs" / run_id, {
-        "run_id": run_id, "started_at": started.isoformat(), "port": port, "config": config,
-        "label_path": str(label_path), "label": label.as_dict(), "profile": profile.name, "rig": rig})
-    evaluation = Evaluation(config)
+        "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
+        "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
+        "profile": profile.name, "rig": rig})
     link = Link(port, journal.received)
+    evaluations = []
     status = "aborted"
     try:
-        identify(link, evaluation)
-        command(link, evaluation, "CONFIG", **config)
-        command(link, evaluation, "START")
-        collect(link, evaluation, lambda: evaluation.finished, progress)
+        journal.begin("identify")
+        device = Evaluation({"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0})
+        identify(link, device)
+        evaluations.append(device)
+        for step, plan in zip(method.steps, plans):
+            journal.begin(step.type)
+            evaluations.append(_run_step(link, step, plan, (device.identity, device.calibration), progress))
         status = "complete"
     except KeyboardInterrupt:
         status = "aborted by operator"
@@ -113,40 +121,82 @@ def run_test(port, label, label_path, profile, rig, options, data_root, progress
         link.close()
         journal.update_meta(status=status)
         journal.close()
-    record = evaluate_record(evaluation, label, profile, rig, run_id, started, status)
+    record = evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status)
     journal.save_record(record)
     return record
 
 
-def evaluate_record(evaluation, label, profile, rig, run_id, started, status):
-    m = measurements_from(evaluation.integrator, evaluation.voltage, label)
-    verdict = grade(profile, m, label)
-    ident = evaluation.identity
-    end = evaluation.end_event
-    record = build_record(measurements=m, integrator=evaluation.integrator, label=label, profile=profile,
+def _run_step(link, step, plan, device, progress):
+    keep = bool(plan.seconds) and plan.seconds <= 3600  # short steps keep every sample for their analysis
+    evaluation = Evaluation(plan.config, device=device, keep_trace=keep)
+    command(link, evaluation, "CONFIG", **plan.config)
+    if plan.ramp:
+        command(link, evaluation, "RAMP", **plan.ramp)
+    if plan.seconds:
+        command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
+    command(link, evaluation, "START")
+    collect(link, evaluation, lambda: evaluation.finished, lambda ev: progress(step, ev))
+    return evaluation
+
+
+def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status):
+    """The record of a run from its steps' evaluations (live or re-read from the journal)."""
+    device, results = evaluations[0], []
+    # every quantity a record shows, None where this method did not measure it (a quick check: no capacity)
+    measurements = dict.fromkeys(steps.FULL_DISCHARGE)
+    measurements.update((name, None) for step in method.steps for name in steps.measured_by(step))
+    main, drawn_before = None, 0.0
+    for step, plan, evaluation in zip(method.steps, plans, evaluations[1:]):
+        outcome = steps.measure(step, evaluation, plan, label)
+        measurements.update(outcome.measurements)
+        results.append({"type": step.type, "name": step.name, "settings": step.settings,
+                        "measurements": outcome.measurements, "behaviours": outcome.behaviours,
+                        "events": evaluation.events, "integrity": evaluation.integrity()})
+        if step.type == "discharge" and not step.name:
+            main = evaluation
+        elif main is None:
+            drawn_before += evaluation.integrator.charge_mah
+    if main is None:  # aborted before its discharge: grade what there is
+        main = evaluations[-1]
+    measurements["samples_lost"] = main.integrator.samples_lost
+    verdict = grade(profile, measurements, label)
+    ident = device.identity
+    end = main.end_event
+    record = build_record(measurements=measurements, integrator=main.integrator, label=label, profile=profile,
                           verdict=verdict, cutoff_reason=end["name"] if end else "none", rig=rig,
                           firmware_version=f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}" if ident else None,
-                          started_at=started, run_id=run_id, decoder=evaluation.integrity())
-    record["status"] = status
-    record["config"] = evaluation.config
-    record["events"] = evaluation.events
-    record["device"] = _device(ident)
-    record["calibration"] = evaluation.calibration_record()
-    record["chip_accumulators"] = evaluation.chip_accumulators()
+                          started_at=started, run_id=run_id, decoder=main.integrity())
+    record.update(status=status, method=method.name, method_verdict=method.verdict, steps=results,
+                  charge_before_discharge_mah=drawn_before,
+                  config=main.config, events=main.events, device=_device(ident),
+                  calibration=device.calibration_record(), chip_accumulators=main.chip_accumulators())
     return record
 
 
 def regrade(run_dir, label, profile):
     """Rebuild a run's record from its journal (optionally with another profile)."""
     meta = read_meta(run_dir)
-    evaluation = Evaluation(meta["config"])
+    method = load_method(meta["method"])
+    plans = [steps.Plan(**p) for p in meta["plans"]]
+    files = step_files(run_dir)
+    device = Evaluation({"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0})
+    _replay(files[0], device)
+    evaluations = [device]
+    for plan, path in zip(plans, files[1:]):
+        evaluation = Evaluation(plan.config, device=(device.identity, device.calibration),
+                                keep_trace=bool(plan.seconds) and plan.seconds <= 3600)
+        _replay(path, evaluation)
+        evaluations.append(evaluation)
+    started = datetime.fromisoformat(meta["started_at"])
+    return evaluate_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
+                           meta["run_id"], started, meta.get("status", "aborted"))
+
+
+def _replay(path, evaluation):
     deframer = wire.Deframer()
-    for chunk in read_received(run_dir):
+    for chunk in read_received(path):
         for frame in deframer.feed(chunk):
             evaluation.feed(frame)
-    started = datetime.fromisoformat(meta["started_at"])
-    return evaluate_record(evaluation, label, profile, meta["rig"], meta["run_id"], started,
-                           meta.get("status", "aborted"))
 
 
 def _device(ident):

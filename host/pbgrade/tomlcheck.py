@@ -15,17 +15,54 @@ def read_toml(path: Path, error: type[Exception]) -> dict:
         raise error(f"{path}: is not valid TOML: {e}: fix the syntax there") from None
 
 
+class Lines:
+    """Where tables and keys sit in a TOML file, so a complaint can name the line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lines = Path(path).read_text().splitlines()
+
+    def header(self, name: str, occurrence: int = 1) -> int | None:
+        """Line number (1-based) of the n-th [name] or [[name]] header."""
+        seen = 0
+        for number, line in enumerate(self.lines, 1):
+            if line.strip() in (f"[{name}]", f"[[{name}]]"):
+                seen += 1
+                if seen == occurrence:
+                    return number
+        return None
+
+    def key(self, header_line: int | None, key: str) -> int | None:
+        """Line number of `key = ...` in the table starting at header_line (None: the top)."""
+        for number in range(header_line or 1, len(self.lines) + 1):
+            text = self.lines[number - 1].strip()
+            if number != header_line and text.startswith("["):
+                break
+            if text.split("=", 1)[0].strip() == key and "=" in text:
+                return number
+        return header_line
+
+
 class Fields:
-    """One TOML table under check: each complaint is one line naming the file, the place, the field and the fix."""
+    """One TOML table under check: each complaint is one line naming the file, the place, the field and the fix.
+
+    Given the file's Lines and the table's header line, complaints name the line too."""
 
     KINDS = {"number": "a number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
              "tables": "a list of tables", "pairs": "a list of [x, y] number pairs, ascending in x"}
 
-    def __init__(self, table: dict, where: str, error: type[Exception]):
+    def __init__(self, table: dict, where: str, error: type[Exception], lines: Lines | None = None,
+                 header_line: int | None = None):
         self.table, self.where, self.error = table, where, error
+        self.lines, self.header_line = lines, header_line
 
     def fail(self, key, problem, todo):
-        raise self.error(f"{self.where} {key} {problem}: {todo}")
+        where = self.where
+        if self.lines is not None:
+            line = self.lines.key(self.header_line, key)
+            if line is not None:
+                where = where.replace(f"{self.lines.path}:", f"{self.lines.path}:{line}:", 1)
+        raise self.error(f"{where} {key} {problem}: {todo}")
 
     def no_unknown(self, known):
         for key in self.table:

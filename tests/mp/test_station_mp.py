@@ -205,6 +205,16 @@ assert command(st, wire.STOP) == station.OK
 assert command(st, wire.CONFIG, config()) == station.OK  # and CONFIG clears the ramp
 assert st.ramp_slots == 0
 
+# -- RUN_FOR ends a run on the device's own clock -------------------------------------
+board.serial_out.messages = []
+assert command(st, wire.CONFIG, config()) == station.OK
+assert command(st, wire.RUN_FOR, struct.pack("<I", 25)) == station.OK
+assert command(st, wire.START) == station.OK
+run_until(st, station.ENDED)
+code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
+assert code == station.EV_DURATION and index == 25 and samples_received(board.serial_out) == 25
+assert command(st, wire.CONFIG, config()) == station.OK and st.run_slots == 0
+
 # -- the sampling loop allocates nothing ----------------------------------------
 
 

@@ -72,6 +72,8 @@ for v in vectors:
         b = v["body"]
         assert wire.unpack_config(link.rx) == (b["period_us"], b["load_ma"], b["end_mv"],
                                                b["collapse_ma"], b["hold_ms"], b["flush_ms"])
+    if v["type"] == "RUN_FOR":
+        assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
     if v["type"] == "RAMP":
         b = v["body"]
         assert wire.unpack_ramp(link.rx) == (b["step_ma"], b["step_ms"], b["max_ma"])
