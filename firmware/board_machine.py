@@ -4,7 +4,9 @@ rigs/sim/simboard.py implements it for the simulator.
 
 The load is a MOSFET constant-current sink whose setpoint is a PWM duty,
 RC-filtered to a voltage: full duty = load["max_current_a"]. The rig file
-gives pins and the load's full-scale current.
+gives pins and the load's full-scale current. A rig may have a second MOSFET
+across the output, after the shunt, for the short-circuit test
+(load["short_pin"], high = shorted).
 """
 import select
 import sys
@@ -22,6 +24,8 @@ class Board:
         self.i2c = I2C(pins["i2c_id"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400_000)
         self._pwm = PWM(Pin(pins["load_pwm"]), freq=pins.get("load_pwm_hz", 20_000), duty_u16=0)
         self._full_scale_ma = int(rig["load"]["max_current_a"] * 1000)
+        self.has_short = "short_pin" in rig["load"]
+        self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
@@ -53,3 +57,7 @@ class Board:
     def load_set_ma(self, ma):
         ma = min(max(ma, 0), self._full_scale_ma)
         self._pwm.duty_u16(ma * 65535 // self._full_scale_ma)
+
+    def short(self, on):
+        if self._short is not None:
+            self._short.value(1 if on else 0)

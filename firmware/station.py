@@ -29,6 +29,8 @@ EV_END_VOLTAGE = const(1)
 EV_CURRENT_COLLAPSE = const(2)
 EV_STOPPED = const(3)
 EV_DURATION = const(4)
+EV_SHORT_ON = const(5)
+EV_SHORT_OFF = const(6)
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
 EV_SENSOR_FAULT = const(32)
@@ -39,13 +41,15 @@ BAD_VALUE = const(2)
 OVER_LIMIT = const(3)
 UNKNOWN = const(4)
 BAD_LENGTH = const(5)
+NO_SWITCH = const(6)
 
 _IDLE_POLL_MS = const(20)
+_MAX_SHORT_MS = const(2000)  # the device's own bound on a short circuit, whatever the host asks
 _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched off",
            EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
-         wire.RAMP: 6, wire.RUN_FOR: 4}
+         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4}
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
@@ -114,10 +118,13 @@ class Station:
             self._ack(cmd, seq, self._ramp(rx))
         elif cmd == wire.RUN_FOR:
             self._ack(cmd, seq, self._run_for(rx))
+        elif cmd == wire.SHORT:
+            self._ack(cmd, seq, self._short(rx))
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
             self.board.load_set_ma(0)
+            self.board.short(False)
             self._ack(cmd, seq, OK)
         else:
             self._status()
@@ -138,6 +145,7 @@ class Station:
         self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
         self.ramp_slots = 0
         self.run_slots = 0
+        self.short_from = self.short_until = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
@@ -191,6 +199,22 @@ class Station:
         self.run_slots = wire.unpack_run_for(rx)
         return OK
 
+    def _short(self, rx):
+        """Close the rig's short-circuit switch from start_ms into the next run for
+        ms. The device bounds its length and suspends only its current limit
+        meanwhile: that over-current is the test; the voltage limit stays."""
+        if self.state == RUNNING or not self.configured:
+            return BAD_STATE
+        if not self.board.has_short:
+            return NO_SWITCH
+        start_ms, ms = wire.unpack_short(rx)
+        if ms == 0 or ms > _MAX_SHORT_MS:
+            return BAD_VALUE
+        p = self.period
+        self.short_from = max(1, start_ms * 1000 // p)
+        self.short_until = self.short_from + max(1, (ms * 1000 + p - 1) // p)
+        return OK
+
     def _start(self):
         if not self.configured or self.state not in (IDLE, ENDED):
             return BAD_STATE
@@ -240,11 +264,20 @@ class Station:
         if self.ramp_slots and self.index % self.ramp_slots == 0 and self.load_ma < self.ramp_max:
             self.load_ma = min(self.load_ma + self.ramp_step, self.ramp_max)
             self.board.load_set_ma(self.load_ma)  # a setpoint change, not every sample
+        if self.index == self.short_from:
+            self.board.load_set_ma(0)
+            self.board.short(True)
+            self._event(EV_SHORT_ON, self.index, 0)
+        elif self.index == self.short_until:
+            self.board.short(False)
+            self.board.load_set_ma(self.load_ma)  # a load appearing again: what wakes many units
+            self._event(EV_SHORT_OFF, self.index, 0)
         if bus > self.max_bus_code:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
         if self.run_slots and self.index >= self.run_slots:
             return self._end(EV_DURATION, self.index, 0, ENDED)
-        if cur > self.max_current_code or cur < -self.max_current_code:
+        if (cur > self.max_current_code or cur < -self.max_current_code) and not (
+                self.short_from <= index < self.short_until):
             return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
         if bus < self.end_code:
             self._below(EV_END_VOLTAGE, index, bus)
@@ -265,7 +298,8 @@ class Station:
             self._end(self.below_cause, self.below_since, self.below_value, ENDED)
 
     def _end(self, code, index, value, state):
-        self.board.load_set_ma(0)  # first: the load is off before anything is said
+        self.board.load_set_ma(0)  # first: the load and the short are off before anything is said
+        self.board.short(False)
         self.load_ma = 0
         self.state = state
         if state == FAULT:

@@ -26,6 +26,7 @@ STATUS_REQ = const(0x05)
 CAL_SET = const(0x06)
 RAMP = const(0x07)
 RUN_FOR = const(0x08)
+SHORT = const(0x09)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -245,6 +246,11 @@ def unpack_ramp(buf):
 def unpack_run_for(buf):
     """RUN_FOR body -> slots."""
     return struct.unpack_from("<I", buf, 3)[0]
+
+
+def unpack_short(buf):
+    """SHORT body -> (start_ms, ms)."""
+    return struct.unpack_from("<HH", buf, 3)
 
 
 def unpack_calibration(buf):

@@ -2,7 +2,11 @@
 that names the file, the line and the fix."""
 import pytest
 
+from pbgrade import steps
+from pbgrade.cli import main
+from pbgrade.label import Label
 from pbgrade.method import MethodError, builtin_methods, load_method
+from pbgrade.runner import Options
 
 FULL = load_method("full").path
 
@@ -10,7 +14,8 @@ FULL = load_method("full").path
 def test_builtin_methods_load():
     assert builtin_methods() == ["discharge", "eol", "full", "quick"]
     full = load_method("full")
-    assert [s.type for s in full.steps] == ["no_load", "rest", "load_regulation", "over_current", "discharge"]
+    assert [s.type for s in full.steps] == ["no_load", "rest", "load_regulation", "over_current", "short_circuit",
+                                            "discharge"]
     assert full.profile == "gbt35590" and load_method("quick").verdict == "screen"
     assert load_method("quick").steps[-1].settings["seconds"] == 120
 
@@ -28,6 +33,8 @@ def edited(tmp_path, old, new):
     ("seconds = 600", "seconds = -5", ["seconds = -5 is outside"], "seconds = -5"),
     ("seconds = 600", 'seconds = "ten minutes"', ["seconds must be a number"], 'seconds = "ten minutes"'),
     ('type = "rest"', 'type = "nap"', ["type = 'nap' is not a step type"], 'type = "nap"'),
+    ("short_ms = 500", "short_ms = 5000", ["short_ms = 5000 is outside 10-2000"], "short_ms = 5000"),
+    ("current_fraction = 1.0", "cycles = 3", ["cycles is not a known field"], "cycles = 3"),
     ('verdict = "grade"', 'verdict = "vibes"', ["verdict = 'vibes' is not a verdict kind"], 'verdict = "vibes"'),
     ('[[step]]\ntype = "discharge"\ncurrent_fraction = 1.0', '', ['no [[step]] with type = "discharge"'], None),
 ])
@@ -46,3 +53,23 @@ def test_bad_method_is_refused_naming_the_line(tmp_path, old, new, words, line_o
 def test_unknown_method_lists_the_builtins():
     with pytest.raises(MethodError, match="use one of discharge, eol, full, quick"):
         load_method("nosuch")
+
+
+def test_short_circuit_plan_needs_the_rigs_switch():
+    step = next(s for s in load_method("full").steps if s.type == "short_circuit")
+    label = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=6000, rated_output_v=5.0,
+                  rated_output_a=2.1)
+    with_switch = steps.plan(step, label, Options(max_current_ma=3500, short_switch=True))
+    assert with_switch.short == {"start_ms": 2000, "ms": 500} and with_switch.seconds == 2 + 0.5 + 5
+    assert with_switch.config["load_ma"] == 210 and not with_switch.skip
+    without = steps.plan(step, label, Options(max_current_ma=3500))
+    assert without.short is None and "no short-circuit switch" in without.skip
+
+
+@pytest.mark.parametrize("command, names", [("methods", ["discharge", "eol", "full", "quick"]),
+                                            ("profiles", ["eol", "gbt35590", "quick", "tiers"])])
+def test_methods_and_profiles_are_listed_one_line_each(capsys, command, names):
+    assert main([command]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == names
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each with its title

@@ -131,3 +131,17 @@ def test_requested_level_sets_the_output_and_its_protection():
     pd = bank(output={**BASE["output"], "levels": [[5.1, 3.0], [9.0, 2.0]], "level_v": 9.0})
     assert pd.voltage(0.0) == pytest.approx(9.0)
     assert pd.ocp_a == pytest.approx(2.2)  # 110 % of the 9 V level's rated current, unless the file says
+
+
+def test_short_circuit_trips_fast_and_a_reconnected_load_wakes_the_unit():
+    b = bank(protection={"ocp_a": 2.5, "ocp_delay_s": 0.5})
+    into_short = b.short_current(0.05)
+    assert into_short == pytest.approx(5.1 / (0.05 + 0.01 + 0.05)) and into_short > b.short_a
+    run(b, into_short, 0.0004)
+    assert b.on  # the output capacitors carry it for a moment ...
+    run(b, into_short, 0.0002)
+    assert not b.on and b.off_reason == "short-circuit protection"  # ... then it cuts, long before ocp_delay_s
+    assert b.short_current(0.05) == 0.0
+    cell_soc = b.soc
+    b.load_connected()
+    assert b.on and b.soc == cell_soc  # the short did not draw on the cell

@@ -244,3 +244,24 @@ def test_a_profile_error_names_its_line(tmp_path):
     with pytest.raises(ProfileError) as caught:
         load_profile(write_profile(tmp_path, text))
     assert f"mini.toml:{line}:" in str(caught.value)
+
+
+def quick_measurements(**changes):
+    """What the quick method measures on a unit that holds its label for three minutes."""
+    m = {"no_load_voltage_ratio": 1.02, "loaded_voltage_ratio": 0.99, "ocp_below_rated": 0, "collapsed": 0,
+         "voltage_ratio_min": 0.98}
+    return {**m, **changes}
+
+
+@pytest.mark.parametrize("changes, verdict, decided_by", [
+    ({}, "CONSISTENT", None),
+    ({"collapsed": 1}, "NOT CONSISTENT", ["output_holds"]),
+    ({"loaded_voltage_ratio": None}, "NEEDS A FULL TEST", ["loaded_voltage"]),
+    # a contradiction outweighs what was not seen: the label is already shown wrong
+    ({"loaded_voltage_ratio": None, "ocp_below_rated": 1}, "NOT CONSISTENT", ["protection_below_rated"]),
+])
+def test_screen_claims_only_what_it_saw(changes, verdict, decided_by):
+    v = grade(load_profile("quick"), quick_measurements(**changes), LABEL)
+    assert v.grade == verdict and not (v.passed and verdict != "CONSISTENT")
+    if decided_by:
+        assert v.decided_by == decided_by

@@ -146,14 +146,17 @@ def _start_sim(stack, rig, dut, speed=0):
 
 
 def cmd_methods(args):
-    for name in builtin_methods():
-        print(load_method(name).describe())
+    _one_line_each([load_method(name) for name in builtin_methods()])
 
 
 def cmd_profiles(args):
-    for name in builtin_profiles():
-        p = load_profile(name)
-        print(f"{p.name:<10}{p.title}")
+    _one_line_each([load_profile(name) for name in builtin_profiles()])
+
+
+def _one_line_each(items):
+    width = max(len(item.name) for item in items) + 2
+    for item in items:
+        print(f"{item.name:<{width}}{item.title}")
 
 
 def cmd_calibrate(args):

@@ -30,7 +30,8 @@ STEPS = {
     "load_regulation": {"light_fraction": (0.01, 0.9, 0.1), "seconds": (1, 600, 10)},
     "over_current": {"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
                      "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)},
-    "discharge": {"current_fraction": (0.1, 1.0, 1.0), "seconds": (1, 24 * 3600, 0), "cycles": (1, 3, 1)},
+    "short_circuit": {"short_ms": (10, 2000, 500), "observe_s": (1, 60, 5), "light_fraction": (0.01, 0.9, 0.1)},
+    "discharge": {"current_fraction": (0.1, 1.0, 1.0), "seconds": (1, 24 * 3600, 0)},
 }
 NAMED = {"discharge"}  # steps that may run more than once, told apart by `name`
 
@@ -55,9 +56,6 @@ class Method:
     provenance: str
     steps: tuple[Step, ...]
     path: str
-
-    def describe(self):
-        return f"{self.name:<8}{self.title}"
 
 
 def builtin_methods() -> list[str]:

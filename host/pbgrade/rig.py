@@ -13,12 +13,12 @@ SCHEMA = {
     "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
                "max_current_a": ("number", True), "averages": ("integer", True),
                "conversion_us": ("integer", True), "channel": ("integer", False)},
-    "load": {"kind": ("text", True), "max_current_a": ("number", True)},
+    "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False)},
     "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True)},
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", True), "load_pwm_hz": ("integer", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
-            "shunt_error": ("number", False), "speed": ("number", False)},
+            "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False)},
 }
 
 

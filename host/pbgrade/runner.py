@@ -37,6 +37,7 @@ class Options:
     hold_ms: int = 1000
     flush_ms: int = 1000
     max_current_ma: int = 0  # the rig's limit; set by the runner
+    short_switch: bool = False  # the rig has a short-circuit switch; set by the runner
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)
@@ -93,6 +94,7 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
+    options.short_switch = "short_pin" in rig["load"]
     plans = [steps.plan(step, label, options) for step in method.steps]
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
@@ -129,9 +131,13 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
 def _run_step(link, step, plan, device, progress):
     keep = bool(plan.seconds) and plan.seconds <= 3600  # short steps keep every sample for their analysis
     evaluation = Evaluation(plan.config, device=device, keep_trace=keep)
+    if plan.skip:
+        return evaluation
     command(link, evaluation, "CONFIG", **plan.config)
     if plan.ramp:
         command(link, evaluation, "RAMP", **plan.ramp)
+    if plan.short:
+        command(link, evaluation, "SHORT", **plan.short)
     if plan.seconds:
         command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
     command(link, evaluation, "START")

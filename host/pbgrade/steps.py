@@ -15,6 +15,7 @@ from .profile import measurements_from
 
 PERIOD_US = 100_000  # 10 samples/s unless the run's options say otherwise
 OFF_V = 1.0  # below this the output is off
+SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
 
 
 @dataclass
@@ -22,6 +23,8 @@ class Plan:
     config: dict
     ramp: dict | None = None
     seconds: float = 0.0  # 0: until the device ends the run
+    short: dict | None = None
+    skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
 
 
 @dataclass
@@ -43,6 +46,12 @@ def plan(step, label, options):
         return Plan({**observe, "load_ma": light_ma},
                     {"step_ma": rated_ma - light_ma, "step_ms": round(s["seconds"] * 1000), "max_ma": rated_ma},
                     seconds=2 * s["seconds"])
+    if step.type == "short_circuit":
+        light = {**observe, "load_ma": max(1, round(rated_ma * s["light_fraction"]))}
+        if not options.short_switch:
+            return Plan(light, skip="not tested: this rig has no short-circuit switch ([load] short_pin)")
+        return Plan(light, short={"start_ms": SHORT_AFTER_MS, "ms": s["short_ms"]},
+                    seconds=SHORT_AFTER_MS / 1000 + s["short_ms"] / 1000 + s["observe_s"])
     if step.type == "over_current":
         step_ma = max(1, round(rated_ma * s["step_fraction"]))
         top_ma = min(round(rated_ma * s["max_fraction"]), options.max_current_ma)
@@ -162,6 +171,40 @@ def _over_current(step, evaluation, plan_, label):
                     f"({trip_ma / rated_ma:.0%} of rated) within {max(t[trip] - step_began, PERIOD_US / 1e6):.1f} s; {words}"])
 
 
+def _short_circuit(step, evaluation, plan_, label):
+    """Protected: the current fell below the rated current while the short
+    lasted (an unprotected unit feeds the short until the rig opens it).
+    Recovered: after the short, at light load, the output came back."""
+    unmeasured = {"short_protected": None, "short_trip_time_s": None, "short_recovered": None}
+    if plan_.skip:
+        return Outcome(unmeasured, [plan_.skip])
+    t, v, i = evaluation.samples()
+    on = next((e["t_s"] for e in evaluation.events if e["name"] == "short_on"), None)
+    off = next((e["t_s"] for e in evaluation.events if e["name"] == "short_off"), None)
+    if on is None or off is None or not (v[t < on] > OFF_V).any():
+        return Outcome(unmeasured, ["the output was off before the short circuit: not tested"])
+    period = evaluation.period_us / 1e6
+    during = (t >= on) & (t < off)
+    rated_a = label.rated_output_a
+    protected_at = t[during & (i < rated_a)]
+    after = (t >= off) & (v > 0.9 * label.rated_output_v)
+    m = {"short_protected": int(protected_at.size > 0 and i[during][-1] < rated_a),
+         "short_trip_time_s": float(protected_at[0] - on + period) if protected_at.size else None,
+         "short_recovered": int(after.any())}
+    peak = float(i[during].max()) if during.any() else 0.0
+    words = [f"short circuit for {off - on:.1f} s: " + (
+        f"the unit cut its output within {m['short_trip_time_s']:.1f} s (one reading every {period:g} s)"
+        if m["short_protected"] else f"the unit kept feeding the short ({peak:.1f} A read, the sensor's range "
+                                     f"may clip it) until the rig opened it")
+        + (f"; its output came back at light load {_after(t[after][0] - off, period)}" if m["short_recovered"]
+           else f"; its output had not come back {t[-1] - off:.0f} s later")]
+    return Outcome(m, words)
+
+
+def _after(seconds, period):
+    return "at once (by the next reading)" if seconds < period else f"after {seconds:.1f} s"
+
+
 def _discharge(step, evaluation, plan_, label):
     t_end = evaluation.end_event
     if not plan_.seconds:  # to the end: the full set the profiles grade
@@ -190,7 +233,7 @@ def _discharge(step, evaluation, plan_, label):
 
 
 _MEASURE = {"no_load": _no_load, "rest": _rest, "load_regulation": _load_regulation,
-            "over_current": _over_current, "discharge": _discharge}
+            "over_current": _over_current, "short_circuit": _short_circuit, "discharge": _discharge}
 
 # what each step can measure, so a profile asking for something else is refused before the test
 FULL_DISCHARGE = ("capacity_mah", "energy_wh", "efficiency", "capacity_ratio", "min_voltage_v", "max_voltage_v",
@@ -201,7 +244,8 @@ SHORT_DISCHARGE = ("short_energy_wh", "collapsed", "min_voltage_v", "mean_voltag
 MEASURES = {"no_load": ("no_load_voltage_v", "no_load_voltage_ratio"), "rest": (),
             "load_regulation": ("light_load_voltage_v", "loaded_voltage_v", "loaded_voltage_ratio",
                                 "load_regulation", "ripple_mv_pp", "noise_mv_rms"),
-            "over_current": ("ocp_trip_a", "ocp_trip_ratio", "ocp_trip_time_s", "ocp_below_rated", "ocp_recovered")}
+            "over_current": ("ocp_trip_a", "ocp_trip_ratio", "ocp_trip_time_s", "ocp_below_rated", "ocp_recovered"),
+            "short_circuit": ("short_protected", "short_trip_time_s", "short_recovered")}
 
 
 def measured_by(step):

@@ -18,6 +18,7 @@ MAX_FRAME = 254  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
 MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06, RAMP=0x07, RUN_FOR=0x08,
+               SHORT=0x09,
                IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
                STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
@@ -58,7 +59,8 @@ Payload = Struct(
     "seq" / Int16ul,
     "body" / Switch(this.type, {
         "HELLO": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
-        "CONFIG": Config, "RAMP": Ramp, "RUN_FOR": Struct("slots" / Int32ul), "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
+        "CONFIG": Config, "RAMP": Ramp, "RUN_FOR": Struct("slots" / Int32ul),
+        "SHORT": Struct("start_ms" / Int16ul, "ms" / Int16ul), "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
         "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
         "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
     }, default=Error),
@@ -68,8 +70,9 @@ Payload = Struct(
 SAMPLE_DTYPE = np.dtype([("bus", "<u2"), ("current", "<i2")])
 
 ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
-               4: "unknown command", 5: "wrong length"}
-EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 16: "limit_voltage",
+               4: "unknown command", 5: "wrong length", 6: "the rig has no such switch"}
+EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 5: "short_on", 6: "short_off",
+               16: "limit_voltage",
                17: "limit_current", 32: "sensor_fault"}
 STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}
 SENSORS = {1: "INA226", 2: "INA219", 3: "INA228", 4: "INA260", 5: "INA3221"}

@@ -5,7 +5,8 @@ A Li-ion cell (open-circuit voltage against state of charge, internal
 resistance, under-voltage protection) feeds a boost converter whose
 efficiency depends on its output power; the output sits at a fixed level
 (5/9/12 V as USB-PD/QC would request) less a droop and the cable's drop.
-Protections: over-current (threshold, delay, auto-recovery or latch), auto
+Protections: over-current (threshold, delay, auto-recovery or latch; a short
+circuit trips it within short_delay_s), auto
 shut-off at light load, under-voltage cut-off (abrupt, or folding the output
 back first). Temperature rises with the converter's losses. An intermittent
 contact drops the output now and then. Output noise is seeded, so a run is
@@ -60,6 +61,8 @@ class ModelBank:
         self.ocp_a = prot.get("ocp_a", 1.1 * self.level_rated_a)  # per level unless the file says
         self.ocp_delay_s = prot.get("ocp_delay_s", 0.0)
         self.ocp_recover_s = prot.get("ocp_recover_s", -1.0)  # < 0: latches off
+        self.short_a = prot.get("short_a", min(3 * self.ocp_a, 10.0))  # above this it is a short: faster trip
+        self.short_delay_s = prot.get("short_delay_s", 0.0005)
         self.auto_off_a = prot.get("auto_off_below_a", 0.0)
         self.auto_off_s = prot.get("auto_off_after_s", FOREVER)
         self.r_th = heat.get("c_per_w", 0.0)
@@ -107,6 +110,15 @@ class ModelBank:
                 v *= max(0.0, (v_cell - self.uvp_v) / (self.foldback_v - self.uvp_v))
         return v
 
+    def short_current(self, short_ohm):
+        """Into a short the converter drives what its droop and cable allow."""
+        if not self.on or self._dropped():
+            return 0.0
+        return self.level_v / (self.droop_ohm + self.cable_ohm + short_ohm)
+
+    def _trip_delay(self, current_a):
+        return self.short_delay_s if current_a > self.short_a else self.ocp_delay_s
+
     def sensed_voltage(self, current_a):
         """voltage() with the output's low-frequency noise, as a meter sees it."""
         v = self.voltage(current_a)
@@ -136,7 +148,7 @@ class ModelBank:
         soonest = min(self._back_at, contact) - t
         if self.on and not self._dropped():
             if current_a > self.ocp_a:
-                soonest = min(soonest, self.ocp_delay_s - self._over_s)
+                soonest = min(soonest, self._trip_delay(current_a) - self._over_s)
             if current_a < self.auto_off_a:
                 soonest = min(soonest, self.auto_off_s - self._light_s)
         return max(soonest, 0.0)
@@ -149,7 +161,12 @@ class ModelBank:
         self._step(current_a, seconds)
 
     def _step(self, current_a, seconds):
-        if self.on and not self._dropped() and current_a > 0:
+        if self.on and not self._dropped() and current_a > self.short_a:
+            # the moments before the short-circuit protection trips: the output
+            # capacitors deliver; the cell's share is negligible
+            self.energy_j += self.voltage(current_a) * current_a * seconds
+            self.delivered_c += current_a * seconds
+        elif self.on and not self._dropped() and current_a > 0:
             cell = self._cell(current_a)
             if cell is None:
                 self._switch_off("the cell could not deliver the power")
@@ -172,8 +189,8 @@ class ModelBank:
             return
         self._over_s = self._over_s + seconds if current_a > self.ocp_a else 0.0
         self._light_s = self._light_s + seconds if current_a < self.auto_off_a else 0.0
-        if self._over_s >= self.ocp_delay_s and current_a > self.ocp_a:
-            self._switch_off("over-current protection")
+        if current_a > self.ocp_a and self._over_s >= self._trip_delay(current_a):
+            self._switch_off("short-circuit protection" if current_a > self.short_a else "over-current protection")
             if self.ocp_recover_s >= 0:
                 self._back_at = t + self.ocp_recover_s
         elif self._light_s >= self.auto_off_s:
@@ -183,7 +200,8 @@ class ModelBank:
         """A load appearing on the port wakes a unit that switched itself off
         at light load or latched its over-current protection, as the port's
         insertion detection of most units does. An empty cell stays off."""
-        if not self.on and self.off_reason in ("auto shut-off at light load", "over-current protection"):
+        if not self.on and self.off_reason in ("auto shut-off at light load", "over-current protection",
+                                               "short-circuit protection"):
             self.on = True
             self._light_s = self._over_s = 0.0
             self._back_at = FOREVER

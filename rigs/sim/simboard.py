@@ -29,7 +29,8 @@ class SimBoard:
         self.ticks_us = self.clock.ticks_us
         self.ticks_diff = vclock.ticks_diff
         self.ticks_add = vclock.ticks_add
-        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), CCLoad(rig["load"]["max_current_a"]))
+        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), CCLoad(rig["load"]["max_current_a"]),
+                           sim.get("short_ohm", 0.05))
         self.i2c = SimI2C(self.clock)
         self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
         self.serial_out = sys.stdout.buffer
@@ -38,6 +39,7 @@ class SimBoard:
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
         self._kbd_intr = _CTRL_C
+        self.has_short = "short_pin" in rig["load"]
         self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
 
     def kbd_intr(self, ch):
@@ -77,6 +79,10 @@ class SimBoard:
 
     def load_set_ma(self, ma):
         self.world.set_load_ma(ma)
+
+    def short(self, on):
+        if self.has_short:
+            self.world.short(on)
 
 
 def _chip(sensor, sim, clock, source):

@@ -31,6 +31,10 @@ class CurveBank:
 
     sensed_voltage = voltage
 
+    def short_current(self, short_ohm):
+        """A curve knows no output resistance or protection: 0.1 ohm, and it never trips."""
+        return self.voltage(0.0) / (short_ohm + 0.1)
+
     def until_change(self, current_a):
         return FOREVER  # switches off only when its charge runs out, inside step()
 
@@ -88,12 +92,17 @@ class CCLoad:
 
 
 class World:
-    """Bank and load on one virtual clock; `sense` is what a sensor sees now."""
+    """Bank and load on one virtual clock; `sense` is what a sensor sees now.
 
-    def __init__(self, clock, bank, load):
+    The rig's short-circuit switch (short_ohm: MOSFET and wiring) sits across
+    the output after the shunt, so the sensor sees the short's current."""
+
+    def __init__(self, clock, bank, load, short_ohm=0.05):
         self.clock = clock
         self.bank = bank
         self.load = load
+        self.short_ohm = short_ohm
+        self.shorted = False
         self._t_us = clock.now_us
 
     def set_load_ma(self, ma):
@@ -102,17 +111,26 @@ class World:
             self.bank.load_connected()
         self.load.set_ma(ma)
 
+    def short(self, on):
+        self.sense(self.clock.now_us)
+        self.shorted = on
+
+    def _current(self):
+        if self.shorted:
+            return self.bank.short_current(self.short_ohm)
+        return self.load.current(self.bank)
+
     def sense(self, now_us):
         """Advance to now, re-evaluating the load current whenever the bank switches."""
         dt = (now_us - self._t_us) / 1e6
-        bank, load = self.bank, self.load
+        bank = self.bank
         while dt > 0:
-            i = load.current(bank)
+            i = self._current()
             step = min(dt, max(bank.until_change(i), 1e-6))
             bank.step(i, step)
             dt -= step
         self._t_us = max(now_us, self._t_us)
-        i = load.current(bank)
+        i = self._current()
         return bank.sensed_voltage(i), i
 
     def truth(self):

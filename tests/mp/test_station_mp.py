@@ -20,8 +20,11 @@ class Source:
         self.v = 5.0
         self.i = 0.0
         self.load_a = 0.0
+        self.shorted = False
 
     def sense(self, now_us):
+        if self.shorted:
+            return 0.2, 7.5  # far over the rig's 3.5 A limit: the short itself
         return self.v, self.i if self.load_a else 0.0
 
 
@@ -55,6 +58,9 @@ class Board:
         self.i2c.attach(SimINA226(self.clock, self.source, seed=3))
         self.serial_out = Capture()
         self.kbd = 3
+        self.has_short = False
+        self.stuck = False  # a short-circuit switch welded closed
+        self.short_calls = []
 
     def kbd_intr(self, ch):
         self.kbd = ch
@@ -65,6 +71,12 @@ class Board:
     def load_set_ma(self, ma):
         self.source.load_a = ma / 1000
         self.source.i = ma / 1000
+
+    def short(self, on):
+        assert self.has_short or not on
+        self.short_calls.append(on)
+        if on or not self.stuck:
+            self.source.shorted = on
 
 
 def command(st, msg_type, body=b""):
@@ -214,6 +226,36 @@ run_until(st, station.ENDED)
 code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
 assert code == station.EV_DURATION and index == 25 and samples_received(board.serial_out) == 25
 assert command(st, wire.CONFIG, config()) == station.OK and st.run_slots == 0
+
+# -- SHORT: bounded by the device, current limit suspended only while it lasts ----------
+assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
+assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.NO_SWITCH
+board.has_short = True
+assert command(st, wire.SHORT, struct.pack("<HH", 1000, 2001)) == station.BAD_VALUE
+assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
+assert command(st, wire.RUN_FOR, struct.pack("<I", 30)) == station.OK
+board.serial_out.messages = []
+assert command(st, wire.START) == station.OK
+load_by_slot = {}
+while st.state == station.RUNNING:
+    st._tick()
+    load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
+events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
+assert events == [(station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15), (station.EV_DURATION, 30)], events
+assert load_by_slot[12] == (True, 0.0) and load_by_slot[16] == (False, 0.21)  # the load is off while shorted
+assert samples_received(board.serial_out) == 30  # 7.5 A in slots 10-14 did not trip the 3.5 A limit
+# a switch welded closed: once the short's time is up the current limit holds again
+board.stuck = True
+assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
+assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
+assert command(st, wire.START) == station.OK
+board.short_calls = []
+run_until(st, station.FAULT, 100)
+code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
+assert code == station.EV_LIMIT_CURRENT and index == 15, (code, index)
+assert board.short_calls == [True, False, False] and board.source.load_a == 0  # tried to open it, load off
+assert command(st, wire.CONFIG, config()) == station.OK  # acknowledges the fault
+board.has_short = board.stuck = board.source.shorted = False
 
 # -- the sampling loop allocates nothing ----------------------------------------
 

@@ -74,6 +74,8 @@ for v in vectors:
                                                b["collapse_ma"], b["hold_ms"], b["flush_ms"])
     if v["type"] == "RUN_FOR":
         assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
+    if v["type"] == "SHORT":
+        assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
     if v["type"] == "RAMP":
         b = v["body"]
         assert wire.unpack_ramp(link.rx) == (b["step_ma"], b["step_ms"], b["max_ma"])

@@ -1,0 +1,85 @@
+"""The short-circuit step end to end: the device closes the rig's switch on
+its own schedule, a protected unit cuts its output and comes back, one that
+is not protected is seen feeding the short, and a rig without the switch
+records the step as not tested."""
+import pytest
+
+from test_e2e import run_record, write_curve, write_label
+
+METHOD = """
+[method]
+name = "short-only"
+title = "short circuit, then 5 s at 1.0 I"
+verdict = "grade"
+profile = "short"
+provenance = "test"
+
+[[step]]
+type = "short_circuit"
+short_ms = 300
+observe_s = 3
+
+[[step]]
+type = "discharge"
+seconds = 5
+"""
+
+PROFILE = """
+[profile]
+name = "short"
+title = "protects itself against a short circuit"
+kind = "pass-fail"
+fallback = "FAIL"
+provenance = "test"
+
+[[grade]]
+name = "PASS"
+pass = true
+
+[[grade.limit]]
+id = "short_protection"
+quantity = "short_protected"
+min = 1
+source = "test"
+"""
+
+
+@pytest.fixture
+def method(tmp_path):
+    (tmp_path / "short.toml").write_text(PROFILE)
+    path = tmp_path / "short-only.toml"
+    path.write_text(METHOD)
+    return [str(path), "--profile", str(tmp_path / "short.toml")]
+
+
+def short_step(record):
+    return next(s for s in record["steps"] if s["type"] == "short_circuit")
+
+
+def test_protected_unit_cuts_the_short_and_comes_back(tmp_path, method):
+    record, _ = run_record(tmp_path, "--sim-dut", "honest-10000", "--method", *method)
+    step = short_step(record)
+    assert step["measurements"] == {"short_protected": 1, "short_trip_time_s": pytest.approx(0.1),
+                                    "short_recovered": 1}
+    assert [e["name"] for e in step["events"]][:2] == ["short_on", "short_off"]
+    assert step["events"][1]["t_s"] - step["events"][0]["t_s"] == pytest.approx(0.3)
+    assert "the unit cut its output" in step["behaviours"][0] and record["passed"]
+
+
+def test_unprotected_unit_is_seen_feeding_the_short(tmp_path, method):
+    curve, label = tmp_path / "curve.csv", tmp_path / "label.toml"
+    write_curve(curve, [(0, 5.05), (3000, 5.0), (3000.5, 4.0)])  # a curve knows no protection
+    write_label(label, 3000)
+    record, _ = run_record(tmp_path, "--sim-dut", str(curve), "--label", str(label), "--method", *method)
+    step = short_step(record)
+    assert step["measurements"]["short_protected"] == 0 and step["measurements"]["short_trip_time_s"] is None
+    assert "kept feeding the short" in step["behaviours"][0] and record["grade"] == "FAIL"
+    assert record["status"] == "complete"  # the device's current limit was suspended for the short only
+
+
+def test_rig_without_a_switch_records_the_step_as_not_tested(tmp_path, method):
+    record, _ = run_record(tmp_path, "--rig", "sim-ina219", "--sim-dut", "honest-10000", "--method", *method)
+    step = short_step(record)
+    assert set(step["measurements"].values()) == {None} and step["events"] == []
+    assert "no short-circuit switch" in step["behaviours"][0]
+    assert "was not measured" in record["verdict"]["reasons"][0]  # never a pass by default
