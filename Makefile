@@ -1,14 +1,18 @@
 # make run   - set up .venv and run a full graded test on the simulated rig
 # make test  - set up .venv and run the whole test suite
+# make bench - speed, memory and accuracy figures against their goals: bench/results/latest.json,
+#              bench/RESULTS.md (make bench-quick: the same on small workloads, under a minute)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
+PICOWATT := picowatt==0.1.2  # the peer decoder; --no-deps: its GUI (PySide6) is not needed, cobs and numpy are ours
 PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
 RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
-.PHONY: run test setup clean
+.PHONY: run test setup clean bench bench-quick
 
 setup: $(STAMP)
 
@@ -23,6 +27,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --no-deps $(PICOWATT)
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) pbgrade-data

@@ -2,16 +2,20 @@
 (Raspberry Pi Pico / RP2040, ESP32). The station uses only this interface;
 rigs/sim/simboard.py implements it for the simulator.
 
-The load is a MOSFET constant-current sink whose setpoint is a PWM duty,
-RC-filtered to a voltage: full duty = load["max_current_a"]. The rig file
-gives pins and the load's full-scale current. A rig may have a second MOSFET
-across the output, after the shunt, for the short-circuit test
-(load["short_pin"], high = shorted).
+The rig's [load] kind says what the load is (firmware/load.py controls it):
+a MOSFET constant-current sink whose setpoint is a PWM duty RC-filtered to a
+voltage ("cc", pins.load_pwm) or a DAC output ("dac", pins.load_dac: the
+ESP32's 8-bit DAC on GPIO25/26), full drive = load["max_current_a"]; a
+resistor bank, one relay per resistor ("relays", pins.load_relays, bit k of
+the mask = resistor k); or an external load the host drives ("scpi"). A rig
+may have a second MOSFET across the output, after the shunt, for the
+short-circuit test (load["short_pin"], high = shorted).
 """
 import select
 import sys
 import time
 
+import machine
 import micropython
 from machine import I2C, PWM, Pin
 
@@ -22,7 +26,15 @@ class Board:
         self.name = rig.get("board", "machine")
         self.flash = ""  # files live at the root of the board's filesystem
         self.i2c = I2C(pins["i2c_id"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400_000)
-        self._pwm = PWM(Pin(pins["load_pwm"]), freq=pins.get("load_pwm_hz", 20_000), duty_u16=0)
+        kind = rig["load"]["kind"]
+        self._pwm = None
+        if kind == "cc":
+            self._pwm = PWM(Pin(pins["load_pwm"]), freq=pins.get("load_pwm_hz", 20_000), duty_u16=0)
+        self._dac = None
+        if kind == "dac":
+            self._dac = getattr(machine, "DAC")(Pin(pins["load_dac"]))  # ESP32 only: rp2 has no DAC
+            self._dac.write(0)
+        self._relays = [Pin(p, Pin.OUT, value=0) for p in pins.get("load_relays", ())]
         self._full_scale_ma = int(rig["load"]["max_current_a"] * 1000)
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
@@ -55,8 +67,22 @@ class Board:
             return
 
     def load_set_ma(self, ma):
+        """The open-loop setpoint of the station before load.py; goes when it switches."""
         ma = min(max(ma, 0), self._full_scale_ma)
-        self._pwm.duty_u16(ma * 65535 // self._full_scale_ma)
+        self.load_drive(ma * 65535 // self._full_scale_ma)
+
+    def load_drive(self, duty_u16):
+        """The MOSFET sink's drive, 0..65535 of full scale."""
+        if self._pwm is not None:
+            self._pwm.duty_u16(duty_u16)
+        else:
+            self._dac.write(duty_u16 >> 8)
+
+    def load_relays(self, mask):
+        """Relay k closed while bit k of mask is set."""
+        relays = self._relays
+        for k in range(len(relays)):
+            relays[k].value(mask >> k & 1)
 
     def short(self, on):
         if self._short is not None:

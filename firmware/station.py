@@ -33,6 +33,9 @@ EV_SHORT_ON = const(5)
 EV_SHORT_OFF = const(6)
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
+EV_LIMIT_REVERSE = const(18)
+EV_LIMIT_POWER = const(19)
+EV_LIMIT_TEMPERATURE = const(20)
 EV_SENSOR_FAULT = const(32)
 
 OK = const(0)
@@ -47,9 +50,12 @@ _IDLE_POLL_MS = const(20)
 _MAX_SHORT_MS = const(2000)  # the device's own bound on a short circuit, whatever the host asks
 _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched off",
            EV_LIMIT_CURRENT: "current over the rig's limit: load switched off",
+           EV_LIMIT_REVERSE: "current flowing back into the unit: load switched off; check the wiring's polarity",
+           EV_LIMIT_POWER: "load power over the rig's limit: load switched off",
+           EV_LIMIT_TEMPERATURE: "temperature over the rig's limit: load switched off; let it cool",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
-         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4}
+         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0}
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
@@ -57,9 +63,7 @@ class Station:
     def __init__(self, board, rig):
         self.board = board
         self.link = wire.Link(board.serial_out)
-        limits = rig["limits"]
-        self.max_mv = int(limits["max_voltage_v"] * 1000)
-        self.max_ma = int(limits["max_current_a"] * 1000)
+        self.set_limits(rig["limits"])
         cfg = rig["sensor"]
         self.address = cfg["address"]
         self.shunt_ohms = cfg["shunt_ohms"]
@@ -78,6 +82,17 @@ class Station:
         self.skipped = 0
         self.load_ma = 0
         self.deadline = 0
+        self.acked = (-1, -1, 0)  # (command type, seq, result) of the last ACK
+
+    def set_limits(self, limits):
+        """The rig file's limits; they take effect at the next CONFIG."""
+        self.max_mv = int(limits["max_voltage_v"] * 1000)
+        self.max_ma = int(limits["max_current_a"] * 1000)
+        self.max_mw = int(limits.get("max_power_w", 0) * 1000)  # 0: no power limit
+        self.max_reverse_ma = int(limits.get("max_reverse_current_a", 0.1) * 1000)
+        # (sensor index on the board, limit in C) for each temperature the rig watches
+        self.max_temps = tuple((k, limits[name]) for k, name in enumerate(("max_load_temp_c", "max_dut_temp_c"))
+                               if name in limits)
 
     # -- host commands --------------------------------------------------
 
@@ -102,7 +117,10 @@ class Station:
             return self._ack(cmd, seq, UNKNOWN)
         if self.link.rx_len != 3 + body:
             return self._ack(cmd, seq, BAD_LENGTH)
+        if self.acked[0] == cmd and self.acked[1] == seq:  # a retry whose ACK was lost: answer, don't redo
+            return self._ack(cmd, seq, self.acked[2])
         if cmd == wire.HELLO:
+            self.acked = (-1, -1, 0)  # a new host: its numbering starts afresh
             self._identity()
             self.link.send(self.link.msg, wire.pack_calibration(self.link.msg, self.calibration))
             if self.fault:
@@ -120,6 +138,13 @@ class Station:
             self._ack(cmd, seq, self._run_for(rx))
         elif cmd == wire.SHORT:
             self._ack(cmd, seq, self._short(rx))
+        elif cmd == wire.RESEND:
+            first, count = wire.unpack_resend(rx)
+            gone = self.link.resend(first, count)
+            if gone:
+                self.link.send(self.link.msg, wire.pack_gone(self.link.msg, first, gone))
+        elif cmd == wire.CLEAR:
+            self._ack(cmd, seq, self._clear())
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
@@ -129,10 +154,16 @@ class Station:
         else:
             self._status()
 
-    def _configure(self, rx):
-        if self.state == RUNNING:
+    def _clear(self):
+        """The operator's acknowledgement of a fault: only this lets the load on again."""
+        if self.state == RUNNING or self.sensor is None:
             return BAD_STATE
-        if self.sensor is None:
+        self.state = IDLE if self.state == FAULT else self.state
+        self.fault = ""
+        return OK
+
+    def _configure(self, rx):
+        if self.state in (RUNNING, FAULT) or self.sensor is None:
             return BAD_STATE
         period_us, load_ma, end_mv, collapse_ma, hold_ms, flush_ms = wire.unpack_config(rx)
         if period_us < self.sensor.sample_period_us or period_us > 60_000_000 or flush_ms == 0:
@@ -148,13 +179,28 @@ class Station:
         self.short_from = self.short_until = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
+        self.max_reverse_code = self._current_code(self.max_reverse_ma / 1000)
+        self._power_limit()
+        b = self.board
+        self.temp_codes = tuple((k, b.temperature_code(k, celsius)) for k, celsius in self.max_temps)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
         self.flush_slots = min(max(flush_ms * 1000 // period_us, 1), self.batch.capacity)
         self.configured = True
-        if self.state == FAULT:  # a new configuration is the operator's acknowledgement
-            self.state = IDLE
-            self.fault = ""
         return OK
+
+    def _power_limit(self):
+        """Power is compared as a product of codes, each shifted right so the
+        product stays a small int (no heap) on a 32-bit port: 20-bit codes too."""
+        shift = 0
+        while (self.max_bus_code >> shift) * (self.max_current_code >> shift) >= 1 << 29:
+            shift += 1
+        self.power_shift = shift
+        if not self.max_mw:
+            self.max_power_code = 1 << 30  # never reached
+            return
+        c, s = self.calibration, self.sensor
+        watts_per_code = s.bus_lsb_v * c[0] * s.current_lsb_a * c[2] * (1 << 2 * shift)
+        self.max_power_code = int(self.max_mw / 1000 / watts_per_code)
 
     def _bus_code(self, volts):
         """Raw code at which the calibrated voltage reaches volts."""
@@ -276,9 +322,17 @@ class Station:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
         if self.run_slots and self.index >= self.run_slots:
             return self._end(EV_DURATION, self.index, 0, ENDED)
-        if (cur > self.max_current_code or cur < -self.max_current_code) and not (
-                self.short_from <= index < self.short_until):
-            return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
+        if not self.short_from <= index < self.short_until:  # a short is the over-current being tested
+            if cur > self.max_current_code:
+                return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
+            if cur < -self.max_reverse_code:
+                return self._end(EV_LIMIT_REVERSE, index, cur, FAULT)
+        if (bus >> self.power_shift) * (cur >> self.power_shift) > self.max_power_code:
+            return self._end(EV_LIMIT_POWER, index, bus, FAULT)
+        for k, code in self.temp_codes:
+            reading = self.board.temperature_raw(k)
+            if reading > code:
+                return self._end(EV_LIMIT_TEMPERATURE, index, k, FAULT)
         if bus < self.end_code:
             self._below(EV_END_VOLTAGE, index, bus)
         elif cur < self.collapse_code:
@@ -333,6 +387,7 @@ class Station:
         self.link.send(self.link.msg, n)
 
     def _ack(self, cmd, seq, result):
+        self.acked = (cmd, seq, result)
         self.link.send(self.link.msg, wire.pack_ack(self.link.msg, cmd, seq, result))
 
     def _event(self, code, index, value):

@@ -10,6 +10,7 @@ Usage::
     n = pack_ack(link.msg, cmd_type, cmd_seq, 0)
     link.send(link.msg, n)
 """
+import array
 import struct
 
 import micropython
@@ -17,6 +18,10 @@ from micropython import const
 
 PROTO_VERSION = const(1)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
+KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~16 s at 1000
+KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
+_LONGEST = const(256)  # the longest wire frame: COBS(254) + delimiter
+_WRAP = const(0x3FFFFFFF)  # byte counts wrap here, staying small ints (no heap) on a 32-bit port
 
 HELLO = const(0x01)
 CONFIG = const(0x02)
@@ -27,6 +32,8 @@ CAL_SET = const(0x06)
 RAMP = const(0x07)
 RUN_FOR = const(0x08)
 SHORT = const(0x09)
+RESEND = const(0x0A)
+CLEAR = const(0x0B)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -36,6 +43,7 @@ EVENT = const(0xA0)
 STATUS = const(0xA1)
 TEXT = const(0xA2)
 ACCUMULATORS = const(0xA3)
+GONE = const(0xA4)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
 _IDENTITY_FIXED = const(32)  # header and fixed fields; the board name follows
@@ -90,6 +98,17 @@ def cobs_encode(src, n: int, dst) -> int:
 
 
 @micropython.viper
+def copy_into(src, n: int, dst, at: int):
+    """dst[at:at+n] = src[:n] without the slice objects the heap would pay for."""
+    s = ptr8(src)
+    d = ptr8(dst)
+    i = 0
+    while i < n:
+        d[at + i] = s[i]
+        i += 1
+
+
+@micropython.viper
 def cobs_decode(src, n: int, dst) -> int:
     """Decode n bytes of src into dst; returns the length, or -1 if not valid COBS."""
     s = ptr8(src)
@@ -115,13 +134,26 @@ def cobs_decode(src, n: int, dst) -> int:
 
 
 class Link:
-    """Sends payloads as framed, numbered frames; reassembles received frames."""
+    """Sends payloads as framed, numbered frames; reassembles received frames.
 
-    def __init__(self, out):
+    Every frame sent is also copied, as sent, into a ring of the most recent
+    kept_bytes, packed end to end, so a host that missed one (a corrupt byte, a
+    USB hiccup, a restart) can ask for it again by number and get the same
+    bytes. Packed, small frames at low rates reach back minutes."""
+
+    def __init__(self, out, kept_bytes=KEPT_BYTES):
         self.out = out
         self.seq = 0
         self.msg = bytearray(MAX_FRAME)  # scratch payload for small messages
-        self._frame = bytearray(MAX_FRAME + 2)
+        self._frame = bytearray(_LONGEST)
+        self._ring = bytearray(max(kept_bytes, _LONGEST))
+        self._at = 0  # where the next frame goes in the ring
+        self._written = 0  # bytes put in the ring so far, modulo _WRAP
+        self._entries = KEPT_FRAMES if kept_bytes else 1  # a link that only receives keeps nothing
+        self._offsets = array.array("H", bytes(2 * self._entries))
+        self._lens = array.array("H", bytes(2 * self._entries))
+        self._seqs = array.array("H", bytes(2 * self._entries))
+        self._ends = array.array("I", bytes(4 * self._entries))  # _written just after each frame
         self._raw = bytearray(MAX_FRAME + 2)
         self._n = 0
         self.rx = bytearray(MAX_FRAME)  # last valid received payload
@@ -136,10 +168,48 @@ class Link:
         crc = crc16(payload, n)
         payload[n] = crc & 0xFF
         payload[n + 1] = crc >> 8
-        m = cobs_encode(payload, n + 2, self._frame)
-        self._frame[m] = 0
-        self.out.write(self._frame, m + 1)
+        frame = self._frame
+        m = cobs_encode(payload, n + 2, frame) + 1
+        frame[m - 1] = 0
+        self.out.write(frame, m)
+        self._keep(seq, frame, m)
         self.seq = (seq + 1) & 0xFFFF
+
+    def _keep(self, seq, frame, m):
+        at = self._at
+        skipped = 0
+        if at + m > len(self._ring):  # no room before the end: start again at 0, the tail unused
+            skipped = len(self._ring) - at
+            at = 0
+        copy_into(frame, m, self._ring, at)
+        self._written = (self._written + skipped + m) & _WRAP
+        k = seq % self._entries
+        self._offsets[k] = at
+        self._lens[k] = m
+        self._seqs[k] = seq
+        self._ends[k] = self._written
+        self._at = at + m
+
+    def _kept(self, seq):
+        """Index entry of frame seq if its bytes are still in the ring, else -1."""
+        k = seq % self._entries
+        since = (self._written - self._ends[k]) & _WRAP  # bytes written over the ring after it
+        if self._seqs[k] != seq or not self._lens[k] or not 0 < (self.seq - seq) & 0xFFFF <= self._entries:
+            return -1
+        return k if since + self._lens[k] <= len(self._ring) - _LONGEST else -1
+
+    def resend(self, first, count):
+        """Write the kept frames first .. first+count-1 again, unchanged; returns
+        how many of the first ones are no longer kept (or were never sent)."""
+        gone = 0
+        for j in range(count):
+            k = self._kept((first + j) & 0xFFFF)
+            if k >= 0:
+                at = self._offsets[k]
+                self.out.write(memoryview(self._ring)[at:at + self._lens[k]], self._lens[k])
+            elif gone == j:
+                gone += 1
+        return gone
 
     def feed(self, byte):
         """Take one received byte; True when self.rx holds a complete valid payload."""
@@ -246,6 +316,18 @@ def unpack_ramp(buf):
 def unpack_run_for(buf):
     """RUN_FOR body -> slots."""
     return struct.unpack_from("<I", buf, 3)[0]
+
+
+def unpack_resend(buf):
+    """RESEND body -> (first_seq, count)."""
+    return struct.unpack_from("<HH", buf, 3)
+
+
+def pack_gone(buf, first, count):
+    """Frames first .. first+count-1 asked for again but no longer kept: lost for good."""
+    buf[0] = GONE
+    struct.pack_into("<HH", buf, 3, first, count)
+    return 7
 
 
 def unpack_short(buf):

@@ -5,13 +5,14 @@ records the step as not tested."""
 import pytest
 
 from test_e2e import run_record, write_curve, write_label
+from test_profile import MINIMAL
 
 METHOD = """
 [method]
 name = "short-only"
 title = "short circuit, then 5 s at 1.0 I"
 verdict = "grade"
-profile = "short"
+profile = "mini"
 provenance = "test"
 
 [[step]]
@@ -24,29 +25,12 @@ type = "discharge"
 seconds = 5
 """
 
-PROFILE = """
-[profile]
-name = "short"
-title = "protects itself against a short circuit"
-kind = "pass-fail"
-fallback = "FAIL"
-provenance = "test"
-
-[[grade]]
-name = "PASS"
-pass = true
-
-[[grade.limit]]
-id = "short_protection"
-quantity = "short_protected"
-min = 1
-source = "test"
-"""
+PROFILE = MINIMAL.replace('quantity = "capacity_ratio"\nmin = 1.0', 'quantity = "short_protected"\nmin = 1')
 
 
 @pytest.fixture
 def method(tmp_path):
-    (tmp_path / "short.toml").write_text(PROFILE)
+    (tmp_path / "short.toml").write_text(PROFILE)  # passes if the unit cut the short
     path = tmp_path / "short-only.toml"
     path.write_text(METHOD)
     return [str(path), "--profile", str(tmp_path / "short.toml")]

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from . import paths
 from .calibrate import CalibrationError, calibrate
+from .evaluate import Evaluation
 from .journal import read_meta
 from .label import LabelError, load_label
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .record import Store
 from .rig import RigFileError, load_rig
-from .runner import Options, RigError, regrade, run_test
+from .runner import Link, Options, RigError, check_resumable, collect, command, regrade, resume_test, run_test
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
 from .steps import measured_by
@@ -79,8 +80,18 @@ def _parser():
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
     cal.set_defaults(func=cmd_calibrate)
 
+    clear = sub.add_parser("clear", help="acknowledge a rig's fault once its cause is fixed")
+    clear.add_argument("--port", required=True, help="serial device or pyserial URL of the rig")
+    clear.set_defaults(func=cmd_clear)
+
     sub.add_parser("methods", help="list the test methods").set_defaults(func=cmd_methods)
     sub.add_parser("profiles", help="list the grading profiles").set_defaults(func=cmd_profiles)
+
+    rs = sub.add_parser("resume", help="go on with a run whose host stopped (crash, kill, power cut)")
+    rs.add_argument("run", help="run id or run directory")
+    rs.add_argument("--port", help="the rig's port, if it changed (default: the run's)")
+    rs.add_argument("--json", type=Path)
+    rs.set_defaults(func=cmd_resume)
 
     rg = sub.add_parser("regrade", help="rebuild a run's result from its journal")
     rg.add_argument("run", help="run id or run directory")
@@ -126,10 +137,7 @@ def cmd_run(args):
             raise
         live.done()
     Store(data_root / "runs.sqlite").add(record)
-    if args.json:
-        args.json.write_text(json.dumps(record, indent=1))
-    print(result_table(record))
-    return 0 if record["passed"] else 1
+    return _report(record, args.json)
 
 
 def _start_sim(stack, rig, dut, speed=0):
@@ -143,6 +151,20 @@ def _start_sim(stack, rig, dut, speed=0):
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
     return stack.enter_context(SimRig(rig, load_dut(dut), work, flash))
+
+
+def cmd_clear(args):
+    link = Link(args.port, on_bytes=lambda chunk: None)
+    try:
+        evaluation = Evaluation({"period_us": 100_000, "end_mv": 0, "collapse_ma": 0})
+        link.send("HELLO")
+        collect(link, evaluation, lambda: evaluation.status is not None)
+        was = "; ".join(evaluation.texts) or "no fault"
+        command(link, evaluation, "CLEAR")
+    finally:
+        link.close()
+    print(f"pbgrade: cleared ({was}); the rig takes a new test")
+    return 0
 
 
 def cmd_methods(args):
@@ -203,17 +225,36 @@ def cmd_sim(args):
         raise SimError(f"the simulated rig stopped: {sim.log_tail()}")
 
 
-def cmd_regrade(args):
-    run_dir = Path(args.run)
+def _run_dir(run):
+    run_dir = Path(run)
     if not run_dir.is_dir():
-        run_dir = paths.data_dir() / "runs" / args.run
+        run_dir = paths.data_dir() / "runs" / run
     if not (run_dir / "meta.json").is_file():
-        raise RigError(f"no journal for run {args.run!r}: give a run id from the database or a run directory")
-    meta = read_meta(run_dir)
-    label = load_label(meta["label_path"])
-    record = regrade(run_dir, label, load_profile(args.profile or meta["profile"]))
-    if args.json:
-        args.json.write_text(json.dumps(record, indent=1))
+        raise RigError(f"no journal for run {run!r}: give a run id from the database or a run directory")
+    return run_dir, read_meta(run_dir)
+
+
+def cmd_regrade(args):
+    run_dir, meta = _run_dir(args.run)
+    record = regrade(run_dir, load_label(meta["label_path"]), load_profile(args.profile or meta["profile"]))
+    return _report(record, args.json)
+
+
+def cmd_resume(args):
+    run_dir, meta = _run_dir(args.run)
+    check_resumable(meta)
+    print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
+    live = Live(sys.stderr)
+    record = resume_test(run_dir, load_label(meta["label_path"]), load_profile(meta["profile"]), args.port,
+                         live.update)
+    live.done()
+    Store(paths.data_dir() / "runs.sqlite").add(record)
+    return _report(record, args.json)
+
+
+def _report(record, json_path):
+    if json_path:
+        json_path.write_text(json.dumps(record, indent=1))
     print(result_table(record))
     return 0 if record["passed"] else 1
 

@@ -2,34 +2,50 @@
 re-grade from the journal both take, so they cannot disagree.
 
 Time is the sample slot index × the configured period (protocol/SPEC.md):
-unambiguous across tick wrap-arounds and lost frames. Each batch is scaled
-and integrated as numpy arrays; nothing is kept per sample.
+unambiguous across tick wrap-arounds and lost frames. SAMPLES frames are
+checked one by one but decoded, scaled and integrated as numpy arrays many
+frames at a time: per-frame numpy calls would cost more than the samples (a
+1 kHz log replays at millions of samples per second). Nothing is kept per
+sample beyond one batch.
 """
+import struct
+from collections import namedtuple
 from datetime import datetime, timezone
 
 import numpy as np
 
 from . import wire
 from .integrate import Integrator
+from .reorder import SeqOrder
 from .voltage import VoltageStats
 
-END_EVENTS = {1, 2, 3, 4, 16, 17, 32}
+BATCH = 1 << 14  # samples gathered before they are integrated; any other message integrates them first
+# SAMPLES and SAMPLES20 without construct (wire.Payload): type, seq, index, count, then count samples
+_SAMPLE_SIZE = {0x90: ("SAMPLES", 4), 0x91: ("SAMPLES20", 5)}
+_SAMPLES_HEADER = struct.Struct("<BHIB")
+Message = namedtuple("Message", "type seq body")
+SamplesBody = namedtuple("SamplesBody", "index count data")
+
+END_EVENTS = {1, 2, 3, 4, 16, 17, 18, 19, 20, 32}
 UNCALIBRATED = wire.Calibration.parse(wire.Calibration.build(
     {"v_gain": 1.0, "v_offset_v": 0.0, "i_gain": 1.0, "i_offset_a": 0.0, "date": 0}))
 
 
 class Evaluation:
-    def __init__(self, config, window_s=5.0, apply_calibration=True, device=None, keep_trace=False):
+    def __init__(self, config, window_s=5.0, apply_calibration=True, device=None, keep_trace=False,
+                 first_seq=None):
         """config: the CONFIG body the host sent (period_us, load_ma, end_mv, ...);
         device: (identity, calibration) learnt by an earlier step, if this one
-        does not see them; keep_trace: keep every sample, for short steps only."""
+        does not see them; keep_trace: keep every sample, for short steps only;
+        first_seq: the device's next frame number after the previous step, so
+        frames lost at the very start are missed too."""
         self.config = config
         self.apply_calibration = apply_calibration
         period = config["period_us"]
         self.period_us = period
-        self.integrator = Integrator(period)
-        self.voltage = VoltageStats(period, min_current_a=config["collapse_ma"] / 1000,
-                                    cutoff_v=config["end_mv"] / 1000, window_s=window_s)
+        self._integrator = Integrator(period)
+        self._voltage = VoltageStats(period, min_current_a=config["collapse_ma"] / 1000,
+                                     cutoff_v=config["end_mv"] / 1000, window_s=window_s)
         self.identity, self.calibration = device or (None, None)
         self.trace = [] if keep_trace else None
         self.accumulators = None
@@ -38,36 +54,70 @@ class Evaluation:
         self.status = None
         self.frames = 0
         self.frames_corrupt = 0
-        self.frames_lost = 0
         self.samples_received = 0
         self.samples_duplicate = 0
-        self.last = None  # (t_s, v, i) of the latest sample, for the live view
         self.finished = False  # the run ended and the device reported its final status
-        self._seq = None
+        self._last = None
+        self.order = SeqOrder(first_seq)  # frames applied in the device's order (reorder.py)
         self._next_index = None
+        self._first_index = 0
+        self._started = False  # the device acknowledged START
+        self._batch = []  # (type, first index, count, data) of SAMPLES frames not yet integrated
+        self._batch_samples = 0
+
+    @property
+    def integrator(self):
+        self._integrate()
+        return self._integrator
+
+    @property
+    def voltage(self):
+        self._integrate()
+        return self._voltage
+
+    @property
+    def last(self):
+        """(t_s, v, i) of the latest sample, for the live view."""
+        self._integrate()
+        return self._last
 
     def feed(self, frame):
-        """One frame (without delimiter) -> the parsed message, or None if corrupt."""
+        """One frame (without delimiter) -> the parsed message, or None if corrupt.
+
+        A SAMPLES frame comes back as a Message namedtuple (type, seq, body:
+        index, count, data), any other as wire.parse gives it."""
         try:
-            msg = wire.parse(wire.decode_frame(frame))
+            payload = wire.decode_frame(frame)
+            msg = _samples(payload) or wire.parse(payload)
         except wire.FrameError:
             self.frames_corrupt += 1
             return None
         self.frames += 1
-        if self._seq is not None:
-            self.frames_lost += (msg.seq - self._seq - 1) % 0x10000
-        self._seq = msg.seq
+        ready = self.order.gone(msg.body.first, msg.body.count) if msg.type == "GONE" else []
+        for m in ready + self.order.push(msg):  # a GONE acts at once, and fills its own place in the order
+            self._apply(m)
+        return msg
+
+    def close(self):
+        """The stream has ended: what still waits behind a hole is applied, the hole counted lost."""
+        for m in self.order.flush():
+            self._apply(m)
+
+    @property
+    def frames_lost(self):
+        return self.order.lost
+
+    def _apply(self, msg):
         if msg.type in ("SAMPLES", "SAMPLES20"):
             self._on_samples(msg)
         else:
+            self._integrate()  # samples before a new identity, calibration or the end are integrated as they were
             handler = getattr(self, "_on_" + str(msg.type).lower(), None)
             if handler:
                 handler(msg.body)
-        return msg
 
     def _on_identity(self, body):
         self.identity = body
-        self._seq = None  # a (re)connected device may restart its numbering
 
     def _on_calibration(self, body):
         self.calibration = body if self.apply_calibration else UNCALIBRATED
@@ -77,39 +127,63 @@ class Evaluation:
 
     def _on_samples(self, msg):
         body = msg.body
-        if self.identity is None or self.calibration is None:
+        if self.identity is None or self.calibration is None or body.count == 0:
             return
         first = body.index
-        if self._next_index is not None and first < self._next_index:
+        if self._next_index is None:
+            self._first_index = first
+        elif first < self._next_index:
             self.samples_duplicate += body.count
             return
-        bus, current = wire.sample_codes(msg)
-        t_us = (first + np.arange(body.count, dtype=np.int64)) * self.period_us
+        if self._batch and self._batch[-1][0] != msg.type:
+            self._integrate()
+        self._batch.append((msg.type, first, body.count, body.data))
+        self._batch_samples += body.count
+        self.samples_received += body.count
+        self._next_index = first + body.count
+        if self._batch_samples >= BATCH:
+            self._integrate()
+
+    def _integrate(self):
+        """Decode, scale and integrate the gathered frames' samples as one batch."""
+        if not self._batch:
+            return
+        kind, firsts, counts, data = zip(*self._batch)
+        self._batch, self._batch_samples = [], 0
+        counts = np.array(counts, dtype=np.int64)
+        bus, current = wire.sample_codes(Message(kind[0], None, SamplesBody(None, None, b"".join(data))))
+        # each sample's slot: its frame's first index plus its place in that frame
+        starts = np.cumsum(counts) - counts
+        slots = np.repeat(np.array(firsts, dtype=np.int64) - starts, counts) + np.arange(bus.size)
+        t_us = slots * self.period_us
         cal = self.calibration
         v = bus * (self.identity.bus_lsb_v * cal.v_gain) + cal.v_offset_v
         i = current * (self.identity.current_lsb_a * cal.i_gain) + cal.i_offset_a
-        self.integrator.add(t_us, v, i)
-        self.voltage.add(v, i)
-        self.samples_received += body.count
+        self._integrator.add(t_us, v, i)
+        self._voltage.add(v, i)
         if self.trace is not None:
             self.trace.append((t_us, v, i))
-        self._next_index = first + body.count
-        self.last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
+        self._last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
 
     def _on_event(self, body):
         self.events.append({"code": body.code, "name": wire.EVENT_CODES.get(body.code, "unknown"),
                             "index": body.index, "t_s": body.index * self.period_us / 1e6,
                             "value": body.value})
 
+    def _on_ack(self, body):
+        self._started = self._started or (body.cmd_type == "START" and body.result == 0)
+
     def _on_status(self, body):
+        """The run is over at its end EVENT, or when the device says it ended (the EVENT lost for good)."""
         self.status = body
-        self.finished = self.end_event is not None
+        self.finished = self.end_event is not None or (self._started and body.state in (2, 3))
 
     def _on_text(self, body):
         self.texts.append(body.message)
 
     def samples(self):
         """The kept trace as (t_s, v, i) arrays."""
+        self._integrate()
         if not self.trace:
             return np.empty(0), np.empty(0), np.empty(0)
         t, v, i = (np.concatenate(parts) for parts in zip(*self.trace))
@@ -145,14 +219,20 @@ class Evaluation:
 
     @property
     def samples_lost(self):
-        """Slots between the first and the last sample received that never arrived."""
-        return self.integrator.samples_lost
+        """Slots of the run that never arrived: between samples, before the first
+        (a run starts at slot 0) and after the last (the device's final status
+        says how many slots it filled)."""
+        ended = self.status.index if self.status and self.end_event else 0
+        if self._next_index is None:
+            return ended
+        return self.integrator.samples_lost + self._first_index + max(ended - self._next_index, 0)
 
     def integrity(self):
         return {
             "frames": self.frames,
             "frames_corrupt": self.frames_corrupt,
             "frames_lost": self.frames_lost,
+            "frames_duplicate": self.order.duplicates,
             "samples_received": self.samples_received,
             "samples_lost": self.samples_lost,
             "samples_duplicate": self.samples_duplicate,
@@ -163,3 +243,19 @@ class Evaluation:
             "gap_energy_estimate_wh": self.integrator.gap_energy_estimate_wh,
             "gap_charge_estimate_mah": self.integrator.gap_charge_estimate_mah,
         }
+
+
+def _samples(payload):
+    """A SAMPLES or SAMPLES20 payload as a Message, None for any other type; FrameError if its length is wrong.
+
+    construct takes longer to parse one than the host needs for its 61 samples."""
+    kind = _SAMPLE_SIZE.get(payload[0])
+    if kind is None:
+        return None
+    name, size = kind
+    if len(payload) < _SAMPLES_HEADER.size:
+        raise wire.FrameError(f"{name} frame of {len(payload)} bytes is too short")
+    _, seq, index, count = _SAMPLES_HEADER.unpack_from(payload)
+    if len(payload) != _SAMPLES_HEADER.size + count * size:
+        raise wire.FrameError(f"{name} frame of {len(payload)} bytes does not hold {count} samples")
+    return Message(name, seq, SamplesBody(index, count, payload[_SAMPLES_HEADER.size:]))

@@ -16,13 +16,18 @@ FSYNC_INTERVAL_S = 5.0
 
 
 class Journal:
-    def __init__(self, run_dir, meta):
+    def __init__(self, run_dir, meta=None):
+        """A new run's journal; without meta, the journal of a run that stopped, to go on with."""
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._write_json("meta.json", meta)
+        if meta is not None:
+            self._write_json("meta.json", meta)
         self._rx = None
-        self._steps = 0
+        self._steps = len(step_files(self.dir))
         self._synced = time.monotonic()
+        if self._steps:  # resuming: the step that was running goes on in its own file
+            self._rx = open(step_files(self.dir)[-1], "ab", buffering=0)
+            self._rx.write(b"\x00")  # ends a frame cut off by the stop, so it cannot swallow the next
 
     def begin(self, step_name):
         """Received bytes go to this step's file from now on."""

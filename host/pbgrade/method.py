@@ -18,7 +18,7 @@ profile grades them. Every error names the file, the line and the fix.
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tomlcheck import Fields, Lines, read_toml
+from .tomlcheck import Fields, Lines, builtin_names, builtin_or_file, read_toml
 
 BUILTIN_DIR = Path(__file__).with_name("methods")
 VERDICTS = ("grade", "screen")
@@ -59,16 +59,11 @@ class Method:
 
 
 def builtin_methods() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+    return builtin_names(BUILTIN_DIR)
 
 
 def load_method(name_or_path) -> Method:
-    path = Path(name_or_path)
-    if path.suffix != ".toml" and path.parent == Path("."):
-        path = BUILTIN_DIR / f"{name_or_path}.toml"
-        if not path.exists():
-            raise MethodError(f"{name_or_path}: no such method: use one of {', '.join(builtin_methods())}, "
-                              f"or give the path of a .toml file")
+    path = builtin_or_file(name_or_path, BUILTIN_DIR, "method", MethodError)
     data = read_toml(path, MethodError)
     lines = Lines(path)
     top = Fields(data, f"{path}:", MethodError, lines)

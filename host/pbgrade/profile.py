@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from .label import NUMBER_FIELDS, Label
-from .tomlcheck import Fields, Lines, read_toml
+from .tomlcheck import Fields, Lines, builtin_names, builtin_or_file, read_toml
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 KINDS = ("pass-fail", "tiers", "screen")
@@ -241,17 +241,12 @@ _LIMIT_FIELDS = ("id", "quantity", "min", "max", "from_label", "source")
 
 
 def builtin_profiles() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+    return builtin_names(BUILTIN_DIR)
 
 
 def load_profile(name_or_path) -> Profile:
     """A built-in profile by name (e.g. "tiers"), or a profile file by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml" and path.parent == Path("."):
-        path = BUILTIN_DIR / f"{name_or_path}.toml"
-        if not path.exists():
-            raise ProfileError(f"{name_or_path}: no such built-in profile: use one of "
-                               f"{', '.join(builtin_profiles())}, or give the path of a .toml file")
+    path = builtin_or_file(name_or_path, BUILTIN_DIR, "built-in profile", ProfileError)
     data = read_toml(path, ProfileError)
     lines = Lines(path)
     top = Fields(data, f"{path}:", ProfileError, lines)

@@ -5,7 +5,12 @@ from .paths import RIGS, resolve
 from .tomlcheck import Fields, read_toml
 
 CHIPS = ("INA226", "INA219", "INA228", "INA260", "INA3221")
-SIGNED = ("shunt_error",)  # every other rig quantity is a magnitude
+SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other rig quantity is a magnitude
+# [load] kind -> the [pins] field that drives it (None: the host drives an external load)
+LOAD_KINDS = {"cc": "load_pwm", "dac": "load_dac", "relays": "load_relays", "scpi": None}
+LISTS = {"numbers": ((int, float), "numbers"), "integers": ((int,), "whole numbers")}  # list kinds: items, words
+MAX_RELAYS = 8  # the relay mask is a byte
+TODO = "see rigs/sim.toml for an example"
 
 # section -> field -> (kind, required)
 SCHEMA = {
@@ -13,12 +18,18 @@ SCHEMA = {
     "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
                "max_current_a": ("number", True), "averages": ("integer", True),
                "conversion_us": ("integer", True), "channel": ("integer", False)},
-    "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False)},
-    "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True)},
+    "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False),
+             "resistors_ohm": ("numbers", False), "resource": ("text", False)},
+    "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True),
+               "max_power_w": ("number", False), "max_reverse_current_a": ("number", False),
+               "max_load_temp_c": ("number", False), "max_dut_temp_c": ("number", False)},
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
-             "load_pwm": ("integer", True), "load_pwm_hz": ("integer", False)},
+             "load_pwm": ("integer", False), "load_pwm_hz": ("integer", False), "load_dac": ("integer", False),
+             "load_relays": ("integers", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
-            "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False)},
+            "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False),
+            "load_gain_error": ("number", False), "load_tempco_per_c": ("number", False),
+            "load_c_per_w": ("number", False), "load_tau_s": ("number", False)},
 }
 
 
@@ -50,12 +61,28 @@ def _section(path, section, table):
     fields.no_unknown(tuple(SCHEMA[section]))
     out = {}
     for key, (kind, required) in SCHEMA[section].items():
-        value = fields.get(key, kind, "see rigs/sim.toml for an example", required)
+        value = _get(fields, key, kind, required)
         if value is not None:
-            if kind != "text" and value < 0 and key not in SIGNED:
+            items = value if kind in LISTS else [value]
+            if kind != "text" and min(items) < 0 and key not in SIGNED:
                 fields.fail(key, f"= {value} is negative", "rig quantities are magnitudes")
-            out[key] = float(value) if kind == "number" else value
+            if kind == "number":
+                value = float(value)
+            elif kind == "numbers":
+                value = [float(v) for v in value]
+            out[key] = value
     return out
+
+
+def _get(fields, key, kind, required):
+    """fields.get, and the list kinds (LISTS): a non-empty list of one kind."""
+    if kind not in LISTS or key not in fields.table:
+        return fields.get(key, kind, TODO, required)
+    types, words = LISTS[kind]
+    value = fields.table[key]
+    if not (isinstance(value, list) and value and all(isinstance(v, types) and not isinstance(v, bool) for v in value)):
+        fields.fail(key, f"must be a list of {words}, got {value!r}", TODO)
+    return value
 
 
 def _check_consistency(path, rig):
@@ -72,3 +99,31 @@ def _check_consistency(path, rig):
     if rig["limits"]["max_current_a"] > s["max_current_a"]:
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
                            f"could not see the limit being crossed; lower the limit or raise the sensor range")
+    _check_load(path, rig)
+
+
+def _check_load(path, rig):
+    """The load's kind, the fields it needs and none it cannot use, and the pins that drive it."""
+    load, sim = rig["load"], rig["rig"]["board"] == "sim"
+    kind = load["kind"]
+    if kind not in LOAD_KINDS:
+        raise RigFileError(f"{path}: [load] kind = {kind!r} is not known: use one of {', '.join(LOAD_KINDS)}")
+    if load["max_current_a"] <= 0:
+        raise RigFileError(f"{path}: [load] max_current_a must be positive")
+    for field, owner in (("resistors_ohm", "relays"), ("resource", "scpi")):
+        if kind == owner and field not in load:
+            raise RigFileError(f"{path}: [load] {field} is missing: a kind = \"{owner}\" load needs it")
+        if kind != owner and field in load:
+            raise RigFileError(f"{path}: [load] {field} is for kind = \"{owner}\" only: remove it")
+    ohms = load.get("resistors_ohm", [])
+    if kind == "relays" and (len(ohms) > MAX_RELAYS or min(ohms) <= 0):
+        raise RigFileError(f"{path}: [load] resistors_ohm must be 1 to {MAX_RELAYS} positive resistances")
+    if sim and kind == "scpi":
+        raise RigFileError(f"{path}: [load] kind = \"scpi\": the simulated rig has no external load; "
+                           f"use one of {', '.join(k for k in LOAD_KINDS if k != 'scpi')}")
+    pin = LOAD_KINDS[kind]
+    if not sim and pin is not None and pin not in rig["pins"]:
+        raise RigFileError(f"{path}: [pins] {pin} is missing: a [load] kind = \"{kind}\" is driven from it")
+    if not sim and kind == "relays" and len(rig["pins"]["load_relays"]) != len(ohms):
+        raise RigFileError(f"{path}: [pins] load_relays must name one pin per [load] resistors_ohm "
+                           f"({len(ohms)}), got {len(rig['pins']['load_relays'])}")

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import serial
 
-from . import steps, wire
+from . import faults, steps, wire  # faults: registers the fault:// test transport with pyserial
 from .evaluate import Evaluation
 from .journal import Journal, read_meta, read_received, step_files
 from .label import Label
@@ -21,9 +21,14 @@ from .method import load_method
 from .profile import grade
 from .record import build_record
 
-HELLO_TRIES = 3
+TRIES = 3  # a command (or HELLO) is sent this often before the link is called broken
 REPLY_TIMEOUT_S = 2.0
+ASK_AFTER_S = 1.0  # missing frames are asked for again, and a quiet device asked for its status, this often
+ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's 64 kept ones roll over
 SILENCE_TIMEOUT_S = 15.0  # no frame for this long while running: the rig is gone
+
+
+_IDLE = {"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0}  # before a step configures anything
 
 
 class RigError(RuntimeError):
@@ -57,12 +62,14 @@ class Link:
         self.port = port
         self.on_bytes = on_bytes
         self.deframer = wire.Deframer()
-        self.seq = 0
+        self.seq = secrets.randbelow(0x10000)  # a restarted host does not reuse its predecessor's numbers
         self._pending = deque()
 
-    def send(self, msg_type, **body):
-        seq = self.seq
-        self.seq = (seq + 1) & 0xFFFF
+    def send(self, msg_type, seq=None, **body):
+        """Send a message; a retry passes the seq of the first try."""
+        if seq is None:
+            seq = self.seq
+            self.seq = (seq + 1) & 0xFFFF
         self._io(self.serial.write, wire.build(msg_type, seq, **body))
         return seq
 
@@ -99,27 +106,56 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
-        "profile": profile.name, "rig": rig})
+        "profile": profile.path, "rig": rig})
     link = Link(port, journal.received)
-    evaluations = []
+    journal.begin("identify")
+    device = Evaluation(_IDLE)
+    return _run_steps(link, journal, [device], method, plans, label, profile, rig, run_id, started, progress)
+
+
+def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: None):
+    """Go on with a run whose host stopped (a crash, SIGKILL, a power cut): the
+    journal gives back every step so far, the device re-sends what it sent
+    meanwhile (as far as it still keeps it), and the steps left run as usual."""
+    meta = check_resumable(read_meta(run_dir))
+    method, plans = load_method(meta["method"]), [steps.Plan(**p) for p in meta["plans"]]
+    journal = Journal(run_dir)
+    evaluations = _replay_all(run_dir, plans)
+    link = Link(port or meta["port"], journal.received)
+    current = evaluations[-1]
+    if len(evaluations) > 1 and not current.finished:
+        link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
+        collect(link, current, lambda: current.finished, lambda ev: progress(method.steps[len(evaluations) - 2], ev))
+    return _run_steps(link, journal, evaluations, method, plans, label, profile, meta["rig"], meta["run_id"],
+                      datetime.fromisoformat(meta["started_at"]), progress)
+
+
+def check_resumable(meta):
+    if "status" in meta:
+        raise RigError(f"run {meta['run_id']} already ended ({meta['status']}): nothing to resume; "
+                       f"`pbgrade regrade` rebuilds its result")
+    return meta
+
+
+def _run_steps(link, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress):
+    """Run the steps not yet in evaluations (the first is the identify step), grade, record."""
     status = "aborted"
+    device = evaluations[0]
     try:
-        journal.begin("identify")
-        device = Evaluation({"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0})
-        identify(link, device)
-        evaluations.append(device)
-        for step, plan in zip(method.steps, plans):
+        if device.identity is None:
+            identify(link, device)
+        for step, plan in list(zip(method.steps, plans))[len(evaluations) - 1:]:
             journal.begin(step.type)
-            evaluations.append(_run_step(link, step, plan, (device.identity, device.calibration), progress))
+            evaluations.append(_run_step(link, step, plan, device, evaluations[-1].order.expected, progress))
         status = "complete"
     except KeyboardInterrupt:
         status = "aborted by operator"
         raise
     finally:
         try:
-            link.send("STOP")  # the device ends the run and switches the load off
+            command(link, evaluations[-1], "STOP")  # load off
         except RigError:
-            pass
+            pass  # the device ends the discharge on its own (protocol/SPEC.md: a silent host)
         link.close()
         journal.update_meta(status=status)
         journal.close()
@@ -128,9 +164,15 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     return record
 
 
-def _run_step(link, step, plan, device, progress):
+def _step_evaluation(plan, device, first_seq):
+    """A step's evaluation; it knows the device from the identify step and its frame numbers from the last."""
     keep = bool(plan.seconds) and plan.seconds <= 3600  # short steps keep every sample for their analysis
-    evaluation = Evaluation(plan.config, device=device, keep_trace=keep)
+    return Evaluation(plan.config, device=(device.identity, device.calibration), keep_trace=keep,
+                      first_seq=first_seq)
+
+
+def _run_step(link, step, plan, device, first_seq, progress):
+    evaluation = _step_evaluation(plan, device, first_seq)
     if plan.skip:
         return evaluation
     command(link, evaluation, "CONFIG", **plan.config)
@@ -147,6 +189,8 @@ def _run_step(link, step, plan, device, progress):
 
 def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status):
     """The record of a run from its steps' evaluations (live or re-read from the journal)."""
+    for evaluation in evaluations:
+        evaluation.close()
     device, results = evaluations[0], []
     # every quantity a record shows, None where this method did not measure it (a quick check: no capacity)
     measurements = dict.fromkeys(steps.FULL_DISCHARGE)
@@ -164,7 +208,7 @@ def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, sta
             drawn_before += evaluation.integrator.charge_mah
     if main is None:  # aborted before its discharge: grade what there is
         main = evaluations[-1]
-    measurements["samples_lost"] = main.integrator.samples_lost
+    measurements["samples_lost"] = main.samples_lost
     verdict = grade(profile, measurements, label)
     ident = device.identity
     end = main.end_event
@@ -184,18 +228,23 @@ def regrade(run_dir, label, profile):
     meta = read_meta(run_dir)
     method = load_method(meta["method"])
     plans = [steps.Plan(**p) for p in meta["plans"]]
-    files = step_files(run_dir)
-    device = Evaluation({"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0})
-    _replay(files[0], device)
-    evaluations = [device]
-    for plan, path in zip(plans, files[1:]):
-        evaluation = Evaluation(plan.config, device=(device.identity, device.calibration),
-                                keep_trace=bool(plan.seconds) and plan.seconds <= 3600)
-        _replay(path, evaluation)
-        evaluations.append(evaluation)
+    evaluations = _replay_all(run_dir, plans)
     started = datetime.fromisoformat(meta["started_at"])
     return evaluate_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
                            meta["run_id"], started, meta.get("status", "aborted"))
+
+
+def _replay_all(run_dir, plans):
+    """The evaluations of the steps in a journal, rebuilt from what was received."""
+    files = step_files(run_dir)
+    device = Evaluation(_IDLE)
+    _replay(files[0], device)
+    evaluations = [device]
+    for plan, path in zip(plans, files[1:]):
+        evaluation = _step_evaluation(plan, device, evaluations[-1].order.expected)
+        _replay(path, evaluation)
+        evaluations.append(evaluation)
+    return evaluations
 
 
 def _replay(path, evaluation):
@@ -227,7 +276,7 @@ def _wait_for(link, evaluation, want, timeout=REPLY_TIMEOUT_S):
 
 
 def identify(link, evaluation):
-    for _ in range(HELLO_TRIES):
+    for _ in range(TRIES):
         link.send("HELLO")
         # the answer is IDENTITY, TEXT if the device is in fault, then STATUS
         if _wait_for(link, evaluation, lambda m: m.type == "STATUS" and evaluation.identity):
@@ -237,29 +286,44 @@ def identify(link, evaluation):
     if evaluation.identity.sensor == 0 or evaluation.status.state == 3:
         raise RigError("rig reports: " + ("; ".join(evaluation.texts) or "a fault")
                        + ("" if evaluation.identity.sensor == 0 else
-                          "; fix the cause, then power-cycle the rig to clear the fault"))
+                          "; fix the cause, then clear the fault: `pbgrade clear`"))
     if evaluation.identity.proto != wire.PROTO_VERSION:
         raise RigError(f"rig speaks protocol {evaluation.identity.proto}, this host {wire.PROTO_VERSION}: "
                        f"update the firmware or the host")
 
 
 def command(link, evaluation, msg_type, **body):
-    seq = link.send(msg_type, **body)
-    ack = _wait_for(link, evaluation, lambda m: m.type == "ACK" and m.body.cmd_seq == seq)
-    if ack is None:
-        raise RigError(f"rig did not acknowledge {msg_type}: check the link")
+    """Send a command until the device acknowledges it (a retry keeps its seq:
+    the device answers a repeat without doing it twice)."""
+    seq = None
+    for _ in range(TRIES):
+        seq = link.send(msg_type, seq, **body)
+        ack = _wait_for(link, evaluation, lambda m: m.type == "ACK" and m.body.cmd_seq == seq)
+        if ack is not None:
+            break
+    else:
+        raise RigError(f"rig did not acknowledge {msg_type} in {TRIES} tries: check the cable and the port")
     if ack.body.result:
         raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(ack.body.result, ack.body.result)} "
                        f"({body}); check the label's rated current against the rig's limits")
 
 
 def collect(link, evaluation, done, progress=lambda evaluation: None):
-    """Feed frames to the evaluation until done(); RigError if the rig falls silent."""
-    last_frame = time.monotonic()
+    """Feed frames to the evaluation until done(); RigError if the rig falls silent.
+
+    Frames missing from the sequence are asked for again at once (the device
+    keeps only its last 64), and again every ASK_AFTER_S while they are
+    missing (or ASK_AFTER_FRAMES); a device that goes quiet is asked for its
+    status, whose reply shows any frames lost at the tail (the end of a step
+    itself, say)."""
+    last_frame = asked_at = time.monotonic()
+    asked = set()
+    since_asked = 0
     while not done():
         got = False
         for frame in link.frames():
             got = True
+            since_asked += 1
             evaluation.feed(frame)
             if done():
                 break
@@ -268,5 +332,16 @@ def collect(link, evaluation, done, progress=lambda evaluation: None):
             last_frame = now
             progress(evaluation)
         elif now - last_frame > SILENCE_TIMEOUT_S:
-            raise RigError(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: "
-                           f"the device keeps itself safe; check the cable and power")
+            raise RigError(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: the device ends the "
+                           f"discharge safely on its own; check the cable and power")
+        if done():
+            break
+        again = now - asked_at > ASK_AFTER_S or since_asked >= ASK_AFTER_FRAMES
+        for hole in evaluation.order.missing():
+            if again or hole not in asked:
+                link.send("RESEND", first=hole[0], count=hole[1])
+                asked.add(hole)
+        if again:
+            asked_at, since_asked = now, 0
+            if now - last_frame > ASK_AFTER_S + 2 * evaluation.config.get("flush_ms", 1000) / 1000:
+                link.send("STATUS_REQ")

@@ -15,6 +15,21 @@ def read_toml(path: Path, error: type[Exception]) -> dict:
         raise error(f"{path}: is not valid TOML: {e}: fix the syntax there") from None
 
 
+def builtin_names(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def builtin_or_file(name_or_path, folder: Path, what: str, error: type[Exception]) -> Path:
+    """The path of a built-in file by name (e.g. "full"), or the file given by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and path.parent == Path("."):
+        path = folder / f"{name_or_path}.toml"
+        if not path.exists():
+            raise error(f"{name_or_path}: no such {what}: use one of {', '.join(builtin_names(folder))}, "
+                        f"or give the path of a .toml file")
+    return path
+
+
 class Lines:
     """Where tables and keys sit in a TOML file, so a complaint can name the line."""
 

@@ -49,11 +49,13 @@ class VoltageStats:
         if loaded.size == 0:
             return
         self.loaded_samples += loaded.size
-        self._sum_v += float(loaded.sum())
         samples = np.concatenate((self._pending, loaded))
         whole = samples.size // self.block * self.block
         self._pending = samples[whole:]
-        run = np.concatenate((self._tail, samples[:whole].reshape(-1, self.block).mean(axis=1)))
+        sums = samples[:whole].reshape(-1, self.block).sum(axis=1)
+        # added block by block in stream order: the mean is the same however the stream was batched
+        self._sum_v = float(np.add.accumulate(np.concatenate(([self._sum_v], sums)))[-1])
+        run = np.concatenate((self._tail, sums / self.block))
         if run.size >= self.window:
             medians = np.median(sliding_window_view(run, self.window), axis=1)
             low, high = float(medians.min()), float(medians.max())
@@ -85,7 +87,7 @@ class VoltageStats:
 
     @property
     def mean_v(self) -> float | None:
-        return self._sum_v / self.loaded_samples if self.loaded_samples else None
+        return (self._sum_v + float(self._pending.sum())) / self.loaded_samples if self.loaded_samples else None
 
     @property
     def sustained_min_v(self) -> float | None:

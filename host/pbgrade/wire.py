@@ -18,7 +18,7 @@ MAX_FRAME = 254  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
 MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06, RAMP=0x07, RUN_FOR=0x08,
-               SHORT=0x09,
+               SHORT=0x09, RESEND=0x0A, CLEAR=0x0B, GONE=0xA4,
                IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
                STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
@@ -35,6 +35,8 @@ Identity = Struct(
     "board" / PascalString(Int8ul, "utf8"))
 
 Ack = Struct("cmd_type" / MsgType, "cmd_seq" / Int16ul, "result" / Int8ul)
+
+SeqRange = Struct("first" / Int16ul, "count" / Int16ul)
 
 Ramp = Struct("step_ma" / Int16ul, "step_ms" / Int16ul, "max_ma" / Int16ul)
 
@@ -58,9 +60,10 @@ Payload = Struct(
     "type" / MsgType,
     "seq" / Int16ul,
     "body" / Switch(this.type, {
-        "HELLO": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
+        "HELLO": Empty, "CLEAR": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
         "CONFIG": Config, "RAMP": Ramp, "RUN_FOR": Struct("slots" / Int32ul),
-        "SHORT": Struct("start_ms" / Int16ul, "ms" / Int16ul), "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
+        "SHORT": Struct("start_ms" / Int16ul, "ms" / Int16ul),
+        "RESEND": SeqRange, "GONE": SeqRange, "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
         "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
         "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
     }, default=Error),
@@ -72,7 +75,7 @@ SAMPLE_DTYPE = np.dtype([("bus", "<u2"), ("current", "<i2")])
 ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
                4: "unknown command", 5: "wrong length", 6: "the rig has no such switch"}
 EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 5: "short_on", 6: "short_off",
-               16: "limit_voltage",
+               16: "limit_voltage", 18: "limit_reverse", 19: "limit_power", 20: "limit_temperature",
                17: "limit_current", 32: "sensor_fault"}
 STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}
 SENSORS = {1: "INA226", 2: "INA219", 3: "INA228", 4: "INA260", 5: "INA3221"}
@@ -141,5 +144,5 @@ class Deframer:
 
     def feed(self, chunk):
         parts = (self._tail + chunk).split(DELIMITER)
-        self._tail = parts.pop()
+        self._tail = parts.pop()[:MAX_FRAME + 3]  # longer is garbage either way: bounded, still too long
         return [p for p in parts if p]

@@ -1,7 +1,8 @@
 """The simulated board: the same board interface as firmware/board_machine.py,
-backed by a virtual clock, a simulated I2C bus with an INA226 on it, a
-simulated load and power bank, and the process's stdin/stdout, which the
-launcher connects to a pseudo-terminal.
+backed by a virtual clock, a simulated I2C bus with an INA226 on it, the
+rig's load (MOSFET sink or resistor bank, with its parts' errors), a
+simulated power bank, and the process's stdin/stdout, which the launcher
+connects to a pseudo-terminal.
 
 Like a microcontroller, it turns byte 0x03 on the console into
 KeyboardInterrupt until the firmware calls kbd_intr(-1).
@@ -12,7 +13,7 @@ import time
 
 import clock as vclock
 from i2cbus import SimI2C
-from world import CCLoad, World, bank_from
+from world import World, bank_from, load_from
 
 _CTRL_C = 3
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
@@ -29,8 +30,7 @@ class SimBoard:
         self.ticks_us = self.clock.ticks_us
         self.ticks_diff = vclock.ticks_diff
         self.ticks_add = vclock.ticks_add
-        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), CCLoad(rig["load"]["max_current_a"]),
-                           sim.get("short_ohm", 0.05))
+        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), load_from(rig), sim.get("short_ohm", 0.05))
         self.i2c = SimI2C(self.clock)
         self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
         self.serial_out = sys.stdout.buffer
@@ -40,6 +40,7 @@ class SimBoard:
         self._poll.register(sys.stdin, select.POLLIN)
         self._kbd_intr = _CTRL_C
         self.has_short = "short_pin" in rig["load"]
+        self._dac = rig["load"]["kind"] == "dac"
         self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
 
     def kbd_intr(self, ch):
@@ -80,9 +81,24 @@ class SimBoard:
     def load_set_ma(self, ma):
         self.world.set_load_ma(ma)
 
+    def load_drive(self, duty_u16):
+        if self._dac:  # an 8-bit DAC, as the ESP32's: board_machine.py writes the top byte
+            duty_u16 = (duty_u16 >> 8) * 65535 // 255
+        self.world.load_drive(duty_u16)
+
+    def load_relays(self, mask):
+        self.world.load_relays(mask)
+
     def short(self, on):
         if self.has_short:
             self.world.short(on)
+
+    def temperature_code(self, sensor, celsius):
+        """Readings in hundredths of a degree: rising with temperature, as the station expects."""
+        return int(celsius * 100)
+
+    def temperature_raw(self, sensor):
+        return int(self.world.temperature_c(sensor) * 100)
 
 
 def _chip(sensor, sim, clock, source):

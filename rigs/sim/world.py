@@ -4,9 +4,14 @@ A power bank model answers two questions: its output voltage at a load
 current, and what happens when that current flows for a while (`step`). The
 world advances the bank with the load's current whenever a sensor looks, and
 keeps the exact charge and energy delivered, against which measurements are
-judged. Runs under CPython and MicroPython.
+judged. The load is a MOSFET sink or a resistor bank, each with the gain
+error and thermal drift of real parts. Runs under CPython and MicroPython.
 """
+import math
+
 from powerbank import FOREVER, ModelBank
+
+AMBIENT_C = 25.0  # the room the rig stands in
 
 
 class CurveBank:
@@ -69,14 +74,39 @@ class CurveBank:
         self.delivered_c = q
 
 
-class CCLoad:
-    """Constant-current load: sinks its setpoint while the source can drive it.
+class _Load:
+    """What both loads share: their parts are off the rig file's nominal values
+    (gain_error, a fraction) and drift with the temperature of their heatsink
+    (tempco, fraction per degree C), which rises c_per_w degrees per watt
+    burnt, over tau_s: what an open-loop load gets wrong during a discharge."""
 
-    Below dropout_v the pass transistor saturates and the current collapses,
-    as a real MOSFET load does when the output dies.
+    def __init__(self, gain_error=0.0, tempco=0.0, c_per_w=0.0, tau_s=600.0):
+        self.gain_error = gain_error
+        self.tempco = tempco
+        self.c_per_w = c_per_w
+        self.tau_s = tau_s
+        self.rise_c = 0.0  # heatsink over ambient
+
+    def gain(self):
+        return (1 + self.gain_error) * (1 + self.tempco * self.rise_c)
+
+    def heat(self, watts, seconds):
+        self.rise_c += (watts * self.c_per_w - self.rise_c) * (1 - math.exp(-seconds / self.tau_s))
+
+
+class CCLoad(_Load):
+    """MOSFET constant-current sink: sinks its setpoint (times its gain) while
+    the source can drive it.
+
+    The setpoint comes as a drive (0..65535 of max_current_a, the PWM duty or
+    DAC code, from firmware/load.py) or in mA (set_ma: the open-loop station
+    and the benches). Below dropout_v
+    the pass transistor saturates and the current collapses, as a real MOSFET
+    load does when the output dies.
     """
 
-    def __init__(self, max_current_a, dropout_v=0.5):
+    def __init__(self, max_current_a, dropout_v=0.5, **errors):
+        _Load.__init__(self, **errors)
         self.max_current_a = max_current_a
         self.dropout_v = dropout_v
         self.setpoint_a = 0.0
@@ -84,10 +114,42 @@ class CCLoad:
     def set_ma(self, ma):
         self.setpoint_a = min(ma / 1000, self.max_current_a)
 
+    def drive(self, duty_u16):
+        self.setpoint_a = self.max_current_a * min(max(duty_u16, 0), 65535) / 65535
+
+    def drawing(self):
+        return self.setpoint_a > 0
+
     def current(self, bank):
-        i = self.setpoint_a
+        i = self.setpoint_a * self.gain()
         if i <= 0 or bank.voltage(i) < self.dropout_v:
             return 0.0
+        return i
+
+
+class ResistorBank(_Load):
+    """Relay-switched resistors in parallel: the current is what the output
+    voltage drives through them (the output's own resistance solved by
+    iteration: it converges as fast as the bank is larger than it)."""
+
+    def __init__(self, resistors_ohm, **errors):
+        _Load.__init__(self, **errors)
+        self.resistors_ohm = resistors_ohm
+        self.mask = 0
+        self.siemens = 0.0
+
+    def relays(self, mask):
+        self.mask = mask
+        self.siemens = sum(1 / r for k, r in enumerate(self.resistors_ohm) if mask >> k & 1)
+
+    def drawing(self):
+        return self.mask != 0
+
+    def current(self, bank):
+        g = self.siemens * self.gain()
+        i = 0.0
+        for _ in range(4):
+            i = bank.voltage(i) * g
         return i
 
 
@@ -106,10 +168,22 @@ class World:
         self._t_us = clock.now_us
 
     def set_load_ma(self, ma):
-        self.sense(self.clock.now_us)  # the old setpoint held until now
-        if ma and not self.load.setpoint_a and hasattr(self.bank, "load_connected"):
+        self._set(self.load.set_ma, ma)
+
+    def load_drive(self, duty_u16):
+        self._set(self.load.drive, duty_u16)
+
+    def load_relays(self, mask):
+        self._set(self.load.relays, mask)
+
+    def _set(self, setter, value):
+        """The old setting held until now; a load appearing wakes a unit that
+        switched itself off (ModelBank.load_connected)."""
+        self.sense(self.clock.now_us)
+        was = self.load.drawing()
+        setter(value)
+        if self.load.drawing() and not was and hasattr(self.bank, "load_connected"):
             self.bank.load_connected()
-        self.load.set_ma(ma)
 
     def short(self, on):
         self.sense(self.clock.now_us)
@@ -127,17 +201,35 @@ class World:
         while dt > 0:
             i = self._current()
             step = min(dt, max(bank.until_change(i), 1e-6))
+            self.load.heat(0.0 if self.shorted else bank.voltage(i) * i, step)
             bank.step(i, step)
             dt -= step
         self._t_us = max(now_us, self._t_us)
         i = self._current()
         return bank.sensed_voltage(i), i
 
+    def temperature_c(self, sensor):
+        """What the rig's temperature sensors read: 0 the load's heatsink, 1 the unit's case."""
+        if sensor == 0:
+            return AMBIENT_C + self.load.rise_c
+        return getattr(self.bank, "temp_c", AMBIENT_C)
+
     def truth(self):
         bank = self.bank
         return {"charge_mah": bank.delivered_c / 3.6, "energy_wh": bank.energy_j / 3600,
                 "virtual_s": self.clock.now_us / 1e6, "off_reason": getattr(bank, "off_reason", ""),
                 "temperature_c": getattr(bank, "temp_c", None)}
+
+
+def load_from(rig):
+    """The rig's load as built: [load] says what it is, [sim] how far its parts
+    are off nominal and how they drift."""
+    cfg, sim = rig["load"], rig.get("sim", {})
+    errors = {"gain_error": sim.get("load_gain_error", 0.0), "tempco": sim.get("load_tempco_per_c", 0.0),
+              "c_per_w": sim.get("load_c_per_w", 0.0), "tau_s": sim.get("load_tau_s", 600.0)}
+    if cfg["kind"] == "relays":
+        return ResistorBank(cfg["resistors_ohm"], **errors)
+    return CCLoad(cfg["max_current_a"], **errors)
 
 
 def bank_from(spec, seed):

@@ -32,7 +32,7 @@ class Capture:
     """The host end: decodes every frame the station writes."""
 
     def __init__(self):
-        self.rx = wire.Link(None)
+        self.rx = wire.Link(None, kept_bytes=0)
         self.messages = []
 
     def write(self, buf, n):
@@ -72,6 +72,12 @@ class Board:
         self.source.load_a = ma / 1000
         self.source.i = ma / 1000
 
+    def temperature_code(self, sensor, celsius):
+        return int(celsius * 100)
+
+    def temperature_raw(self, sensor):
+        return int(self.temps[sensor] * 100)
+
     def short(self, on):
         assert self.has_short or not on
         self.short_calls.append(on)
@@ -79,10 +85,16 @@ class Board:
             self.source.shorted = on
 
 
-def command(st, msg_type, body=b""):
-    """Frame a host command and hand it to the station byte by byte; returns the ACK result."""
+_host_seq = [0]
+
+
+def command(st, msg_type, body=b"", seq=None):
+    """Frame a host command and hand it to the station byte by byte; returns the ACK result.
+    Each command gets the next number, as a host's do, unless seq is given."""
     out = bytearray()
-    link = wire.Link(_Raw(out))
+    link = wire.Link(_Raw(out), kept_bytes=0)
+    _host_seq[0] += 1
+    link.seq = _host_seq[0] if seq is None else seq
     payload = bytearray(3 + len(body) + 2)
     payload[0] = msg_type
     payload[3:3 + len(body)] = body
@@ -91,7 +103,7 @@ def command(st, msg_type, body=b""):
         if st.link.feed(b):
             st._command()
     acks = st.board.serial_out.of_type(wire.ACK)
-    return acks[-1][6] if msg_type != wire.HELLO else None
+    return acks[-1][6] if msg_type not in (wire.HELLO, wire.RESEND) else None
 
 
 class _Raw:
@@ -179,18 +191,68 @@ while st.state == station.RUNNING:
 assert st.state == station.FAULT and board.source.load_a == 0
 code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
 assert code == station.EV_LIMIT_VOLTAGE
-assert command(st, wire.START) == station.BAD_STATE  # until the operator configures again
+assert command(st, wire.START) == station.BAD_STATE  # until the operator clears the fault:
+assert command(st, wire.CONFIG, config()) == station.BAD_STATE  # a new configuration is not enough
+assert command(st, wire.CLEAR) == station.OK and st.fault == ""
 assert command(st, wire.CONFIG, config()) == station.OK
+
+
+def trips(st, change, limit_event):
+    """Run, make `change` to the world, and expect the limit's event within one sample."""
+    st.board.serial_out.messages = []
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK
+    for _ in range(5):
+        st._tick()
+    change()
+    at = st.index
+    st._tick()
+    code, index = struct.unpack_from("<BI", st.board.serial_out.of_type(wire.EVENT)[-1], 3)
+    assert (st.state, code, index) == (station.FAULT, limit_event, at), (st.state, code, index, at)
+    assert st.board.source.load_a == 0
+    assert command(st, wire.CLEAR) == station.OK
+
+
+# -- current flowing back, too much power, too hot: each trips on its own ------------
+limits = dict(RIG["limits"])
+limits.update(max_power_w=12.0, max_load_temp_c=70, max_dut_temp_c=45)
+st.set_limits(limits)
+limited = st
+board.source.v = 5.0
+board.temps = [25.0, 25.0]
+trips(limited, lambda: setattr(board.source, "i", -0.2), station.EV_LIMIT_REVERSE)  # 0.1 A by default
+board.source.i = 2.1
+trips(limited, lambda: setattr(board.source, "v", 6.0), station.EV_LIMIT_POWER)  # 6 V x 2.1 A = 12.6 W
+board.source.v = 5.0
+
+
+def heat(sensor, celsius):
+    board.temps[sensor] = celsius
+
+
+trips(limited, lambda: heat(1, 46.0), station.EV_LIMIT_TEMPERATURE)  # the unit
+board.temps = [25.0, 25.0]
+trips(limited, lambda: heat(0, 71.0), station.EV_LIMIT_TEMPERATURE)  # the load
+board.temps = [25.0, 25.0]
+assert command(limited, wire.CONFIG, config()) == station.OK and command(limited, wire.START) == station.OK
+for _ in range(50):  # 5 V x 2.1 A = 10.5 W at 25 C: nothing trips
+    limited._tick()
+assert limited.state == station.RUNNING
+assert command(limited, wire.STOP) == station.OK
+st.set_limits(RIG["limits"])
 
 # -- calibration is kept in flash and survives a restart --------------------------
 assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.5, 0, 1, 0, 1)) == station.BAD_VALUE
 assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.01, -0.002, 0.99, 0.001, 1795000000)) == station.OK
 assert command(st, wire.START) == station.BAD_STATE  # limits must be converted again: configure first
 assert command(st, wire.CONFIG, config()) == station.OK
+board.serial_out.messages = []
+gc.collect()  # room for a second station beside the first: a board has only one
 again = station.Station(Board(0), RIG)
 command(again, wire.HELLO)
 cal = struct.unpack_from("<ffffI", again.board.serial_out.of_type(wire.CALIBRATION)[-1], 3)
 assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
+del again
 os.remove(Board.flash + station.CALIBRATION_FILE)
 
 # -- end conditions can be switched off (a no-load step); the device ramps the load --------
@@ -254,8 +316,38 @@ run_until(st, station.FAULT, 100)
 code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
 assert code == station.EV_LIMIT_CURRENT and index == 15, (code, index)
 assert board.short_calls == [True, False, False] and board.source.load_a == 0  # tried to open it, load off
-assert command(st, wire.CONFIG, config()) == station.OK  # acknowledges the fault
+assert command(st, wire.CLEAR) == station.OK  # the operator acknowledges the fault
 board.has_short = board.stuck = board.source.shorted = False
+
+# -- a lost frame is sent again by number; what is no longer kept is declared gone ----
+board.serial_out.messages = []
+gc.collect()
+assert command(st, wire.CONFIG, config(flush_ms=10_000)) == station.OK
+assert command(st, wire.RUN_FOR, struct.pack("<I", 4000)) == station.OK  # 66 full frames: 16.6 kB
+assert command(st, wire.START) == station.OK
+run_until(st, station.ENDED)
+sent = {m[1] | m[2] << 8: m for m in board.serial_out.messages}
+first, last = min(sent), max(sent)
+assert sum(len(m) for m in sent.values()) > wire.KEPT_BYTES  # more than the device keeps
+board.serial_out.messages = []
+command(st, wire.RESEND, struct.pack("<HH", last - 2, 3))
+assert board.serial_out.messages == [sent[last - 2], sent[last - 1], sent[last]]  # the same bytes
+board.serial_out.messages = []
+command(st, wire.RESEND, struct.pack("<HH", first, last - first + 1))  # the whole run, asked for again
+gone = board.serial_out.of_type(wire.GONE)
+assert len(gone) == 1
+first_gone, count_gone = struct.unpack_from("<HH", gone[0], 3)
+back = [m for m in board.serial_out.messages if m[0] != wire.GONE]
+assert first_gone == first and back == [sent[s] for s in range(first + count_gone, last + 1)]
+kept = sum(len(m) + 3 for m in back)  # wire bytes: payload, COBS and delimiter
+assert wire.KEPT_BYTES - 3 * 256 < kept <= wire.KEPT_BYTES, kept  # used but for a wrap and a margin
+
+# -- a retried command whose ACK was lost is answered, not done twice ----------------
+assert command(st, wire.CONFIG, config(), seq=900) == station.OK
+assert command(st, wire.START, seq=901) == station.OK
+assert command(st, wire.START, seq=901) == station.OK and st.index == 0  # the retry: same answer
+assert command(st, wire.START, seq=902) == station.BAD_STATE  # a new START while running
+assert command(st, wire.STOP) == station.OK
 
 # -- the sampling loop allocates nothing ----------------------------------------
 

@@ -38,6 +38,8 @@ def device_frame(v, link):
         n = wire.pack_text(m, b["level"], b["message"])
     elif t == "CALIBRATION":
         n = wire.pack_calibration(m, (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"], b["date"]))
+    elif t == "GONE":
+        n = wire.pack_gone(m, b["first"], b["count"])
     elif t == "ACCUMULATORS":
         n = wire.pack_accumulators(m, b["index"], b["energy"], b["charge"])
     else:
@@ -59,7 +61,7 @@ with open("protocol/vectors.json") as f:
 for v in vectors:
     raw = bytes.fromhex(v["wire"])
     out = Capture()
-    link = wire.Link(out)
+    link = wire.Link(out, kept_bytes=0)
     if v["sender"] == "device":
         link.seq = v["seq"]
         device_frame(v, link)
@@ -74,6 +76,8 @@ for v in vectors:
                                                b["collapse_ma"], b["hold_ms"], b["flush_ms"])
     if v["type"] == "RUN_FOR":
         assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
+    if v["type"] == "RESEND":
+        assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
     if v["type"] == "SHORT":
         assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
     if v["type"] == "RAMP":

@@ -1,0 +1,245 @@
+"""pbgrade's benchmarks: speed, memory and accuracy of the whole chain, against their goals.
+
+    python -m bench            # full: bench/results/latest.json and bench/RESULTS.md (`make bench`)
+    python -m bench --quick    # the same figures on small workloads, in under a minute (`make bench-quick`)
+    python -m bench --profile ingest   # one group under pyinstrument, to see where its time goes
+
+Every figure is measured in this run; speeds are comparable as ratios within
+one run, not across machines.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from pbgrade.paths import ROOT
+from pbgrade.simrig import micropython_exe
+
+from . import accuracy, firmware, ingest, simulator
+from .sim import describe
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+HISTORY = "<!-- history: kept as written when this file is regenerated -->"
+
+
+def hours(h):
+    return f"{h:g} h" if h >= 1 else f"{h * 60:g} min"
+
+
+class Workload:
+    """What each benchmark runs: full size, or small enough for CI."""
+
+    def __init__(self, quick):
+        self.quick = quick
+        self.ingest_hours = 1 / 6 if quick else 3
+        self.accuracy_mah = 400 if quick else 2000  # honest-10000's cell: a 7- or 37-minute discharge
+        self.unit = ("honest-10000", 200) if quick else ("pd-20000", None)  # the sampling loop, the simulator
+        self.rates = (1000, firmware.SENSOR_MAX_HZ) if quick else (100, 200, 500, 1000, 2000, 3000,
+                                                                  firmware.SENSOR_MAX_HZ)
+        self.rate_seconds = 0.5 if quick else 2.0
+        self.memory_hours = (0.05, 0.25) if quick else (1, 8)
+
+    def unit_name(self):
+        return describe(*self.unit)
+
+    def groups(self):
+        """name -> (run it: (figures, details), {figure: (title, unit, goal)}); goal: (op, limit) or None."""
+        short, long = map(hours, self.memory_hours)
+        rate_rows = {f"{rate}hz.{method}.{q}_error_pct": (f"{q} error at {rate}/s, {method}", "%",
+                                                          ("|x| <=", 0.05) if (rate, method) == (10, "integration")
+                                                          else None)
+                     for rate in accuracy.RATES_HZ for method in accuracy.METHODS for q in ("energy", "charge")}
+        return {
+            "ingest": (lambda: ingest.run(self.ingest_hours), {
+                "samples_per_s": (f"host ingest, frames -> energy, 1 core ({hours(self.ingest_hours)} at 1 kHz)",
+                                  "samples/s", (">=", 2e6)),
+                "bytes_per_sample": ("bytes per sample on the wire, pbgrade", "B", None),
+                "picowatt_samples_per_s": ("picowatt decoder, as many of its frames", "samples/s", None),
+                "ratio_vs_picowatt": ("pbgrade ingest / picowatt decode, per sample", "x", None),
+                "picowatt_bytes_per_sample": ("bytes per sample on the wire, picowatt", "B", None)}),
+            "accuracy": (lambda: accuracy.run(self.accuracy_mah), rate_rows),
+            "firmware": (lambda: firmware.run(*self.unit, self.rates, self.rate_seconds), {
+                "loop_us_per_sample": (f"sampling loop + simulated chip, {self.unit_name()} at 10/s", "us", None),
+                "heap_bytes_per_sample": ("firmware heap allocated per sample, 192 KB heap", "B", ("==", 0)),
+                "max_rate_hz": ("largest rate sustained over the pty, no loss", "samples/s", None),
+                "pty_samples_per_s": ("simulated rig flat out over the pty", "samples/s", None)}),
+            "simulator": (lambda: simulator.wall_time(*self.unit), {
+                "wall_s": (f"simulated full discharge, {self.unit_name()} at 10/s", "s",
+                           None if self.quick else ("<=", 10))}),
+            "memory": (lambda: simulator.memory(self.memory_hours), {
+                "peak_rss_short_mb": (f"host peak RSS, {short} at 100/s", "MB", None),
+                "peak_rss_long_mb": (f"host peak RSS, {long} at 100/s", "MB", None),
+                "long_to_short": (f"host peak RSS, {long} / {short} (flat)", "x", ("<=", 1.05))}),
+        }
+
+
+def met(value, goal):
+    if goal is None or value is None:
+        return None
+    op, limit = goal
+    return {">=": value >= limit, "<=": value <= limit, "==": value == limit, "|x| <=": abs(value) <= limit}[op]
+
+
+def figures_of(group, measured, rows):
+    """The group's figures as the JSON keeps them: value, unit, goal and whether it is met."""
+    out = {}
+    for key, (title, unit, goal) in rows.items():
+        value = measured[key]
+        entry = {"title": title, "unit": unit, "goal": goal}
+        if isinstance(value, dict):  # not measured: the reason says why
+            entry.update(value=None, met=None, **value)
+        else:
+            entry.update(value=value, met=met(value, goal))
+        out[f"{group}.{key}"] = entry
+    return out
+
+
+def machine():
+    def run(*cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
+            "os": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+            "micropython": run(micropython_exe(), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3],"
+                                                   " '(' + sys.version.split('; ')[1] + ')')"),
+            "git_commit": run("git", "rev-parse", "HEAD"), "git_dirty": bool(run("git", "status", "--porcelain")),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def fmt(value, signed=False):
+    if value is None:
+        return "n/a"
+    if signed:
+        return f"{value:+.4f}"
+    if value == 0 or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def mark(entry):
+    return {True: "ok", False: "MISSED", None: ""}[entry["met"]]
+
+
+def render(rows, markdown, right):
+    """rows[0] is the header; the columns in `right` (numbers) right-aligned."""
+    if markdown:
+        lines = ["| " + " | ".join(r) + " |" for r in rows]
+        lines.insert(1, "|" + "".join("--:|" if c in right else "---|" for c in range(len(rows[0]))))
+        return "\n".join(lines)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in
+                               enumerate(zip(r, widths))).rstrip() for r in rows)
+
+
+def tables(figures, markdown=False):
+    """The figures with their goals; the accuracy ones as one row per rate."""
+    main = [("figure", "value", "unit", "goal", "")]
+    for key, f in figures.items():
+        if not key.startswith("accuracy."):
+            goal = f"{f['goal'][0]} {fmt(f['goal'][1])}" if f["goal"] else "-"
+            main.append((f["title"], fmt(f["value"]), f["unit"], goal, mark(f)))
+    columns = [(q, method) for q in ("energy", "charge") for method in accuracy.METHODS]
+    rows, goals = [("rate/s", *(f"{q}: {method}" for q, method in columns))], set()
+    for rate in accuracy.RATES_HZ:
+        cells = []
+        for q, method in columns:
+            f = figures[f"accuracy.{rate}hz.{method}.{q}_error_pct"]
+            cells.append(f"{fmt(f['value'], signed=True)} {mark(f)}".rstrip())
+            if f["goal"]:
+                goals.add(f"{method} at {rate}/s {f['goal'][0]} {fmt(f['goal'][1])}")
+        rows.append((str(rate), *cells))
+    caption = f"error against the simulator's exact truth, %; goal: {', '.join(sorted(goals))}"
+    return (render(main, markdown, {1}) + "\n\n" + caption + "\n\n"
+            + render(rows, markdown, set(range(len(rows[0])))))
+
+
+def results_md(result):
+    """bench/RESULTS.md from the results, keeping its history section as written."""
+    m = result["machine"]
+    old = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    history = old[old.index(HISTORY):] if HISTORY in old else HISTORY + "\n"
+    d = result["details"]
+    return f"""# Benchmark results
+
+Measured by `make bench` on {m['date'][:10]} at commit `{m['git_commit'][:12]}`{' with local changes' if m['git_dirty'] else ''}:
+{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['os']}; Python {m['python']}, numpy {m['numpy']},
+MicroPython {m['micropython']}. The same figures, and more detail, are in
+[results/latest.json](results/latest.json).
+
+{tables(result['figures'], markdown=True)}
+
+What the figures measure (bench/*.py say how):
+
+- **Host ingest**: a {hours(d['ingest']['stream_hours'])} discharge at 1 kHz as the firmware frames it,
+  replayed from memory through `wire.Deframer` and `Evaluation.feed` (COBS, CRC, samples,
+  calibration, integration, voltage statistics) with the process pinned to one core. picowatt
+  {d['ingest']['picowatt'].get('version', '')} (PyPI: a Pico 2 + INA228 meter) decodes as many of its own
+  frames (20 records each, as its firmware sends them), built by its own encoder, with its own
+  `Decoder` and `parse_data_frame`.
+- **Accuracy**: {d['accuracy']['unit']} discharged at its rated current on the simulated INA226
+  (seeded gain and offset errors, quantization, noise; each rate with the quietest averaging that
+  fits its period) until it switches off, against the simulator's exact charge and energy.
+  *pbgrade*: the host's trapezoid over the readings; *rectangle*: each reading times the time
+  since the previous one, the first since the load switched on (what hobby scripts do);
+  *integration*: the host's trapezoid over the exact values the chip was given, i.e. what sampling
+  and integration add without the sensor. The goal is on that one.
+- **Firmware**: `bench/mp_loop.py` runs the station's `_tick` under `micropython -X heapsize=192k`
+  for a whole discharge on the simulated board; the heap is metered per 16 ticks with the
+  simulated bus's own allocations (the chip model computes in floats) counted apart. The largest
+  rate: the simulated rig at `--speed 1` on a pty to the host, for rates up to the INA226's own
+  limit ({d['firmware']['sensor_max_hz']}/s), sustained when no sample is lost and it keeps pace with real
+  time; flat out: the same at the top rate in virtual time.
+- **Simulator** and **memory**: `pbgrade run`'s path (`run_test` on `SimRig`, journal on disk) in a
+  child process, wall time from starting the rig to the record; peak RSS of that host process.
+
+{history}"""
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small workloads, for CI (under a minute)")
+    p.add_argument("--out", type=Path, help="JSON results (default: bench/results/latest.json, or quick.json)")
+    p.add_argument("--profile", metavar="GROUP", help="run one group under pyinstrument and print where time goes")
+    args = p.parse_args(argv)
+    groups = Workload(args.quick).groups()
+    if args.profile:
+        from pyinstrument import Profiler
+
+        with Profiler() as profiler:
+            groups[args.profile][0]()
+        profiler.print()
+        return 0
+    result = {"mode": "quick" if args.quick else "full", "machine": machine(), "figures": {}, "details": {}}
+    for name, (measure, rows) in groups.items():
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        measured, result["details"][name] = measure()
+        result["figures"].update(figures_of(name, measured, rows))
+    bad = [k for k, f in result["figures"].items() if f["value"] is not None and not math.isfinite(f["value"])]
+    if bad:
+        raise SystemExit(f"bench: not finite: {', '.join(bad)}")
+    out = args.out or HERE / "results" / ("quick.json" if args.quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    if not args.quick:
+        RESULTS_MD.write_text(results_md(result))
+    print(tables(result["figures"]))
+    missed = [f["title"] for f in result["figures"].values() if f["met"] is False]
+    print(f"\n{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: "
+          + (f"{len(missed)} goal(s) missed" if missed else "every goal met"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Integration accuracy against the simulator's exact truth, at 1, 10, 100 and 1000 samples/s.
+
+The simulated INA226 (its seeded gain and offset errors, quantization and
+noise) reads a simulated unit on the firmware's driver and schedule (slot k
+one period after slot k-1, the first one period after the load switched on),
+until the unit switches off. The errors, as % of the exact charge and energy
+the unit delivered:
+
+- pbgrade: the host's trapezoid (pbgrade.integrate) over the chip's readings;
+- rectangle: what hobby scripts do, each reading times the time since the
+  previous one (the first since the load switched on);
+- integration: the host's trapezoid over the exact values the chip was given
+  at each sample: what sampling and integration add, without the chip.
+"""
+from array import array
+
+import numpy as np
+
+from pbgrade.integrate import Integrator
+
+from .sim import UNIT, config, describe, rig_for, unit
+
+# the simulator's and firmware's modules, importable once bench.sim has set the path
+from clock import VirtualClock  # noqa: E402  isort: skip
+from i2cbus import SimI2C  # noqa: E402  isort: skip
+from ina226_sim import SimINA226  # noqa: E402  isort: skip
+from sensors import make  # noqa: E402  isort: skip
+from world import CCLoad, World, bank_from  # noqa: E402  isort: skip
+
+RATES_HZ = (1, 10, 100, 1000)
+METHODS = ("pbgrade", "rectangle", "integration")
+
+
+class Probe:
+    """The chip's source: the world's output, remembering what the chip was given last."""
+
+    def __init__(self, world):
+        self.world = world
+        self.v = self.i = 0.0
+
+    def sense(self, now_us):
+        self.v, self.i = self.world.sense(now_us)
+        return self.v, self.i
+
+
+def discharge(rate_hz, capacity_mah):
+    """Sample a whole discharge: (t_us, measured v, i, exact v, i, truth, chip settings)."""
+    rig = rig_for(rate_hz)
+    period = 1_000_000 // rate_hz
+    seed = rig["sim"]["seed"]
+    clock = VirtualClock()
+    world = World(clock, bank_from(unit(UNIT, capacity_mah), seed), CCLoad(rig["load"]["max_current_a"]))
+    probe = Probe(world)
+    i2c = SimI2C(clock)
+    i2c.attach(SimINA226(clock, probe, address=rig["sensor"]["address"], shunt_ohms=rig["sensor"]["shunt_ohms"],
+                         seed=seed))
+    ina = make(i2c, rig["sensor"])
+    codes, exact = array("q"), array("d")
+    world.set_load_ma(config(rate_hz)["load_ma"])
+    start = clock.now_us
+    while True:
+        clock.advance(start + (len(codes) // 2 + 1) * period - clock.now_us)
+        codes.extend((ina.bus_raw(), ina.current_raw()))
+        exact.extend((probe.v, probe.i))
+        if not world.bank.on:  # this reading saw the output off: the end of the discharge
+            break
+    codes = np.frombuffer(codes, dtype=np.int64).reshape(-1, 2)
+    exact = np.frombuffer(exact).reshape(-1, 2)
+    t_us = np.arange(len(codes), dtype=np.int64) * period
+    return (t_us, codes[:, 0] * ina.bus_lsb_v, codes[:, 1] * ina.current_lsb_a, exact[:, 0], exact[:, 1],
+            world.truth(), {"averages": rig["sensor"]["averages"], "conversion_us": rig["sensor"]["conversion_us"]})
+
+
+def errors(rate_hz, capacity_mah):
+    t_us, v, i, v_exact, i_exact, truth, adc = discharge(rate_hz, capacity_mah)
+    period_h = t_us[1] / 3.6e9
+
+    def pct(wh, mah):
+        return (100 * (wh - truth["energy_wh"]) / truth["energy_wh"],
+                100 * (mah - truth["charge_mah"]) / truth["charge_mah"])
+
+    def trapezoid(volts, amps):
+        integ = Integrator(int(t_us[1]))
+        integ.add(t_us, volts, amps)
+        return pct(integ.energy_wh, integ.charge_mah)
+
+    figures = {}
+    for method, (energy, charge) in zip(METHODS, (
+            trapezoid(v, i), pct(float(v @ i) * period_h, float(i.sum()) * period_h * 1000),
+            trapezoid(v_exact, i_exact))):
+        figures[f"{method}.energy_error_pct"] = energy
+        figures[f"{method}.charge_error_pct"] = charge
+    return figures, {"samples": len(t_us), "discharge_s": truth["virtual_s"], "truth": truth, "ina226": adc}
+
+
+def run(capacity_mah):
+    figures, details = {}, {"unit": describe(UNIT, capacity_mah), "load_ma": config(1)["load_ma"]}
+    for rate in RATES_HZ:
+        f, details[f"{rate}hz"] = errors(rate, capacity_mah)
+        figures.update((f"{rate}hz.{k}", x) for k, x in f.items())
+    return figures, details
