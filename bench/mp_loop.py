@@ -33,12 +33,18 @@ class Sink:
 
 
 class Metered:
-    """Stands in for the simulated bus: forwards each transaction and counts
-    the heap it allocated (the simulator's, not the firmware's)."""
+    """Stands in for the simulated bus and load: forwards each transaction and
+    drive and counts the heap they allocated (the simulator's, not the firmware's)."""
 
-    def __init__(self, target):
+    def __init__(self, target, load_drive):
         self.target = target
         self.bytes = 0
+        self._load_drive = load_drive
+
+    def load_drive(self, duty):
+        a = gc.mem_alloc()
+        self._load_drive(duty)
+        self.bytes += gc.mem_alloc() - a
 
     def readfrom_mem_into(self, addr, memaddr, buf):
         a = gc.mem_alloc()
@@ -52,11 +58,11 @@ class Metered:
 
 
 class Host:
-    """The host's end of the link: frames commands for the station (one Link: its buffers are large)."""
+    """The host's end of the link: frames commands for the station."""
 
     def __init__(self):
         self.out = bytearray()
-        self.link = wire.Link(self)
+        self.link = wire.Link(self, kept_bytes=0)  # it only sends commands: no ring to keep
 
     def write(self, buf, n):
         self.out.extend(buf[:n])
@@ -82,7 +88,8 @@ def started(rig, dut, config, metered):
     board = SimBoard(rig, dut)
     board.serial_out = Sink()
     if metered:
-        board.i2c = Metered(board.i2c)
+        board.i2c = Metered(board.i2c, board.load_drive)
+        board.load_drive = board.i2c.load_drive
     st = station.Station(board, rig)
     HOST.command(st, wire.CONFIG, struct.pack("<IHHHHH", config["period_us"], config["load_ma"], config["end_mv"],
                                               config["collapse_ma"], config["hold_ms"], config["flush_ms"]))

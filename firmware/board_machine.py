@@ -35,7 +35,6 @@ class Board:
             self._dac = getattr(machine, "DAC")(Pin(pins["load_dac"]))  # ESP32 only: rp2 has no DAC
             self._dac.write(0)
         self._relays = [Pin(p, Pin.OUT, value=0) for p in pins.get("load_relays", ())]
-        self._full_scale_ma = int(rig["load"]["max_current_a"] * 1000)
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
         self.ticks_us = time.ticks_us
@@ -65,11 +64,6 @@ class Board:
     def idle(self, ms):
         for _ in self._poll.ipoll(ms):
             return
-
-    def load_set_ma(self, ma):
-        """The open-loop setpoint of the station before load.py; goes when it switches."""
-        ma = min(max(ma, 0), self._full_scale_ma)
-        self.load_drive(ma * 65535 // self._full_scale_ma)
 
     def load_drive(self, duty_u16):
         """The MOSFET sink's drive, 0..65535 of full scale."""

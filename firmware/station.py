@@ -13,6 +13,7 @@ from micropython import const
 
 import json
 
+import load
 import sensors
 import wire
 
@@ -31,6 +32,7 @@ EV_STOPPED = const(3)
 EV_DURATION = const(4)
 EV_SHORT_ON = const(5)
 EV_SHORT_OFF = const(6)
+EV_LOAD_SETTLED = const(7)
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
 EV_LIMIT_REVERSE = const(18)
@@ -74,6 +76,7 @@ class Station:
             self.sensor = sensors.make(board.i2c, cfg)
         except (OSError, ValueError) as e:
             self._set_fault(str(e))
+        self.load = load.Load(board, rig)
         self.batch = wire.Batch(self.sensor.SAMPLE_FORMAT if self.sensor else 1)
         self.calibration_file = board.flash + CALIBRATION_FILE
         self.calibration = _load_calibration(self.calibration_file)
@@ -148,7 +151,7 @@ class Station:
         elif cmd == wire.STOP:
             if self.state == RUNNING:
                 self._end(EV_STOPPED, self.index, 0, ENDED)
-            self.board.load_set_ma(0)
+            self.load.off()
             self.board.short(False)
             self._ack(cmd, seq, OK)
         else:
@@ -185,6 +188,7 @@ class Station:
         self.temp_codes = tuple((k, b.temperature_code(k, celsius)) for k, celsius in self.max_temps)
         self.hold_slots = (hold_ms * 1000 + period_us - 1) // period_us
         self.flush_slots = min(max(flush_ms * 1000 // period_us, 1), self.batch.capacity)
+        self.load.calibrate(self.sensor, self.calibration)
         self.configured = True
         return OK
 
@@ -272,7 +276,8 @@ class Station:
         self.load_ma = self.load_setpoint
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
-        b.load_set_ma(self.load_ma)
+        self.load.set_target(load.CC, self.load_ma)
+        self.load.start()
         self.deadline = b.ticks_add(b.ticks_us(), self.period)
         self.state = RUNNING
         return OK
@@ -307,16 +312,19 @@ class Station:
         index = self.index
         self.index = index + 1
         self.deadline = self.board.ticks_add(self.deadline, self.period)
+        settled = self.load.update(bus, cur)  # judged against the target this reading was taken at
+        if settled:
+            self._event(EV_LOAD_SETTLED, index + 1 - load.SETTLE_HOLD, settled)
         if self.ramp_slots and self.index % self.ramp_slots == 0 and self.load_ma < self.ramp_max:
             self.load_ma = min(self.load_ma + self.ramp_step, self.ramp_max)
-            self.board.load_set_ma(self.load_ma)  # a setpoint change, not every sample
+            self.load.set_target(load.CC, self.load_ma)  # a setpoint change, not every sample
         if self.index == self.short_from:
-            self.board.load_set_ma(0)
+            self.load.off()
             self.board.short(True)
             self._event(EV_SHORT_ON, self.index, 0)
         elif self.index == self.short_until:
             self.board.short(False)
-            self.board.load_set_ma(self.load_ma)  # a load appearing again: what wakes many units
+            self.load.start()  # a load appearing again: what wakes many units
             self._event(EV_SHORT_OFF, self.index, 0)
         if bus > self.max_bus_code:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
@@ -352,7 +360,7 @@ class Station:
             self._end(self.below_cause, self.below_since, self.below_value, ENDED)
 
     def _end(self, code, index, value, state):
-        self.board.load_set_ma(0)  # first: the load and the short are off before anything is said
+        self.load.off()  # first: the load and the short are off before anything is said
         self.board.short(False)
         self.load_ma = 0
         self.state = state

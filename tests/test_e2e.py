@@ -200,7 +200,7 @@ def test_calibration_corrects_a_one_percent_shunt_and_every_record_carries_it(tm
 
     # the reference meter's readings at 0.5 A and 2.5 A on the 5.00 V / 0.40 ohm calibration source
     env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
-    proc = subprocess.run([*PBGRADE, "calibrate", "--rig", rig, "--seconds", "5"], input="4.8\n0.5\n4.0\n2.5\n",
+    proc = subprocess.run([*PBGRADE, "calibrate", "--rig", rig, "--seconds", "5"], input="4.802\n0.495\n4.010\n2.475\n",
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "current gain 0.99" in proc.stdout

@@ -262,8 +262,7 @@ def test_board_drives_the_pwm_the_dac_and_the_relays(monkeypatch):
     pwm = machine_board(monkeypatch, {"kind": "cc"}, {"load_pwm": 15})
     assert pwm._pwm.written == 0
     pwm.load_drive(27525)
-    pwm.load_set_ma(2100)  # the open-loop setpoint, until the station uses load.py
-    assert (pwm._pwm.pin.n, pwm._pwm.written) == (15, 2100 * 65535 // 5000)
+    assert (pwm._pwm.pin.n, pwm._pwm.written) == (15, 27525)
     dac = machine_board(monkeypatch, {"kind": "dac"}, {"load_dac": 25})
     assert dac._dac.written == 0
     dac.load_drive(0xABCD)

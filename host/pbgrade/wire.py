@@ -74,7 +74,7 @@ SAMPLE_DTYPE = np.dtype([("bus", "<u2"), ("current", "<i2")])
 
 ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
                4: "unknown command", 5: "wrong length", 6: "the rig has no such switch"}
-EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 5: "short_on", 6: "short_off",
+EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 5: "short_on", 6: "short_off", 7: "load_settled",
                16: "limit_voltage", 18: "limit_reverse", 19: "limit_power", 20: "limit_temperature",
                17: "limit_current", 32: "sensor_fault"}
 STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}

@@ -78,9 +78,6 @@ class SimBoard:
         if self._speed:
             self.clock.advance(int(time.ticks_diff(time.ticks_us(), start) * self._speed))
 
-    def load_set_ma(self, ma):
-        self.world.set_load_ma(ma)
-
     def load_drive(self, duty_u16):
         if self._dac:  # an 8-bit DAC, as the ESP32's: board_machine.py writes the top byte
             duty_u16 = (duty_u16 >> 8) * 65535 // 255

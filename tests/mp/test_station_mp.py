@@ -12,20 +12,28 @@ from ina226_sim import SimINA226
 
 RIG = {"sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 1,
                   "conversion_us": 1100},
-       "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}}
+       "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}, "load": {"kind": "cc", "max_current_a": 5.0}}
 
 
 class Source:
+    """An ideal sink on a steady source: the drive is the current (full scale 5 A)."""
+
     def __init__(self):
         self.v = 5.0
-        self.i = 0.0
-        self.load_a = 0.0
+        self.i = None  # a current reading forced by a test (a fault), else the load's own
+        self.drive = 0
         self.shorted = False
+
+    @property
+    def load_a(self):
+        return round(self.drive * 5000 / 65535) / 1000
 
     def sense(self, now_us):
         if self.shorted:
             return 0.2, 7.5  # far over the rig's 3.5 A limit: the short itself
-        return self.v, self.i if self.load_a else 0.0
+        if not self.drive:
+            return self.v, 0.0
+        return self.v, self.load_a if self.i is None else self.i
 
 
 class Capture:
@@ -68,9 +76,8 @@ class Board:
     def sleep_us(self, us):
         self.clock.advance(us)
 
-    def load_set_ma(self, ma):
-        self.source.load_a = ma / 1000
-        self.source.i = ma / 1000
+    def load_drive(self, duty):
+        self.source.drive = duty  # an int: nothing allocated
 
     def temperature_code(self, sensor, celsius):
         return int(celsius * 100)
@@ -221,7 +228,7 @@ limited = st
 board.source.v = 5.0
 board.temps = [25.0, 25.0]
 trips(limited, lambda: setattr(board.source, "i", -0.2), station.EV_LIMIT_REVERSE)  # 0.1 A by default
-board.source.i = 2.1
+board.source.i = None
 trips(limited, lambda: setattr(board.source, "v", 6.0), station.EV_LIMIT_POWER)  # 6 V x 2.1 A = 12.6 W
 board.source.v = 5.0
 
@@ -303,8 +310,10 @@ while st.state == station.RUNNING:
     st._tick()
     load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
 events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
-assert events == [(station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15), (station.EV_DURATION, 30)], events
-assert load_by_slot[12] == (True, 0.0) and load_by_slot[16] == (False, 0.21)  # the load is off while shorted
+assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15),
+                  (station.EV_LOAD_SETTLED, 15), (station.EV_DURATION, 30)], events  # settled at once, both times
+assert load_by_slot[12] == (True, 0.0)  # the load is off while shorted
+assert load_by_slot[16][0] is False and abs(load_by_slot[16][1] - 0.21) <= 0.002, load_by_slot[16]
 assert samples_received(board.serial_out) == 30  # 7.5 A in slots 10-14 did not trip the 3.5 A limit
 # a switch welded closed: once the short's time is up the current limit holds again
 board.stuck = True
