@@ -10,14 +10,23 @@ resistor bank, one relay per resistor ("relays", pins.load_relays, bit k of
 the mask = resistor k); or an external load the host drives ("scpi"). A rig
 may have a second MOSFET across the output, after the shunt, for the
 short-circuit test (load["short_pin"], high = shorted).
+
+Temperatures (pins.ntc_load: the load's heatsink, pins.ntc_dut: the unit's
+case) come from 10 kOhm B3950 NTCs to ground under 10 kOhm to 3V3, on ADC
+pins; the station compares raw readings with thresholds worked out once.
 """
+import math
 import select
 import sys
 import time
 
 import machine
 import micropython
-from machine import I2C, PWM, Pin
+from machine import ADC, I2C, PWM, Pin
+
+_NTC_R0 = 10_000  # ohms at 25 C
+_NTC_BETA = 3950
+_NTC_FIXED = 10_000  # the divider's resistor to 3V3
 
 
 class Board:
@@ -35,6 +44,7 @@ class Board:
             self._dac = getattr(machine, "DAC")(Pin(pins["load_dac"]))  # ESP32 only: rp2 has no DAC
             self._dac.write(0)
         self._relays = [Pin(p, Pin.OUT, value=0) for p in pins.get("load_relays", ())]
+        self._ntc = [ADC(Pin(pins[name])) if name in pins else None for name in ("ntc_load", "ntc_dut")]
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
         self.ticks_us = time.ticks_us
@@ -77,6 +87,14 @@ class Board:
         relays = self._relays
         for k in range(len(relays)):
             relays[k].value(mask >> k & 1)
+
+    def temperature_code(self, sensor, celsius):
+        """The reading temperature_raw gives at celsius: rising with temperature."""
+        r = _NTC_R0 * math.exp(_NTC_BETA * (1 / (celsius + 273.15) - 1 / 298.15))
+        return 65535 - int(65535 * r / (r + _NTC_FIXED))
+
+    def temperature_raw(self, sensor):
+        return 65535 - self._ntc[sensor].read_u16()
 
     def short(self, on):
         if self._short is not None:

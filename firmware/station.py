@@ -57,7 +57,7 @@ _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched
            EV_LIMIT_TEMPERATURE: "temperature over the rig's limit: load switched off; let it cool",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
-         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0}
+         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0, wire.LOAD_MODE: 5}
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
@@ -146,6 +146,8 @@ class Station:
             gone = self.link.resend(first, count)
             if gone:
                 self.link.send(self.link.msg, wire.pack_gone(self.link.msg, first, gone))
+        elif cmd == wire.LOAD_MODE:
+            self._ack(cmd, seq, self._load_mode(rx))
         elif cmd == wire.CLEAR:
             self._ack(cmd, seq, self._clear())
         elif cmd == wire.STOP:
@@ -179,6 +181,7 @@ class Station:
         self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
         self.ramp_slots = 0
         self.run_slots = 0
+        self.mode = load.CC
         self.short_from = self.short_until = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
@@ -236,9 +239,24 @@ class Station:
         if max_ma > self.max_ma:
             return OVER_LIMIT
         slots = step_ms * 1000 // self.period
-        if step_ma == 0 or slots == 0 or max_ma < self.load_setpoint:
+        if step_ma == 0 or slots == 0 or max_ma < self.load_setpoint or self.mode != load.CC:
             return BAD_VALUE
         self.ramp_step, self.ramp_slots, self.ramp_max = step_ma, slots, max_ma
+        return OK
+
+    def _load_mode(self, rx):
+        """Hold constant power (mW) or resistance (mOhm) in the next run instead
+        of CONFIG's current; the load checks the value (BAD_VALUE if it cannot)."""
+        if self.state == RUNNING or not self.configured:
+            return BAD_STATE
+        mode, value = wire.unpack_load_mode(rx)
+        if self.ramp_slots and mode != load.CC:
+            return BAD_VALUE  # a ramp steps the current
+        try:
+            self.load.set_target(mode, value if mode != load.CC else self.load_setpoint)
+        except ValueError:
+            return BAD_VALUE
+        self.mode, self.mode_value = mode, value
         return OK
 
     def _run_for(self, rx):
@@ -276,7 +294,10 @@ class Station:
         self.load_ma = self.load_setpoint
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
-        self.load.set_target(load.CC, self.load_ma)
+        if self.mode == load.CC:
+            self.load.set_target(load.CC, self.load_ma)
+        else:
+            self.load.set_target(self.mode, self.mode_value)
         self.load.start()
         self.deadline = b.ticks_add(b.ticks_us(), self.period)
         self.state = RUNNING

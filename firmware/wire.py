@@ -34,6 +34,7 @@ RUN_FOR = const(0x08)
 SHORT = const(0x09)
 RESEND = const(0x0A)
 CLEAR = const(0x0B)
+LOAD_MODE = const(0x0C)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -328,6 +329,11 @@ def pack_gone(buf, first, count):
     buf[0] = GONE
     struct.pack_into("<HH", buf, 3, first, count)
     return 7
+
+
+def unpack_load_mode(buf):
+    """LOAD_MODE body -> (mode, value): 0 CC mA, 1 CP mW, 2 CR mOhm."""
+    return struct.unpack_from("<BI", buf, 3)
 
 
 def unpack_short(buf):

@@ -44,8 +44,10 @@ def test_quick_bench_keeps_every_figure_with_its_goal(quick):
     assert set(figures) == {*POSITIVE, *ACCURACY, "firmware.heap_bytes_per_sample"}
     for key, f in figures.items():
         assert f["title"] in stdout or key.startswith("accuracy."), key
-        if f["value"] is None:  # the peer decoder is installed by `make bench`, not by `make test`
-            assert key in PICOWATT and "picowatt" in f["unavailable"], key
+        if f["value"] is None:
+            # the peer decoder is installed by `make bench`, not by `make test`; and on a busy shared
+            # machine even the slowest rate may not keep pace with real time (the trials are kept)
+            assert (key in PICOWATT and "picowatt" in f["unavailable"]) or key == "firmware.max_rate_hz", key
             continue
         assert isinstance(f["value"], (int, float)) and math.isfinite(f["value"]), key
         assert f["met"] is None if f["goal"] is None else isinstance(f["met"], bool), key

@@ -241,10 +241,22 @@ class Output:
     write = duty_u16
 
 
+class ADC:
+    """An ADC pin reading an NTC divider (10 k B3950 to ground, 10 k to 3V3) at `celsius`."""
+    celsius = 25.0
+
+    def __init__(self, pin):
+        self.pin = pin
+
+    def read_u16(self):
+        r = 10_000 * math.exp(3950 * (1 / (self.celsius + 273.15) - 1 / 298.15))
+        return round(65535 * r / (r + 10_000))
+
+
 def machine_board(monkeypatch, load_table, pins):
     """board_machine.Board on a fake `machine` (and its console on nothing)."""
     machine = types.ModuleType("machine")
-    machine.I2C, machine.Pin, machine.PWM, machine.DAC = (lambda *a, **kw: None), Pin, Output, Output
+    machine.I2C, machine.Pin, machine.PWM, machine.DAC, machine.ADC = (lambda *a, **kw: None), Pin, Output, Output, ADC
     monkeypatch.setitem(sys.modules, "machine", machine)
     spec = importlib.util.spec_from_file_location("board_machine", FIRMWARE / "board_machine.py")
     board_machine = importlib.util.module_from_spec(spec)  # not in sys.modules: gone with the fake
@@ -308,6 +320,8 @@ def test_a_relay_rig_loads(tmp_path):
     (rig_text(PICO, RELAY_LOAD, ""), ["[pins] load_relays is missing"]),
     (rig_text(PICO, '[load]\nkind = "dac"\nmax_current_a = 5.0\n'), ["[pins] load_dac is missing"]),
     (PICO.replace("load_pwm = 15", "load_pwm = 15.5"), ["load_pwm", "whole number"]),
+    (PICO.replace("[limits]", "[limits]\nmax_dut_temp_c = 45"), ["max_dut_temp_c needs a temperature sensor",
+                                                                 "[pins] ntc_dut"]),
 ])
 def test_bad_load_section_is_refused_in_one_line(tmp_path, text, words):
     path = tmp_path / "rig.toml"
@@ -413,3 +427,12 @@ def test_scpi_load_refusals_stop_the_test(eload):
         el.on()
         raise RuntimeError("the run broke")
     assert el.inst.query("INP?") == "OFF"
+
+
+def test_board_reads_its_ntcs_against_thresholds_worked_out_once(monkeypatch):
+    board = machine_board(monkeypatch, {"kind": "cc"}, {"load_pwm": 15, "ntc_dut": 26})
+    assert board._ntc[0] is None and board._ntc[1].pin.n == 26
+    for celsius in (0.0, 25.0, 45.0, 80.0):
+        ADC.celsius = celsius
+        reading = board.temperature_raw(1)
+        assert board.temperature_code(1, celsius - 0.5) < reading < board.temperature_code(1, celsius + 0.5)

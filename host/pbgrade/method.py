@@ -18,7 +18,7 @@ profile grades them. Every error names the file, the line and the fix.
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tomlcheck import Fields, Lines, builtin_names, builtin_or_file, read_toml
+from .tomlcheck import Fields, builtin_names, builtin_or_file, read_headed
 
 BUILTIN_DIR = Path(__file__).with_name("methods")
 VERDICTS = ("grade", "screen")
@@ -64,16 +64,8 @@ def builtin_methods() -> list[str]:
 
 def load_method(name_or_path) -> Method:
     path = builtin_or_file(name_or_path, BUILTIN_DIR, "method", MethodError)
-    data = read_toml(path, MethodError)
-    lines = Lines(path)
-    top = Fields(data, f"{path}:", MethodError, lines)
-    top.no_unknown(("method", "step"))
-    if not isinstance(data.get("method"), dict):
-        raise MethodError(f"{path}: [method] table is missing: add one with name, title, verdict, profile, provenance")
-    head = Fields(data["method"], f"{path}: [method]", MethodError, lines, lines.header("method"))
-    head.no_unknown(("name", "title", "verdict", "profile", "provenance"))
-    texts = {key: head.get(key, "text", f"add {key} = \"...\"") for key in ("name", "title", "verdict", "profile",
-                                                                              "provenance")}
+    lines, top, head, texts = read_headed(path, MethodError, "method", "step", {
+        key: f'add {key} = "..."' for key in ("name", "title", "verdict", "profile", "provenance")})
     if texts["verdict"] not in VERDICTS:
         head.fail("verdict", f"= {texts['verdict']!r} is not a verdict kind", f"use one of {', '.join(VERDICTS)}")
     tables = top.get("step", "tables", "add [[step]] tables, in the order they run")

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from .label import NUMBER_FIELDS, Label
-from .tomlcheck import Fields, Lines, builtin_names, builtin_or_file, read_toml
+from .tomlcheck import Fields, builtin_names, builtin_or_file, read_headed
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 KINDS = ("pass-fail", "tiers", "screen")
@@ -247,15 +247,7 @@ def builtin_profiles() -> list[str]:
 def load_profile(name_or_path) -> Profile:
     """A built-in profile by name (e.g. "tiers"), or a profile file by path."""
     path = builtin_or_file(name_or_path, BUILTIN_DIR, "built-in profile", ProfileError)
-    data = read_toml(path, ProfileError)
-    lines = Lines(path)
-    top = Fields(data, f"{path}:", ProfileError, lines)
-    top.no_unknown(("profile", "grade"))
-    if not isinstance(data.get("profile"), dict):
-        raise ProfileError(f"{path}: [profile] table is missing: add one with {', '.join(_PROFILE_FIELDS)}")
-    head = Fields(data["profile"], f"{path}: [profile]", ProfileError, lines, lines.header("profile"))
-    head.no_unknown(tuple(_PROFILE_FIELDS))
-    texts = {key: head.get(key, "text", todo) for key, todo in _PROFILE_FIELDS.items()}
+    lines, top, head, texts = read_headed(path, ProfileError, "profile", "grade", _PROFILE_FIELDS)
     if texts["kind"] not in KINDS:
         head.fail("kind", f"= {texts['kind']!r} is not a known kind", f"use one of {', '.join(KINDS)}")
     tables = top.get("grade", "tables", "add [[grade]] tables, best grade first")

@@ -25,7 +25,7 @@ SCHEMA = {
                "max_load_temp_c": ("number", False), "max_dut_temp_c": ("number", False)},
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", False), "load_pwm_hz": ("integer", False), "load_dac": ("integer", False),
-             "load_relays": ("integers", False)},
+             "load_relays": ("integers", False), "ntc_load": ("integer", False), "ntc_dut": ("integer", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
             "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False),
             "load_gain_error": ("number", False), "load_tempco_per_c": ("number", False),
@@ -86,6 +86,10 @@ def _get(fields, key, kind, required):
 
 
 def _check_consistency(path, rig):
+    for limit, pin in (("max_load_temp_c", "ntc_load"), ("max_dut_temp_c", "ntc_dut")):
+        if limit in rig["limits"] and rig["rig"]["board"] != "sim" and pin not in rig["pins"]:
+            raise RigFileError(f"{path}: [limits] {limit} needs a temperature sensor: add [pins] {pin} "
+                               f"(the ADC pin of its NTC), or remove the limit")
     s = rig["sensor"]
     if s["chip"] not in CHIPS:
         raise RigFileError(f"{path}: [sensor] chip = {s['chip']!r} is not supported: use one of {', '.join(CHIPS)}")

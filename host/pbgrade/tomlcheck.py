@@ -30,6 +30,20 @@ def builtin_or_file(name_or_path, folder: Path, what: str, error: type[Exception
     return path
 
 
+def read_headed(path: Path, error: type[Exception], head: str, tables: str, head_fields) -> tuple:
+    """A file of one [head] table and [[tables]]: (lines, top-level Fields, the head's Fields, its texts).
+    head_fields: field -> what to write when it is missing; every one is required text."""
+    data = read_toml(path, error)
+    lines = Lines(path)
+    top = Fields(data, f"{path}:", error, lines)
+    top.no_unknown((head, tables))
+    if not isinstance(data.get(head), dict):
+        raise error(f"{path}: [{head}] table is missing: add one with {', '.join(head_fields)}")
+    fields = Fields(data[head], f"{path}: [{head}]", error, lines, lines.header(head))
+    fields.no_unknown(tuple(head_fields))
+    return lines, top, fields, {key: fields.get(key, "text", todo) for key, todo in head_fields.items()}
+
+
 class Lines:
     """Where tables and keys sit in a TOML file, so a complaint can name the line."""
 

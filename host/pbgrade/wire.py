@@ -18,7 +18,7 @@ MAX_FRAME = 254  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
 MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06, RAMP=0x07, RUN_FOR=0x08,
-               SHORT=0x09, RESEND=0x0A, CLEAR=0x0B, GONE=0xA4,
+               SHORT=0x09, RESEND=0x0A, CLEAR=0x0B, LOAD_MODE=0x0C, GONE=0xA4,
                IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
                STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
@@ -63,7 +63,8 @@ Payload = Struct(
         "HELLO": Empty, "CLEAR": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
         "CONFIG": Config, "RAMP": Ramp, "RUN_FOR": Struct("slots" / Int32ul),
         "SHORT": Struct("start_ms" / Int16ul, "ms" / Int16ul),
-        "RESEND": SeqRange, "GONE": SeqRange, "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
+        "RESEND": SeqRange, "GONE": SeqRange,
+        "LOAD_MODE": Struct("mode" / Enum(Int8ul, CC=0, CP=1, CR=2), "value" / Int32ul), "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
         "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
         "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
     }, default=Error),

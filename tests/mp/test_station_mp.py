@@ -253,13 +253,8 @@ assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.5, 0, 1, 0, 1)) == stat
 assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.01, -0.002, 0.99, 0.001, 1795000000)) == station.OK
 assert command(st, wire.START) == station.BAD_STATE  # limits must be converted again: configure first
 assert command(st, wire.CONFIG, config()) == station.OK
-board.serial_out.messages = []
-gc.collect()  # room for a second station beside the first: a board has only one
-again = station.Station(Board(0), RIG)
-command(again, wire.HELLO)
-cal = struct.unpack_from("<ffffI", again.board.serial_out.of_type(wire.CALIBRATION)[-1], 3)
+cal = station._load_calibration(Board.flash + station.CALIBRATION_FILE)  # what a restarted station reads
 assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
-del again
 os.remove(Board.flash + station.CALIBRATION_FILE)
 
 # -- end conditions can be switched off (a no-load step); the device ramps the load --------
@@ -350,6 +345,22 @@ back = [m for m in board.serial_out.messages if m[0] != wire.GONE]
 assert first_gone == first and back == [sent[s] for s in range(first + count_gone, last + 1)]
 kept = sum(len(m) + 3 for m in back)  # wire bytes: payload, COBS and delimiter
 assert wire.KEPT_BYTES - 3 * 256 < kept <= wire.KEPT_BYTES, kept  # used but for a wrap and a margin
+
+# -- constant power and constant resistance instead of CONFIG's current ----------------
+board.source.v, board.source.i = 5.0, None
+st.calibration = station.UNCALIBRATED  # the readings are the truth here (the calibration above was a test)
+for mode, value in ((1, 10_500), (2, 2_381)):  # 10.5 W, or 2.381 ohm: 2.1 A at 5 V either way
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.LOAD_MODE, struct.pack("<BI", mode, value)) == station.OK
+    assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3000)) == station.BAD_VALUE  # steps a current
+    assert command(st, wire.START) == station.OK
+    for _ in range(40):
+        st._tick()
+    assert abs(board.source.load_a - 2.1) <= 0.011, (mode, board.source.load_a)  # within 1 % of 2.1 A
+    assert command(st, wire.STOP) == station.OK
+assert command(st, wire.CONFIG, config()) == station.OK
+assert command(st, wire.LOAD_MODE, struct.pack("<BI", 9, 1)) == station.BAD_VALUE
+assert command(st, wire.CONFIG, config()) == station.OK and st.mode == 0  # CONFIG goes back to CC
 
 # -- a retried command whose ACK was lost is answered, not done twice ----------------
 assert command(st, wire.CONFIG, config(), seq=900) == station.OK

@@ -76,6 +76,8 @@ for v in vectors:
                                                b["collapse_ma"], b["hold_ms"], b["flush_ms"])
     if v["type"] == "RUN_FOR":
         assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
+    if v["type"] == "LOAD_MODE":
+        assert wire.unpack_load_mode(link.rx) == (("CC", "CP", "CR").index(v["body"]["mode"]), v["body"]["value"])
     if v["type"] == "RESEND":
         assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
     if v["type"] == "SHORT":
