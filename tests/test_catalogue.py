@@ -74,6 +74,10 @@ def test_catalogue_unit_gets_the_expected_verdict(tmp_path, unit, method):
     if (unit, method) == ("honest-10000", "full"):
         assert record["ocp_trip_ratio"] == pytest.approx(1.6) and record["stopped_by_itself"] == 1
         assert (record["short_protected"], record["short_recovered"]) == (1, 1)
+        # the closed loop settled at the start of every step that draws current, within a few samples
+        drawing = [s for s in record["steps"] if s["type"] in ("load_regulation", "over_current", "discharge")]
+        assert all(isinstance(s["load_settling"], list) and s["load_settling"][0]["samples"] <= 10 for s in drawing)
+        assert next(s for s in record["steps"] if s["type"] == "no_load")["load_settling"] is None
         assert 0 < record["charge_before_discharge_mah"] < 30  # what the steps before the discharge drew
 
 

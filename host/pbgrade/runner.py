@@ -201,7 +201,8 @@ def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, sta
         measurements.update(outcome.measurements)
         results.append({"type": step.type, "name": step.name, "settings": step.settings,
                         "measurements": outcome.measurements, "behaviours": outcome.behaviours,
-                        "events": evaluation.events, "integrity": evaluation.integrity()})
+                        "load_settling": _settling(evaluation, plan), "events": evaluation.events,
+                        "integrity": evaluation.integrity()})
         if step.type == "discharge" and not step.name:
             main = evaluation
         elif main is None:
@@ -221,6 +222,16 @@ def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, sta
                   config=main.config, events=main.events, device=_device(ident),
                   calibration=device.calibration_record(), chip_accumulators=main.chip_accumulators())
     return record
+
+
+def _settling(evaluation, plan):
+    """After each setpoint step of a step that draws current, how long the load took to hold
+    within 1 % (EVENT 7), or that it never did."""
+    if not plan.config.get("load_ma") or plan.skip:
+        return None
+    settled = [{"at_s": e["t_s"], "samples": e["value"], "seconds": e["value"] * evaluation.period_us / 1e6}
+               for e in evaluation.events if e["name"] == "load_settled"]
+    return settled or "the load never held within 1 % of its setpoint"
 
 
 def regrade(run_dir, label, profile):
