@@ -181,7 +181,7 @@ class Station:
         self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
         self.ramp_slots = 0
         self.run_slots = 0
-        self.mode = load.CC
+        self.mode, self.mode_value = load.CC, load_ma  # the load's target at START (LOAD_MODE changes it)
         self.short_from = self.short_until = 0
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
@@ -252,8 +252,10 @@ class Station:
         mode, value = wire.unpack_load_mode(rx)
         if self.ramp_slots and mode != load.CC:
             return BAD_VALUE  # a ramp steps the current
+        if mode == load.CC:
+            value = self.load_setpoint  # CONFIG's current
         try:
-            self.load.set_target(mode, value if mode != load.CC else self.load_setpoint)
+            self.load.set_target(mode, value)
         except ValueError:
             return BAD_VALUE
         self.mode, self.mode_value = mode, value
@@ -294,10 +296,7 @@ class Station:
         self.load_ma = self.load_setpoint
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
-        if self.mode == load.CC:
-            self.load.set_target(load.CC, self.load_ma)
-        else:
-            self.load.set_target(self.mode, self.mode_value)
+        self.load.set_target(self.mode, self.mode_value)
         self.load.start()
         self.deadline = b.ticks_add(b.ticks_us(), self.period)
         self.state = RUNNING

@@ -18,7 +18,7 @@ from micropython import const
 
 PROTO_VERSION = const(1)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
-KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~16 s at 1000
+KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
 _LONGEST = const(256)  # the longest wire frame: COBS(254) + delimiter
 _WRAP = const(0x3FFFFFFF)  # byte counts wrap here, staying small ints (no heap) on a 32-bit port

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 
 from .evaluate import Evaluation
-from .runner import Link, RigError, collect, command, identify
+from .runner import IDLE_CONFIG, Link, RigError, collect, command, identify
 
 MIN_VOLTAGE_SPAN_V = 0.5  # closer than this, a voltage offset is not determined
 
@@ -68,7 +68,7 @@ def calibrate(port, points_a, seconds, ask, history_file):
         v_gain, v_offset = fit((v1, v2), (rv1, rv2), "voltage", two_point_v)
         i_gain, i_offset = fit((i1, i2), (ri1, ri2), "current", True)
         date = int(time.time())
-        evaluation = Evaluation({"period_us": 100_000, "end_mv": 0, "collapse_ma": 0})
+        evaluation = Evaluation(IDLE_CONFIG)
         command(link, evaluation, "CAL_SET", v_gain=v_gain, v_offset_v=v_offset, i_gain=i_gain,
                 i_offset_a=i_offset, date=date)
     finally:

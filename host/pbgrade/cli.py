@@ -20,7 +20,8 @@ from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .record import Store
 from .rig import RigFileError, load_rig
-from .runner import Link, Options, RigError, check_resumable, collect, command, regrade, resume_test, run_test
+from .runner import (IDLE_CONFIG, Link, Options, RigError, check_resumable, collect, command, regrade, resume_test,
+                     run_test)
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
 from .steps import measured_by
@@ -156,7 +157,7 @@ def _start_sim(stack, rig, dut, speed=0):
 def cmd_clear(args):
     link = Link(args.port, on_bytes=lambda chunk: None)
     try:
-        evaluation = Evaluation({"period_us": 100_000, "end_mv": 0, "collapse_ma": 0})
+        evaluation = Evaluation(IDLE_CONFIG)
         link.send("HELLO")
         collect(link, evaluation, lambda: evaluation.status is not None)
         was = "; ".join(evaluation.texts) or "no fault"

@@ -23,10 +23,11 @@ class Journal:
         if meta is not None:
             self._write_json("meta.json", meta)
         self._rx = None
-        self._steps = len(step_files(self.dir))
+        files = step_files(self.dir)
+        self._steps = len(files)
         self._synced = time.monotonic()
-        if self._steps:  # resuming: the step that was running goes on in its own file
-            self._rx = open(step_files(self.dir)[-1], "ab", buffering=0)
+        if files:  # resuming: the step that was running goes on in its own file
+            self._rx = open(files[-1], "ab", buffering=0)
             self._rx.write(b"\x00")  # ends a frame cut off by the stop, so it cannot swallow the next
 
     def begin(self, step_name):

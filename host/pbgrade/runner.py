@@ -24,11 +24,11 @@ from .record import build_record
 TRIES = 3  # a command (or HELLO) is sent this often before the link is called broken
 REPLY_TIMEOUT_S = 2.0
 ASK_AFTER_S = 1.0  # missing frames are asked for again, and a quiet device asked for its status, this often
-ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's 64 kept ones roll over
+ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's kept 16 KB roll over
 SILENCE_TIMEOUT_S = 15.0  # no frame for this long while running: the rig is gone
 
 
-_IDLE = {"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0}  # before a step configures anything
+IDLE_CONFIG = {"period_us": steps.PERIOD_US, "end_mv": 0, "collapse_ma": 0}  # before a step configures anything
 
 
 class RigError(RuntimeError):
@@ -109,7 +109,7 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
         "profile": profile.path, "rig": rig})
     link = Link(port, journal.received)
     journal.begin("identify")
-    device = Evaluation(_IDLE)
+    device = Evaluation(IDLE_CONFIG)
     return _run_steps(link, journal, [device], method, plans, label, profile, rig, run_id, started, progress)
 
 
@@ -248,7 +248,7 @@ def regrade(run_dir, label, profile):
 def _replay_all(run_dir, plans):
     """The evaluations of the steps in a journal, rebuilt from what was received."""
     files = step_files(run_dir)
-    device = Evaluation(_IDLE)
+    device = Evaluation(IDLE_CONFIG)
     _replay(files[0], device)
     evaluations = [device]
     for plan, path in zip(plans, files[1:]):
@@ -323,7 +323,7 @@ def collect(link, evaluation, done, progress=lambda evaluation: None):
     """Feed frames to the evaluation until done(); RigError if the rig falls silent.
 
     Frames missing from the sequence are asked for again at once (the device
-    keeps only its last 64), and again every ASK_AFTER_S while they are
+    keeps only its recent 16 KB), and again every ASK_AFTER_S while they are
     missing (or ASK_AFTER_FRAMES); a device that goes quiet is asked for its
     status, whose reply shows any frames lost at the tail (the end of a step
     itself, say)."""
