@@ -28,6 +28,7 @@ from .steps import measured_by
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
+COMMAND_MODULES = ()  # each has add_commands(subparsers), its commands raising USER_ERRORS
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError)
 
 
@@ -99,6 +100,9 @@ def _parser():
     rg.add_argument("--profile", help="grade with this profile instead of the run's")
     rg.add_argument("--json", type=Path)
     rg.set_defaults(func=cmd_regrade)
+
+    for module in COMMAND_MODULES:  # commands that live in modules of their own
+        module.add_commands(sub)
     return p
 
 
