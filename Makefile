@@ -12,9 +12,15 @@ PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
 RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
-.PHONY: run test setup clean bench bench-quick
+.PHONY: run test setup clean bench bench-quick chromium
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# headless Chromium prints reports to PDF (pbgrade report --pdf), and the report tests render in it: Debian's package
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || \
+	  { echo "make: chromium is missing: install it (Debian: sudo apt-get install chromium) for report PDFs and make test" >&2; exit 1; }; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +31,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/pbgrade run --rig $(RIG) --sim-dut honest-10000 --label rigs/sim/duts/honest-10000.label.toml
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2
 
 $(BENCH_STAMP): $(STAMP)

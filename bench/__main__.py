@@ -2,7 +2,9 @@
 
     python -m bench            # full: bench/results/latest.json and bench/RESULTS.md (`make bench`)
     python -m bench --quick    # the same figures on small workloads, in under a minute (`make bench-quick`)
+    python -m bench --only simulator   # some groups only: printed, and written only to --out
     python -m bench --profile ingest   # one group under pyinstrument, to see where its time goes
+    python -m bench --compare OLD.json [NEW.json]   # figures old -> new, regressions flagged (bench/compare.py)
 
 Every figure is measured in this run; speeds are comparable as ratios within
 one run, not across machines.
@@ -22,7 +24,7 @@ import numpy as np
 from pbgrade.paths import ROOT
 from pbgrade.simrig import micropython_exe
 
-from . import accuracy, firmware, ingest, simulator
+from . import accuracy, compare, firmware, ingest, simulator
 from .sim import describe
 
 HERE = Path(__file__).resolve().parent
@@ -150,6 +152,8 @@ def tables(figures, markdown=False):
         if not key.startswith("accuracy."):
             goal = f"{f['goal'][0]} {fmt(f['goal'][1])}" if f["goal"] else "-"
             main.append((f["title"], fmt(f["value"]), f["unit"], goal, mark(f)))
+    if not any(key.startswith("accuracy.") for key in figures):  # a run of some groups only
+        return render(main, markdown, {1})
     columns = [(q, method) for q in ("energy", "charge") for method in accuracy.METHODS]
     rows, goals = [("rate/s", *(f"{q}: {method}" for q, method in columns))], set()
     for rate in accuracy.RATES_HZ:
@@ -212,8 +216,22 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small workloads, for CI (under a minute)")
     p.add_argument("--out", type=Path, help="JSON results (default: bench/results/latest.json, or quick.json)")
     p.add_argument("--profile", metavar="GROUP", help="run one group under pyinstrument and print where time goes")
+    p.add_argument("--only", metavar="GROUP", action="append",
+                   help="run this group only (repeatable); the results go to --out if given, else only to the screen")
+    p.add_argument("--compare", metavar="JSON", nargs="+", type=Path,
+                   help="OLD [NEW]: compare two results files (NEW: what this command last wrote); runs nothing")
     args = p.parse_args(argv)
+    default_out = HERE / "results" / ("quick.json" if args.quick else "latest.json")
+    if args.compare:
+        if len(args.compare) > 2:
+            p.error("--compare takes OLD and at most one NEW")
+        return compare.run(args.compare[0], args.compare[1] if len(args.compare) == 2 else args.out or default_out)
     groups = Workload(args.quick).groups()
+    for name in [args.profile] if args.profile else args.only or ():
+        if name not in groups:
+            p.error(f"no group {name!r}: {', '.join(groups)}")
+    if args.only:
+        groups = {name: group for name, group in groups.items() if name in args.only}
     if args.profile:
         from pyinstrument import Profiler
 
@@ -229,14 +247,15 @@ def main(argv=None):
     bad = [k for k, f in result["figures"].items() if f["value"] is not None and not math.isfinite(f["value"])]
     if bad:
         raise SystemExit(f"bench: not finite: {', '.join(bad)}")
-    out = args.out or HERE / "results" / ("quick.json" if args.quick else "latest.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    if not args.quick:
+    out = args.out or (None if args.only else default_out)  # a partial run leaves the full results alone
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+    if not args.quick and not args.only:
         RESULTS_MD.write_text(results_md(result))
     print(tables(result["figures"]))
     missed = [f["title"] for f in result["figures"].values() if f["met"] is False]
-    print(f"\n{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: "
+    print(f"\n{(out.relative_to(ROOT) if out.is_relative_to(ROOT) else out) if out else 'not written'}: "
           + (f"{len(missed)} goal(s) missed" if missed else "every goal met"))
     return 0
 

@@ -7,7 +7,9 @@ a MOSFET constant-current sink whose setpoint is a PWM duty RC-filtered to a
 voltage ("cc", pins.load_pwm) or a DAC output ("dac", pins.load_dac: the
 ESP32's 8-bit DAC on GPIO25/26), full drive = load["max_current_a"]; a
 resistor bank, one relay per resistor ("relays", pins.load_relays, bit k of
-the mask = resistor k); or an external load the host drives ("scpi"). A rig
+the mask = resistor k); or an external load the host sets over SCPI, which
+the device switches in and out by a relay or MOSFET in series ("scpi",
+pins.load_enable, high = connected). A rig
 may have a second MOSFET across the output, after the shunt, for the
 short-circuit test (load["short_pin"], high = shorted).
 
@@ -44,6 +46,7 @@ class Board:
             self._dac = getattr(machine, "DAC")(Pin(pins["load_dac"]))  # ESP32 only: rp2 has no DAC
             self._dac.write(0)
         self._relays = [Pin(p, Pin.OUT, value=0) for p in pins.get("load_relays", ())]
+        self._enable = Pin(pins["load_enable"], Pin.OUT, value=0) if kind == "scpi" else None
         self._ntc = [ADC(Pin(pins[name])) if name in pins else None for name in ("ntc_load", "ntc_dut")]
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
@@ -87,6 +90,10 @@ class Board:
         relays = self._relays
         for k in range(len(relays)):
             relays[k].value(mask >> k & 1)
+
+    def load_enable(self, on):
+        """The external load connected (True) or cut off."""
+        self._enable.value(1 if on else 0)
 
     def temperature_code(self, sensor, celsius):
         """The reading temperature_raw gives at celsius: rising with temperature."""

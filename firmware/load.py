@@ -13,7 +13,10 @@ The rig's [load] kind says what there is to drive:
 - "relays": a relay-switched resistor bank. The combination closest to the
   target is switched in, and chosen again as the voltage falls; a margin
   keeps the relays from chattering on a boundary.
-- "scpi": an external electronic load, driven by the host: nothing to drive.
+- "scpi": an external electronic load, set by the host over SCPI. The
+  device switches it in and out through a relay or MOSFET in series
+  (pins.load_enable), so a limit still cuts it on the device's own; it still
+  reports when the current settled.
 
 update() runs once per sample on raw register codes in integer arithmetic
 that stays below 2**30 (the RP2040's small ints), so it allocates nothing.
@@ -112,8 +115,6 @@ class Load:
 
     def start(self):
         """Switch the load on at the target (a step: settling is counted again)."""
-        if self.kind == "scpi":
-            return
         self.on = True
         self.steps = 0
         self.inside = 0
@@ -125,7 +126,9 @@ class Load:
         self.on = False
         if self.kind == "relays":
             self.board.load_relays(0)
-        elif self.kind != "scpi":
+        elif self.kind == "scpi":
+            self.board.load_enable(False)
+        else:
             self.board.load_drive(0)
 
     def update(self, bus, cur):
@@ -170,6 +173,10 @@ class Load:
         return min(max(t, 0), self.max_code)
 
     def _drive(self, choose):
+        if self.kind == "scpi":
+            if choose:
+                self.board.load_enable(True)
+            return
         if self.kind != "relays":
             cmd = self.t * (self.gain >> 6) >> 13
             self.board.load_drive(min(cmd * self.ff_m >> self.ff_s, 65535))

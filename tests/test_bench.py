@@ -16,7 +16,8 @@ from pbgrade import wire
 from pbgrade.evaluate import Evaluation
 
 sys.path.insert(0, str(ROOT))  # bench/ is a package at the top of the repository
-from bench import ingest  # noqa: E402
+from bench import __main__ as bench_main  # noqa: E402
+from bench import compare, ingest  # noqa: E402
 
 RATES = (1, 10, 100, 1000)
 ACCURACY = [f"accuracy.{rate}hz.{method}.{q}_error_pct" for rate in RATES for q in ("energy", "charge")
@@ -116,3 +117,75 @@ def test_a_samples_frame_whose_length_is_wrong_is_corrupt():
     payload = bytes([0x90, 0, 0, 0, 0, 0, 0, 2]) + bytes(4)  # says 2 samples, holds 1
     assert evaluation.feed(wire.encode_frame(payload)[:-1]) is None
     assert evaluation.frames_corrupt == 1
+
+
+def _results(mode="full", commit="a" * 40, **values):
+    """A results file as `python -m bench` writes it, with some of its figures (key=value or key=(value, met))."""
+    units = {"ingest.samples_per_s": ("samples/s", [">=", 2e6]), "firmware.loop_us_per_sample": ("us", None),
+             "firmware.heap_bytes_per_sample": ("B", ["==", 0]), "simulator.wall_s": ("s", ["<=", 10]),
+             "memory.long_to_short": ("x", ["<=", 1.05]), "ingest.ratio_vs_picowatt": ("x", None),
+             "accuracy.10hz.pbgrade.energy_error_pct": ("%", None), "firmware.max_rate_hz": ("samples/s", None)}
+    figures = {}
+    for key, value in values.items():
+        key = key.replace("__", ".")
+        unit, goal = units[key]
+        value, met = value if isinstance(value, tuple) else (value, None)
+        figures[key] = {"title": key.split(".", 1)[1], "unit": unit, "goal": goal, "value": value, "met": met}
+    return {"mode": mode, "machine": {"cpu": "AMD EPYC", "cores": 2, "git_commit": commit, "git_dirty": False,
+                                      "date": "2026-11-30T10:00:00+00:00"}, "figures": figures, "details": {}}
+
+
+def test_compare_says_which_figures_got_worse_by_their_goal_or_unit():
+    old = _results(ingest__samples_per_s=(4.8e6, True), firmware__loop_us_per_sample=76.6,
+                   firmware__heap_bytes_per_sample=(0, True), simulator__wall_s=(12.5, False),
+                   memory__long_to_short=(1.0, True), ingest__ratio_vs_picowatt=96.0,
+                   accuracy__10hz__pbgrade__energy_error_pct=0.0009, firmware__max_rate_hz=3571)
+    # 4.5 M samples/s: 6 % slower, within 10 %; the loop 17 % slower: a regression; heap off its goal; 40 % faster,
+    # goal met now; flatness goal missed; the picowatt ratio is better higher; |error| grew by under 0.001 points
+    new = _results(ingest__samples_per_s=(4.5e6, True), firmware__loop_us_per_sample=90.0,
+                   firmware__heap_bytes_per_sample=(16, False), simulator__wall_s=(7.5, True),
+                   memory__long_to_short=(1.12, False), ingest__ratio_vs_picowatt=70.0,
+                   accuracy__10hz__pbgrade__energy_error_pct=-0.0014)
+    rows = {r["key"]: r for r in compare.compare(old, new)}
+    assert {k for k, r in rows.items() if r["regression"]} == {
+        "firmware.loop_us_per_sample", "firmware.heap_bytes_per_sample", "memory.long_to_short",
+        "ingest.ratio_vs_picowatt"}
+    assert rows["ingest.samples_per_s"]["mark"] == "" and rows["ingest.samples_per_s"]["ratio"] == pytest.approx(0.9375)
+    assert rows["simulator.wall_s"]["mark"] == "40 % better, goal met now"
+    assert rows["simulator.wall_s"]["ratio"] == pytest.approx(0.6)
+    assert rows["firmware.loop_us_per_sample"]["mark"] == "REGRESSION: 17 % worse"
+    assert rows["firmware.heap_bytes_per_sample"]["mark"] == "REGRESSION: goal missed"
+    assert rows["firmware.heap_bytes_per_sample"]["ratio"] is None  # 16 / 0
+    assert not rows["accuracy.10hz.pbgrade.energy_error_pct"]["regression"]
+    assert rows["firmware.max_rate_hz"]["mark"] == "gone" and rows["firmware.max_rate_hz"]["new"] is None
+    added = compare.compare(_results(), _results(simulator__wall_s=(None, None)))
+    assert [(r["key"], r["mark"], r["regression"]) for r in added] == [("simulator.wall_s", "new figure", False)]
+    assert compare.compare(old, _results(simulator__wall_s=(None, None)))[0]["mark"] == "not measured"
+    assert compare.worse_by("nearer0", 0.01, -0.02) == pytest.approx(1.0)  # errors compare by their size
+    assert compare.worse_by(("exactly", 0), 0, 0) == 0.0
+    assert compare.worse_by("higher", 0, 5) == float("-inf") and compare.worse_by("lower", 0, 5) == float("inf")
+
+
+def test_bench_compare_prints_each_figure_and_exits_1_on_a_regression(tmp_path, capsys):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(_results(simulator__wall_s=(12.5, False), firmware__loop_us_per_sample=76.6)))
+    new.write_text(json.dumps(_results(mode="quick", commit="b" * 40, simulator__wall_s=(14.0, False),
+                                       firmware__loop_us_per_sample=50.0)))
+    assert bench_main.main(["--compare", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "old: aaaaaaaaaaaa" in out and "new: bbbbbbbbbbbb" in out and "quick and a full run" in out
+    wall = next(line for line in out.splitlines() if line.startswith("wall_s"))
+    assert wall.split()[1:5] == ["12.5", "14", "1.120", "REGRESSION:"]
+    assert "1 regression(s) over 10 %: simulator.wall_s" in out
+    assert bench_main.main(["--compare", str(old), str(old)]) == 0  # NEW defaults to --out, else latest.json
+    assert "no regression over 10 %" in capsys.readouterr().out
+    assert bench_main.main(["--compare", str(old), "--out", str(new)]) == 1
+
+
+def test_only_some_groups_run_and_the_full_results_stay(tmp_path):
+    out = tmp_path / "sim.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "simulator", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(out.read_text())["figures"]) == {"simulator.wall_s"}
+    assert "simulated full discharge" in proc.stdout

@@ -19,10 +19,10 @@ PBGRADE = [sys.executable, "-m", "pbgrade.cli"]
 SIM_RIG = (ROOT / "rigs" / "sim.toml").read_text()
 
 
-def pbgrade(tmp_path, *args, timeout=300):
+def pbgrade(tmp_path, *args, timeout=300, input=None):
     env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
     return subprocess.run([*PBGRADE, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=ROOT)
+                          env=env, cwd=ROOT, input=input)
 
 
 def write_curve(path, points):

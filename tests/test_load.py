@@ -315,7 +315,9 @@ def test_a_relay_rig_loads(tmp_path):
     (rig_text(SIM, RELAY_LOAD.replace("[10.0, 4.7, 2.2]", "[10.0, 0, 2.2]")), ["1 to 8 positive"]),
     (rig_text(SIM, RELAY_LOAD.replace("[10.0, 4.7, 2.2]", "[10.0, -4.7, 2.2]")), ["resistors_ohm", "negative"]),
     (rig_text(SIM, '[load]\nkind = "scpi"\nmax_current_a = 5.0\nresource = "GPIB::1::INSTR"\n'),
-     ["simulated rig has no external load"]),
+     ["the simulated rig's external load is its own", 'resource = "sim"']),
+    (rig_text(PICO, '[load]\nkind = "scpi"\nmax_current_a = 5.0\nresource = "GPIB::1::INSTR"\n', ""),
+     ["[pins] load_enable is missing"]),
     (rig_text(PICO, RELAY_LOAD, "load_relays = [16, 17]"), ["load_relays", "one pin per", "(3), got 2"]),
     (rig_text(PICO, RELAY_LOAD, ""), ["[pins] load_relays is missing"]),
     (rig_text(PICO, '[load]\nkind = "dac"\nmax_current_a = 5.0\n'), ["[pins] load_dac is missing"]),
@@ -436,3 +438,45 @@ def test_board_reads_its_ntcs_against_thresholds_worked_out_once(monkeypatch):
         ADC.celsius = celsius
         reading = board.temperature_raw(1)
         assert board.temperature_code(1, celsius - 0.5) < reading < board.temperature_code(1, celsius + 0.5)
+
+
+DISCHARGE_AT = """
+[method]
+name = "load-{load}"
+title = "a minute at constant {load}"
+verdict = "grade"
+profile = "mini"
+provenance = "test"
+
+[[step]]
+type = "discharge"
+load = "{load}"
+seconds = 60
+"""
+
+
+@pytest.mark.parametrize("kind", ["power", "resistance"])
+def test_a_method_discharges_at_constant_power_or_resistance(tmp_path, kind):
+    """The step's power (or resistance) is the one that draws the rated 2.1 A at 5 V: 10.5 W, 2.381 Ohm."""
+    from test_e2e import run_record
+    from test_profile import MINIMAL
+
+    (tmp_path / "mini.toml").write_text(MINIMAL.replace('"capacity_ratio"', '"short_energy_wh"'))
+    (tmp_path / "method.toml").write_text(DISCHARGE_AT.format(load=kind))
+    record, _ = run_record(tmp_path, "--method", tmp_path / "method.toml", "--profile", tmp_path / "mini.toml")
+    step = record["steps"][0]
+    assert step["settings"]["load"] == kind
+    mean_w = step["measurements"]["short_energy_wh"] * 3600 / 60
+    if kind == "power":
+        assert mean_w == pytest.approx(10.5, rel=0.01)
+    else:
+        assert mean_w == pytest.approx(step["measurements"]["mean_voltage_v"] ** 2 / (5 / 2.1), rel=0.01)
+    assert isinstance(step["load_settling"], list)  # the loop settled, and the record says when
+
+
+def test_a_load_kind_the_method_cannot_have_is_refused(tmp_path):
+    from pbgrade.method import MethodError, load_method
+
+    (tmp_path / "m.toml").write_text(DISCHARGE_AT.format(load="magic"))
+    with pytest.raises(MethodError, match="'magic' is not a load kind: use one of current, power, resistance"):
+        load_method(tmp_path / "m.toml")

@@ -1,6 +1,7 @@
 """Result records and the SQLite store of runs."""
 import json
 import multiprocessing
+import socket
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +17,7 @@ from pbgrade.voltage import VoltageStats
 PERIOD_US = 10_000
 LABEL = Label(10000, 3.7, 6000, 5, 2.1, model="PB-10", serial="0042")
 STARTED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+RIG = {"rig": {"name": "sim", "board": "sim"}, "sensor": {"chip": "INA226", "shunt_ohms": 0.01}}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,8 @@ def run():
 
 
 def make_record(run, started_at=STARTED):
-    return build_record(**run, cutoff_reason="undervoltage", rig={"name": "sim", "shunt_ohm": 0.01},
-                        firmware_version="0.1.0", started_at=started_at, decoder={"bad_frames": 0})
+    return build_record(**run, cutoff_reason="undervoltage", rig=RIG, firmware_version="0.1.0",
+                        started_at=started_at, decoder={"bad_frames": 0})
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def record(run):
 
 REQUIRED = ("energy_wh", "capacity_mah", "efficiency", "capacity_ratio", "min_voltage_v", "mean_voltage_v",
             "duration_s", "cutoff_reason", "samples_received", "samples_lost", "grade", "passed", "profile",
-            "label", "rig", "firmware_version", "run_id", "started_at", "verdict", "gaps", "integrity")
+            "label", "rig", "firmware_version", "run_id", "started_at", "station", "verdict", "gaps", "integrity")
 
 
 def test_record_has_every_field_in_plain_json(record):
@@ -72,6 +74,12 @@ def test_record_says_what_the_gap_may_have_cost(record):
     assert record["capacity_mah"] + integrity["gap_charge_estimate_mah"] == pytest.approx(6300)
 
 
+def test_station_is_this_host_and_the_rig_unless_given(run, record):
+    assert record["station"] == f"{socket.gethostname()}/sim"
+    assert build_record(**run, cutoff_reason="undervoltage", rig=RIG, firmware_version="0.1.0",
+                        station="line3/sim/channel 2")["station"] == "line3/sim/channel 2"
+
+
 def test_started_at_needs_a_time_zone(run):
     with pytest.raises(ValueError, match="time zone"):
         make_record(run, started_at=datetime(2025, 3, 1))
@@ -85,7 +93,10 @@ def test_store_round_trips(tmp_path, record):
     [row] = Store(tmp_path / "data" / "runs.sqlite").runs()  # a second opener sees it
     assert row == {"run_id": record["run_id"], "started_at": "2025-03-01T01:30:00Z", "model": "PB-10",
                    "serial": "0042", "grade": "PASS", "passed": True, "capacity_mah": record["capacity_mah"],
-                   "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590"}
+                   "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590",
+                   "station": record["station"], "method": None, "status": None,
+                   "capacity_ratio": record["capacity_ratio"], "voltage_ratio_min": record["voltage_ratio_min"],
+                   "label": record["label"]}
     with sqlite3.connect(tmp_path / "data" / "runs.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

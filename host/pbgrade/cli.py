@@ -8,28 +8,32 @@ import signal
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from . import paths
+from . import export, factory, history, paths, report
 from .calibrate import CalibrationError, calibrate
 from .evaluate import Evaluation
 from .journal import read_meta
 from .label import LabelError, load_label
+from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .record import Store
 from .rig import RigFileError, load_rig
-from .runner import (IDLE_CONFIG, Link, Options, RigError, check_resumable, collect, command, regrade, resume_test,
-                     run_test)
+from .runner import (IDLE_CONFIG, Aborted, Link, Options, RigError, check_resumable, collect, command, regrade,
+                     resume_test, run_test)
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
-from .steps import measured_by
+from .steps import Plan, measured_by, plan
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = ()  # each has add_commands(subparsers), its commands raising USER_ERRORS
-USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError)
+COMMAND_MODULES = (history, report, export, factory)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+RIG_HELP = "the rig's file or name in rigs/: its limits and load (default: sim, which starts unless --port is given)"
+PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
+USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
+               history.HistoryError, report.ReportError, export.ExportError, factory.StationError)
 
 
 def main(argv=None):
@@ -39,8 +43,11 @@ def main(argv=None):
     except USER_ERRORS as e:
         print(f"pbgrade: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except Aborted:
         print("\npbgrade: stopped by operator; load switched off, run saved as aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\npbgrade: stopped by operator", file=sys.stderr)
         return 130
 
 
@@ -49,9 +56,8 @@ def _parser():
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one graded discharge test")
-    where = run.add_mutually_exclusive_group()
-    where.add_argument("--rig", default="sim", help="rig file or name in rigs/ (default: sim)")
-    where.add_argument("--port", help="serial device or pyserial URL of a running rig")
+    run.add_argument("--rig", default="sim", help=RIG_HELP)
+    run.add_argument("--port", help=PORT_HELP)
     run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
     run.add_argument("--sim-dut", default=DEFAULT_DUT,
                      help=f"simulated power bank: catalogue name or CSV/TOML file (default: {DEFAULT_DUT})")
@@ -74,9 +80,8 @@ def _parser():
     sim.set_defaults(func=cmd_sim)
 
     cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
-    where = cal.add_mutually_exclusive_group()
-    where.add_argument("--rig", default="sim", help="rig file or name in rigs/ (default: sim)")
-    where.add_argument("--port", help="serial device or pyserial URL of a running rig")
+    cal.add_argument("--rig", default="sim", help=RIG_HELP)
+    cal.add_argument("--port", help=PORT_HELP)
     cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
     cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
@@ -107,46 +112,91 @@ def _parser():
 
 
 def cmd_run(args):
-    rig = load_rig("sim" if args.port else args.rig)
+    rig = load_rig(args.rig)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
     label_path = args.label
     if label_path is None:
         label_path = matching_label(dut_path(args.sim_dut)) if simulated else None
         if label_path is None:
             raise LabelError("no label given: pass --label LABEL.toml with the figures printed on the unit")
+    label, method, profile = checked_test(rig, label_path, args.method, args.profile)
+    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    data_root = paths.data_dir()
+    # the plans as run_test makes them, from the options it completes with the rig's limits before any step
+    live = Live(sys.stderr, label, method, lambda: [plan(step, label, options) for step in method.steps])
+    with ExitStack() as stack:
+        sim = None if args.port else start_sim(stack, rig, args.sim_dut, args.speed)
+        port, rig = (args.port, rig) if args.port else (sim.port, sim.rig)  # the sim's rig names its own load
+        print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
+              f"graded by {profile.name}", file=sys.stderr)
+        try:
+            return _watch(live, lambda progress: run_test(port, label, label_path, method, profile, rig, options,
+                                                          data_root, progress), args.json)
+        except RigError as e:
+            if sim and not sim.alive():
+                raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
+            raise
+
+
+def _watch(live, run, json_path):
+    """Run a test (run(progress) gives its record) under the live view; keep the record and show it.
+
+    The operator's Ctrl-C stops the test: the runner switches the load off
+    and saves the run as aborted (Aborted); its record is kept here as any
+    other, then main() says so in one line, exit 130."""
+    with _interrupted_once():
+        try:
+            with live:
+                record = run(live.update)
+        except Aborted as stopped:
+            _keep(stopped.record, json_path)
+            raise
+        return _keep(record, json_path)
+
+
+@contextmanager
+def _interrupted_once():
+    """The first Ctrl-C interrupts (KeyboardInterrupt); any after it only says to wait, so it cannot cut
+    short the saving of the stopped run (its record, its row in the database)."""
+    def stop(signum, frame):
+        signal.signal(signal.SIGINT, wait)
+        raise KeyboardInterrupt
+
+    def wait(signum, frame):
+        print("pbgrade: switching the load off and saving the run: one moment", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _keep(record, json_path):
+    Store(paths.data_dir() / "runs.sqlite").add(record)
+    return _report(record, json_path)
+
+
+def checked_test(rig, label_path, method_name, profile_name):
+    """(label, method, profile) for a test on this rig, refused in one line if they cannot go together."""
     label = load_label(label_path)
     if label.rated_output_a > rig["limits"]["max_current_a"]:
         raise RigError(f"the label's rated output of {label.rated_output_a:g} A is over this rig's "
                        f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
-    method = load_method(args.method)
-    profile = load_profile(args.profile or method.profile)
+    method = load_method(method_name)
+    profile = load_profile(profile_name or method.profile)
     missing = {limit.quantity for g in profile.grades for limit in g.limits} - set().union(
         *(measured_by(step) for step in method.steps))
     if missing:
         raise ProfileError(f"profile {profile.name} grades {', '.join(sorted(missing))}, which method "
                            f"{method.name} does not measure: pick a profile made for this method "
                            f"(`pbgrade profiles`), or a method that measures it")
-    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
-    data_root = paths.data_dir()
-    with ExitStack() as stack:
-        sim = None if args.port else _start_sim(stack, rig, args.sim_dut, args.speed)
-        port = args.port or sim.port
-        live = Live(sys.stderr)
-        print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
-              f"graded by {profile.name}", file=sys.stderr)
-        try:
-            record = run_test(port, label, label_path, method, profile, rig, options, data_root, live.update)
-        except RigError as e:
-            if sim and not sim.alive():
-                raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
-            raise
-        live.done()
-    Store(data_root / "runs.sqlite").add(record)
-    return _report(record, args.json)
+    return label, method, profile
 
 
-def _start_sim(stack, rig, dut, speed=0):
-    """Start the simulated rig for the length of `stack`; its flash persists per rig."""
+def start_sim(stack, rig, dut, speed=0):
+    """Start the simulated rig for the length of `stack`; its flash persists per rig. dut: a
+    catalogue name or file, or None for an empty bay (SimRig.plug)."""
     if rig["rig"]["board"] != "sim":
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
     if speed < 0:
@@ -155,7 +205,7 @@ def _start_sim(stack, rig, dut, speed=0):
         rig = {**rig, "sim": {**rig["sim"], "speed": speed}}
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
-    return stack.enter_context(SimRig(rig, load_dut(dut), work, flash))
+    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash))
 
 
 def cmd_clear(args):
@@ -187,7 +237,7 @@ def _one_line_each(items):
 
 
 def cmd_calibrate(args):
-    rig = load_rig("sim" if args.port else args.rig)
+    rig = load_rig(args.rig)
     try:
         points = [float(a) for a in args.points.split(",")]
     except ValueError:
@@ -197,7 +247,7 @@ def cmd_calibrate(args):
     if max(points) > rig["limits"]["max_current_a"]:
         raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
     with ExitStack() as stack:
-        sim = None if args.port else _start_sim(stack, rig, args.sim_dut)
+        sim = None if args.port else start_sim(stack, rig, args.sim_dut)
         history = paths.data_dir() / "rigs" / rig["rig"]["name"] / "calibrations.json"
         result = calibrate(args.port or sim.port, points, args.seconds, _ask_number, history)
     print(f"calibrated {rig['rig']['name']} on {result['date']}: voltage gain {result['v_gain']:.5f} "
@@ -222,8 +272,10 @@ def _ask_number(prompt):
 def cmd_sim(args):
     rig = load_rig(args.rig)
     with ExitStack() as stack:
-        sim = _start_sim(stack, rig, args.sim_dut, args.speed)
+        sim = start_sim(stack, rig, args.sim_dut, args.speed)
         print(sim.port, flush=True)
+        if sim.rig["load"]["kind"] == "scpi":
+            print(f"pbgrade: its external load answers at {sim.rig['load']['resource']}", file=sys.stderr)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while sim.alive():
             time.sleep(0.5)
@@ -249,12 +301,9 @@ def cmd_resume(args):
     run_dir, meta = _run_dir(args.run)
     check_resumable(meta)
     print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
-    live = Live(sys.stderr)
-    record = resume_test(run_dir, load_label(meta["label_path"]), load_profile(meta["profile"]), args.port,
-                         live.update)
-    live.done()
-    Store(paths.data_dir() / "runs.sqlite").add(record)
-    return _report(record, args.json)
+    label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
+    live = Live(sys.stderr, label, load_method(meta["method"]), lambda: [Plan(**p) for p in meta["plans"]])
+    return _watch(live, lambda progress: resume_test(run_dir, label, profile, args.port, progress), args.json)
 
 
 def _report(record, json_path):
@@ -262,43 +311,6 @@ def _report(record, json_path):
         json_path.write_text(json.dumps(record, indent=1))
     print(result_table(record))
     return 0 if record["passed"] else 1
-
-
-class Live:
-    """Progress while a test runs: one rewritten line on a terminal, a line
-    per step and per half hour of test time otherwise (logs, pipes, CI)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._shown = 0.0
-        self._step = None
-        self._text = ""
-
-    def update(self, step, evaluation):
-        if evaluation.last is None:
-            return
-        t, v, i = evaluation.last
-        if step is not self._step:
-            if self._text:
-                self.done()
-            self._step, self._shown = step, -1e9
-        self._text = (f"{step.type + (' ' + step.name if step.name else ''):<16}{_hms(t)}  {v:6.3f} V  {i:6.3f} A  "
-                      f"{evaluation.integrator.energy_wh:8.3f} Wh  {evaluation.integrator.charge_mah:8.1f} mAh")
-        if self.tty and time.monotonic() - self._shown > 0.2:
-            self.stream.write("\r" + self._text)
-            self._shown = time.monotonic()
-        elif not self.tty and t - self._shown >= 1800:
-            self.stream.write(self._text + "\n")
-            self._shown = t
-
-    def done(self):
-        self.stream.write(("\r" if self.tty else "") + self._text + "\n")
-
-
-def _hms(seconds):
-    s = int(seconds)
-    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def result_table(r):

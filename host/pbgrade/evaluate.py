@@ -33,12 +33,14 @@ UNCALIBRATED = wire.Calibration.parse(wire.Calibration.build(
 
 class Evaluation:
     def __init__(self, config, window_s=5.0, apply_calibration=True, device=None, keep_trace=False,
-                 first_seq=None):
+                 first_seq=None, on_samples=None):
         """config: the CONFIG body the host sent (period_us, load_ma, end_mv, ...);
         device: (identity, calibration) learnt by an earlier step, if this one
         does not see them; keep_trace: keep every sample, for short steps only;
         first_seq: the device's next frame number after the previous step, so
-        frames lost at the very start are missed too."""
+        frames lost at the very start are missed too; on_samples(t_us, v, i):
+        called with each scaled batch, for readers of every sample (plots,
+        exports) that must not keep a whole run."""
         self.config = config
         self.apply_calibration = apply_calibration
         period = config["period_us"]
@@ -48,6 +50,7 @@ class Evaluation:
                                      cutoff_v=config["end_mv"] / 1000, window_s=window_s)
         self.identity, self.calibration = device or (None, None)
         self.trace = [] if keep_trace else None
+        self.on_samples = on_samples
         self.accumulators = None
         self.events = []
         self.texts = []
@@ -163,6 +166,8 @@ class Evaluation:
         self._voltage.add(v, i)
         if self.trace is not None:
             self.trace.append((t_us, v, i))
+        if self.on_samples is not None:
+            self.on_samples(t_us, v, i)
         self._last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
 
     def _on_event(self, body):

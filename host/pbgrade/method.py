@@ -34,6 +34,9 @@ STEPS = {
     "discharge": {"current_fraction": (0.1, 1.0, 1.0), "seconds": (1, 24 * 3600, 0)},
 }
 NAMED = {"discharge"}  # steps that may run more than once, told apart by `name`
+# a discharge's load: current_fraction of the rated current, or the power or resistance that draws it at the
+# rated voltage (a phone charging draws near-constant power; a resistor is what the cheapest testers hold)
+LOADS = ("current", "power", "resistance")
 
 
 class MethodError(ValueError):
@@ -85,7 +88,7 @@ def _step(path, lines, number, table) -> Step:
     if kind not in STEPS:
         fields.fail("type", f"= {kind!r} is not a step type", f"use one of {', '.join(STEPS)}")
     spec = STEPS[kind]
-    fields.no_unknown(("type", "name", *spec) if kind in NAMED else ("type", *spec))
+    fields.no_unknown(("type", "name", "load", *spec) if kind in NAMED else ("type", *spec))
     settings = {}
     for key, (low, high, default) in spec.items():
         value = fields.get(key, "number", f"give {key} as a number from {low:g} to {high:g}", default is None)
@@ -95,4 +98,8 @@ def _step(path, lines, number, table) -> Step:
             fields.fail(key, f"= {value:g} is outside {low:g}-{high:g}", f"give {key} from {low:g} to {high:g}")
         settings[key] = value
     name = fields.get("name", "text", 'a short word, e.g. name = "half"', required=False) or ""
+    if kind == "discharge":
+        settings["load"] = fields.get("load", "text", f'one of {", ".join(LOADS)}', required=False) or "current"
+        if settings["load"] not in LOADS:
+            fields.fail("load", f"= {settings['load']!r} is not a load kind", f"use one of {', '.join(LOADS)}")
     return Step(kind, settings, name)

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import secrets
+import socket
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,12 +13,14 @@ RECORD_VERSION = 1
 
 def build_record(*, measurements: dict, integrator, label, profile, verdict, cutoff_reason: str, rig: dict,
                  firmware_version: str, started_at: datetime | None = None, run_id: str | None = None,
-                 decoder: dict | None = None) -> dict:
+                 decoder: dict | None = None, station: str | None = None) -> dict:
     """Everything a report or a later re-grade needs, in plain JSON types.
 
     `measurements` is what measurements_from() gave and `verdict` what grade()
     made of it; `decoder` holds the stream decoder's own counters (bad frames,
-    resyncs...) for the integrity section.
+    resyncs...) for the integrity section. `station` says where the unit was
+    tested, so a batch can be split by test position: by default this host and
+    the rig; a host driving several channels passes its own ("host/rig/channel 2").
     """
     started_at = started_at or datetime.now(timezone.utc)
     if started_at.tzinfo is None:
@@ -28,6 +31,7 @@ def build_record(*, measurements: dict, integrator, label, profile, verdict, cut
         "record_version": RECORD_VERSION,
         "run_id": run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
         "started_at": started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "station": station or f"{socket.gethostname()}/{rig['rig']['name']}",
         **measurements,
         "cutoff_reason": cutoff_reason,
         "samples_received": integrator.samples,
@@ -58,8 +62,62 @@ def build_record(*, measurements: dict, integrator, label, profile, verdict, cut
     }
 
 
-_COLUMNS = ("run_id", "started_at", "model", "serial", "grade", "passed", "capacity_mah", "energy_wh",
-            "efficiency", "profile")
+# Every column but record_json is derived from the record by _row(), so a database made by an older
+# pbgrade gains a new column by ALTER TABLE and a fill from record_json (Store._migrate). A column added
+# later must be nullable: ALTER TABLE cannot add a NOT NULL column to rows that already exist.
+_COLUMNS = {
+    "run_id": "TEXT PRIMARY KEY", "started_at": "TEXT NOT NULL", "model": "TEXT", "serial": "TEXT",
+    "grade": "TEXT NOT NULL", "passed": "INTEGER NOT NULL", "capacity_mah": "REAL", "energy_wh": "REAL",
+    "efficiency": "REAL", "profile": "TEXT NOT NULL",
+    "station": "TEXT", "method": "TEXT", "status": "TEXT", "capacity_ratio": "REAL", "voltage_ratio_min": "REAL",
+}
+
+
+def _row(record: dict) -> dict:
+    """The column values of one record: the one place that says how a record maps to the table."""
+    return {**{column: record.get(column) for column in _COLUMNS},
+            "station": record.get("station") or record["rig"]["rig"]["name"],  # older records: the rig
+            "model": record["label"].get("model"), "serial": record["label"].get("serial"),
+            "passed": int(record["passed"]), "record_json": json.dumps(record)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFilter:
+    """Which runs a query returns; every criterion given must hold. None: any."""
+    model: str | None = None  # model, serial, station and method: any case, * matches any characters
+    serial: str | None = None
+    station: str | None = None
+    method: str | None = None
+    grade: str | None = None  # any case
+    passed: bool | None = None
+    since: str | None = None  # a UTC time as records write it ("2025-03-01T01:30:00Z"), included
+    before: str | None = None  # likewise, excluded
+    limit: int | None = None  # only the latest this many of the matching runs
+
+
+_PATTERN_COLUMNS = ("model", "serial", "station", "method")
+
+
+def _like(pattern: str) -> str:
+    """A * wildcard pattern as a LIKE pattern, so that % and _ in a model name match only themselves."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _where(matching: RunFilter) -> tuple[str, list]:
+    """The WHERE clause of a filter and its parameters: values are never written into the SQL."""
+    clauses, params = [], []
+    for column in _PATTERN_COLUMNS:
+        pattern = getattr(matching, column)
+        if pattern is not None:  # SQLite's LIKE ignores case (ASCII letters)
+            clauses.append(f"{column} LIKE ? ESCAPE '\\'")
+            params.append(_like(pattern))
+    for clause, value in (("grade = ? COLLATE NOCASE", matching.grade), ("passed = ?", matching.passed),
+                          ("started_at >= ?", matching.since), ("started_at < ?", matching.before)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return " AND ".join(clauses) or "1", params
 
 
 class Store:
@@ -70,10 +128,10 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("""CREATE TABLE IF NOT EXISTS runs (
-                run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, model TEXT, serial TEXT,
-                grade TEXT NOT NULL, passed INTEGER NOT NULL, capacity_mah REAL, energy_wh REAL,
-                efficiency REAL, profile TEXT NOT NULL, record_json TEXT NOT NULL)""")
+            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
+            db.execute(f"CREATE TABLE IF NOT EXISTS runs ({columns}, record_json TEXT NOT NULL)")
+            self._migrate(db)
+            db.execute("CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)")
 
     @contextmanager
     def _connect(self):
@@ -86,10 +144,27 @@ class Store:
         finally:
             db.close()
 
+    @staticmethod
+    def _migrate(db):
+        """Give a database made by an older pbgrade the columns it lacks, filled from each run's record."""
+        def missing():
+            present = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            return [column for column in _COLUMNS if column not in present]
+
+        if not missing():
+            return
+        db.execute("BEGIN IMMEDIATE")  # one process migrates; one that waited here finds it done
+        columns = missing()
+        if not columns:
+            return
+        for column in columns:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {_COLUMNS[column]}")
+        fill = f"UPDATE runs SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE run_id = :run_id"
+        records = db.execute("SELECT record_json FROM runs")  # a record at a time: the file may be large
+        db.executemany(fill, (_row(json.loads(row["record_json"])) for row in records))
+
     def add(self, record: dict):
-        row = {**{key: record.get(key) for key in _COLUMNS},
-               "model": record["label"].get("model"), "serial": record["label"].get("serial"),
-               "passed": int(record["passed"]), "record_json": json.dumps(record)}
+        row = _row(record)
         try:
             with self._connect() as db:
                 db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row)
@@ -101,8 +176,17 @@ class Store:
             row = db.execute("SELECT record_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else json.loads(row["record_json"])
 
-    def runs(self) -> list[dict]:
-        """One summary row per run, oldest first."""
+    def runs(self, matching: RunFilter = RunFilter()) -> list[dict]:
+        """A summary of each matching run, its label included (for the limits a label sets), oldest first.
+
+        The filter runs in SQLite: only the matching runs' summaries leave the database.
+        """
+        where, params = _where(matching)
+        latest = f"SELECT * FROM runs WHERE {where} ORDER BY started_at DESC, run_id DESC"
+        if matching.limit is not None:
+            latest += " LIMIT ?"
+            params.append(matching.limit)
         with self._connect() as db:
-            rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY started_at, run_id").fetchall()
-        return [{**dict(row), "passed": bool(row["passed"])} for row in rows]
+            rows = db.execute(f"SELECT {', '.join(_COLUMNS)}, json_extract(record_json, '$.label') AS label "
+                              f"FROM ({latest}) ORDER BY started_at, run_id", params).fetchall()
+        return [{**dict(row), "passed": bool(row["passed"]), "label": json.loads(row["label"])} for row in rows]

@@ -6,8 +6,9 @@ from .tomlcheck import Fields, read_toml
 
 CHIPS = ("INA226", "INA219", "INA228", "INA260", "INA3221")
 SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other rig quantity is a magnitude
-# [load] kind -> the [pins] field that drives it (None: the host drives an external load)
-LOAD_KINDS = {"cc": "load_pwm", "dac": "load_dac", "relays": "load_relays", "scpi": None}
+# [load] kind -> the [pins] field that drives it (scpi: the host sets the external load, the device
+# switches it in and out through a relay in series, so its limits still cut it)
+LOAD_KINDS = {"cc": "load_pwm", "dac": "load_dac", "relays": "load_relays", "scpi": "load_enable"}
 LISTS = {"numbers": ((int, float), "numbers"), "integers": ((int,), "whole numbers")}  # list kinds: items, words
 MAX_RELAYS = 8  # the relay mask is a byte
 TODO = "see rigs/sim.toml for an example"
@@ -25,7 +26,8 @@ SCHEMA = {
                "max_load_temp_c": ("number", False), "max_dut_temp_c": ("number", False)},
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", False), "load_pwm_hz": ("integer", False), "load_dac": ("integer", False),
-             "load_relays": ("integers", False), "ntc_load": ("integer", False), "ntc_dut": ("integer", False)},
+             "load_relays": ("integers", False), "load_enable": ("integer", False), "ntc_load": ("integer", False),
+             "ntc_dut": ("integer", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
             "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False),
             "load_gain_error": ("number", False), "load_tempco_per_c": ("number", False),
@@ -122,11 +124,11 @@ def _check_load(path, rig):
     ohms = load.get("resistors_ohm", [])
     if kind == "relays" and (len(ohms) > MAX_RELAYS or min(ohms) <= 0):
         raise RigFileError(f"{path}: [load] resistors_ohm must be 1 to {MAX_RELAYS} positive resistances")
-    if sim and kind == "scpi":
-        raise RigFileError(f"{path}: [load] kind = \"scpi\": the simulated rig has no external load; "
-                           f"use one of {', '.join(k for k in LOAD_KINDS if k != 'scpi')}")
+    if sim and kind == "scpi" and load["resource"] != "sim":
+        raise RigFileError(f"{path}: [load] resource = {load['resource']!r}: the simulated rig's external load "
+                           f"is its own; write resource = \"sim\"")
     pin = LOAD_KINDS[kind]
-    if not sim and pin is not None and pin not in rig["pins"]:
+    if not sim and pin not in rig["pins"]:
         raise RigFileError(f"{path}: [pins] {pin} is missing: a [load] kind = \"{kind}\" is driven from it")
     if not sim and kind == "relays" and len(rig["pins"]["load_relays"]) != len(ohms):
         raise RigFileError(f"{path}: [pins] load_relays must name one pin per [load] resistors_ohm "

@@ -43,6 +43,7 @@ class Options:
     flush_ms: int = 1000
     max_current_ma: int = 0  # the rig's limit; set by the runner
     short_switch: bool = False  # the rig has a short-circuit switch; set by the runner
+    external_load: bool = False  # the host sets the rig's load over SCPI; set by the runner
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)
@@ -52,15 +53,17 @@ class Options:
 
 
 class Link:
-    """Framed messages over a pyserial port: a device path or any pyserial URL."""
+    """Framed messages over a pyserial port: a device path or any pyserial URL;
+    and the rig's external load, where the host sets it (scpi_load.ScpiLoad)."""
 
-    def __init__(self, port, on_bytes):
+    def __init__(self, port, on_bytes, load=None):
         try:
             self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
         except (serial.SerialException, OSError) as e:
             raise RigError(f"cannot open serial port {port}: {e}; check the cable and the port name") from None
         self.port = port
         self.on_bytes = on_bytes
+        self.load = load
         self.deframer = wire.Deframer()
         self.seq = secrets.randbelow(0x10000)  # a restarted host does not reuse its predecessor's numbers
         self._pending = deque()
@@ -94,23 +97,34 @@ class Link:
 
     def close(self):
         self.serial.close()
+        if self.load is not None:
+            try:
+                self.load.close()  # input off, whatever the device did
+            except Exception as e:  # noqa: BLE001 - whatever the instrument library raises, the operator must act
+                raise RigError(f"the external load did not switch off ({e}): switch its input off by hand; the "
+                               f"rig's series switch has already cut it") from None
 
 
-def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None):
-    """Run a method's steps on one unit; return its record (also kept in the journal)."""
+def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None,
+             station=None):
+    """Run a method's steps on one unit; return its record (also kept in the journal).
+
+    station: where it was tested, for the record (default: this host and the rig)."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
     options.short_switch = "short_pin" in rig["load"]
+    options.external_load = rig["load"]["kind"] == "scpi"
     plans = [steps.plan(step, label, options) for step in method.steps]
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
-        "profile": profile.path, "rig": rig})
-    link = Link(port, journal.received)
+        "profile": profile.path, "rig": rig, "station": station})
+    link = Link(port, journal.received, external_load(rig))
     journal.begin("identify")
     device = Evaluation(IDLE_CONFIG)
-    return _run_steps(link, journal, [device], method, plans, label, profile, rig, run_id, started, progress)
+    return _run_steps(link, journal, [device], method, plans, label, profile, rig, run_id, started, progress,
+                      station)
 
 
 def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: None):
@@ -121,13 +135,9 @@ def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: No
     method, plans = load_method(meta["method"]), [steps.Plan(**p) for p in meta["plans"]]
     journal = Journal(run_dir)
     evaluations = _replay_all(run_dir, plans)
-    link = Link(port or meta["port"], journal.received)
-    current = evaluations[-1]
-    if len(evaluations) > 1 and not current.finished:
-        link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
-        collect(link, current, lambda: current.finished, lambda ev: progress(method.steps[len(evaluations) - 2], ev))
+    link = Link(port or meta["port"], journal.received, external_load(meta["rig"]))
     return _run_steps(link, journal, evaluations, method, plans, label, profile, meta["rig"], meta["run_id"],
-                      datetime.fromisoformat(meta["started_at"]), progress)
+                      datetime.fromisoformat(meta["started_at"]), progress, meta.get("station"))
 
 
 def check_resumable(meta):
@@ -137,31 +147,72 @@ def check_resumable(meta):
     return meta
 
 
-def _run_steps(link, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress):
-    """Run the steps not yet in evaluations (the first is the identify step), grade, record."""
+ABORTED_BY_OPERATOR = "aborted by operator"
+
+
+class Aborted(KeyboardInterrupt):
+    """The operator stopped the test (Ctrl-C): the load is off and the run
+    saved as aborted. A KeyboardInterrupt still, carrying the saved record."""
+
+    def __init__(self, record):
+        super().__init__(record["verdict"]["reasons"][0])
+        self.record = record
+
+
+def _run_steps(link, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress,
+               station=None):
+    """Run the steps not yet in evaluations (the first is the identify step), grade, record. A step
+    that a resumed run was in goes on first: the device carried on with it while the host was away.
+
+    Ctrl-C stops the test: the load is switched off and the run graded on
+    what there is, from the journal (which has the interrupted step as far as
+    it got), saved as aborted, never passed; then Aborted goes on up."""
     status = "aborted"
     device = evaluations[0]
     try:
         if device.identity is None:
             identify(link, device)
+        current = evaluations[-1]
+        if len(evaluations) > 1 and not current.finished:
+            link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
+            step = method.steps[len(evaluations) - 2]
+            collect(link, current, lambda: current.finished, lambda ev: progress(step, ev))
         for step, plan in list(zip(method.steps, plans))[len(evaluations) - 1:]:
             journal.begin(step.type)
             evaluations.append(_run_step(link, step, plan, device, evaluations[-1].order.expected, progress))
         status = "complete"
     except KeyboardInterrupt:
-        status = "aborted by operator"
-        raise
+        status = ABORTED_BY_OPERATOR
     finally:
         try:
             command(link, evaluations[-1], "STOP")  # load off
         except RigError:
             pass  # the device ends the discharge on its own (protocol/SPEC.md: a silent host)
-        link.close()
-        journal.update_meta(status=status)
-        journal.close()
-    record = evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status)
+        try:
+            link.close()
+        finally:
+            journal.update_meta(status=status)
+            journal.close()
+    aborted = status == ABORTED_BY_OPERATOR
+    if aborted:
+        evaluations = _replay_all(journal.dir, plans)
+    record = evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station)
     journal.save_record(record)
+    if aborted:
+        raise Aborted(record)
     return record
+
+
+def _never_passed(record, evaluations, method):
+    """An aborted run's grade says it was stopped, and when; what it measured until then keeps its checks."""
+    ran = len(evaluations) - 1
+    minutes = sum(ev.last[0] for ev in evaluations[1:] if ev.last) / 60
+    where = f"in step {ran} of {len(method.steps)} ({method.steps[ran - 1].type})" if ran else "before the first step"
+    verdict = record["verdict"]
+    reason = (f"stopped by the operator after {minutes:.1f} min of test time, {where}: an aborted run is never "
+              f"passed; on what it measured until then it grades {record['grade']}")
+    verdict.update(decided_by=["stopped_by_operator", *verdict["decided_by"]], reasons=[reason, *verdict["reasons"]])
+    record.update(grade="ABORTED", passed=False)
 
 
 def _step_evaluation(plan, device, first_seq):
@@ -176,18 +227,38 @@ def _run_step(link, step, plan, device, first_seq, progress):
     if plan.skip:
         return evaluation
     command(link, evaluation, "CONFIG", **plan.config)
+    if plan.load_mode:
+        command(link, evaluation, "LOAD_MODE", **plan.load_mode)
     if plan.ramp:
         command(link, evaluation, "RAMP", **plan.ramp)
     if plan.short:
         command(link, evaluation, "SHORT", **plan.short)
     if plan.seconds:
         command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
+    if link.load and plan.config["load_ma"]:
+        mode = plan.load_mode or {"mode": "CC", "value": plan.config["load_ma"]}
+        link.load.set_target(mode["mode"], mode["value"] / 1000)  # A, W or Ohm; the device connects it at START
+        link.load.on()
     command(link, evaluation, "START")
     collect(link, evaluation, lambda: evaluation.finished, lambda ev: progress(step, ev))
+    if link.load:
+        link.load.off()
     return evaluation
 
 
-def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status):
+def external_load(rig):
+    """The rig's external load, opened and switched off; None for a load the device drives itself."""
+    load = rig["load"]
+    if load["kind"] != "scpi":
+        return None
+    from .scpi_load import ScpiLoad, ScpiLoadError
+    try:
+        return ScpiLoad(load["resource"], rig["limits"]["max_current_a"], backend="@py")
+    except ScpiLoadError as e:
+        raise RigError(str(e)) from None
+
+
+def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None):
     """The record of a run from its steps' evaluations (live or re-read from the journal)."""
     for evaluation in evaluations:
         evaluation.close()
@@ -216,11 +287,13 @@ def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, sta
     record = build_record(measurements=measurements, integrator=main.integrator, label=label, profile=profile,
                           verdict=verdict, cutoff_reason=end["name"] if end else "none", rig=rig,
                           firmware_version=f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}" if ident else None,
-                          started_at=started, run_id=run_id, decoder=main.integrity())
+                          started_at=started, run_id=run_id, decoder=main.integrity(), station=station)
     record.update(status=status, method=method.name, method_verdict=method.verdict, steps=results,
                   charge_before_discharge_mah=drawn_before,
                   config=main.config, events=main.events, device=_device(ident),
                   calibration=device.calibration_record(), chip_accumulators=main.chip_accumulators())
+    if status == ABORTED_BY_OPERATOR:
+        _never_passed(record, evaluations, method)
     return record
 
 
@@ -242,7 +315,7 @@ def regrade(run_dir, label, profile):
     evaluations = _replay_all(run_dir, plans)
     started = datetime.fromisoformat(meta["started_at"])
     return evaluate_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
-                           meta["run_id"], started, meta.get("status", "aborted"))
+                           meta["run_id"], started, meta.get("status", "aborted"), meta.get("station"))
 
 
 def _replay_all(run_dir, plans):

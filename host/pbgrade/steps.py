@@ -16,6 +16,8 @@ from .profile import measurements_from
 PERIOD_US = 100_000  # 10 samples/s unless the run's options say otherwise
 OFF_V = 1.0  # below this the output is off
 SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
+OBSERVE = {"period_us": PERIOD_US, "load_ma": 0, "end_mv": 0, "collapse_ma": 0, "hold_ms": 1000,
+           "flush_ms": 1000}  # load off, nothing ends the run but its time or STOP
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Plan:
     ramp: dict | None = None
     seconds: float = 0.0  # 0: until the device ends the run
     short: dict | None = None
+    load_mode: dict | None = None  # LOAD_MODE body: constant power or resistance instead of CONFIG's current
     skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
 
 
@@ -37,10 +40,12 @@ def plan(step, label, options):
     """The device settings for a step, from the label and the step's settings."""
     s = step.settings
     rated_ma = round(label.rated_output_a * 1000)
-    observe = {"period_us": PERIOD_US, "load_ma": 0, "end_mv": 0, "collapse_ma": 0, "hold_ms": 1000,
-               "flush_ms": 1000}
+    observe = OBSERVE
     if step.type in ("no_load", "rest"):
         return Plan(observe, seconds=s["seconds"])
+    if options.external_load and step.type in ("load_regulation", "over_current"):
+        return Plan(observe, skip="not tested: the host sets an external load, and cannot follow the device's "
+                                  "current steps sample by sample; a cc or dac load can")
     if step.type == "load_regulation":
         light_ma = max(1, round(rated_ma * s["light_fraction"]))
         return Plan({**observe, "load_ma": light_ma},
@@ -62,12 +67,27 @@ def plan(step, label, options):
     config = options.config(label)
     config["load_ma"] = round(rated_ma * s["current_fraction"])
     config["collapse_ma"] = config["load_ma"] // 2
-    return Plan(config, seconds=s["seconds"])
+    return Plan(config, seconds=s["seconds"], load_mode=_load_mode(s, label))
+
+
+def _load_mode(settings, label):
+    """The constant power (mW) or resistance (mOhm) that draws current_fraction of the rated current at the
+    rated voltage; None for a constant current (CONFIG's)."""
+    amperes = label.rated_output_a * settings["current_fraction"]
+    if settings["load"] == "power":
+        return {"mode": "CP", "value": round(label.rated_output_v * amperes * 1000)}
+    if settings["load"] == "resistance":
+        return {"mode": "CR", "value": round(label.rated_output_v / amperes * 1000)}
+    return None
 
 
 def measure(step, evaluation, plan_, label):
-    """The step's measurements (named with its prefix) and behaviours."""
-    outcome = _MEASURE[step.type](step, evaluation, plan_, label)
+    """The step's measurements (named with its prefix) and behaviours; a step the rig
+    could not run measured nothing, and says why."""
+    if plan_.skip:
+        outcome = Outcome(dict.fromkeys(measured_by(step)), [plan_.skip])
+    else:
+        outcome = _MEASURE[step.type](step, evaluation, plan_, label)
     if step.name:
         outcome.measurements = {f"{step.name}_{k}": v for k, v in outcome.measurements.items()}
     return outcome
@@ -176,8 +196,6 @@ def _short_circuit(step, evaluation, plan_, label):
     lasted (an unprotected unit feeds the short until the rig opens it).
     Recovered: after the short, at light load, the output came back."""
     unmeasured = {"short_protected": None, "short_trip_time_s": None, "short_recovered": None}
-    if plan_.skip:
-        return Outcome(unmeasured, [plan_.skip])
     t, v, i = evaluation.samples()
     on = next((e["t_s"] for e in evaluation.events if e["name"] == "short_on"), None)
     off = next((e["t_s"] for e in evaluation.events if e["name"] == "short_off"), None)
@@ -211,7 +229,8 @@ def _discharge(step, evaluation, plan_, label):
         m = measurements_from(evaluation.integrator, evaluation.voltage, label)
         last_v = evaluation.last[1] if evaluation.last else 0.0
         m["stopped_by_itself"] = int(last_v < OFF_V)
-        words = [] if last_v < OFF_V else [
+        cut_by_test = t_end is not None and t_end["name"] == "end_voltage"
+        words = [] if last_v < OFF_V or not cut_by_test else [
             f"the output was still at {last_v:.2f} V when the test ended below its end-of-discharge voltage: "
             f"the unit's own over-discharge cut-off was not reached"]
         return Outcome(m, words)

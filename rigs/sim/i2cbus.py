@@ -19,26 +19,32 @@ A device model has `address`, `read_mem(memaddr, buf)` filling buf and
 `write_mem(memaddr, buf)`. An address with no device raises OSError(5)
 (EIO), as the rp2 port does on a NAK.
 """
+import micropython
+from micropython import const
 
-_EIO = 5
+_EIO = const(5)
 
 
 class SimI2C:
+    @micropython.native
     def __init__(self, clock, freq=400_000):
         self._clock = clock
         self._freq = freq
         self._rem = 0  # bit-time remainder, in units of 1 us / freq
         self._devices = {}
 
+    @micropython.native
     def attach(self, device):
         self._devices[device.address] = device
 
+    @micropython.native
     def _busy(self, bits):
         t = self._rem + bits * 1000000
         us = t // self._freq
         self._rem = t - us * self._freq
-        self._clock.advance(us)
+        self._clock.now_us += us  # VirtualClock.advance(us), inline: us >= 0
 
+    @micropython.native
     def _device(self, addr):
         dev = self._devices.get(addr)
         if dev is None:
@@ -46,21 +52,33 @@ class SimI2C:
             raise OSError(_EIO)
         return dev
 
+    @micropython.native
     def scan(self):
         self._busy(11 * 112)
         return sorted(a for a in self._devices if 0x08 <= a <= 0x77)
 
+    @micropython.native
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
-        dev = self._device(addr)
-        self._busy(9 * (2 + addrsize // 8 + len(buf)) + 3)
+        dev = self._devices.get(addr)
+        if dev is None:
+            dev = self._device(addr)  # NAK'd: it raises
+        # _busy(9 * (2 + addrsize // 8 + len(buf)) + 3), inline: the firmware reads at every sample
+        t = self._rem + (9 * (2 + addrsize // 8 + len(buf)) + 3) * 1000000
+        us = t // self._freq
+        self._rem = t - us * self._freq
+        self._clock.now_us += us
         dev.read_mem(memaddr, buf)
 
+    @micropython.native
     def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
         buf = bytearray(nbytes)
         self.readfrom_mem_into(addr, memaddr, buf, addrsize=addrsize)
         return bytes(buf)
 
+    @micropython.native
     def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
-        dev = self._device(addr)
+        dev = self._devices.get(addr)
+        if dev is None:
+            dev = self._device(addr)  # NAK'd: it raises
         self._busy(9 * (1 + addrsize // 8 + len(buf)) + 2)
         dev.write_mem(memaddr, buf)

@@ -45,6 +45,8 @@ datasheet's typical values, 7.5 Electrical Characteristics:
   offset's PGA factor for the shunt, scaling with 1/sqrt(conversion time),
   so 9-bit (84 us) is 2.5 LSB and 128 averages (68.1 ms) 0.09 LSB.
 """
+import micropython
+
 from ina_sim import SimINA, clip, counts, sigma
 
 _SINGLE_US = (84, 148, 276, 532)  # ADC codes 0X00..0X11
@@ -62,12 +64,14 @@ _BUS_OFFSET_Q = 1024  # assumed: 1 LSB = 4 mV
 _NOISE_REF_US = 532
 
 
+@micropython.native
 def _adc_us(code):
     """Microseconds for one shunt or bus result of a BADC/SADC code (Table 5)."""
     return _AVERAGED_US[code & 7] if code & 8 else _SINGLE_US[code & 3]
 
 
 class SimINA219(SimINA):
+    @micropython.native
     def __init__(self, clock, source, address=0x40, shunt_ohms=0.1, seed=1):
         super().__init__(clock, source, address, seed)
         # shunt 10 uV and bus 4 mV LSBs: 100000 * shunt_ohms LSB per amp, 250 per volt
@@ -75,12 +79,14 @@ class SimINA219(SimINA):
             shunt_ohms * 100000, _SHUNT_GAIN_PPM, _OFFSET_Q, 250, _BUS_GAIN_PPM, _BUS_OFFSET_Q)
         self._reset()
 
+    @micropython.native
     def _reset(self):
         self._regs = [_CONFIG_RESET, 0, 0, 0, 0, 0]
         self._bus = 0  # 13-bit bus code
         self._flags = 0  # CNVR, OVF
         self._configure(False)
 
+    @micropython.native
     def _configure(self, waking):
         """(Re)start conversions now, as a CONFIG write does."""
         c = self._regs[0]
@@ -94,6 +100,7 @@ class SimINA219(SimINA):
         self._shunt_sigma = sigma((c >> 11 & 3) + 1, _NOISE_REF_US, shunt_us)
         self._bus_sigma = sigma(1, _NOISE_REF_US, bus_us)
 
+    @micropython.native
     def _convert(self):
         """Complete the conversion due now; see the module docstring for the sampling."""
         r = self._regs
@@ -123,15 +130,17 @@ class SimINA219(SimINA):
             r[3] = power
         self._flags = flags
 
+    @micropython.native
     def _register(self, memaddr):
         if memaddr == 2:
-            return self._bus << 3 | self._flags, 2
+            return self._bus << 3 | self._flags
         if memaddr < 6:
             if memaddr == 3:
                 self._flags &= ~_CNVR
-            return self._regs[memaddr], 2
-        return 0, 2
+            return self._regs[memaddr]
+        return 0
 
+    @micropython.native
     def _write_config(self, v):
         waking = self._regs[0] & 7 == 0
         self._regs[0] = v
@@ -139,6 +148,7 @@ class SimINA219(SimINA):
             self._flags &= ~_CNVR
         self._configure(waking)
 
+    @micropython.native
     def _write_register(self, memaddr, v):
         """Read-only registers ignore writes."""
         if memaddr == 5:

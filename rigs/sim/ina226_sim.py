@@ -34,20 +34,23 @@ Simplifications:
 
 Offsets, gains and noise: see below and ina_sim.py.
 """
-from ina_sim import SimINA, clip, counts, signed16
+import micropython
+from micropython import const
 
-_CVRF = 0x0008
-_OVF = 0x0004
-_MASK_READ_ONLY = 0x001C  # AFF, CVRF, OVF
-_AFF = 0x0010
-_LEN = 0x0001
+from ina_sim import SimINA, signed16
+
+_CVRF = const(0x0008)
+_OVF = const(0x0004)
+_MASK_READ_ONLY = const(0x001C)  # AFF, CVRF, OVF
+_AFF = const(0x0010)
+_LEN = const(0x0001)
 
 # Datasheet 5.5 Electrical Characteristics, typical column: shunt offset
 # voltage (RTI) +-2.5 uV = 1 LSB, bus offset voltage (RTI) +-1.25 mV = 1 LSB,
 # shunt and bus voltage gain error 0.02 % = 200 ppm. Each chip (seed) draws
 # its offsets and gains uniformly within these, offsets in 1/1024 LSB.
-_OFFSET_Q = 1024
-_GAIN_PPM = 200
+_OFFSET_Q = const(1024)
+_GAIN_PPM = const(200)
 # Noise: the datasheet gives no figure, only a plot of shunt readings at
 # three conversion times (Averaging and Conversion Time Considerations).
 # Assumed: 1 LSB rms for one 1.1 ms conversion, scaling with
@@ -62,6 +65,7 @@ class SimINA226(SimINA):
     _CURRENT = 4  # the current register; Power = |Current| * Bus / _POWER_DIV
     _POWER_DIV = 20000
 
+    @micropython.native
     def __init__(self, clock, source, address=0x40, shunt_ohms=0.01, seed=1):
         super().__init__(clock, source, address, seed)
         # shunt 2.5 uV and bus 1.25 mV LSBs: 400000 * shunt_ohms LSB per amp, 800 per volt
@@ -69,30 +73,41 @@ class SimINA226(SimINA):
             shunt_ohms * 400000, _GAIN_PPM, _OFFSET_Q, 800, _GAIN_PPM, _OFFSET_Q)
         self._reset()
 
+    @micropython.native
     def _configure(self):
         """(Re)start conversions now, as a CONFIG write does."""
         self._configure_226()
 
+    @micropython.native
     def _convert(self):
         """Complete the conversion due now; see the module docstring for the sampling."""
         r = self._regs
-        mode = r[0] & 7
         volts, amps = self._source.sense(self._clock.now_us)
         flags = _CVRF
-        if mode & 1:
+        if r[0] & 1:
             flags |= self._convert_current(amps)
-        if mode & 2:
-            bus = clip(counts(volts, self._bus_k, self._bus_offset, self._noise(), self._bus_sigma), 0, 0x7FFF)
-            r[2] = bus
-            current = r[self._CURRENT]
-            power = (0x10000 - current if current & 0x8000 else current) * bus // self._POWER_DIV
-            if power > 0xFFFF:
-                power = 0xFFFF
-                flags |= _OVF
-            r[3] = power
+        if r[0] & 2:
+            flags |= self._convert_bus(volts)
         r[6] = r[6] & ~(_CVRF | _OVF) | flags
         self._alert()
 
+    @micropython.native
+    def _convert_bus(self, volts):
+        """Bus voltage (02h) and Power (03h) registers; returns OVF if the power overflowed, else 0."""
+        r = self._regs
+        # clip(counts(volts, ...), 0, 0x7FFF), inline: this runs at every sample
+        bus = int(volts * self._bus_k) + self._bus_offset + (self._noise() * self._bus_sigma >> 10) + 512 >> 10
+        bus = 0 if bus < 0 else 0x7FFF if bus > 0x7FFF else bus
+        r[2] = bus
+        power = r[self._CURRENT]
+        power = (0x10000 - power if power & 0x8000 else power) * bus // self._POWER_DIV
+        if power > 0xFFFF:
+            r[3] = 0xFFFF
+            return _OVF
+        r[3] = power
+        return 0
+
+    @micropython.native
     def _alert(self):
         """AFF after a conversion: see the module docstring."""
         r = self._regs
@@ -110,30 +125,34 @@ class SimINA226(SimINA):
         elif not m & _LEN:
             r[6] = m & ~_AFF
 
+    @micropython.native
     def _cleared_by_read(self, flags):
         """Reading Mask/Enable clears CVRF and, latched (LEN), AFF."""
         return _CVRF | _AFF if flags & _LEN else _CVRF
 
+    @micropython.native
     def _convert_current(self, amps):
         """Shunt (01h) and Current (04h) registers; returns OVF if the current overflowed, else 0."""
         r = self._regs
-        shunt = clip(counts(amps, self._shunt_k, self._shunt_offset, self._noise(), self._shunt_sigma),
-                     -32768, 32767)
+        # clip(counts(amps, ...), -32768, 32767), inline
+        shunt = int(amps * self._shunt_k) + self._shunt_offset + (self._noise() * self._shunt_sigma >> 10) + 512 >> 10
+        shunt = -32768 if shunt < -32768 else 32767 if shunt > 32767 else shunt
         r[1] = shunt & 0xFFFF
         current = abs(shunt) * r[5] >> 11
-        flags = 0
         if current > 32767 + (shunt < 0):
-            current = 32767 + (shunt < 0)
-            flags = _OVF
+            r[4] = 0x8000 if shunt < 0 else 0x7FFF  # -32768 or 32767, as far as it goes
+            return _OVF
         r[4] = -current & 0xFFFF if shunt < 0 else current
-        return flags
+        return 0
 
+    @micropython.native
     def _write_config(self, v):
         self._regs[0] = v
         if v & 3:  # CVRF is cleared by a CONFIG write, except selecting power-down
             self._regs[6] &= ~_CVRF
         self._configure()
 
+    @micropython.native
     def _write_register(self, memaddr, v):
         """Read-only registers ignore writes."""
         r = self._regs

@@ -75,6 +75,8 @@ table is for the shunt channel, and VBUS is assumed to have the ADCRANGE = 0
 code noise at its own conversion time. All integer maths via ina_sim, so a
 seed gives identical registers under CPython and MicroPython.
 """
+import micropython
+
 from ina_sim import AVERAGES, SimINA, clip, counts, signed16
 
 _CONVERSION_US = (50, 84, 150, 280, 540, 1052, 2074, 4120)  # the INA228's own; AVG is ina_sim.AVERAGES
@@ -131,6 +133,7 @@ _ENERGY_DIV = 16000000  # POWER code * us per ENERGY count: 16 * 1e6
 _CHARGE_DIV = 1000000  # CURRENT code * us per CHARGE count
 
 
+@micropython.native
 def _over_under(value, over, under, over_flag, under_flag):
     """over_flag if a 20-bit result exceeds the 16-bit limit over (times 16),
     under_flag if it is below under (times 16), else 0."""
@@ -139,6 +142,7 @@ def _over_under(value, over, under, over_flag, under_flag):
     return under_flag if value < under << 4 else 0
 
 
+@micropython.native
 def _sigma_q(enob10):
     """Noise rms in 1/1024 LSB for a noise-free ENOB (x 10): 2**(20 - ENOB) / 6.6 LSB."""
     e = 200 - enob10
@@ -146,6 +150,7 @@ def _sigma_q(enob10):
 
 
 class SimINA228(SimINA):
+    @micropython.native
     def __init__(self, clock, source, address=0x40, shunt_ohms=0.01, seed=1):
         super().__init__(clock, source, address, seed)
         # 1/1024 LSB per amp at ADCRANGE 0 (312.5 nV = 1/3.2e6 V) and per volt on VBUS
@@ -158,12 +163,14 @@ class SimINA228(SimINA):
         self._temp = 3200 + self._uniform(19)  # 25 degC +-0.15 degC in 7.8125 m degC
         self._reset()
 
+    @micropython.native
     def _reset(self):
         self._regs = list(_RESET)
         self._energy = 0  # POWER code * us
         self._charge = 0  # CURRENT code * us
         self._configure()
 
+    @micropython.native
     def _configure(self):
         """(Re)start conversions now, as an ADC_CONFIG write does."""
         r = self._regs
@@ -181,6 +188,7 @@ class SimINA228(SimINA):
         self._sigma = (_sigma_q(_ENOB_RANGE0[avg][shunt_ct]), _sigma_q(_ENOB_RANGE1[avg][shunt_ct]))
         self._bus_sigma = _sigma_q(_ENOB_RANGE0[avg][bus_ct])
 
+    @micropython.native
     def _convert(self):
         """Complete the result due now; see the module docstring for the sampling."""
         r = self._regs
@@ -239,6 +247,7 @@ class SimINA228(SimINA):
             r[11] &= ~checked
         r[11] |= flags | hits
 
+    @micropython.native
     def _accumulators(self):
         """ENERGY and CHARGE registers from the exact sums; 40-bit roll-over."""
         r = self._regs
@@ -256,6 +265,7 @@ class SimINA228(SimINA):
         r[9] = energy
         r[10] = charge & ((1 << 40) - 1)
 
+    @micropython.native
     def read_mem(self, memaddr, buf):
         """SimINA.read_mem without its per-read tuple and byte loop for the
         common whole-register reads: the rig polls these thousands of times."""
@@ -271,6 +281,7 @@ class SimINA228(SimINA):
         for i in range(len(buf)):
             buf[i] = v >> (8 * (n - 1 - i % n)) & 0xFF
 
+    @micropython.native
     def _register(self, memaddr):
         if memaddr < 18:
             r = self._regs
@@ -284,14 +295,17 @@ class SimINA228(SimINA):
             return v, _WIDTH[memaddr]
         return _IDS.get(memaddr, 0), 2
 
+    @micropython.native
     def _cleared_by_read(self, flags):
         """Reading DIAG_ALRT clears CNVRF and, latched (ALATCH), the limit flags."""
         return _CNVRF | _LIMIT_FLAGS if flags & _ALATCH else _CNVRF
 
+    @micropython.native
     def _store(self, memaddr, v, nbytes):
         """Writes are 16-bit: the first two bytes count, the rest are ignored."""
         super()._store(memaddr, v >> 8 * (nbytes - 2), 2)
 
+    @micropython.native
     def _write_config(self, v):
         r = self._regs
         if v & _RSTACC:  # zero the accumulators; modelled as a pulse (reads back 0)
@@ -300,6 +314,7 @@ class SimINA228(SimINA):
             r[11] &= ~(_MATHOF | _ENERGYOF | _CHARGEOF)
         r[0] = v & _CONFIG_MASK
 
+    @micropython.native
     def _write_register(self, memaddr, v):
         """Read-only registers and reserved bits ignore writes."""
         r = self._regs

@@ -29,6 +29,8 @@ voltage, so the same code serves both.
 
 Simplifications: those of SimINA226.
 """
+import micropython
+
 from ina_sim import clip, counts
 from ina226_sim import SimINA226
 
@@ -41,10 +43,12 @@ class SimINA260(SimINA226):
     _CURRENT = 1
     _POWER_DIV = 6400
 
+    @micropython.native
     def __init__(self, clock, source, address=0x40, shunt_ohms=0.002, seed=1):
         """shunt_ohms: the integrated shunt as the ADC sees it (0.002 nominal)."""
         super().__init__(clock, source, address, shunt_ohms, seed)
 
+    @micropython.native
     def _convert_current(self, amps):
         """Current register (01h): the shunt-ADC code is the current code; it cannot overflow."""
         current = clip(counts(amps, self._shunt_k, self._shunt_offset, self._noise(), self._shunt_sigma),
@@ -52,11 +56,13 @@ class SimINA260(SimINA226):
         self._regs[1] = current & 0xFFFF
         return 0
 
+    @micropython.native
     def _register(self, memaddr):
         if memaddr == 4 or memaddr == _CALIBRATION:
-            return 0, 2
+            return 0
         return super()._register(memaddr)  # reading Mask/Enable clears CVRF, as on the INA226
 
+    @micropython.native
     def _write_register(self, memaddr, v):
         if memaddr != _CALIBRATION:  # the INA260 has none; the rest is the INA226's
             super()._write_register(memaddr, v)

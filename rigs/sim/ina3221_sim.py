@@ -51,6 +51,8 @@ offsets in 1/1024 count. Noise: the datasheet gives no figure; assumed
 0.5 count rms for one 1.1 ms conversion, scaling with
 1/sqrt(conversion time * averages). See ina_sim.py for the arithmetic.
 """
+import micropython
+
 from ina_sim import SimINA, clip, counts, signed16
 
 _RESET = (0x7127,  # 00h CONFIG: all channels, AVG 1, 1.1 ms, shunt+bus continuous
@@ -82,6 +84,7 @@ class SimINA3221(SimINA):
     FLAGS_REG = _MASK_ENABLE  # reading it clears CVRF
     READY = _CVRF
 
+    @micropython.native
     def __init__(self, clock, source, address=0x40, shunt_ohms=0.1, seed=1, channel=1):
         if not 0x40 <= address <= 0x43:
             raise ValueError("an INA3221 answers at 0x40..0x43 only, not 0x%02x" % address)
@@ -104,11 +107,13 @@ class SimINA3221(SimINA):
             self._bus_offset.append(bus_offset)
         self._reset()
 
+    @micropython.native
     def _configure(self):
         """(Re)start conversions now, as a CONFIG write does: each enabled channel in turn."""
         c = self._regs[0]
         self._configure_226((c >> 14 & 1) + (c >> 13 & 1) + (c >> 12 & 1), _NOISE_COUNTS)
 
+    @micropython.native
     def _convert(self):
         """Complete the cycle due now over the enabled channels; see the module docstring."""
         r = self._regs
@@ -140,20 +145,24 @@ class SimINA3221(SimINA):
         m = r[_MASK_ENABLE]
         r[_MASK_ENABLE] = m & ~(checked & ~self._latched(m)) | hits | _CVRF
 
+    @micropython.native
     def _latched(self, m):
         """The alert flags Mask/Enable m latches: CEN the critical ones and SF, WEN the warning ones."""
         return (_CRITICAL_FLAGS if m & _CEN else 0) | (_WARNING_FLAGS if m & _WEN else 0)
 
+    @micropython.native
     def _cleared_by_read(self, flags):
         """Reading Mask/Enable clears CVRF and the latched alert flags."""
         return _CVRF | self._latched(flags)
 
+    @micropython.native
     def _write_config(self, v):
         self._regs[0] = v
         if v & 3 and v & 0x7000:  # CVRF is cleared unless power-down or no channel is selected
             self._regs[_MASK_ENABLE] &= ~_CVRF
         self._configure()
 
+    @micropython.native
     def _write_register(self, memaddr, v):
         """Read-only registers ignore writes."""
         r = self._regs

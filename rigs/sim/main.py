@@ -20,7 +20,7 @@ def load(path):
 
 
 rig = load(sys.argv[1])
-board = SimBoard(rig, load(sys.argv[2]))
+board = SimBoard(rig, load(sys.argv[2]), sys.argv[2])
 try:
     station.Station(board, rig).serve()
 finally:

@@ -14,32 +14,68 @@ reproducible bit for bit.
 
 `step(current_a, seconds)` advances the state with the load's current held;
 `until_change(current_a)` says how long that may be before something
-switches, so the world re-evaluates the load current exactly then.
-Runs under CPython and MicroPython.
+switches, so the world re-evaluates the load current exactly then;
+`advance(current_a, seconds, p)` does both, as the world calls it between
+two looks. Runs under CPython and MicroPython.
+
+Speed: the simulated rig runs this at every sample, under MicroPython, where
+every float operation allocates and every attribute, method call and frame
+larger than 11 words (on the heap then) costs. So what does not change
+between steps is computed once, results are kept while their inputs stay
+(the converter's at one output current, the table segment), the sample
+path runs as native code in few calls, and it does exactly the float
+operations it did before, in the same order: a seed gives the same run to
+the bit as before these speedups.
 """
-import math
+from math import sqrt
+
+import micropython
+from micropython import const
 
 # Open-circuit voltage of a typical NMC/graphite cell against state of charge
 # (a generic curve: 4.18 V full, 3.75 V at 40 %, steep below 10 %).
 LI_ION_OCV = ((0.0, 3.0), (0.03, 3.3), (0.06, 3.45), (0.1, 3.55), (0.2, 3.65), (0.3, 3.71), (0.4, 3.75),
               (0.5, 3.79), (0.6, 3.84), (0.7, 3.9), (0.8, 3.97), (0.9, 4.06), (1.0, 4.18))
-FOREVER = 1e12  # seconds
-MAX_STEP_S = 1.0  # the cell's state is integrated in steps no longer than this
+FOREVER = const(1e12)  # seconds
+MAX_STEP_S = const(1.0)  # the cell's state is integrated in steps no longer than this
 
 
-def interpolate(table, x):
-    """Piecewise-linear table lookup, clamped at both ends."""
-    if x <= table[0][0]:
-        return table[0][1]
-    for k in range(1, len(table)):
-        x1, y1 = table[k]
-        if x <= x1:
-            x0, y0 = table[k - 1]
-            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    return table[-1][1]
+class Table:
+    """A piecewise-linear table lookup, clamped at both ends, sample after
+    sample: it keeps each segment's rise and run, and starts looking where the
+    last lookup was (the state of charge and the output power move little
+    between steps). at(x) is y0 + (y1 - y0) * (x - x0) / (x1 - x0) on the
+    first segment whose x1 >= x, the same operations on the same numbers as
+    looking from the start each time."""
+
+    @micropython.native
+    def __init__(self, rows):
+        self.x = [row[0] for row in rows]
+        self.y = [row[1] for row in rows]
+        self.dx = [0.0] + [rows[k][0] - rows[k - 1][0] for k in range(1, len(rows))]
+        self.dy = [0.0] + [rows[k][1] - rows[k - 1][1] for k in range(1, len(rows))]
+        self.k = 1  # the segment (x[k-1], x[k]] of the last lookup
+
+    @micropython.native
+    def at(self, x):
+        xs = self.x
+        k = self.k
+        if not xs[k - 1] < x <= xs[k]:  # not where it was: look from there
+            if x <= xs[0]:
+                return self.y[0]
+            n = len(xs)
+            while k < n and x > xs[k]:
+                k += 1
+            if k == n:
+                return self.y[-1]
+            while x <= xs[k - 1]:  # ends at k = 1, as x > xs[0]
+                k -= 1
+            self.k = k
+        return self.y[k - 1] + self.dy[k] * (x - xs[k - 1]) / self.dx[k]
 
 
 class ModelBank:
+    @micropython.native
     def __init__(self, p, seed=1):
         cell, conv, out = p["cell"], p["converter"], p["output"]
         prot, heat, contact = p.get("protection", {}), p.get("thermal", {}), p.get("contact", {})
@@ -79,30 +115,58 @@ class ModelBank:
         self._back_at = FOREVER  # OCP auto-recovery
         self.delivered_c = 0.0  # truth: what the load received
         self.energy_j = 0.0
+        # what does not change between steps, computed once (the same numbers the
+        # expressions below computed each time)
+        self._ocv = Table(self.ocv)
+        self._eff = Table(self.efficiency)
+        self._out_ohm = self.droop_ohm + self.cable_ohm
+        self._2r = 2 * self.r_cell
+        self._4r = 4 * self.r_cell
+        self._contact = self.dropout_every_s < FOREVER  # else the contact never opens
+        self._p_at = None  # the output current _converter() computed these for:
+        self._p_out = self._p_cell = self._temp_to = 0.0
 
     # -- what the load sees -------------------------------------------
 
+    @micropython.native
     def _dropped(self):
         """The contact is open for dropout_s at every multiple of dropout_every_s."""
+        if not self._contact:
+            return False
         k = int(self.t // self.dropout_every_s)
         return k >= 1 and self.t - k * self.dropout_every_s < self.dropout_s
 
+    @micropython.native
     def _cell(self, current_a):
         """Cell current and terminal voltage that supply this output current, or None."""
-        v_conv = self.level_v - current_a * self.droop_ohm
-        p_out = v_conv * current_a
-        p_cell = p_out / interpolate(self.efficiency, p_out) if p_out > 0 else 0.0
-        ocv = interpolate(self.ocv, self.soc)
-        disc = ocv * ocv - 4 * self.r_cell * p_cell
+        if current_a != self._p_at:
+            self._converter(current_a)
+        p_cell = self._p_cell
+        ocv = self._ocv.at(self.soc)
+        disc = ocv * ocv - self._4r * p_cell
         if disc < 0:
             return None  # the cell cannot deliver that power at all
-        i_cell = (ocv - math.sqrt(disc)) / (2 * self.r_cell) if self.r_cell else p_cell / ocv
-        return i_cell, ocv - i_cell * self.r_cell, p_cell - p_out
+        i_cell = (ocv - sqrt(disc)) / self._2r if self.r_cell else p_cell / ocv
+        return i_cell, ocv - i_cell * self.r_cell, p_cell - self._p_out
 
+    @micropython.native
+    def _converter(self, current_a):
+        """What the converter does at this output current, kept for _p_at (the
+        load's current often stays the same from step to step): the output
+        power, the power it takes from the cell for it, and the temperature the
+        unit heads for with its losses."""
+        p_out = (self.level_v - current_a * self.droop_ohm) * current_a
+        p_cell = p_out / self._eff.at(p_out) if p_out > 0 else 0.0
+        self._p_out = p_out
+        self._p_cell = p_cell
+        self._temp_to = self.ambient_c + (p_cell - p_out) * self.r_th
+        self._p_at = current_a
+
+    @micropython.native
     def voltage(self, current_a):
-        if not self.on or self._dropped():
+        if not self.on or self._contact and self._dropped():
             return 0.0
-        v = self.level_v - current_a * (self.droop_ohm + self.cable_ohm)
+        v = self.level_v - current_a * self._out_ohm
         if self.foldback_v:
             cell = self._cell(current_a)
             v_cell = cell[1] if cell else self.uvp_v
@@ -110,36 +174,55 @@ class ModelBank:
                 v *= max(0.0, (v_cell - self.uvp_v) / (self.foldback_v - self.uvp_v))
         return v
 
+    @micropython.native
     def short_current(self, short_ohm):
         """Into a short the converter drives what its droop and cable allow."""
         if not self.on or self._dropped():
             return 0.0
         return self.level_v / (self.droop_ohm + self.cable_ohm + short_ohm)
 
+    @micropython.native
     def _trip_delay(self, current_a):
         return self.short_delay_s if current_a > self.short_a else self.ocp_delay_s
 
-    def sensed_voltage(self, current_a):
-        """voltage() with the output's low-frequency noise, as a meter sees it."""
-        v = self.voltage(current_a)
-        if v and self.noise_v:
-            v += self.noise_v * self._gauss()
-        return v
+    @micropython.native
+    def sensed_voltage(self, current_a, v=None):
+        """voltage() with the output's low-frequency noise, as a meter sees it
+        (v: voltage(current_a), if the caller has it already)."""
+        if v is None:
+            v = self.voltage(current_a)
+        if not v or not self.noise_v:
+            return v
+        return v + self.noise_v * ((self._draw() - 98302.5) / 32768.0)
 
-    def _gauss(self):
-        """Near-Gaussian from a seeded xorshift32: mean 0, rms 1."""
-        total = 0
-        for _ in range(3):
-            x = self._x
-            x ^= (x << 13) & 0xFFFFFFFF
-            x ^= x >> 17
-            x ^= (x << 5) & 0xFFFFFFFF
-            self._x = x
-            total += x & 0xFFFF
-        return (total - 98302.5) / 32768.0
+    @micropython.native
+    def skip_noise(self, v):
+        """The noise draw of sensed_voltage(i, v), for a look whose reading nobody takes."""
+        if v and self.noise_v:
+            self._draw()
+
+    @micropython.native
+    def _draw(self):
+        """The noise: near-Gaussian from a seeded xorshift32, the sum of three
+        16-bit draws; (sum - 98302.5) / 32768 has mean 0 and rms 1."""
+        x = self._x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        total = x & 0xFFFF
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        total += x & 0xFFFF
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self._x = x
+        return total + (x & 0xFFFF)
 
     # -- time --------------------------------------------------------------
 
+    @micropython.native
     def until_change(self, current_a):
         """Seconds until a protection, timer or contact changes the output."""
         t = self.t
@@ -153,49 +236,96 @@ class ModelBank:
                 soonest = min(soonest, self.auto_off_s - self._light_s)
         return max(soonest, 0.0)
 
-    def step(self, current_a, seconds):
-        """Hold the output current for some seconds (no switching in between)."""
+    @micropython.native
+    def advance(self, current_a, seconds, p=None):
+        """What the world does between two looks: step() for `seconds`, or up to
+        the next moment something switches if that comes sooner (at least
+        1 us); returns the seconds stepped. p: the output power now,
+        voltage(current_a) * current_a, if the caller has it.
+
+        Without a contact that opens, a pending recovery, or a current that
+        runs a protection's timer, nothing switches before FOREVER:
+        until_change() need not say so."""
+        if self._contact or self._back_at != FOREVER or self.on and not (
+                self.auto_off_a <= current_a <= self.ocp_a):
+            step = self.until_change(current_a)
+            if step < 1e-6:  # min(seconds, max(until_change, 1e-6))
+                step = 1e-6
+            if seconds > step:
+                seconds = step
+        if seconds > MAX_STEP_S:
+            self.step(current_a, seconds, p)
+        else:
+            self._step(current_a, seconds, p)
+        return seconds
+
+    @micropython.native
+    def step(self, current_a, seconds, p=None):
+        """Hold the output current for some seconds (no switching in between).
+        p: the output power now, voltage(current_a) * current_a, if the caller has it."""
         while seconds > MAX_STEP_S:
-            self._step(current_a, MAX_STEP_S)
+            self._step(current_a, MAX_STEP_S, p)
+            p = None  # the state moved on
             seconds -= MAX_STEP_S
-        self._step(current_a, seconds)
+        self._step(current_a, seconds, p)
 
-    def _step(self, current_a, seconds):
-        if self.on and not self._dropped() and current_a > self.short_a:
-            # the moments before the short-circuit protection trips: the output
-            # capacitors deliver; the cell's share is negligible
-            self.energy_j += self.voltage(current_a) * current_a * seconds
-            self.delivered_c += current_a * seconds
-        elif self.on and not self._dropped() and current_a > 0:
-            cell = self._cell(current_a)
-            if cell is None:
-                self._switch_off("the cell could not deliver the power")
-            else:
-                i_cell, v_cell, loss_w = cell
-                self.energy_j += self.voltage(current_a) * current_a * seconds
+    @micropython.native
+    def _step(self, current_a, seconds, p):
+        if self.on and not (self._contact and self._dropped()):
+            if current_a > self.short_a:
+                # the moments before the short-circuit protection trips: the output
+                # capacitors deliver; the cell's share is negligible
+                if p is None:
+                    p = self.voltage(current_a) * current_a
+                self.energy_j += p * seconds
                 self.delivered_c += current_a * seconds
-                self.soc -= i_cell * seconds / self.capacity_c
-                self.temp_c += (self.ambient_c + loss_w * self.r_th - self.temp_c) * min(1.0, seconds / self.tau_s)
-                if v_cell < self.uvp_v or self.soc <= 0:
-                    self._switch_off("under-voltage protection of the cell")
-        self._timers(current_a, seconds)
-
-    def _timers(self, current_a, seconds):
-        self.t += seconds
-        t = self.t
+            elif current_a > 0:
+                # the cell: _cell(current_a), without its tuple, the table lookup inline
+                if current_a != self._p_at:
+                    self._converter(current_a)
+                p_cell = self._p_cell
+                soc = self.soc
+                table = self._ocv
+                k = table.k
+                xs = table.x
+                if xs[k - 1] < soc <= xs[k]:
+                    ocv = table.y[k - 1] + table.dy[k] * (soc - xs[k - 1]) / table.dx[k]
+                else:
+                    ocv = table.at(soc)
+                disc = ocv * ocv - self._4r * p_cell
+                if disc < 0:
+                    self._switch_off("the cell could not deliver the power")
+                else:
+                    r = self.r_cell
+                    i_cell = (ocv - sqrt(disc)) / self._2r if r else p_cell / ocv
+                    if p is None:
+                        p = self.voltage(current_a) * current_a
+                    self.energy_j += p * seconds
+                    self.delivered_c += current_a * seconds
+                    soc -= i_cell * seconds / self.capacity_c
+                    self.soc = soc
+                    mix = seconds / self.tau_s  # the case's temperature heads for _temp_to over tau_s
+                    self.temp_c += (self._temp_to - self.temp_c) * (mix if mix < 1.0 else 1.0)
+                    if ocv - i_cell * r < self.uvp_v or soc <= 0:
+                        self._switch_off("under-voltage protection of the cell")
+        # the timers
+        t = self.t + seconds
+        self.t = t
         if t >= self._back_at:
             self.on, self._back_at, self._over_s = True, FOREVER, 0.0
         if not self.on:
             return
-        self._over_s = self._over_s + seconds if current_a > self.ocp_a else 0.0
+        ocp_a = self.ocp_a
+        self._over_s = self._over_s + seconds if current_a > ocp_a else 0.0
         self._light_s = self._light_s + seconds if current_a < self.auto_off_a else 0.0
-        if current_a > self.ocp_a and self._over_s >= self._trip_delay(current_a):
+        if current_a > ocp_a and self._over_s >= self._trip_delay(current_a):
             self._switch_off("short-circuit protection" if current_a > self.short_a else "over-current protection")
             if self.ocp_recover_s >= 0:
                 self._back_at = t + self.ocp_recover_s
         elif self._light_s >= self.auto_off_s:
             self._switch_off("auto shut-off at light load")
 
+    @micropython.native
     def load_connected(self):
         """A load appearing on the port wakes a unit that switched itself off
         at light load or latched its over-current protection, as the port's
@@ -206,6 +336,7 @@ class ModelBank:
             self._light_s = self._over_s = 0.0
             self._back_at = FOREVER
 
+    @micropython.native
     def _switch_off(self, reason):
         self.on = False
         self.off_reason = reason

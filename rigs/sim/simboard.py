@@ -6,14 +6,21 @@ connects to a pseudo-terminal.
 
 Like a microcontroller, it turns byte 0x03 on the console into
 KeyboardInterrupt until the firmware calls kbd_intr(-1).
+
+Once a simulated second it looks at two files pbgrade.simrig may change
+while it runs: the DUT file of a rig started with an empty bay (a unit
+plugged in or pulled out), and the host-away flag (while the host does not
+read, time passes at real time, as it does for a board).
 """
+import json
+import os
 import select
 import sys
 import time
 
 import clock as vclock
 from i2cbus import SimI2C
-from world import World, bank_from, load_from
+from world import CurveBank, World, bank_from, load_from
 
 _CTRL_C = 3
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
@@ -24,13 +31,27 @@ class SimBoard:
     name = "sim"
     flash = ""  # the launcher runs the simulator in the rig's flash folder
 
-    def __init__(self, rig, dut):
+    def __init__(self, rig, dut, dut_path=None):
         sim = rig.get("sim", {})
         self.clock = vclock.VirtualClock(sim.get("boot_us", 0))
         self.ticks_us = self.clock.ticks_us
         self.ticks_diff = vclock.ticks_diff
         self.ticks_add = vclock.ticks_add
-        self.world = World(self.clock, bank_from(dut, sim.get("seed", 1)), load_from(rig), sim.get("short_ohm", 0.05))
+        self._seed = sim.get("seed", 1)
+        self._scpi = None
+        if rig["load"]["kind"] == "scpi":
+            from external_load import ExternalLoad, ScpiServer  # its sockets' code only where there is one
+
+            load = ExternalLoad()
+            self._scpi = ScpiServer(sim["scpi_port"], load, self._measure, self._set_external)
+        else:
+            load = load_from(rig)
+        self.world = World(self.clock, _bank(dut, self._seed), load, sim.get("short_ohm", 0.05))
+        self._bay = dut.get("bay")  # the number of the last plug or pull, in a rig started with an empty bay
+        self._dut_path = dut_path if self._bay is not None else None
+        self._away_file = sim.get("host_away_file")
+        self._away = False
+        self._next_look = 0
         self.i2c = SimI2C(self.clock)
         self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
         self.serial_out = sys.stdout.buffer
@@ -65,16 +86,40 @@ class SimBoard:
         return b
 
     def sleep_us(self, us):
-        if self._speed:
+        if self.clock.now_us >= self._next_look:
+            self._look()
+        if self._away:
+            time.sleep_us(us)
+        elif self._speed:
             time.sleep_us(int(us / self._speed))
         self.clock.advance(us)
+
+    def _look(self):
+        """A unit plugged in or pulled out; the host gone or back."""
+        self._next_look = self.clock.now_us + 1_000_000
+        if self._dut_path is not None:
+            with open(self._dut_path) as f:
+                dut = json.load(f)
+            if dut["bay"] != self._bay:
+                self._bay = dut["bay"]
+                self.world.bank = _bank(dut, self._seed + self._bay)  # the world notices at its next look
+        if self._away_file is not None:
+            try:
+                os.stat(self._away_file)
+                self._away = True
+            except OSError:
+                self._away = False
 
     def idle(self, ms):
         """Wait for the host for real (no busy loop). Virtual time stands still
         meanwhile, so a run does not depend on how fast the host answered and
         a seed reproduces it bit for bit; at --speed N it runs N x real time."""
         start = time.ticks_us()
-        self._poll.poll(ms)
+        if self._scpi is None:
+            self._poll.poll(ms)
+        else:  # the external load's host may set it meanwhile
+            while time.ticks_diff(time.ticks_us(), start) < ms * 1000 and not self._poll.poll(1):
+                self._scpi.poll()
         if self._speed:
             self.clock.advance(int(time.ticks_diff(time.ticks_us(), start) * self._speed))
 
@@ -86,6 +131,18 @@ class SimBoard:
     def load_relays(self, mask):
         self.world.load_relays(mask)
 
+    def load_enable(self, on):
+        """The series switch of an external load."""
+        self._set_external(("ENABLE", on))
+
+    def _set_external(self, setting):
+        self.world.set_load(self.world.load.set, setting)
+
+    def _measure(self):
+        """The external load's own meter: the true voltage and current, now."""
+        self.world.sense(self.clock.now_us, False)
+        return self.world.present()
+
     def short(self, on):
         if self.has_short:
             self.world.short(on)
@@ -96,6 +153,15 @@ class SimBoard:
 
     def temperature_raw(self, sensor):
         return int(self.world.temperature_c(sensor) * 100)
+
+
+def _bank(dut, seed):
+    """The unit a DUT description names; an empty bay ("none") is a unit whose output is off."""
+    if dut["kind"] != "none":
+        return bank_from(dut, seed)
+    empty = CurveBank([(0, 0.0), (1, 0.0)])
+    empty.on = False
+    return empty
 
 
 def _chip(sensor, sim, clock, source):

@@ -1,0 +1,137 @@
+"""`pbgrade export`: a run's every sample, or one row per run, as CSV for spreadsheets and notebooks.
+
+An export is a copy to read, never a source: the journal (pbgrade-data/runs/
+RUN_ID/) stays the source of truth, and nothing in pbgrade reads an export
+back. Samples are replayed from the journal batch by batch and written as
+they come, and the summary streams from the database row by row, so neither
+holds a whole run, or every run, in memory.
+"""
+import csv
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+from .series import batches
+
+SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
+                   "source of truth: an export is a copy to read, and nothing reads it back.")
+SAMPLE_COLUMNS = "step,t_s,v,i,p"
+SAMPLE_DECIMALS = "%.6f"  # 1 us, 1 uV, 1 uA, 1 uW: finer than any supported sensor resolves
+# summary column -> SQL: the runs table's own column where it has one, else the field of the stored record
+SUMMARY_COLUMNS = {
+    "run_id": "run_id", "started_at": "started_at", "model": "model", "serial": "serial", "grade": "grade",
+    "passed": "passed", "capacity_mah": "capacity_mah",
+    "capacity_ratio": "json_extract(record_json, '$.capacity_ratio')", "energy_wh": "energy_wh",
+    "efficiency": "efficiency", "min_voltage_v": "json_extract(record_json, '$.min_voltage_v')",
+    "status": "json_extract(record_json, '$.status')", "profile": "profile",
+    "method": "json_extract(record_json, '$.method')",
+}
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked; the message says what to do."""
+
+
+def add_commands(subparsers):
+    p = subparsers.add_parser(
+        "export", help="write a run's samples, or one row per run, as CSV",
+        description="Write CSV: every sample of one run (--samples), or one row per run in the database "
+                    "(--summary). " + SOURCE_OF_TRUTH)
+    p.add_argument("run", nargs="?", help="with --samples: run id or run directory")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--samples", type=Path, metavar="FILE.csv",
+                      help=f"every sample of RUN, as it was integrated: {SAMPLE_COLUMNS} (step: the journal's "
+                           f"N-TYPE, as in its rx-N-TYPE.bin; t_s from the step's start; volts, amperes, watts)")
+    what.add_argument("--summary", type=Path, metavar="FILE.csv",
+                      help=f"one row per run, oldest first: {', '.join(SUMMARY_COLUMNS)} (passed: 1 or 0; empty: "
+                           f"not measured)")
+    p.add_argument("--since", metavar="DATE",
+                   help="with --summary: only runs started on or after DATE (ISO 8601, e.g. 2026-01-31 or "
+                        "2026-01-31T08:00+01:00; UTC unless it names an offset)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args):
+    if args.samples:
+        if args.run is None:
+            raise ExportError("--samples exports one run: pbgrade export RUN --samples FILE.csv")
+        if args.since:
+            raise ExportError("--since selects runs for --summary; --samples exports the whole run")
+        from .cli import _run_dir  # cli imports this module: resolved when the command runs
+        run_dir, _ = _run_dir(args.run)
+        count = export_samples(run_dir, args.samples)
+        print(f"{args.samples}: {count} samples")
+    else:
+        if args.run is not None:
+            raise ExportError(f"--summary exports every run: drop {args.run!r}, or use --samples for one run")
+        count = export_summary(paths.data_dir() / "runs.sqlite", args.summary, since_utc(args.since))
+        print(f"{args.summary}: {count} runs")
+    return 0
+
+
+def export_samples(run_dir, out):
+    """Every sample of a run into a CSV file, step by step; how many."""
+    count = 0
+    with _replaced(out) as f:
+        f.write(SAMPLE_COLUMNS + "\n")
+        for step, t, v, i in batches(run_dir):
+            np.savetxt(f, np.column_stack((t, v, i, v * i)), delimiter=",",
+                       fmt=",".join([step.label] + [SAMPLE_DECIMALS] * 4))
+            count += t.size
+    return count
+
+
+def export_summary(db_path, out, since=""):
+    """One row per run started at or after `since` (UTC, as the records write it) into a CSV file; how many."""
+    if not Path(db_path).is_file():
+        raise ExportError(f"no runs yet: {db_path} does not exist (PBGRADE_DATA says where the runs are)")
+    query = (f"SELECT {', '.join(SUMMARY_COLUMNS.values())} FROM runs WHERE started_at >= ? "
+             f"ORDER BY started_at, run_id")
+    db = sqlite3.connect(db_path, timeout=30)
+    count = 0
+    try:
+        with _replaced(out) as f:
+            writer = csv.writer(f)
+            writer.writerow(SUMMARY_COLUMNS)
+            for row in db.execute(query, (since,)):
+                writer.writerow(row)
+                count += 1
+    finally:
+        db.close()
+    return count
+
+
+def since_utc(text):
+    """--since as the records write times (2026-01-31T07:00:00Z), so that text order is time order."""
+    if text is None:
+        return ""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ExportError(f"--since {text!r}: give a date or a time in ISO 8601, e.g. 2026-01-31 or "
+                          f"2026-01-31T08:00+01:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return f"{when.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+
+
+@contextmanager
+def _replaced(out):
+    """A text file that replaces `out` only once it is complete: a failed export leaves no half a file."""
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        f = open(partial, "w", newline="", encoding="utf-8")
+    except OSError as e:
+        raise ExportError(f"cannot write {out}: {e.strerror}") from None
+    try:
+        with f:
+            yield f
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)

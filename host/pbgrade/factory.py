@@ -1,0 +1,311 @@
+"""Station mode for a production line: scan a serial number, plug the unit
+in, the test starts by itself, PASS or FAIL shows big with its reason, the
+record is saved, the next unit follows. Several channels run at once, each
+one rig on its own serial port (a multi-channel fixture is one
+microcontroller, sensor and load per channel on a USB hub: a fault on one
+channel cannot stop another), each unit with its own run record.
+
+Serial numbers come one per line from the keyboard, which is what a USB
+barcode scanner is; each goes to the lowest-numbered free channel, whose line
+then asks for the unit. The unit is detected by its output voltage
+appearing with the load off, and its removal by the voltage going away.
+"""
+import queue
+import socket
+import sys
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+
+from . import paths
+from .evaluate import Evaluation
+from .record import Store
+from .rig import load_rig
+from .runner import IDLE_CONFIG, Aborted, Link, Options, RigError, collect, command, identify, run_test
+from .simdut import load_dut
+from .steps import OBSERVE, OFF_V
+
+WATCH_PERIOD_US = 250_000  # the output is looked at 4 times a second while waiting for a unit
+PRESENT_HOLD_S = 1.0  # the voltage must stay (or stay away) this long: a plug wiggled in counts once
+
+
+class StationError(RuntimeError):
+    """A station session cannot start; the message says what to fix."""
+
+
+@dataclass
+class Channel:
+    number: int
+    port: str
+    station: str
+    state: str = "free"  # free, plug in, testing, remove, broken
+    serial: str | None = None
+    detail: str = ""  # the step under test, or the last verdict's reason
+    verdict: str | None = None  # PASS / FAIL of the last unit
+    done: list = field(default_factory=list)  # run ids tested on this channel
+
+
+def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
+    """Wait with the load off until a unit's output is there (present) or gone,
+    held for hold_s of the rig's time. False if stop() said so first."""
+    link = Link(port, on_bytes=lambda chunk: None)
+    try:
+        device = Evaluation(IDLE_CONFIG)
+        identify(link, device)
+        config = {**OBSERVE, "period_us": WATCH_PERIOD_US}
+        watch = Evaluation(config, device=(device.identity, device.calibration), first_seq=device.order.expected)
+        command(link, watch, "CONFIG", **config)
+        command(link, watch, "START")
+        since = None
+
+        def seen():
+            nonlocal since
+            if stop():
+                return True
+            if watch.last is None:
+                return False
+            t, v, _ = watch.last
+            if (v > OFF_V) != present:
+                since = None
+                return False
+            since = t if since is None else since
+            return t - since >= hold_s
+
+        try:
+            collect(link, watch, seen)
+        finally:
+            command(link, watch, "STOP")
+        return not stop()
+    finally:
+        link.close()
+
+
+class Session:
+    """Runs the channels, each in a thread, until the serials run out and every channel is free.
+
+    plug(channel, serial) and unplug(channel) are hooks for a simulated
+    operator; on real hardware a person does both and they do nothing."""
+
+    def __init__(self, channels, label, label_path, method, profile, rig, options: Options, show,
+                 plug=lambda channel, serial: None, unplug=lambda channel: None):
+        self.channels = channels
+        self.label, self.label_path = label, label_path
+        self.method, self.profile, self.rig, self.options = method, profile, rig, options
+        self.show = show  # show(session, channel): a channel changed
+        self.plug, self.unplug = plug, unplug
+        self.serials = queue.Queue()
+        self.stopping = threading.Event()
+        self.store = Store(paths.data_dir() / "runs.sqlite")
+        self.records = []
+
+    def run(self, serial_lines):
+        """Take serials from serial_lines (an iterable of lines) until it ends, then finish the units in test."""
+        threads = [threading.Thread(target=self._channel_loop, args=(c,), daemon=True) for c in self.channels]
+        for t in threads:
+            t.start()
+        try:
+            for line in serial_lines:
+                serial = line.strip()
+                if serial:
+                    self.serials.put(serial)
+            self.serials.join()
+        except KeyboardInterrupt:
+            self.stopping.set()
+            raise
+        finally:
+            self.stopping.set()
+            for t in threads:
+                t.join()
+        return self.records
+
+    def _channel_loop(self, channel):
+        while not self.stopping.is_set():
+            try:
+                serial = self.serials.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                self._test_one(channel, serial)
+            except RigError as e:
+                self._set(channel, "broken", detail=str(e), verdict=None)
+                self._drain()  # a broken channel takes no more serials; the others go on
+                return
+            finally:
+                self.serials.task_done()
+
+    def _drain(self):
+        """Serials waiting when a channel breaks stay for the others; if none is left, they are given back."""
+        if not any(c.state != "broken" for c in self.channels):
+            while True:
+                try:
+                    self.serials.get_nowait()
+                except queue.Empty:
+                    return
+                self.serials.task_done()
+
+    def _test_one(self, channel, serial):
+        stop = self.stopping.is_set
+        self._set(channel, "plug in", serial=serial, detail="", verdict=None)
+        self.plug(channel, serial)
+        if not watch_output(channel.port, True, stop):
+            return
+        self._set(channel, "testing")
+
+        def progress(step, evaluation):
+            if self.stopping.is_set():
+                raise KeyboardInterrupt  # the runner switches the load off and saves the run as aborted
+            if step.type != channel.detail:
+                self._set(channel, "testing", detail=step.type)
+
+        try:
+            record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
+                              self.profile, self.rig, self.options, paths.data_dir(), progress,
+                              station=channel.station)
+        except Aborted as stopped:
+            record = stopped.record
+        self.store.add(record)
+        self.records.append(record)
+        channel.done.append(record["run_id"])
+        reasons = record["verdict"]["reasons"]
+        self._set(channel, "remove", verdict="PASS" if record["passed"] else "FAIL",
+                  detail=reasons[0] if reasons else f"grade {record['grade']}")
+        self.unplug(channel)
+        watch_output(channel.port, False, stop)
+        self._set(channel, "free")
+
+    def _set(self, channel, state, **fields):
+        channel.state = state
+        for name, value in fields.items():
+            setattr(channel, name, value)
+        self.show(self, channel)
+
+
+def station_name(rig, channel_number):
+    return f"{socket.gethostname()}/{rig['rig']['name']}/ch{channel_number}"
+
+
+class PlainView:
+    """One line per change of a channel: for logs, pipes and tests."""
+
+    def __init__(self, stream=sys.stdout):
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, session, channel):
+        what = {"free": "free: scan the next serial number",
+                "plug in": f"{channel.serial}: plug the unit in",
+                "testing": f"{channel.serial}: testing {channel.detail}".rstrip(),
+                "remove": f"{channel.serial}: {channel.verdict} - {channel.detail}; remove the unit",
+                "broken": f"out of service: {channel.detail}"}[channel.state]
+        with self._lock:
+            print(f"ch{channel.number} {what}", file=self.stream, flush=True)
+
+
+class TerminalView:
+    """One panel per channel, the verdict big and coloured: readable from across the bench."""
+
+    _STYLE = {"free": "dim", "plug in": "bold yellow", "testing": "bold cyan", "broken": "bold white on red"}
+
+    def __init__(self, console=None):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = console or Console(stderr=True)
+        self._live = Live(console=self.console, refresh_per_second=4, auto_refresh=False)
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._live.stop()
+
+    def __call__(self, session, channel):
+        with self._lock:
+            self._live.update(self.render(session.channels), refresh=True)
+
+    def render(self, channels):
+        from rich.columns import Columns
+        from rich.panel import Panel
+        from rich.text import Text
+
+        panels = []
+        for c in channels:
+            if c.state == "remove":
+                ok = c.verdict == "PASS"
+                body = Text(f"\n   {c.verdict}   \n", style="bold white on green" if ok else "bold white on red",
+                            justify="center")
+                body.append(f"\n{c.serial}\n{c.detail}\nremove the unit", style="default")
+            else:
+                what = {"free": "scan a serial number", "plug in": "plug the unit in",
+                        "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
+                body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
+            panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
+        return Columns(panels)
+
+
+class SimulatedOperator:
+    """Plugs the next catalogue unit into a simulated channel's bay when its
+    serial is scanned, and pulls it out once the verdict shows."""
+
+    def __init__(self, sims, duts):
+        self.sims, self.duts = sims, duts
+        self.units = {}  # serial -> catalogue name of the unit plugged in for it
+        self._lock = threading.Lock()
+
+    def plug(self, channel, serial):
+        with self._lock:
+            name = self.duts[len(self.units) % len(self.duts)]
+            self.units[serial] = name
+        self.sims[channel.number - 1].plug(load_dut(name))
+
+    def unplug(self, channel):
+        self.sims[channel.number - 1].unplug()
+
+
+def add_commands(sub):
+    st = sub.add_parser("station", help="production line: scan, plug in, test, PASS/FAIL, next; several channels")
+    st.add_argument("--port", action="append", help="a channel's serial port; repeat for each channel")
+    st.add_argument("--rig", default="sim", help="the channels' rig file or name (default: sim: --channels of "
+                                                 "it are simulated unless --port is given)")
+    st.add_argument("--channels", type=int, default=2, help="simulated channels (default: 2)")
+    st.add_argument("--sim-duts", default="honest-10000",
+                    help="simulated units the operator plugs in, in turn (comma-separated catalogue names)")
+    st.add_argument("--label", required=True, help="label file of the model on the line (TOML)")
+    st.add_argument("--method", default="eol", help="test method (default: eol)")
+    st.add_argument("--profile", help="grading profile (default: the method's)")
+    st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    st.set_defaults(func=cmd_station)
+
+
+def cmd_station(args):
+    """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit failed."""
+    from .cli import checked_test, start_sim  # the run command's own checks and simulator
+
+    rig = load_rig(args.rig)
+    label, method, profile = checked_test(rig, args.label, args.method, args.profile)
+    if not args.port and not 1 <= args.channels <= 8:
+        raise StationError(f"--channels {args.channels}: give 1 to 8 simulated channels")
+    with ExitStack() as stack:
+        hooks = {}
+        if args.port:
+            ports = args.port
+        else:
+            duts = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
+            for name in duts:
+                load_dut(name)  # a wrong name is refused before any channel starts
+            sims = [start_sim(stack, rig, None) for _ in range(args.channels)]
+            operator = SimulatedOperator(sims, duts)
+            ports, hooks = [s.port for s in sims], {"plug": operator.plug, "unplug": operator.unplug}
+        channels = [Channel(n, port, station_name(rig, n)) for n, port in enumerate(ports, 1)]
+        view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
+        session = Session(channels, label, args.label, method, profile, rig, Options(rate_hz=args.rate), view,
+                          **hooks)
+        for channel in channels:
+            view(session, channel)
+        records = session.run(sys.stdin)
+    failed = sum(not r["passed"] for r in records)
+    print(f"pbgrade station: {len(records)} units tested, {len(records) - failed} passed, {failed} failed; "
+          f"`pbgrade history --station '*'` lists them")
+    return 1 if failed else 0

@@ -1,0 +1,137 @@
+"""The report's plots: every sample of a run, replayed from its journal, drawn as inline SVG.
+
+A run of any length gives plots of the same size: each trace keeps the
+lowest and highest reading of at most BUCKETS stretches of the run (a few
+thousand points), so a spike or a dropout shows at any length, and the
+replay holds one batch of samples at a time.
+
+matplotlib rather than hand-written SVG: its tick placement, number
+formatting and layout keep the axes readable for any range without code of
+our own. It is imported where a plot is drawn, not with the module: every
+pbgrade command imports the report, and matplotlib takes longer to import
+than most commands run.
+"""
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .series import Envelope, batches
+
+BUCKETS = 1000  # min/max pairs per trace: at most about 2000 points, whatever the run's length
+STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 11, "axes.titlelocation": "left",
+         "axes.grid": True, "grid.color": "#d0d4d9", "grid.linewidth": 0.5, "axes.xmargin": 0,
+         "lines.linewidth": 0.8, "legend.fontsize": 8}
+
+
+class DeliveredCharge:
+    """Voltage against the charge delivered so far in one discharge step, decimated like the timeline.
+
+    A gap in the samples is bridged linearly, as the record's gap estimate
+    does; without gaps the curve ends at the step's measured charge."""
+
+    def __init__(self):
+        self.envelope = Envelope(1, BUCKETS)
+        self._last = None  # (t_s, i, mAh) of the previous batch's last sample
+
+    def add(self, t, v, i):
+        start_mah = 0.0
+        if self._last is not None:
+            last_t, last_i, start_mah = self._last
+            t, i = np.concatenate(([last_t], t)), np.concatenate(([last_i], i))
+        mah = start_mah + np.concatenate(([0.0], np.cumsum((i[1:] + i[:-1]) / 2 * np.diff(t)) / 3.6))
+        if self._last is not None:
+            mah = mah[1:]
+        self._last = (t[-1], i[-1], mah[-1])
+        self.envelope.add(mah, v)
+
+    def points(self):
+        """Delivered mAh and voltage, as plot points."""
+        mah, (v,) = self.envelope.points()
+        return mah, v
+
+
+@dataclass
+class RunTraces:
+    timeline: Envelope = field(default_factory=lambda: Envelope(3, BUCKETS))  # v, i, p against run time (s)
+    spans: list = field(default_factory=list)  # [step, start_s, end_s] of each step with samples, on that time
+    curves: dict = field(default_factory=dict)  # discharge step -> DeliveredCharge
+
+
+def collect(run_dir):
+    """Replay the journal once: the run's timeline, each step's span on it, and the discharge curves.
+
+    The steps go back to back: the journal counts time within a step, not
+    the second or so between steps."""
+    traces = RunTraces()
+    for step, t, v, i in batches(run_dir):
+        if not traces.spans or traces.spans[-1][0] != step:
+            traces.spans.append([step, traces.spans[-1][2] if traces.spans else 0.0, None])
+        start = traces.spans[-1][1]
+        traces.spans[-1][2] = start + t[-1] + step.period_s
+        traces.timeline.add(start + t, v, i, v * i)
+        if step.type == "discharge":
+            traces.curves.setdefault(step, DeliveredCharge()).add(t, v, i)
+    return traces
+
+
+def over_time(traces):
+    """Voltage, current and power against the run's time, the steps marked and numbered: three SVGs."""
+    x, (v, i, p) = traces.timeline.points()
+    unit, scale = _time_unit(traces.spans[-1][2])
+    return [_svg(f"Output {what} against time", f"time ({unit})", axis, [(x / scale, y, None)], traces.spans, scale)
+            for what, axis, y in (("voltage", "voltage (V)", v), ("current", "current (A)", i),
+                                  ("power", "power (W)", p))]
+
+
+def against_capacity(traces, names, end_v):
+    """Voltage against the charge delivered, one line per discharge step, with the end-of-discharge voltage."""
+    lines = [(*curve.points(), f"step {step.number} {names[step.number]}" if len(traces.curves) > 1 else None)
+             for step, curve in traces.curves.items()]
+    return _svg("Output voltage against capacity delivered", "capacity delivered (mAh)", "voltage (V)", lines,
+                reference=(end_v, f"end of discharge: {end_v:.2f} V"))
+
+
+def _time_unit(end_s):
+    """Seconds, minutes or hours: whichever keeps the axis's numbers under a few hundred."""
+    return next(((unit, s) for unit, s in (("s", 1), ("min", 60)) if end_s <= 300 * s), ("h", 3600))
+
+
+def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, reference=None):
+    """One plot as an SVG element; lines: (x, y, legend name or None); reference: (volts, name), dashed.
+
+    Text stays text (svg.fonttype none): smaller, searchable, drawn in the
+    page's font. Fixed margins line the plots' axes up one under another. A
+    Figure without pyplot: no GUI backend, no global state."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(10, 3))
+        fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.84)
+        ax = fig.add_subplot(xlabel=xlabel, ylabel=ylabel)
+        ax.set_title(title, pad=14)
+        _number_steps(ax, spans, scale)
+        for x, y, name in lines:
+            ax.plot(x, y, label=name)
+        if reference:
+            ax.axhline(reference[0], ls="--", color="#b3261e", label=reference[1])
+        if any(not line.get_label().startswith("_") for line in ax.get_lines()):
+            ax.legend(loc="best")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]  # without the XML declaration and DOCTYPE: it goes inside the page
+
+
+def _number_steps(ax, spans, scale):
+    """A dotted line where each step begins, and the steps' numbers above the plot where there is room."""
+    labelled_at = -np.inf
+    for step, start, end in spans:
+        if start:
+            ax.axvline(start / scale, color="#5f6368", lw=0.8, ls=":", zorder=0)
+        middle = (start + end) / 2
+        if (middle - labelled_at) / spans[-1][2] >= 0.02:  # numbers closer than that would overlap
+            ax.text(middle / scale, 1.01, str(step.number), transform=ax.get_xaxis_transform(),  # x: data, y: axes
+                    ha="center", va="bottom", fontsize=8, color="#5f6368")
+            labelled_at = middle

@@ -1,0 +1,119 @@
+"""Every sample of a run, step by step, replayed from its journal.
+
+The journal is the source of truth: its bytes go through the same Evaluation
+that graded the run (the order, the duplicates, the calibration), so a plot or
+an export shows exactly the samples that were integrated. The replay reads a
+chunk of the journal at a time and hands each decoded batch on at once, so
+memory stays bounded however long the run; Envelope bounds what a plot keeps.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import wire
+from .evaluate import Evaluation
+from .journal import read_meta, read_received, step_files
+from .runner import IDLE_CONFIG
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int  # as in the journal's rx-NUMBER-TYPE.bin: 1 is the method's first step
+    type: str
+    period_s: float
+
+    @property
+    def label(self):
+        """The step as the journal names it (4-discharge): unambiguous when a method repeats a step type."""
+        return f"{self.number}-{self.type}"
+
+
+def batches(run_dir):
+    """(step, t_s, v, i) for each decoded batch of a run, in order; t_s counts from the step's start."""
+    plans = read_meta(run_dir)["plans"]
+    identify, *step_paths = step_files(run_dir)
+    device = Evaluation(IDLE_CONFIG)
+    first_seq = yield from _replay(None, identify, device, [])  # identity and calibration: no samples
+    for number, (plan, path) in enumerate(zip(plans, step_paths), start=1):
+        step = Step(number, path.stem.split("-", 2)[2], plan["config"]["period_us"] / 1e6)
+        decoded = []
+        evaluation = Evaluation(plan["config"], device=(device.identity, device.calibration), first_seq=first_seq,
+                                on_samples=lambda t_us, v, i: decoded.append((t_us, v, i)))
+        first_seq = yield from _replay(step, path, evaluation, decoded)
+
+
+def _replay(step, path, evaluation, decoded):
+    """Feed a step's journal to its evaluation a chunk at a time, yielding what each chunk decoded; return
+    the device's next frame number as the step left it, before close(), as the live run and a re-grade
+    hand it to the next step."""
+    deframer = wire.Deframer()
+    for chunk in read_received(path):
+        for frame in deframer.feed(chunk):
+            evaluation.feed(frame)
+        yield from _drain(step, decoded)
+    next_seq = evaluation.order.expected
+    evaluation.close()  # frames still held behind a hole are applied ...
+    evaluation.integrator  # ... and the last batch is integrated, which hands it on
+    yield from _drain(step, decoded)
+    return next_seq
+
+
+def _drain(step, decoded):
+    while decoded:
+        t_us, v, i = decoded.pop(0)
+        yield step, t_us / 1e6, v, i
+
+
+class Envelope:
+    """Min/max decimation of traces that share an x axis, in bounded memory.
+
+    Each bucket of consecutive samples keeps its first x and the min and max
+    of every trace, so a spike or a dropout survives at any zoom. When the
+    buckets outnumber `buckets`, neighbours merge pairwise (each then covers
+    twice as many samples): a run of any length ends with between buckets/2
+    and `buckets` of them, without knowing the length beforehand.
+    """
+
+    def __init__(self, traces, buckets=1000):
+        self.buckets = buckets
+        self._size = 1  # samples per bucket
+        self._x = np.empty(0)
+        self._low = np.empty((traces, 0))
+        self._high = np.empty((traces, 0))
+        self._pending_x = np.empty(0)  # samples not yet filling a bucket
+        self._pending_y = np.empty((traces, 0))
+
+    def add(self, x, *ys):
+        x = np.concatenate((self._pending_x, x))
+        y = np.concatenate((self._pending_y, np.vstack(ys)), axis=1)
+        full = x.size // self._size * self._size
+        self._pending_x, self._pending_y = x[full:], y[:, full:]
+        shape = (y.shape[0], -1, self._size)
+        self._append(x[:full:self._size], y[:, :full].reshape(shape).min(axis=2),
+                     y[:, :full].reshape(shape).max(axis=2))
+        while self._x.size > self.buckets:
+            self._merge_pairs()
+
+    def _append(self, x, low, high):
+        self._x = np.concatenate((self._x, x))
+        self._low = np.concatenate((self._low, low), axis=1)
+        self._high = np.concatenate((self._high, high), axis=1)
+
+    def _merge_pairs(self):
+        even = self._x.size // 2 * 2
+        rest = (self._x[even:], self._low[:, even:], self._high[:, even:])  # an odd bucket out stays as it is
+        self._x, self._low, self._high = (
+            np.concatenate((self._x[:even:2], rest[0])),
+            np.concatenate((np.minimum(self._low[:, :even:2], self._low[:, 1:even:2]), rest[1]), axis=1),
+            np.concatenate((np.maximum(self._high[:, :even:2], self._high[:, 1:even:2]), rest[2]), axis=1))
+        self._size *= 2
+
+    def points(self):
+        """x and each trace as plot points: every bucket's min then its max, at the bucket's x (samples
+        short of a full bucket make one more)."""
+        x, low, high = self._x, self._low, self._high
+        if self._pending_x.size:
+            x = np.append(x, self._pending_x[0])
+            low = np.concatenate((low, self._pending_y.min(axis=1, keepdims=True)), axis=1)
+            high = np.concatenate((high, self._pending_y.max(axis=1, keepdims=True)), axis=1)
+        return np.repeat(x, 2), np.stack((low, high), axis=2).reshape(low.shape[0], -1)

@@ -1,0 +1,104 @@
+"""Station mode on simulated channels: units plugged into empty bays are
+detected by their voltage, tested concurrently, each with its own record,
+serial and channel; the command line's session ends with the tally."""
+import json
+import sqlite3
+import threading
+from contextlib import ExitStack
+
+import pytest
+
+from conftest import ROOT
+from test_e2e import pbgrade
+from pbgrade import factory
+from pbgrade.label import load_label
+from pbgrade.method import load_method
+from pbgrade.profile import load_profile
+from pbgrade.rig import load_rig
+from pbgrade.runner import Options
+
+LABEL = ROOT / "rigs" / "sim" / "duts" / "honest-10000.label.toml"
+EXPECTED = {"honest-10000": "PASS", "sagging-output": "FAIL"}  # tests/test_catalogue.py: the eol verdicts
+
+
+class Watcher:
+    """Records every change the session shows, and whether two channels were ever testing at once."""
+
+    def __init__(self):
+        self.changes = []
+        self.overlap = False
+        self._lock = threading.Lock()
+
+    def __call__(self, session, channel):
+        with self._lock:
+            self.changes.append((channel.number, channel.state, channel.serial))
+            testing = sum(c.state == "testing" for c in session.channels)
+            self.overlap = self.overlap or testing > 1
+
+
+def test_two_channels_test_four_units_concurrently_each_with_its_own_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
+    from pbgrade.cli import start_sim
+
+    rig = load_rig("sim")
+    method = load_method("eol")
+    serials = ["SN-0001", "SN-0002", "SN-0003", "SN-0004"]
+    with ExitStack() as stack:
+        sims = [start_sim(stack, rig, None) for _ in range(2)]
+        operator = factory.SimulatedOperator(sims, list(EXPECTED))
+        channels = [factory.Channel(n, s.port, factory.station_name(rig, n)) for n, s in enumerate(sims, 1)]
+        watcher = Watcher()
+        session = factory.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile), rig,
+                                  Options(), watcher, plug=operator.plug, unplug=operator.unplug)
+        records = session.run(s + "\n" for s in serials)
+    assert sorted(r["label"]["serial"] for r in records) == serials
+    for r in records:
+        assert ("PASS" if r["passed"] else "FAIL") == EXPECTED[operator.units[r["label"]["serial"]]], r["run_id"]
+        assert r["status"] == "complete" and r["method"] == "eol"
+    assert {r["station"] for r in records} == {c.station for c in channels}  # both channels tested
+    assert all(c.done for c in channels) and watcher.overlap
+    for number in (c.number for c in channels):  # every unit waited for, tested, removed
+        states = [state for n, state, s in watcher.changes if n == number]
+        states = [s for k, s in enumerate(states) if k == 0 or s != states[k - 1]]  # each step shows "testing"
+        assert states[-4:] == ["plug in", "testing", "remove", "free"], states
+    db = sqlite3.connect(tmp_path / "data" / "runs.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 4
+
+
+def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
+    from pbgrade.cli import start_sim
+    from pbgrade.simdut import load_dut
+
+    with ExitStack() as stack:
+        sim = start_sim(stack, load_rig("sim"), None)
+        timer = threading.Timer(1.0, sim.plug, [load_dut("honest-10000")])
+        timer.start()
+        assert factory.watch_output(sim.port, present=True)
+        timer.join()
+        sim.unplug()
+        assert factory.watch_output(sim.port, present=False)
+        stop = threading.Event()
+        threading.Timer(0.5, stop.set).start()
+        assert not factory.watch_output(sim.port, present=True, stop=stop.is_set)  # nothing plugged: the wait ends
+
+
+def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
+    proc = pbgrade(tmp_path, "station", "--channels", "2", "--sim-duts", "honest-10000,sagging-output",
+                   "--label", LABEL, input="A-1\nA-2\n\nA-3\n")
+    assert proc.returncode == 1, proc.stderr  # a unit failed
+    assert proc.stdout.strip().endswith("`pbgrade history --station '*'` lists them")
+    assert "3 units tested, 2 passed, 1 failed" in proc.stdout
+    assert "\x1b" not in proc.stderr and "plug the unit in" in proc.stderr  # plain lines when not a terminal
+    runs = list((tmp_path / "data" / "runs").iterdir())
+    assert len(runs) == 3
+    assert {json.loads((r / "record.json").read_text())["label"]["serial"] for r in runs} == {"A-1", "A-2", "A-3"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--channels", "0"], "--channels 0: give 1 to 8 simulated channels"),
+    (["--sim-duts", "no-such-unit"], "no-such-unit"),
+])
+def test_station_refuses_bad_settings_in_one_line(tmp_path, args, message):
+    proc = pbgrade(tmp_path, "station", "--label", LABEL, *args, input="")
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
