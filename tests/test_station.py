@@ -102,3 +102,16 @@ def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
 def test_station_refuses_bad_settings_in_one_line(tmp_path, args, message):
     proc = pbgrade(tmp_path, "station", "--label", LABEL, *args, input="")
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_terminal_shows_each_verdict_big_with_its_reason():
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None)
+    channels = [factory.Channel(1, "p1", "s/ch1", state="remove", serial="SN-1", verdict="PASS", detail="grade PASS"),
+                factory.Channel(2, "p2", "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
+                                detail="loaded 4.61 V < 4.75 V"),
+                factory.Channel(3, "p3", "s/ch3", state="plug in", serial="SN-3")]
+    console.print(factory.TerminalView(console).render(channels))
+    text = console.export_text()
+    assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text
