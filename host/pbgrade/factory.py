@@ -244,3 +244,69 @@ class TerminalView:
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
             panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
         return Columns(panels)
+
+
+class SimulatedOperator:
+    """Plugs the next catalogue unit into a simulated channel's bay when its
+    serial is scanned, and pulls it out once the verdict shows."""
+
+    def __init__(self, sims, duts):
+        self.sims, self.duts = sims, duts
+        self.units = {}  # serial -> catalogue name of the unit plugged in for it
+        self._lock = threading.Lock()
+
+    def plug(self, channel, serial):
+        with self._lock:
+            name = self.duts[len(self.units) % len(self.duts)]
+            self.units[serial] = name
+        self.sims[channel.number - 1].plug(load_dut(name))
+
+    def unplug(self, channel):
+        self.sims[channel.number - 1].unplug()
+
+
+def add_commands(sub):
+    st = sub.add_parser("station", help="production line: scan, plug in, test, PASS/FAIL, next; several channels")
+    st.add_argument("--port", action="append", help="a channel's serial port; repeat for each channel")
+    st.add_argument("--rig", default="sim", help="the channels' rig file or name (default: sim: --channels of "
+                                                 "it are simulated unless --port is given)")
+    st.add_argument("--channels", type=int, default=2, help="simulated channels (default: 2)")
+    st.add_argument("--sim-duts", default="honest-10000",
+                    help="simulated units the operator plugs in, in turn (comma-separated catalogue names)")
+    st.add_argument("--label", required=True, help="label file of the model on the line (TOML)")
+    st.add_argument("--method", default="eol", help="test method (default: eol)")
+    st.add_argument("--profile", help="grading profile (default: the method's)")
+    st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    st.set_defaults(func=cmd_station)
+
+
+def cmd_station(args):
+    """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit failed."""
+    from .cli import checked_test, start_sim  # the run command's own checks and simulator
+
+    rig = load_rig(args.rig)
+    label, method, profile = checked_test(rig, args.label, args.method, args.profile)
+    if not args.port and not 1 <= args.channels <= 8:
+        raise StationError(f"--channels {args.channels}: give 1 to 8 simulated channels")
+    with ExitStack() as stack:
+        hooks = {}
+        if args.port:
+            ports = args.port
+        else:
+            duts = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
+            for name in duts:
+                load_dut(name)  # a wrong name is refused before any channel starts
+            sims = [start_sim(stack, rig, None) for _ in range(args.channels)]
+            operator = SimulatedOperator(sims, duts)
+            ports, hooks = [s.port for s in sims], {"plug": operator.plug, "unplug": operator.unplug}
+        channels = [Channel(n, port, station_name(rig, n)) for n, port in enumerate(ports, 1)]
+        view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
+        session = Session(channels, label, args.label, method, profile, rig, Options(rate_hz=args.rate), view,
+                          **hooks)
+        for channel in channels:
+            view(session, channel)
+        records = session.run(sys.stdin)
+    failed = sum(not r["passed"] for r in records)
+    print(f"pbgrade station: {len(records)} units tested, {len(records) - failed} passed, {failed} failed; "
+          f"`pbgrade history --station '*'` lists them")
+    return 1 if failed else 0
