@@ -189,3 +189,28 @@ def test_only_some_groups_run_and_the_full_results_stay(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads(out.read_text())["figures"]) == {"simulator.wall_s"}
     assert "simulated full discharge" in proc.stdout
+
+
+def test_the_simulators_table_lookup_gives_what_looking_from_the_start_gives():
+    """rigs/sim/powerbank.Table keeps the last segment for speed (bench: simulator); its values are the plain
+    interpolation's to the bit, for tables of one row and tables whose x do not ascend too."""
+    from powerbank import LI_ION_OCV, Table
+
+    def interpolate(table, x):
+        if x <= table[0][0]:
+            return table[0][1]
+        for k in range(1, len(table)):
+            x1, y1 = table[k]
+            if x <= x1:
+                x0, y0 = table[k - 1]
+                return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        return table[-1][1]
+
+    rng = random.Random(1)
+    efficiency = ((0.25, 0.55), (1.0, 0.80), (3.0, 0.88), (10.0, 0.90), (15.0, 0.89), (20.0, 0.87))
+    for rows in (LI_ION_OCV, efficiency, ((1.0, 0.9),), ((0.0, 1.0), (2.0, 3.0), (1.0, 5.0), (3.0, 0.5)),
+                 ((0.0, 1.0), (1.0, 2.0), (1.0, 4.0), (2.0, 0.0))):
+        table, low, high = Table(rows), rows[0][0] - 1, max(x for x, _ in rows) + 1
+        xs = [rng.uniform(low, high) for _ in range(2000)] + [x for x, _ in rows] * 2
+        for x in xs + sorted(xs) + sorted(xs, reverse=True) + [1.0 - k * 1e-4 for k in range(10001)]:
+            assert table.at(x) == interpolate(rows, x), (rows, x)

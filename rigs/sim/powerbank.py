@@ -19,13 +19,15 @@ switches, so the world re-evaluates the load current exactly then;
 two looks. Runs under CPython and MicroPython.
 
 Speed: the simulated rig runs this at every sample, under MicroPython, where
-every float operation allocates and every attribute, method call and frame
-larger than 11 words (on the heap then) costs. So what does not change
-between steps is computed once, results are kept while their inputs stay
-(the converter's at one output current, the table segment), the sample
-path runs as native code in few calls, and it does exactly the float
-operations it did before, in the same order: a seed gives the same run to
-the bit as before these speedups.
+every float operation allocates and every attribute, method call and
+bytecode frame larger than 11 words (on the heap then) costs. So what does
+not change between steps is computed once, results are kept while their
+inputs stay (the converter's at one output current, the table segment),
+the sample path takes few calls, and every function is native code
+(@micropython.native: faster, and its machine code is not on the heap the
+firmware must fit in; a traceback skips its frames). It does the same float
+operations as the plain code did, in the same order: the same calls give
+the same numbers to the bit.
 """
 from math import sqrt
 
@@ -45,32 +47,38 @@ class Table:
     sample: it keeps each segment's rise and run, and starts looking where the
     last lookup was (the state of charge and the output power move little
     between steps). at(x) is y0 + (y1 - y0) * (x - x0) / (x1 - x0) on the
-    first segment whose x1 >= x, the same operations on the same numbers as
-    looking from the start each time."""
+    first segment whose x1 >= x: the same operations on the same numbers as
+    looking from the start each time, which a table whose x do not ascend
+    still does."""
 
     @micropython.native
     def __init__(self, rows):
+        rows = list(rows) * 2 if len(rows) == 1 else rows  # one row: that value everywhere
         self.x = [row[0] for row in rows]
         self.y = [row[1] for row in rows]
         self.dx = [0.0] + [rows[k][0] - rows[k - 1][0] for k in range(1, len(rows))]
         self.dy = [0.0] + [rows[k][1] - rows[k - 1][1] for k in range(1, len(rows))]
-        self.k = 1  # the segment (x[k-1], x[k]] of the last lookup
+        ascending = all(rows[k - 1][0] < rows[k][0] for k in range(1, len(rows)))
+        self.k = 1 if ascending else -1  # the segment (x[k-1], x[k]] of the last lookup; -1: none kept
 
     @micropython.native
     def at(self, x):
         xs = self.x
         k = self.k
-        if not xs[k - 1] < x <= xs[k]:  # not where it was: look from there
+        if k < 1 or not xs[k - 1] < x <= xs[k]:  # not where it was: look from there
             if x <= xs[0]:
                 return self.y[0]
             n = len(xs)
+            if k < 1:
+                k = 1
             while k < n and x > xs[k]:
                 k += 1
             if k == n:
                 return self.y[-1]
             while x <= xs[k - 1]:  # ends at k = 1, as x > xs[0]
                 k -= 1
-            self.k = k
+            if self.k > 0:
+                self.k = k
         return self.y[k - 1] + self.dy[k] * (x - xs[k - 1]) / self.dx[k]
 
 
@@ -288,7 +296,7 @@ class ModelBank:
                 table = self._ocv
                 k = table.k
                 xs = table.x
-                if xs[k - 1] < soc <= xs[k]:
+                if k > 0 and xs[k - 1] < soc <= xs[k]:
                     ocv = table.y[k - 1] + table.dy[k] * (soc - xs[k - 1]) / table.dx[k]
                 else:
                     ocv = table.at(soc)

@@ -5,7 +5,9 @@ current, and what happens when that current flows for a while (`step`). The
 world advances the bank with the load's current whenever a sensor looks, and
 keeps the exact charge and energy delivered, against which measurements are
 judged. The load is a MOSFET sink or a resistor bank, each with the gain
-error and thermal drift of real parts. Runs under CPython and MicroPython.
+error and thermal drift of real parts. Runs under CPython and MicroPython;
+under MicroPython as native code, for speed and for the firmware's heap
+(see powerbank.py).
 """
 import math
 
@@ -45,7 +47,7 @@ class CurveBank:
 
     @micropython.native
     def skip_noise(self, v):
-        pass
+        """A curve has no noise to draw."""
 
     @micropython.native
     def short_current(self, short_ohm):
@@ -254,7 +256,11 @@ class World:
     by itself and takes sensed_voltage(i, v) with the voltage the world
     already has. A load has current(bank), drawing() and heat(watts,
     seconds); draw(bank) too if it leaves the bank's voltage at that current
-    in its .v. A setter of a load may return False: nothing changed."""
+    in its .v. A setter of a load may return False: nothing changed.
+
+    A setting brings the world up to now first, as a look does (and draws
+    the noise a reading would); a drive the load already has changes
+    nothing and does not (load_drive)."""
 
     @micropython.native
     def __init__(self, clock, bank, load, short_ohm=0.05):
