@@ -44,7 +44,7 @@ def test_two_channels_test_four_units_concurrently_each_with_its_own_record(tmp_
     method = load_method("eol")
     serials = ["SN-0001", "SN-0002", "SN-0003", "SN-0004"]
     with ExitStack() as stack:
-        sims = [start_sim(stack, rig, None) for _ in range(2)]
+        sims = [start_sim(stack, rig, None, speed=20) for _ in range(2)]  # 2.4 s a unit: the two overlap
         operator = factory.SimulatedOperator(sims, list(EXPECTED))
         channels = [factory.Channel(n, s.port, factory.station_name(rig, n)) for n, s in enumerate(sims, 1)]
         watcher = Watcher()
@@ -115,3 +115,12 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
     console.print(factory.TerminalView(console).render(channels))
     text = console.export_text()
     assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text
+
+
+def test_a_channel_whose_rig_is_gone_says_so_and_the_station_stops_in_one_line(tmp_path):
+    proc = pbgrade(tmp_path, "station", "--port", "/dev/pbgrade-no-such-port", "--label", LABEL,
+                   input="B-1\nB-2\n")
+    assert proc.returncode == 2, proc.stderr
+    assert "ch1 out of service: cannot open serial port /dev/pbgrade-no-such-port" in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("pbgrade: every channel is out of service") and "not tested: B-1, B-2" in last

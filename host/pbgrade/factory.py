@@ -97,6 +97,7 @@ class Session:
         self.stopping = threading.Event()
         self.store = Store(paths.data_dir() / "runs.sqlite")
         self.records = []
+        self.untested = []  # serials no channel could test
 
     def run(self, serial_lines):
         """Take serials from serial_lines (an iterable of lines) until it ends, then finish the units in test."""
@@ -108,6 +109,8 @@ class Session:
                 serial = line.strip()
                 if serial:
                     self.serials.put(serial)
+                if self._all_broken():
+                    break
             self.serials.join()
         except KeyboardInterrupt:
             self.stopping.set()
@@ -116,6 +119,9 @@ class Session:
             self.stopping.set()
             for t in threads:
                 t.join()
+        if self._all_broken():
+            raise StationError(f"every channel is out of service ({self.channels[0].detail}); not tested: "
+                               f"{', '.join(self.untested)}: fix the rigs and start the station again")
         return self.records
 
     def _channel_loop(self, channel):
@@ -127,18 +133,22 @@ class Session:
             try:
                 self._test_one(channel, serial)
             except RigError as e:
+                self.untested.append(serial)
                 self._set(channel, "broken", detail=str(e), verdict=None)
                 self._drain()  # a broken channel takes no more serials; the others go on
                 return
             finally:
                 self.serials.task_done()
 
+    def _all_broken(self):
+        return all(c.state == "broken" for c in self.channels)
+
     def _drain(self):
         """Serials waiting when a channel breaks stay for the others; if none is left, they are given back."""
-        if not any(c.state != "broken" for c in self.channels):
+        if self._all_broken():
             while True:
                 try:
-                    self.serials.get_nowait()
+                    self.untested.append(self.serials.get_nowait())
                 except queue.Empty:
                     return
                 self.serials.task_done()
