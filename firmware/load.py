@@ -24,6 +24,7 @@ Codes of 20-bit chips are shifted to 16 bits first: plenty for 1 %.
 """
 from array import array
 
+import micropython
 from micropython import const
 
 CC = const(0)  # set_target value in mA
@@ -131,6 +132,7 @@ class Load:
         else:
             self.board.load_drive(0)
 
+    @micropython.native  # its state would need a heap frame on every call: over 11 words
     def update(self, bus, cur):
         """One sample's codes, taken with the present drive: learn, then drive for
         the next sample. Returns, once after a step, the number of samples until
@@ -172,6 +174,7 @@ class Load:
             t = 0
         return min(max(t, 0), self.max_code)
 
+    @micropython.native
     def _drive(self, choose):
         if self.kind == "scpi":
             if choose:

@@ -9,6 +9,7 @@ Usage (firmware/main.py does this on a board)::
 
     station.Station(board, rig).serve()
 """
+import micropython
 from micropython import const
 
 import json
@@ -318,6 +319,7 @@ class Station:
             self.deadline = b.ticks_add(self.deadline, late * self.period)
         self._sample()
 
+    @micropython.native  # its state would need a heap frame on every sample: over 11 words
     def _sample(self):
         s = self.sensor
         try:
