@@ -116,6 +116,9 @@ def ids(store, **criteria):
     ({"model": "PB-10*", "passed": False, "station": "hall*"}, ["r2", "r3"]),
     ({"method": "full", "limit": 2}, ["r3", "r4"]),
     ({"serial": "A001", "method": "full"}, ["r1"]),
+    ({"latest_per_unit": True}, ["r2", "r3", "r4", "r5", "r6"]),  # A001 retested: r5 only
+    ({"latest_per_unit": True, "method": "full"}, ["r1", "r2", "r3", "r4"]),  # its latest full run
+    ({"latest_per_unit": True, "limit": 2}, ["r5", "r6"]),
 ])
 def test_each_filter_and_combinations(store, criteria, expected):
     assert ids(store, **criteria) == expected

@@ -41,6 +41,8 @@ def add_commands(subparsers):
                                          "local time unless it names a zone)")
     filters.add_argument("--until", help="up to this day (all of it) or time, as --since")
     filters.add_argument("--limit", type=int, help="only the latest N of the matching runs")
+    filters.add_argument("--latest-per-unit", action="store_true",
+                         help="a unit tested again counts once, with its latest matching run (by serial)")
 
     history = subparsers.add_parser("history", parents=[filters], help="list past runs, one line each")
     history.set_defaults(func=cmd_history)
@@ -109,7 +111,8 @@ def _runs(args) -> list[dict]:
     return Store(path).runs(RunFilter(
         model=args.model, serial=args.serial, station=args.station, method=args.method, grade=args.grade,
         passed=args.passed, since=args.since and _utc(args.since, "--since"),
-        before=args.until and _utc(args.until, "--until", end=True), limit=args.limit))
+        before=args.until and _utc(args.until, "--until", end=True), limit=args.limit,
+        latest_per_unit=args.latest_per_unit))
 
 
 def _utc(text: str, option: str, end: bool = False) -> str:

@@ -93,6 +93,7 @@ class RunFilter:
     since: str | None = None  # a UTC time as records write it ("2025-03-01T01:30:00Z"), included
     before: str | None = None  # likewise, excluded
     limit: int | None = None  # only the latest this many of the matching runs
+    latest_per_unit: bool = False  # a unit (serial) tested again counts once, with its latest matching run
 
 
 _PATTERN_COLUMNS = ("model", "serial", "station", "method")
@@ -182,7 +183,11 @@ class Store:
         The filter runs in SQLite: only the matching runs' summaries leave the database.
         """
         where, params = _where(matching)
-        latest = f"SELECT * FROM runs WHERE {where} ORDER BY started_at DESC, run_id DESC"
+        source = f"SELECT * FROM runs WHERE {where}"
+        if matching.latest_per_unit:  # a run without a serial is a unit of its own
+            source = (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY COALESCE(serial, run_id) "
+                      f"ORDER BY started_at DESC, run_id DESC) AS newest FROM runs WHERE {where}) WHERE newest = 1")
+        latest = f"{source} ORDER BY started_at DESC, run_id DESC"
         if matching.limit is not None:
             latest += " LIMIT ?"
             params.append(matching.limit)
