@@ -2,7 +2,6 @@
 to end on the simulated rig gets the verdict a test engineer expects, the
 honest unit measures what its model parameters say, and a seed reproduces a
 run bit for bit."""
-import json
 import tomllib
 
 import numpy as np

@@ -78,7 +78,6 @@ def test_the_simulated_load_speaks_scpi_and_draws_only_through_the_rig_switch(be
         el.set_target("CP", 10.5)
         assert bench.current() * bench.world.present()[0] == pytest.approx(10.5, rel=1e-3)
         el.set_target("CR", 2.4)
-        v, i = bench.world.present()
         assert bench.current() == pytest.approx(bench.world.present()[0] / 2.4, rel=1e-3)
         bench.world.set_load(bench.world.load.set, ("ENABLE", False))  # a limit tripped on the device
         assert bench.current() == 0.0 and bench.world.load.input_on  # cut, whatever the host set

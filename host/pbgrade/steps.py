@@ -40,19 +40,18 @@ def plan(step, label, options):
     """The device settings for a step, from the label and the step's settings."""
     s = step.settings
     rated_ma = round(label.rated_output_a * 1000)
-    observe = OBSERVE
     if step.type in ("no_load", "rest"):
-        return Plan(observe, seconds=s["seconds"])
+        return Plan(dict(OBSERVE), seconds=s["seconds"])
     if options.external_load and step.type in ("load_regulation", "over_current"):
-        return Plan(observe, skip="not tested: the host sets an external load, and cannot follow the device's "
+        return Plan(dict(OBSERVE), skip="not tested: the host sets an external load, and cannot follow the device's "
                                   "current steps sample by sample; a cc or dac load can")
     if step.type == "load_regulation":
         light_ma = max(1, round(rated_ma * s["light_fraction"]))
-        return Plan({**observe, "load_ma": light_ma},
+        return Plan({**OBSERVE, "load_ma": light_ma},
                     {"step_ma": rated_ma - light_ma, "step_ms": round(s["seconds"] * 1000), "max_ma": rated_ma},
                     seconds=2 * s["seconds"])
     if step.type == "short_circuit":
-        light = {**observe, "load_ma": max(1, round(rated_ma * s["light_fraction"]))}
+        light = {**OBSERVE, "load_ma": max(1, round(rated_ma * s["light_fraction"]))}
         if not options.short_switch:
             return Plan(light, skip="not tested: this rig has no short-circuit switch ([load] short_pin)")
         return Plan(light, short={"start_ms": SHORT_AFTER_MS, "ms": s["short_ms"]},
@@ -61,7 +60,7 @@ def plan(step, label, options):
         step_ma = max(1, round(rated_ma * s["step_fraction"]))
         top_ma = min(round(rated_ma * s["max_fraction"]), options.max_current_ma)
         steps = -(-(top_ma - rated_ma) // step_ma)
-        return Plan({**observe, "load_ma": rated_ma},
+        return Plan({**OBSERVE, "load_ma": rated_ma},
                     {"step_ma": step_ma, "step_ms": round(s["step_s"] * 1000), "max_ma": top_ma},
                     seconds=steps * s["step_s"] + s["observe_s"])
     config = options.config(label)

@@ -83,7 +83,7 @@ class ScpiServer:
 
     def poll(self):
         for obj, _ in self._poll.poll(0):
-            if obj is self._listen or obj == self._listen.fileno():
+            if obj is self._listen or obj == self._listen.fileno():  # MicroPython gives the object, CPython the fd
                 self._accept()
             else:
                 self._receive()

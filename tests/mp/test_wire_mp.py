@@ -1,6 +1,5 @@
 # Firmware framing against protocol/vectors.json, under the real micropython.
 import json
-import struct
 
 import wire
 
