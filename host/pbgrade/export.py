@@ -10,12 +10,12 @@ import csv
 import os
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
+from .record import utc_time
 from .series import batches
 
 SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
@@ -52,7 +52,7 @@ def add_commands(subparsers):
                            f"not measured)")
     p.add_argument("--since", metavar="DATE",
                    help="with --summary: only runs started on or after DATE (ISO 8601, e.g. 2026-01-31 or "
-                        "2026-01-31T08:00+01:00; UTC unless it names an offset)")
+                        "2026-01-31T08:00+01:00; the station's local time unless it names an offset, as in history)")
     p.set_defaults(func=cmd_export)
 
 
@@ -107,17 +107,14 @@ def export_summary(db_path, out, since=""):
 
 
 def since_utc(text):
-    """--since as the records write times (2026-01-31T07:00:00Z), so that text order is time order."""
+    """--since as the records write times (2026-01-31T07:00:00Z), as `pbgrade history` reads it."""
     if text is None:
         return ""
     try:
-        when = datetime.fromisoformat(text)
+        return utc_time(text)
     except ValueError:
         raise ExportError(f"--since {text!r}: give a date or a time in ISO 8601, e.g. 2026-01-31 or "
                           f"2026-01-31T08:00+01:00") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return f"{when.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
 
 
 @contextmanager

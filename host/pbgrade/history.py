@@ -8,12 +8,12 @@ import math
 import os
 import sys
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 
 from . import paths
 from .label import Label
 from .profile import Profile, load_profile
-from .record import RunFilter, Store
+from .record import RunFilter, Store, utc_time
 from .stats import cpk, histogram, summarize, wilson_interval
 
 # what a batch is judged on, each a fraction: of the label's capacity, of the cells' rated energy,
@@ -116,28 +116,11 @@ def _runs(args) -> list[dict]:
 
 
 def _utc(text: str, option: str, end: bool = False) -> str:
-    """The UTC time a --since or --until means, written as records write it.
-
-    A day or a time without a zone is the station's local time: a shift starts at local midnight,
-    whatever the records' UTC says. With `end`, the first time after it: all of a day, or all of
-    the second a time names, is included.
-    """
     try:
-        moment = datetime.fromisoformat(text)
+        return utc_time(text, end)
     except ValueError:
         raise HistoryError(f"{option} {text}: not an ISO day or time: give e.g. 2025-03-01 or "
                            f"2025-03-01T14:00") from None
-    if end:
-        moment += timedelta(days=1) if _is_day(text) else timedelta(seconds=1)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _local(started_at: str) -> str:

@@ -5,7 +5,7 @@ import secrets
 import socket
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 RECORD_VERSION = 1
@@ -94,6 +94,27 @@ class RunFilter:
     before: str | None = None  # likewise, excluded
     limit: int | None = None  # only the latest this many of the matching runs
     latest_per_unit: bool = False  # a unit (serial) tested again counts once, with its latest matching run
+
+
+def utc_time(text: str, end: bool = False) -> str:
+    """The UTC time a --since or --until means, written as records write it (text order is time order).
+
+    A day or a time without a zone is the station's local time: a shift starts at local midnight,
+    whatever the records' UTC says. With `end`, the first time after it: all of a day, or all of
+    the second a time names, is included. ValueError if it is not an ISO day or time.
+    """
+    moment = datetime.fromisoformat(text)
+    if end:
+        moment += timedelta(days=1) if _is_day(text) else timedelta(seconds=1)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 _PATTERN_COLUMNS = ("model", "serial", "station", "method")
