@@ -17,7 +17,7 @@ from pbgrade import cli, steps, wire
 from pbgrade.evaluate import UNCALIBRATED, Evaluation
 from pbgrade.journal import read_received, step_files
 from pbgrade.label import Label
-from pbgrade.live import SPARK_WIDTH, SPARKS, Live, Resends, Trace, line, panel, snapshot, sparkline
+from pbgrade.live import SPARK_WIDTH, SPARKS, Live, Trace, line, panel, snapshot, sparkline
 from pbgrade.method import load_method
 from pbgrade.runner import Options
 from test_e2e import PBGRADE
@@ -122,19 +122,15 @@ def test_margins_to_the_end_voltage_and_the_rigs_limits():
 
 def test_link_health_counts_corrupt_lost_and_recovered_frames():
     plan = plans_of(DISCHARGE)[0]
-    ev, watch = Evaluation(plan.config, device=(IDENTITY, UNCALIBRATED)), Resends()
+    ev = Evaluation(plan.config, device=(IDENTITY, UNCALIBRATED))
     good = [samples(k * 10, k, [5.0] * 10, [2.1] * 10) for k in range(6)]
     for k in (0, 2, 3):  # 1 lost on the way: a hole
         ev.feed(good[k])
-        watch.see(ev.order)
     ev.feed(good[4][:5] + b"\xff" + good[4][6:])  # corrupt
     ev.feed(good[1])  # frame 1 comes again on request
-    watch.see(ev.order)
     ev.feed(good[5])  # 4 is missing now ...
-    watch.see(ev.order)
     ev.feed(frame("GONE", 6, first=4, count=1))  # ... and the device no longer keeps it
-    watch.see(ev.order)
-    s = snapshot(ev, DISCHARGE, plans_of(DISCHARGE), 0, LABEL, recovered=watch.recovered)
+    s = snapshot(ev, DISCHARGE, plans_of(DISCHARGE), 0, LABEL)
     assert (s.frames, s.corrupt, s.lost, s.recovered) == (6, 1, 1, 1)
     assert "6 frames, 1 corrupt, 1 lost, 1 recovered" in line(s, "running")
 
@@ -160,7 +156,8 @@ def test_the_terminal_panel():
     trace = Trace()
     for t in range(0, 7200, 30):
         trace.add(t, 5.0 - 0.05 * np.sin(t / 600))
-    s = snapshot(ev, DISCHARGE, plans, 0, LABEL, trace=trace.points, recovered=2)
+    ev.order.recovered = 2  # two holes filled by resends
+    s = snapshot(ev, DISCHARGE, plans, 0, LABEL, trace=trace.points)
     console = Console(width=100, force_terminal=True, record=True, file=io.StringIO())
     console.print(panel(s))
     text = console.export_text()

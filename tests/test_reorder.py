@@ -61,3 +61,16 @@ def test_a_hole_is_given_up_when_too_much_waits_behind_it():
     for s in range(1, HOLD_LIMIT + 3):
         out += order.push(Msg(s))
     assert seqs(out) == list(range(1, HOLD_LIMIT + 3)) and order.lost == 1
+
+
+def test_recovered_counts_holes_filled_not_holes_given_up():
+    order = SeqOrder(expected=0)
+    for s in (0, 1, 2, 3, 4, 6, 7, 9):  # holes at 5 and 8
+        order.push(Msg(s))
+    order.gone(8, 1)
+    order.gone(5, 1)
+    assert (order.recovered, order.lost) == (0, 2)  # nothing came back
+    for s in (11, 12, 10):  # 10 after 12: it filled a hole
+        order.push(Msg(s))
+    order.push(Msg(12))  # a duplicate is not a recovery
+    assert (order.recovered, order.duplicates) == (1, 1)

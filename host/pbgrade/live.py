@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from .reorder import MODULO
 
 REFRESH_S = 0.25  # at most 4 redraws a second of wall time: more is flicker, not news
 # A plain line per 10 minutes of test time: a 3-hour discharge logs ~20 lines, few enough to read in a CI log,
@@ -75,12 +74,12 @@ class Snapshot:
         return None if self.i is None or self.max_a is None else self.max_a - self.i
 
 
-def snapshot(evaluation, method, plans, n, label, before_s=0.0, trace=(), recovered=0):
+def snapshot(evaluation, method, plans, n, label, before_s=0.0, trace=()):
     """The live view of step n (0-based) of the method, from its Evaluation.
 
     plans: every step's plan (its duration: 0 for the discharge to the end);
     before_s: test time of the steps before; trace: this step's (t_s, v)
-    points, oldest first; recovered: frames this step got back by a resend."""
+    points, oldest first."""
     step, plan = method.steps[n], plans[n]
     t, v, i = evaluation.last or (0.0, None, None)
     integrator = evaluation.integrator
@@ -103,7 +102,7 @@ def snapshot(evaluation, method, plans, n, label, before_s=0.0, trace=(), recove
         step_left_s=step_left, test_left_s=test_left, basis=basis, end_v=evaluation.config["end_mv"] / 1000 or None,
         max_v=ident.max_mv / 1000 if ident else None, max_a=ident.max_ma / 1000 if ident else None,
         frames=evaluation.frames, corrupt=evaluation.frames_corrupt, lost=evaluation.frames_lost,
-        recovered=recovered, spark=sparkline(points), spark_v=(min(points), max(points)) if points else None,
+        recovered=evaluation.order.recovered, spark=sparkline(points), spark_v=(min(points), max(points)) if points else None,
         spark_s=shown[-1][0] - shown[0][0] if shown else 0.0)
 
 
@@ -174,24 +173,6 @@ class Trace:
         if len(self.points) >= 2 * SPARK_WIDTH:
             self.points = self.points[:-1:2] + self.points[-1:]  # every other, the first and the latest kept
             self._every = (self.points[-1][0] - self.points[0][0]) / SPARK_WIDTH
-
-
-class Resends:
-    """Frames a step got back by a resend, counted from outside its reorder
-    buffer: a frame missing at one update and not at the next was recovered,
-    unless it was given up as lost meanwhile. collect() shows the progress
-    callback every new hole before it asks for the frame again, so none is
-    recovered unseen."""
-
-    def __init__(self):
-        self.recovered = 0
-        self._missing = set()
-        self._lost = 0
-
-    def see(self, order):
-        missing = {(first + k) % MODULO for first, count in order.missing() for k in range(count)}
-        self.recovered += max(0, len(self._missing - missing) - (order.lost - self._lost))
-        self._missing, self._lost = missing, order.lost
 
 
 def hms(seconds):
@@ -270,10 +251,10 @@ class Live:
         self._terminal = self._console.is_terminal and not self._console.is_dumb_terminal
         self._display = None  # the rich Live, from the first redraw on
         self._shown = 0.0  # wall time of the last redraw or plain check
-        self._evaluation = None  # the running step's, with its place, trace and resends
+        self._evaluation = None  # the running step's, with its place and trace
         self._n = -1
         self._before_s = 0.0
-        self._trace = self._resends = None
+        self._trace = None
         self._durations = {}  # step index -> its test time, for the steps seen to their end
         self._printed_s = 0.0  # test time of the last plain line
 
@@ -291,7 +272,6 @@ class Live:
     def update(self, step, evaluation):
         if evaluation is not self._evaluation:
             self._begin(step, evaluation)
-        self._resends.see(evaluation.order)  # at every call: a hole is seen before its frame comes again
         if time.monotonic() - self._shown < REFRESH_S:
             return  # what follows integrates the samples so far, which costs more than a batch of them at once
         self._shown = time.monotonic()
@@ -314,14 +294,14 @@ class Live:
         steps = self.method.steps
         self._n = next(k for k in range(self._n + 1, len(steps)) if steps[k] == step)
         self._before_s = sum(self._durations.get(k, self._plans[k].seconds) for k in range(self._n))
-        self._evaluation, self._trace, self._resends = evaluation, Trace(), Resends()
+        self._evaluation, self._trace = evaluation, Trace()
         self._line("started")
         if self._terminal:
             self._redraw()
 
     def snapshot(self):
         return snapshot(self._evaluation, self.method, self._plans, self._n, self.label, self._before_s,
-                        self._trace.points, self._resends.recovered)
+                        self._trace.points)
 
     def _line(self, what):
         s = self.snapshot()

@@ -23,6 +23,8 @@ class SeqOrder:
         self.expected = expected  # the next seq to hand on; None: whatever comes first
         self.lost = 0  # seqs given up: declared GONE, or held too long
         self.duplicates = 0
+        self.recovered = 0  # frames that came after a later one: a hole filled (by a resend)
+        self._front = None  # the furthest seq received
         self._held = {}  # seq -> msg, waiting for an earlier one
         self._gone = set()
 
@@ -33,6 +35,11 @@ class SeqOrder:
         if self._behind(msg.seq) or msg.seq in self._held:
             self.duplicates += 1
             return []
+        front = self._front
+        if front is not None and 0 < (front - msg.seq) % MODULO < MODULO // 2:
+            self.recovered += 1
+        else:
+            self._front = msg.seq
         self._held[msg.seq] = msg
         return self._ready()
 
