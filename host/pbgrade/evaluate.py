@@ -102,9 +102,11 @@ class Evaluation:
         return msg
 
     def close(self):
-        """The stream has ended: what still waits behind a hole is applied, the hole counted lost."""
+        """The stream has ended: what still waits behind a hole is applied, the hole counted lost, and
+        the last batch integrated."""
         for m in self.order.flush():
             self._apply(m)
+        self._integrate()
 
     @property
     def frames_lost(self):

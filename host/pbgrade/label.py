@@ -26,6 +26,11 @@ class Label:
         """Energy the cells are rated for: the denominator of conversion efficiency."""
         return self.cell_capacity_mah * self.cell_voltage_v / 1000
 
+    @property
+    def rated_output_wh(self) -> float:
+        """Energy the output is rated for: the rated capacity at the rated output voltage."""
+        return self.rated_capacity_mah * self.rated_output_v / 1000
+
     def as_dict(self) -> dict:
         return {**asdict(self), "rated_energy_wh": self.rated_energy_wh}
 
@@ -87,10 +92,9 @@ def _number(fields: Fields, key: str, spec: _Number, required: bool) -> float | 
 
 def _check_rated_energy(label: Label, fields: Fields):
     """The output cannot deliver more than the cells hold: a swapped cell/rated capacity is a common slip."""
-    rated_output_wh = label.rated_capacity_mah * label.rated_output_v / 1000
-    if rated_output_wh > label.rated_energy_wh:
+    if label.rated_output_wh > label.rated_energy_wh:
         fields.fail("rated_capacity_mah",
-                    f"= {label.rated_capacity_mah:g} at {label.rated_output_v:g} V is {rated_output_wh:.1f} Wh, "
+                    f"= {label.rated_capacity_mah:g} at {label.rated_output_v:g} V is {label.rated_output_wh:.1f} Wh, "
                     f"more than the {label.rated_energy_wh:.1f} Wh the cells hold",
                     "give the capacity rated at the output (usually printed next to the output voltage), "
                     "not the cell capacity")

@@ -118,7 +118,7 @@ def _discharge_left(t, wh, label, trace, end_v):
     watts = wh * 3600 / t
     if watts < 0.01:
         return None, "unknown: no current is drawn"
-    rated_wh = label.rated_capacity_mah * label.rated_output_v / 1000
+    rated_wh = label.rated_output_wh
     if wh < rated_wh:
         target, whose = rated_wh, "the label's rated output"
     elif wh < label.rated_energy_wh:

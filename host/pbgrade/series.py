@@ -52,8 +52,7 @@ def _replay(step, path, evaluation, decoded):
             evaluation.feed(frame)
         yield from _drain(step, decoded)
     next_seq = evaluation.order.expected
-    evaluation.close()  # frames still held behind a hole are applied ...
-    evaluation.integrator  # ... and the last batch is integrated, which hands it on
+    evaluation.close()  # frames still held behind a hole are applied, the last batch integrated and handed on
     yield from _drain(step, decoded)
     return next_seq
 
