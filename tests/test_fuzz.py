@@ -112,6 +112,14 @@ def test_how_a_stream_is_cut_into_chunks_does_not_matter(pieces, cuts):
     assert all(f == b for f, b in zip(frames, between) if len(b) <= wire.MAX_FRAME + 1)
 
 
+def test_an_oversized_frame_is_cut_the_same_however_the_stream_arrives():
+    stream = b"\x01" * 600 + b"\x00"  # no frame is that long: garbage, found by the test above
+    deframer, chunked = wire.Deframer(), []
+    for k in range(0, len(stream), 100):
+        chunked += deframer.feed(stream[k:k + 100])
+    assert chunked == wire.Deframer().feed(stream) and len(chunked[0]) == wire.MAX_FRAME + 3
+
+
 @fuzz(300)
 @given(st.lists(VALID_FRAMES, min_size=1, max_size=8), st.data())
 def test_mutated_stream_never_yields_a_frame_that_was_not_sent(frames, data):

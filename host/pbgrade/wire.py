@@ -140,10 +140,13 @@ def sample_codes(msg):
 
 @dataclass
 class Deframer:
-    """Splits a byte stream into frames at each delimiter; keeps a partial frame."""
+    """Splits a byte stream into frames at each delimiter; keeps a partial frame.
+    A frame too long to be one is cut to _TOO_LONG bytes, wherever the stream
+    was cut into chunks: garbage either way, bounded, still too long, the same."""
     _tail: bytes = b""
+    _TOO_LONG = MAX_FRAME + 3
 
     def feed(self, chunk):
         parts = (self._tail + chunk).split(DELIMITER)
-        self._tail = parts.pop()[:MAX_FRAME + 3]  # longer is garbage either way: bounded, still too long
-        return [p for p in parts if p]
+        self._tail = parts.pop()[:self._TOO_LONG]
+        return [p[:self._TOO_LONG] for p in parts if p]
