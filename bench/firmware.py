@@ -12,7 +12,7 @@ from pbgrade.evaluate import Evaluation
 from pbgrade.paths import FIRMWARE, SIM
 from pbgrade.rig import load_rig
 from pbgrade.runner import Link, collect, command, identify
-from pbgrade.simrig import HEAP, SimRig, micropython_exe
+from pbgrade.simrig import HEAP_KB, SimRig, micropython_exe
 
 from .sim import config, curve, describe, rig_for, unit
 
@@ -31,7 +31,7 @@ def sampling_loop(name, capacity_mah, rate_hz=10):
             path.write_text(json.dumps(data))
             args.append(str(path))
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
-        proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP}", str(MP_LOOP), *args],
+        proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(MP_LOOP), *args],
                               capture_output=True, text=True, env=env, cwd=work, check=False)
     if proc.returncode:
         raise RuntimeError(f"the sampling loop failed under micropython: {proc.stdout}{proc.stderr}".strip())
@@ -39,7 +39,7 @@ def sampling_loop(name, capacity_mah, rate_hz=10):
     firmware_bytes = out["loop_alloc_bytes"] - out["sim_alloc_bytes"]
     figures = {"loop_us_per_sample": out["loop_us"] / out["samples"],
                "heap_bytes_per_sample": firmware_bytes / out["metered_samples"]}
-    details = {"unit": describe(name, capacity_mah), "rate_hz": rate_hz, "heap_limit": HEAP, **out,
+    details = {"unit": describe(name, capacity_mah), "rate_hz": rate_hz, "heap_limit": f"{HEAP_KB}k", **out,
                "simulator_heap_bytes_per_sample": out["sim_alloc_bytes"] / out["metered_samples"]}
     return figures, details
 

@@ -102,7 +102,7 @@ def timed(rig, dut, config):
     gc.collect()
     t0 = time.ticks_us()
     while st.state == station.RUNNING:
-        st._tick()
+        st.tick()
     us = time.ticks_diff(time.ticks_us(), t0)
     return {"samples": st.index, "skipped": st.skipped, "loop_us": us, "wire_bytes": st.board.serial_out.bytes,
             "truth": st.board.world.truth()}
@@ -119,7 +119,7 @@ def metered(rig, dut, config):
         a = gc.mem_alloc()
         n = CHUNK
         while n and st.state == station.RUNNING:
-            st._tick()
+            st.tick()
             n -= 1
         if st.state != station.RUNNING:
             break

@@ -13,6 +13,14 @@ pins.load_enable, high = connected). A rig
 may have a second MOSFET across the output, after the shunt, for the
 short-circuit test (load["short_pin"], high = shorted).
 
+A rig with several channels has one Board per channel (boards()): they share
+the I2C bus (each channel's sensor at its own address) and the clock; channel
+1 talks to its host over MicroPython's own USB-CDC interface, channel k over
+the (k-1)th extra one (micropython-lib's usb-device-cdc, installed with
+`mpremote mip install usb-device-cdc`), so each channel is a serial port of
+its own on the host. Those extra interfaces are written in Python: unlike the
+built-in one, they allocate a few small objects per frame written.
+
 Temperatures (pins.ntc_load: the load's heatsink, pins.ntc_dut: the unit's
 case) come from 10 kOhm B3950 NTCs to ground under 10 kOhm to 3V3, on ADC
 pins; the station compares raw readings with thresholds worked out once.
@@ -31,12 +39,44 @@ _NTC_BETA = 3950
 _NTC_FIXED = 10_000  # the divider's resistor to 3V3
 
 
+_CDC_TX_TIMEOUT_MS = 500  # as the built-in USB-CDC: a host that stops reading loses output, the board goes on
+
+
+def boards(rigs):
+    """One Board per channel of the rig (rigs: each channel's rig table)."""
+    first = Board(rigs[0], len(rigs))
+    serials = _extra_usb_serials(len(rigs) - 1)
+    return [first] + [Board(rig, len(rigs), k, first, serials[k - 2]) for k, rig in enumerate(rigs[1:], 2)]
+
+
+def _extra_usb_serials(n):
+    """n more USB-CDC interfaces beside the built-in one: (input, output) each."""
+    if not n:
+        return []
+    import usb.device  # micropython-lib usb-device-cdc: only a rig with several channels needs it
+    from usb.device.cdc import CDCInterface
+
+    cdcs = [CDCInterface(timeout=_CDC_TX_TIMEOUT_MS, txbuf=1024, rxbuf=256) for _ in range(n)]
+    usb.device.get().init(*cdcs, builtin_driver=True)
+    return [(cdc, _Writer(cdc)) for cdc in cdcs]
+
+
+class _Writer:
+    """write(buf, n), as the built-in console's stream has it, on a CDCInterface."""
+
+    def __init__(self, cdc):
+        self._cdc = cdc
+
+    def write(self, buf, n):
+        return self._cdc.write(buf if n == len(buf) else memoryview(buf)[:n])
+
+
 class Board:
-    def __init__(self, rig):
+    def __init__(self, rig, channels=1, number=1, first=None, serial=None):
         pins = rig["pins"]
-        self.name = rig.get("board", "machine")
-        self.flash = ""  # files live at the root of the board's filesystem
-        self.i2c = I2C(pins["i2c_id"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400_000)
+        name = rig["rig"]["board"]
+        self.name = name if channels == 1 else "%s/ch%d" % (name, number)  # IDENTITY tells the host its channel
+        self.flash = "" if number == 1 else "ch%d-" % number  # each channel's calibration file apart
         kind = rig["load"]["kind"]
         self._pwm = None
         if kind == "cc":
@@ -53,11 +93,17 @@ class Board:
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
-        self.serial_out = sys.stdout.buffer
-        self._in = sys.stdin.buffer
+        self._in, self.serial_out = serial or (sys.stdin.buffer, sys.stdout.buffer)
         self._one = bytearray(1)
-        self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
+        self._poll = select.poll()  # this channel's input
+        self._poll.register(serial[0] if serial else sys.stdin, select.POLLIN)
+        if first is None:
+            self.i2c = I2C(pins["i2c_id"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400_000)
+            self._any = select.poll()  # every channel's input: idle() waits on it
+        else:
+            self.i2c = first.i2c
+            self._any = first._any
+        self._any.register(serial[0] if serial else sys.stdin, select.POLLIN)
 
     def kbd_intr(self, ch):
         micropython.kbd_intr(ch)
@@ -75,7 +121,8 @@ class Board:
         time.sleep_us(us)
 
     def idle(self, ms):
-        for _ in self._poll.ipoll(ms):
+        """Wait up to ms for input from the host of any channel."""
+        for _ in self._any.ipoll(ms):
             return
 
     def load_drive(self, duty_u16):

@@ -1,5 +1,8 @@
 """TI INA3221 triple-channel shunt and bus voltage monitor on I2C (datasheet
-SBOS576), used for one channel: the station measures one power bank.
+SBOS576). One driver object reads one of its channels: one power bank. A rig
+may test up to three power banks on one chip, a driver object each; `enabled`
+then names every chip channel the rig uses (each object enables them all in
+the one CONFIG register, so the objects agree).
 
 The chip computes no current: its shunt register holds the shunt voltage as a
 13-bit signed code (bits 15..3, 40 uV per count, -163.84..163.8 mV) and its
@@ -8,9 +11,9 @@ the pins take 0..26 V). current_raw() returns the shunt code and
 current_lsb_a = 40 uV / shunt_ohms turns it into amps, so the sampling loop
 still compares integers with thresholds converted once by current_code().
 
-The chip converts every enabled channel in turn (7.4.2), so the two channels
-the station does not use are disabled in CONFIG: a result then takes
-averages * (VBUSCT + VSHCT), not three times that.
+The chip converts every enabled channel in turn (7.4.2), so the channels the
+rig does not use are disabled in CONFIG: a result takes averages * (VBUSCT +
+VSHCT) per enabled channel, three times that with all three.
 
 Alert (7.3.2.1 Critical Alert, 7.6.2.8-13 limit registers, 7.6.2.16
 Mask/Enable): alert_over_current(amps) writes the channel's critical-alert
@@ -63,9 +66,16 @@ class INA3221(AlertingINA):
     READY = _CVRF
 
     def __init__(self, i2c, address=0x40, shunt_ohms=0.1, max_current_a=1.6,
-                 averages=16, conversion_us=1100, channel=1):
+                 averages=16, conversion_us=1100, channel=1, enabled=None):
         adc = adc_config(averages, conversion_us)
         choice("channel", channel, _CHANNELS)
+        enabled = enabled or (channel,)
+        bits = 0
+        for ch in enabled:
+            choice("enabled channel", ch, _CHANNELS)
+            bits |= _CH1_ENABLE >> (ch - 1)
+        if channel not in enabled:
+            raise ValueError("channel %d must be one of the enabled channels %r" % (channel, tuple(enabled)))
         if not 0x40 <= address <= 0x43:
             raise ValueError("INA3221 address must be 0x40..0x43 (A0 to GND, VS, SDA or SCL), not 0x%02x" % address)
         # Shunt register full scale 7FF8h = 163.8 mV (7.6.2.2)
@@ -79,10 +89,10 @@ class INA3221(AlertingINA):
         self.ALERT = _CF1 >> (channel - 1)
         self._shunt_uohm = int(shunt_ohms * 1000000 + 0.5)
         self.current_lsb_a = 0.00004 / shunt_ohms
-        self._write(_CONFIG, _CH1_ENABLE >> (channel - 1) | adc | _MODE_CONTINUOUS)
-        # One channel enabled: a shunt and a bus conversion per averaged sample
+        self._write(_CONFIG, bits | adc | _MODE_CONTINUOUS)
+        # A shunt and a bus conversion per enabled channel per averaged sample
         # (typical times; up to 10 % longer: poll conversion_ready() or leave margin).
-        self.sample_period_us = 2 * conversion_us * averages
+        self.sample_period_us = 2 * conversion_us * averages * len(enabled)
 
     def bus_raw(self):
         """Bus voltage code of the channel, 8 mV per count (13 bits, 0..4095)."""

@@ -1,10 +1,18 @@
 """Boot entry on a board: rig.json (written by `pbgrade deploy`) names the pins,
-the sensor and the limits this station enforces."""
+the sensors, the loads and the limits this station enforces; a rig with
+several channels lists each channel's table under "channels"."""
+import gc
 import json
 
-import board_machine
-import station
+import wire
 
 with open("rig.json") as f:
     rig = json.load(f)
-station.Station(board_machine.Board(rig), rig).serve()
+rigs = rig.get("channels") or [rig]
+gc.collect()
+links = wire.links(len(rigs))  # before anything else is imported: the heap is still in one piece
+
+import board_machine  # noqa: E402
+import station  # noqa: E402
+
+station.run(board_machine.boards(rigs), rigs, links)

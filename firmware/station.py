@@ -1,13 +1,17 @@
 """The test station: samples on a fixed schedule, drives the load, ends the
 discharge, and enforces the rig's limits on its own, whatever the host does.
 
-Protocol: protocol/SPEC.md. The sampling path (`_tick`, `_sample`) compares
+Protocol: protocol/SPEC.md. The sampling path (`tick`, `_sample`) compares
 integer register codes only and writes into buffers allocated once, so it
 allocates nothing: an RP2040 has ~190 KB of heap for hours of sampling.
 
+A rig may have several channels (a sensor and a load each, on one board):
+one Station per channel, each with its own serial link, served in turn by
+one loop that samples whichever channel is due first.
+
 Usage (firmware/main.py does this on a board)::
 
-    station.Station(board, rig).serve()
+    station.run(board_machine.boards(rigs), rigs, wire.links(len(rigs)))
 """
 import micropython
 from micropython import const
@@ -62,10 +66,39 @@ _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATU
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
+def run(boards, rigs, links):
+    """Serve the rig's channels: rigs[k] on boards[k] over links[k] (wire.links), one Station each."""
+    for board, link in zip(boards, links):
+        link.out = board.serial_out
+    serve([Station(b, r, link) for b, r, link in zip(boards, rigs, links)])
+
+
+def serve(stations):
+    """Serve the channels for ever. Their boards share one clock and one wait for input."""
+    stations[0].board.kbd_intr(-1)  # 0x03 inside a binary frame must not interrupt the firmware
+    while True:
+        step(stations)
+
+
+def step(stations):
+    """Answer every channel's host, then wait for or take the sample of the
+    running channel due first; with none running, wait for a host."""
+    board = stations[0].board
+    due = None
+    for s in stations:
+        s.receive()
+        if s.state == RUNNING and (due is None or board.ticks_diff(s.deadline, due.deadline) < 0):
+            due = s
+    if due is None:
+        board.idle(_IDLE_POLL_MS)
+    else:
+        due.tick()
+
+
 class Station:
-    def __init__(self, board, rig):
+    def __init__(self, board, rig, link=None):
         self.board = board
-        self.link = wire.Link(board.serial_out)
+        self.link = link or wire.Link(board.serial_out)
         self.set_limits(rig["limits"])
         cfg = rig["sensor"]
         self.address = cfg["address"]
@@ -100,17 +133,12 @@ class Station:
 
     # -- host commands --------------------------------------------------
 
-    def serve(self):
+    def receive(self):
+        """Take what the host sent and act on each complete command."""
         board = self.board
-        board.kbd_intr(-1)  # 0x03 inside a binary frame must not interrupt the firmware
-        while True:
-            while board.input_ready():
-                if self.link.feed(board.read_byte()):
-                    self._command()
-            if self.state == RUNNING:
-                self._tick()
-            else:
-                board.idle(_IDLE_POLL_MS)
+        while board.input_ready():
+            if self.link.feed(board.read_byte()):
+                self._command()
 
     def _command(self):
         rx = self.link.rx
@@ -305,7 +333,8 @@ class Station:
 
     # -- sampling -------------------------------------------------------
 
-    def _tick(self):
+    def tick(self):
+        """Wait for the next sample's slot, or take it."""
         b = self.board
         wait = b.ticks_diff(self.deadline, b.ticks_us())
         if wait > 0:

@@ -20,6 +20,7 @@ PROTO_VERSION = const(1)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
+KEPT_BUDGET = const(32768)  # for all of a board's channels: 16 KB each for 1 or 2, 10.7 KB for 3...
 _LONGEST = const(256)  # the longest wire frame: COBS(254) + delimiter
 _WRAP = const(0x3FFFFFFF)  # byte counts wrap here, staying small ints (no heap) on a 32-bit port
 
@@ -134,6 +135,14 @@ def cobs_decode(src, n: int, dst) -> int:
     return o
 
 
+def links(channels):
+    """A Link for each channel, sharing KEPT_BUDGET of kept frames. Make them
+    first, on a heap still in one piece: their rings are the largest blocks
+    (Station sets each one's output)."""
+    kept = min(KEPT_BYTES, KEPT_BUDGET // channels)
+    return [Link(None, kept) for _ in range(channels)]
+
+
 class Link:
     """Sends payloads as framed, numbered frames; reassembles received frames.
 
@@ -150,7 +159,7 @@ class Link:
         self._ring = bytearray(max(kept_bytes, _LONGEST))
         self._at = 0  # where the next frame goes in the ring
         self._written = 0  # bytes put in the ring so far, modulo _WRAP
-        self._entries = KEPT_FRAMES if kept_bytes else 1  # a link that only receives keeps nothing
+        self._entries = max(1, KEPT_FRAMES * kept_bytes // KEPT_BYTES)  # 1: a link that only receives keeps nothing
         self._offsets = array.array("H", bytes(2 * self._entries))
         self._lens = array.array("H", bytes(2 * self._entries))
         self._seqs = array.array("H", bytes(2 * self._entries))

@@ -167,6 +167,31 @@ def test_sim_serves_any_serial_client_and_run_by_port(tmp_path):
         sim.wait(timeout=10)
 
 
+def test_a_rig_with_three_channels_serves_three_ports_each_its_own_channel(tmp_path):
+    env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
+    sim = subprocess.Popen([*PBGRADE, "sim", "--rig", "sim-3ch", "--sim-dut", "fake-third"], stdout=subprocess.PIPE,
+                           text=True, env=env, cwd=ROOT)
+    label = ROOT / "rigs/sim/duts/fake-third.label.toml"
+    try:
+        ports = [sim.stdout.readline().strip() for _ in range(3)]
+        assert all(p.startswith("/dev/") for p in ports) and len(set(ports)) == 3
+        out = tmp_path / "r.json"
+        proc = pbgrade(tmp_path, "run", "--rig", "sim-3ch", "--channel", "2", "--port", ports[1], "--label", label,
+                       "--json", out)
+        assert proc.returncode == 1, proc.stderr
+        record = json.loads(out.read_text())
+        assert record["device"]["board"] == "sim/ch2" and record["rig"]["rig"]["channel"] == 2
+        assert record["capacity_ratio"] == pytest.approx(1 / 3, rel=0.01)
+        proc = pbgrade(tmp_path, "run", "--rig", "sim-3ch", "--channel", "2", "--port", ports[2], "--label", label)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 2  # the run's banner, the refusal
+        assert f"{ports[2]} is channel 3 of the rig, not channel 2: pass --channel 3" in proc.stderr
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    proc = pbgrade(tmp_path, "run", "--rig", "sim-3ch", "--channel", "4")
+    assert proc.returncode == 2 and "--channel 4: rig sim-3ch has channels 1 to 3" in proc.stderr
+
+
 def test_sensor_at_another_address_is_refused_in_one_line(tmp_path):
     rig = tmp_path / "rig.toml"
     rig.write_text(SIM_RIG.replace("seed = 1", "seed = 1\nsensor_address = 0x41"))

@@ -61,6 +61,21 @@ def test_one_channel_enabled(channel, config, shunt_reg, bus_reg):
     assert (ina.current_raw(), ina.bus_raw()) == (500, 1250)
 
 
+@pytest.mark.parametrize("enabled, config", [((1, 2, 3), 0x7527), ((2, 3), 0x3527), ((1, 3), 0x5527)])
+def test_test_channels_sharing_the_chip_enable_every_channel_they_use(enabled, config):
+    fake = fake_ina(0x3220)
+    for channel in enabled:  # one driver object per test channel, each writing the same CONFIG
+        ina = INA3221(fake, channel=channel, enabled=list(enabled))
+        assert fake.writes[-1] == (0x00, config)
+        assert ina.sample_period_us == len(enabled) * 16 * (1100 + 1100)  # the chip converts them in turn
+
+
+@pytest.mark.parametrize("kw", [{"channel": 1, "enabled": [2, 3]}, {"channel": 2, "enabled": [2, 4]}])
+def test_enabled_channels_must_include_its_own_and_exist(kw):
+    with pytest.raises(ValueError):
+        INA3221(fake_ina(0x3220), **kw)
+
+
 def test_config_extremes():
     fake = fake_ina(0x3220)
     ina = INA3221(fake, averages=1, conversion_us=140)

@@ -16,7 +16,7 @@ import simboard
 from clock import VirtualClock
 from conftest import FIRMWARE, ROOT
 from i2cbus import SimI2C
-from pbgrade.rig import RigFileError, load_rig
+from pbgrade.rig import RigFileError, channels, load_rig
 from pbgrade.simdut import load_dut
 from world import CurveBank, World, bank_from, load_from
 
@@ -253,21 +253,55 @@ class ADC:
         return round(65535 * r / (r + 10_000))
 
 
-def machine_board(monkeypatch, load_table, pins):
-    """board_machine.Board on a fake `machine` (and its console on nothing)."""
+def machine_module(monkeypatch):
+    """firmware/board_machine.py on a fake `machine` (and its console on nothing)."""
     machine = types.ModuleType("machine")
-    machine.I2C, machine.Pin, machine.PWM, machine.DAC, machine.ADC = (lambda *a, **kw: None), Pin, Output, Output, ADC
+    machine.I2C, machine.Pin, machine.PWM, machine.DAC, machine.ADC = (lambda *a, **kw: object()), Pin, Output, Output, ADC
     monkeypatch.setitem(sys.modules, "machine", machine)
     spec = importlib.util.spec_from_file_location("board_machine", FIRMWARE / "board_machine.py")
     board_machine = importlib.util.module_from_spec(spec)  # not in sys.modules: gone with the fake
     spec.loader.exec_module(board_machine)
-    poll = types.SimpleNamespace(register=lambda *a: None)
-    monkeypatch.setattr(board_machine, "select", types.SimpleNamespace(poll=lambda: poll, POLLIN=1))
+    monkeypatch.setattr(board_machine, "select",
+                        types.SimpleNamespace(poll=lambda: types.SimpleNamespace(register=lambda *a: None), POLLIN=1))
     monkeypatch.setattr(board_machine, "time", types.SimpleNamespace(ticks_us=0, ticks_diff=0, ticks_add=0))
     console = types.SimpleNamespace(buffer=None)
     monkeypatch.setattr(board_machine, "sys", types.SimpleNamespace(stdin=console, stdout=console))
-    rig = {"pins": {"i2c_id": 0, "sda": 4, "scl": 5, **pins}, "load": {"max_current_a": 5.0, **load_table}}
-    return board_machine.Board(rig)
+    return board_machine
+
+
+def machine_board(monkeypatch, load_table, pins):
+    rig = {"rig": {"board": "rp2"}, "pins": {"i2c_id": 0, "sda": 4, "scl": 5, **pins},
+           "load": {"max_current_a": 5.0, **load_table}}
+    return machine_module(monkeypatch).Board(rig)
+
+
+def test_a_board_with_three_channels_gives_each_its_pins_calibration_and_usb_serial(monkeypatch):
+    board_machine = machine_module(monkeypatch)
+    made, started = [], []
+
+    class CDCInterface:  # micropython-lib usb-device-cdc's, as far as the board uses it
+        def __init__(self, **kw):
+            self.kw, self.out = kw, bytearray()
+            made.append(self)
+
+        def write(self, buf):
+            self.out += bytes(buf)
+            return len(buf)
+
+    usb, device, cdc = (types.ModuleType(n) for n in ("usb", "usb.device", "usb.device.cdc"))
+    usb.device, cdc.CDCInterface = device, CDCInterface
+    device.get = lambda: types.SimpleNamespace(init=lambda *itfs, **kw: started.append((itfs, kw)))
+    for module in (usb, device, cdc):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    boards = board_machine.boards(channels(load_rig("pico-3ch")))
+    assert [b.name for b in boards] == ["rp2/ch1", "rp2/ch2", "rp2/ch3"]  # IDENTITY names each channel
+    assert [b.flash for b in boards] == ["", "ch2-", "ch3-"]  # each its own calibration file
+    assert [b._pwm.pin.n for b in boards] == [15, 13, 11] and [b._short.n for b in boards] == [14, 12, 10]
+    assert boards[0].i2c is boards[1].i2c is boards[2].i2c  # one bus
+    assert len(made) == 2 and started == [(tuple(made), {"builtin_driver": True})]  # channel 1 on the built-in
+    assert (boards[1]._in, boards[2]._in) == (made[0], made[1]) and made[0].kw["timeout"] == 500
+    boards[2].serial_out.write(bytearray(b"abcdef"), 4)  # as the station's link writes: buffer, length
+    assert made[1].out == b"abcd"
 
 
 def test_board_drives_the_pwm_the_dac_and_the_relays(monkeypatch):

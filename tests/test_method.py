@@ -66,6 +66,15 @@ def test_short_circuit_plan_needs_the_rigs_switch():
     assert without.short is None and "no short-circuit switch" in without.skip
 
 
+@pytest.mark.parametrize("limit_ma, top_ma", [(3500, 3360), (5000, 3360), (3000, 2940), (2000, 2100)])
+def test_over_current_ramp_stops_short_of_the_rigs_limit(limit_ma, top_ma):
+    """160 % of 2.1 A is 3.36 A: the ramp goes there, or to 98 % of the rig's limit, never below the rated current."""
+    step = next(s for s in load_method("full").steps if s.type == "over_current")
+    label = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=6000, rated_output_v=5.0,
+                  rated_output_a=2.1)
+    assert steps.plan(step, label, Options(max_current_ma=limit_ma)).ramp["max_ma"] == top_ma
+
+
 @pytest.mark.parametrize("command, names", [("methods", ["discharge", "eol", "full", "quick"]),
                                             ("profiles", ["eol", "gbt35590", "quick", "tiers"])])
 def test_methods_and_profiles_are_listed_one_line_each(capsys, command, names):

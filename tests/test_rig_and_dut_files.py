@@ -3,7 +3,7 @@ one line that names the place and the fix."""
 import pytest
 
 from conftest import ROOT
-from pbgrade.rig import RigFileError, load_rig
+from pbgrade.rig import RigFileError, channels, load_rig
 from pbgrade.simdut import DutError, load_dut
 
 SIM = (ROOT / "rigs" / "sim.toml").read_text()
@@ -13,6 +13,49 @@ SIM = (ROOT / "rigs" / "sim.toml").read_text()
 def test_shipped_rigs_load(name):
     rig = load_rig(name)
     assert rig["sensor"]["chip"] == "INA226" and rig["limits"]["max_current_a"] > 0
+
+
+def test_a_rig_with_channels_gives_each_the_rig_with_its_own_fields_over_it():
+    rig = load_rig("pico-3ch")
+    chans = channels(rig)
+    assert [c["rig"]["channel"] for c in chans] == [1, 2, 3] and all(c["rig"]["channels"] == 3 for c in chans)
+    assert [c["sensor"]["address"] for c in chans] == [0x40, 0x41, 0x44]
+    assert [c["pins"]["load_pwm"] for c in chans] == [15, 13, 11] and [c["load"]["short_pin"] for c in chans] == [14, 12, 10]
+    assert all(c["pins"]["sda"] == 4 and c["sensor"]["shunt_ohms"] == 0.01 for c in chans)  # the rig's own
+    assert "channels" not in chans[0] and channels(load_rig("sim")) == [load_rig("sim")]
+
+
+PICO_3CH = (ROOT / "rigs" / "pico-3ch.toml").read_text()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (("sensor = { address = 0x41 }", "sensor = { address = 0x40 }"),
+     ["[[channel]] 1 and 2", "sensor address 0x40", "its own"]),
+    (("pins = { load_pwm = 13 }", "pins = { load_pwm = 15 }"), ["[[channel]] 1 and 2", "pin 15"]),
+    (("load = { short_pin = 10 }", "load = { short_pin = 13 }"), ["[[channel]] 2 and 3", "pin 13"]),
+    (("pins = { load_pwm = 11 }", "pins = { load_pwm = 11, sda = 6 }"), ["[[channel]] 3", "sda", "share"]),
+    (("sensor = { address = 0x44 }", "sensor = { adress = 0x44 }"), ["[[channel]] 3", "adress", "not a known"]),
+    (("sensor = { address = 0x44 }", "sensor = { address = 0x44, max_current_a = 3.0 }"),
+     ["[[channel]] 3", "[limits] max_current_a exceeds"]),
+    (("pins = { load_pwm = 11 }", "rig = { board = \"esp32\" }"), ["[[channel]] 3", "rig", "not a known"]),
+])
+def test_bad_channel_is_refused_in_one_line_naming_it(tmp_path, edit, words):
+    message = refusal(tmp_path, PICO_3CH, edit)
+    for w in words:
+        assert w in message, message
+
+
+INA3221_3CH = (ROOT / "rigs" / "sim-ina3221-3ch.toml").read_text()
+
+
+def test_channels_may_share_an_ina3221_each_on_its_own_channel_of_it(tmp_path):
+    sensors = [c["sensor"] for c in channels(load_rig("sim-ina3221-3ch"))]
+    assert [s["channel"] for s in sensors] == [1, 2, 3] and all(s["chip_channels"] == [1, 2, 3] for s in sensors)
+    assert "same averages" in refusal(tmp_path, INA3221_3CH, ("{ channel = 3 }", "{ channel = 3, averages = 16 }"))
+    assert "both use sensor address 0x40 channel 2" in refusal(tmp_path, INA3221_3CH,
+                                                               ("{ channel = 3 }", "{ channel = 2 }"))
+    mixed = ("sensor = { address = 0x41 }", 'sensor = { chip = "INA3221", channel = 1 }')  # at 0x40 with an INA226
+    assert "only an INA3221's channels can share one" in refusal(tmp_path, PICO_3CH, mixed)
 
 
 @pytest.mark.parametrize("edit, words", [
@@ -25,14 +68,20 @@ def test_shipped_rigs_load(name):
     (("board = \"sim\"", "board = \"sim\"\n[rig2]"), ["rig2"]),
 ])
 def test_bad_rig_is_refused_in_one_line(tmp_path, edit, words):
+    message = refusal(tmp_path, SIM, edit)
+    for w in words:
+        assert w in message
+
+
+def refusal(tmp_path, text, edit):
+    """The one line load_rig refuses the rig file text with edit made in it with."""
     rig = tmp_path / "rig.toml"
-    rig.write_text(SIM.replace(*edit, 1))
+    rig.write_text(text.replace(*edit, 1))
     with pytest.raises(RigFileError) as e:
         load_rig(rig)
     message = str(e.value)
     assert "\n" not in message and str(rig) in message
-    for w in words:
-        assert w in message
+    return message
 
 
 def test_unknown_rig_lists_the_known_ones():

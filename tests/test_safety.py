@@ -67,6 +67,23 @@ def test_a_hot_unit_trips_the_rig_which_then_waits_to_be_cleared(tmp_path):
         sim.wait(timeout=10)
 
 
+def test_a_limit_in_a_middle_step_ends_the_test_there_saved_and_never_passed(tmp_path):
+    # 12 W at most: load regulation draws 10.5 W, the over-current ramp (to 3.33 A) over 15 W
+    rig = tmp_path / "rig.toml"
+    rig.write_text(SIM_RIG.replace("max_current_a = 3.5", "max_current_a = 3.5\nmax_power_w = 12"))
+    out = tmp_path / "stopped.json"
+    proc = pbgrade(tmp_path, "run", "--rig", rig, "--method", "eol", "--json", out)
+    record = json.loads(out.read_text())
+    assert proc.returncode == 1, proc.stderr
+    assert record["status"] == "stopped by the rig" and record["grade"] == "ABORTED" and not record["passed"]
+    assert [s["type"] for s in record["steps"]] == ["no_load", "load_regulation", "over_current"]  # no discharge
+    assert record["verdict"]["reasons"][0].startswith(
+        "the rig switched the load off in step 3 of 4 (over_current): the load's power went over the rig's limit")
+    assert "`pbgrade clear`" in record["verdict"]["reasons"][0]
+    regraded = pbgrade(tmp_path, "regrade", record["run_id"])  # the journal says so too
+    assert regraded.returncode == 1 and "the rig switched the load off in step 3 of 4" in regraded.stdout
+
+
 def test_a_vanished_host_leaves_the_device_to_end_the_discharge_safely(tmp_path):
     sim, port = start_sim(tmp_path, SIM_RIG, "honest-10000")  # 3 hours of discharge: seconds of wall time
     try:

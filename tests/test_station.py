@@ -36,33 +36,43 @@ class Watcher:
             self.overlap = self.overlap or testing > 1
 
 
-def test_two_channels_test_four_units_concurrently_each_with_its_own_record(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rig_name, rigs, units", [
+    ("sim", 2, 4),  # several rigs on one host: two one-channel rigs
+    ("sim-3ch", 1, 6),  # several channels on one rig: one board, three sensors and loads
+    ("sim-ina3221-3ch", 1, 3),  # ... or one INA3221's three channels
+])
+def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, monkeypatch, rig_name, rigs, units):
     monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
     from pbgrade.cli import start_sim
+    from pbgrade.rig import channels as rig_channels
 
-    rig = load_rig("sim")
+    rig = load_rig(rig_name)
     method = load_method("eol")
-    serials = ["SN-0001", "SN-0002", "SN-0003", "SN-0004"]
+    serials = [f"SN-{k:04d}" for k in range(1, units + 1)]
     with ExitStack() as stack:
-        sims = [start_sim(stack, rig, None, speed=20) for _ in range(2)]  # 2.4 s a unit: the two overlap
-        operator = factory.SimulatedOperator(sims, list(EXPECTED))
-        channels = [factory.Channel(n, s.port, factory.station_name(rig, n)) for n, s in enumerate(sims, 1)]
+        sims = [start_sim(stack, rig, None, speed=20) for _ in range(rigs)]  # 2.4 s a unit: the channels overlap
+        bays = [(sim, k) for sim in sims for k in range(1, len(rig_channels(rig)) + 1)]
+        operator = factory.SimulatedOperator(bays, list(EXPECTED))
+        channels = [factory.Channel(n, sim.ports[k - 1], rig_channels(sim.rig)[k - 1],
+                                    factory.station_name(rig, n)) for n, (sim, k) in enumerate(bays, 1)]
         watcher = Watcher()
-        session = factory.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile), rig,
+        session = factory.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile),
                                   Options(), watcher, plug=operator.plug, unplug=operator.unplug)
         records = session.run(s + "\n" for s in serials)
     assert sorted(r["label"]["serial"] for r in records) == serials
     for r in records:
         assert ("PASS" if r["passed"] else "FAIL") == EXPECTED[operator.units[r["label"]["serial"]]], r["run_id"]
         assert r["status"] == "complete" and r["method"] == "eol"
-    assert {r["station"] for r in records} == {c.station for c in channels}  # both channels tested
+    assert {r["station"] for r in records} == {c.station for c in channels}  # every channel tested
+    boards = {r["device"]["board"] for r in records}
+    assert boards == ({"sim"} if rigs > 1 else {"sim/ch1", "sim/ch2", "sim/ch3"})  # each run on its own channel
     assert all(c.done for c in channels) and watcher.overlap
     for number in (c.number for c in channels):  # every unit waited for, tested, removed
         states = [state for n, state, s in watcher.changes if n == number]
         states = [s for k, s in enumerate(states) if k == 0 or s != states[k - 1]]  # each step shows "testing"
         assert states[-4:] == ["plug in", "testing", "remove", "free"], states
     db = sqlite3.connect(tmp_path / "data" / "runs.sqlite")
-    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 4
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == units
 
 
 def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
@@ -108,10 +118,11 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
     from rich.console import Console
 
     console = Console(width=80, record=True, color_system=None)
-    channels = [factory.Channel(1, "p1", "s/ch1", state="remove", serial="SN-1", verdict="PASS", detail="grade PASS"),
-                factory.Channel(2, "p2", "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
+    channels = [factory.Channel(1, "p1", {}, "s/ch1", state="remove", serial="SN-1", verdict="PASS",
+                                detail="grade PASS"),
+                factory.Channel(2, "p2", {}, "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
                                 detail="loaded 4.61 V < 4.75 V"),
-                factory.Channel(3, "p3", "s/ch3", state="plug in", serial="SN-3")]
+                factory.Channel(3, "p3", {}, "s/ch3", state="plug in", serial="SN-3")]
     console.print(factory.TerminalView(console).render(channels))
     text = console.export_text()
     assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text

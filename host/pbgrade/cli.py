@@ -14,24 +14,24 @@ from pathlib import Path
 from . import export, factory, history, paths, report
 from .calibrate import CalibrationError, calibrate
 from .evaluate import Evaluation
-from .journal import read_meta
 from .label import LabelError, load_label
 from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
-from .record import Store
-from .rig import RigFileError, load_rig
-from .runner import (IDLE_CONFIG, Aborted, Link, Options, RigError, check_resumable, collect, command, regrade,
-                     resume_test, run_test)
+from .record import Store, outcome
+from .rig import RigFileError, channels, load_rig, with_sim
+from .runner import (IDLE_CONFIG, Aborted, Link, Options, RigError, check_resumable, collect, command,
+                     find_run as _run_dir, plans_from_meta, regrade, resume_test, run_test)
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
-from .steps import Plan, measured_by, plan
+from .steps import measured_by, plan
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
 COMMAND_MODULES = (history, report, export, factory)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = "the rig's file or name in rigs/: its limits and load (default: sim, which starts unless --port is given)"
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
+CHANNEL_HELP = "the rig's test channel, on a rig with several (default: 1); --port is that channel's port"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, factory.StationError)
 
@@ -58,6 +58,7 @@ def _parser():
     run = sub.add_parser("run", help="run one graded discharge test")
     run.add_argument("--rig", default="sim", help=RIG_HELP)
     run.add_argument("--port", help=PORT_HELP)
+    run.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
     run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
     run.add_argument("--sim-dut", default=DEFAULT_DUT,
                      help=f"simulated power bank: catalogue name or CSV/TOML file (default: {DEFAULT_DUT})")
@@ -73,7 +74,7 @@ def _parser():
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
     run.set_defaults(func=cmd_run)
 
-    sim = sub.add_parser("sim", help="start only the simulated rig and print its serial port")
+    sim = sub.add_parser("sim", help="start only the simulated rig and print its serial port (one line a channel)")
     sim.add_argument("--rig", default="sim")
     sim.add_argument("--sim-dut", default=DEFAULT_DUT)
     sim.add_argument("--speed", type=float, default=0, help="N x real time (default: as fast as possible)")
@@ -82,6 +83,7 @@ def _parser():
     cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
     cal.add_argument("--rig", default="sim", help=RIG_HELP)
     cal.add_argument("--port", help=PORT_HELP)
+    cal.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
     cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
     cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
@@ -112,7 +114,7 @@ def _parser():
 
 
 def cmd_run(args):
-    rig = load_rig(args.rig)
+    rig_file, rig = channel_rig(args.rig, args.channel)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
     label_path = args.label
     if label_path is None:
@@ -125,8 +127,11 @@ def cmd_run(args):
     # the plans as run_test makes them, from the options it completes with the rig's limits before any step
     live = Live(sys.stderr, label, method, lambda: [plan(step, label, options) for step in method.steps])
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig, args.sim_dut, args.speed)
-        port, rig = (args.port, rig) if args.port else (sim.port, sim.rig)  # the sim's rig names its own load
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed)
+        if sim:  # the sim's rig names its own external load
+            port, rig = sim.ports[args.channel - 1], channels(sim.rig)[args.channel - 1]
+        else:
+            port = args.port
         print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
               f"graded by {profile.name}", file=sys.stderr)
         try:
@@ -173,8 +178,18 @@ def _interrupted_once():
 
 
 def _keep(record, json_path):
-    Store(paths.data_dir() / "runs.sqlite").add(record)
+    Store(paths.run_db()).add(record)
     return _report(record, json_path)
+
+
+def channel_rig(name_or_path, number):
+    """(the rig file's table, its channel number's): a one-channel rig is its channel 1."""
+    rig = load_rig(name_or_path)
+    chans = channels(rig)
+    if not 1 <= number <= len(chans):
+        raise RigError(f"--channel {number}: rig {rig['rig']['name']} has "
+                       + (f"channels 1 to {len(chans)}" if len(chans) > 1 else "one channel: leave --channel out"))
+    return rig, chans[number - 1]
 
 
 def checked_test(rig, label_path, method_name, profile_name):
@@ -202,7 +217,7 @@ def start_sim(stack, rig, dut, speed=0):
     if speed < 0:
         raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
     if speed:
-        rig = {**rig, "sim": {**rig["sim"], "speed": speed}}
+        rig = with_sim(rig, speed=speed)
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
     return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash))
@@ -237,7 +252,7 @@ def _one_line_each(items):
 
 
 def cmd_calibrate(args):
-    rig = load_rig(args.rig)
+    rig_file, rig = channel_rig(args.rig, args.channel)
     try:
         points = [float(a) for a in args.points.split(",")]
     except ValueError:
@@ -247,9 +262,10 @@ def cmd_calibrate(args):
     if max(points) > rig["limits"]["max_current_a"]:
         raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig, args.sim_dut)
-        history = paths.data_dir() / "rigs" / rig["rig"]["name"] / "calibrations.json"
-        result = calibrate(args.port or sim.port, points, args.seconds, _ask_number, history)
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut)
+        suffix = f"-ch{args.channel}" if "channels" in rig_file else ""
+        history = paths.data_dir() / "rigs" / rig["rig"]["name"] / f"calibrations{suffix}.json"
+        result = calibrate(args.port or sim.ports[args.channel - 1], points, args.seconds, _ask_number, history)
     print(f"calibrated {rig['rig']['name']} on {result['date']}: voltage gain {result['v_gain']:.5f} "
           f"offset {result['v_offset_v'] * 1000:+.2f} mV ({result['voltage_method']}), "
           f"current gain {result['i_gain']:.5f} offset {result['i_offset_a'] * 1000:+.2f} mA")
@@ -273,22 +289,15 @@ def cmd_sim(args):
     rig = load_rig(args.rig)
     with ExitStack() as stack:
         sim = start_sim(stack, rig, args.sim_dut, args.speed)
-        print(sim.port, flush=True)
-        if sim.rig["load"]["kind"] == "scpi":
-            print(f"pbgrade: its external load answers at {sim.rig['load']['resource']}", file=sys.stderr)
+        print("\n".join(sim.ports), flush=True)
+        for k, channel in enumerate(channels(sim.rig), 1):
+            if channel["load"]["kind"] == "scpi":
+                print(f"pbgrade: channel {k}'s external load answers at {channel['load']['resource']}",
+                      file=sys.stderr)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while sim.alive():
             time.sleep(0.5)
         raise SimError(f"the simulated rig stopped: {sim.log_tail()}")
-
-
-def _run_dir(run):
-    run_dir = Path(run)
-    if not run_dir.is_dir():
-        run_dir = paths.data_dir() / "runs" / run
-    if not (run_dir / "meta.json").is_file():
-        raise RigError(f"no journal for run {run!r}: give a run id from the database or a run directory")
-    return run_dir, read_meta(run_dir)
 
 
 def cmd_regrade(args):
@@ -302,7 +311,8 @@ def cmd_resume(args):
     check_resumable(meta)
     print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
     label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
-    live = Live(sys.stderr, label, load_method(meta["method"]), lambda: [Plan(**p) for p in meta["plans"]])
+    method, plans = plans_from_meta(meta)
+    live = Live(sys.stderr, label, method, lambda: plans)
     return _watch(live, lambda progress: resume_test(run_dir, label, profile, args.port, progress), args.json)
 
 
@@ -339,8 +349,8 @@ def result_table(r):
     lines = [f"{'':<22}{'measured':>14}  {'label':<14}"] + [f"{a:<22}{b:>14}  {c}" for a, b, c in rows]
     for step in r["steps"]:
         lines += [f"  {step['type']}: {b}" for b in step["behaviours"]]
-    verdict = r["grade"] if r["method_verdict"] == "screen" else f"{r['grade']} ({'PASS' if r['passed'] else 'FAIL'})"
-    lines += ["", f"verdict: {verdict} - method {r['method']}, profile {r['profile']}, run {r['run_id']} [{r['status']}]"]
+    lines += ["", f"verdict: {r['grade']}{outcome(r)} - method {r['method']}, profile {r['profile']}, "
+                  f"run {r['run_id']} [{r['status']}]"]
     lines += [f"  - {reason}" for reason in r["verdict"]["reasons"]]
     if r["capacity_mah"] is None:
         lines.append("  capacity and efficiency were not measured: only the full method measures them")

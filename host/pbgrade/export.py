@@ -3,20 +3,20 @@
 An export is a copy to read, never a source: the journal (pbgrade-data/runs/
 RUN_ID/) stays the source of truth, and nothing in pbgrade reads an export
 back. Samples are replayed from the journal batch by batch and written as
-they come, and the summary streams from the database row by row, so neither
-holds a whole run, or every run, in memory.
+they come (the replay keeps no more than a re-grade: a short step's samples,
+never a long discharge's), and the summary streams from the database row by
+row, so neither holds a long run, or every run, in memory.
 """
 import csv
 import os
-import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
-from .record import utc_time
-from .series import batches
+from .record import RunFilter, Store, utc_time
+from .runner import find_run, replay
 
 SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
                    "source of truth: an export is a copy to read, and nothing reads it back.")
@@ -26,10 +26,9 @@ SAMPLE_DECIMALS = "%.6f"  # 1 us, 1 uV, 1 uA, 1 uW: finer than any supported sen
 SUMMARY_COLUMNS = {
     "run_id": "run_id", "started_at": "started_at", "model": "model", "serial": "serial", "grade": "grade",
     "passed": "passed", "capacity_mah": "capacity_mah",
-    "capacity_ratio": "json_extract(record_json, '$.capacity_ratio')", "energy_wh": "energy_wh",
-    "efficiency": "efficiency", "min_voltage_v": "json_extract(record_json, '$.min_voltage_v')",
-    "status": "json_extract(record_json, '$.status')", "profile": "profile",
-    "method": "json_extract(record_json, '$.method')",
+    "capacity_ratio": "capacity_ratio", "energy_wh": "energy_wh", "efficiency": "efficiency",
+    "min_voltage_v": "json_extract(record_json, '$.min_voltage_v')", "status": "status", "profile": "profile",
+    "method": "method",
 }
 
 
@@ -62,14 +61,13 @@ def cmd_export(args):
             raise ExportError("--samples exports one run: pbgrade export RUN --samples FILE.csv")
         if args.since:
             raise ExportError("--since selects runs for --summary; --samples exports the whole run")
-        from .cli import _run_dir  # cli imports this module: resolved when the command runs
-        run_dir, _ = _run_dir(args.run)
+        run_dir, _ = find_run(args.run)
         count = export_samples(run_dir, args.samples)
         print(f"{args.samples}: {count} samples")
     else:
         if args.run is not None:
             raise ExportError(f"--summary exports every run: drop {args.run!r}, or use --samples for one run")
-        count = export_summary(paths.data_dir() / "runs.sqlite", args.summary, since_utc(args.since))
+        count = export_summary(paths.run_db(), args.summary, since_utc(args.since))
         print(f"{args.summary}: {count} runs")
     return 0
 
@@ -79,10 +77,14 @@ def export_samples(run_dir, out):
     count = 0
     with _replaced(out) as f:
         f.write(SAMPLE_COLUMNS + "\n")
-        for step, t, v, i in batches(run_dir):
+
+        def write(step, t, v, i):
+            nonlocal count
             np.savetxt(f, np.column_stack((t, v, i, v * i)), delimiter=",",
                        fmt=",".join([step.label] + [SAMPLE_DECIMALS] * 4))
             count += t.size
+
+        replay(run_dir, write)
     return count
 
 
@@ -90,19 +92,14 @@ def export_summary(db_path, out, since=""):
     """One row per run started at or after `since` (UTC, as the records write it) into a CSV file; how many."""
     if not Path(db_path).is_file():
         raise ExportError(f"no runs yet: {db_path} does not exist (PBGRADE_DATA says where the runs are)")
-    query = (f"SELECT {', '.join(SUMMARY_COLUMNS.values())} FROM runs WHERE started_at >= ? "
-             f"ORDER BY started_at, run_id")
-    db = sqlite3.connect(db_path, timeout=30)
+    rows = Store(db_path).rows(SUMMARY_COLUMNS.values(), RunFilter(since=since or None))
     count = 0
-    try:
-        with _replaced(out) as f:
-            writer = csv.writer(f)
-            writer.writerow(SUMMARY_COLUMNS)
-            for row in db.execute(query, (since,)):
-                writer.writerow(row)
-                count += 1
-    finally:
-        db.close()
+    with _replaced(out) as f:
+        writer = csv.writer(f)
+        writer.writerow(SUMMARY_COLUMNS)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
     return count
 
 

@@ -1,9 +1,10 @@
 """Station mode for a production line: scan a serial number, plug the unit
 in, the test starts by itself, PASS or FAIL shows big with its reason, the
 record is saved, the next unit follows. Several channels run at once, each
-one rig on its own serial port (a multi-channel fixture is one
-microcontroller, sensor and load per channel on a USB hub: a fault on one
-channel cannot stop another), each unit with its own run record.
+on its own serial port and each unit with its own run record: the channels
+of one rig with several (one board, a sensor and a load per channel, a USB
+serial interface each), or several rigs on a USB hub (one rig per channel:
+a fault on one board cannot stop another), or both.
 
 Serial numbers come one per line from the keyboard, which is what a USB
 barcode scanner is; each goes to the lowest-numbered free channel, whose line
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from . import paths
 from .evaluate import Evaluation
 from .record import Store
+from .rig import channels as rig_channels
 from .rig import load_rig
 from .runner import IDLE_CONFIG, Aborted, Link, Options, RigError, collect, command, identify, run_test
 from .simdut import load_dut
@@ -37,6 +39,7 @@ class StationError(RuntimeError):
 class Channel:
     number: int
     port: str
+    rig: dict  # the rig table of this channel
     station: str
     state: str = "free"  # free, plug in, testing, remove, broken
     serial: str | None = None
@@ -86,16 +89,16 @@ class Session:
     plug(channel, serial) and unplug(channel) are hooks for a simulated
     operator; on real hardware a person does both and they do nothing."""
 
-    def __init__(self, channels, label, label_path, method, profile, rig, options: Options, show,
+    def __init__(self, channels, label, label_path, method, profile, options: Options, show,
                  plug=lambda channel, serial: None, unplug=lambda channel: None):
         self.channels = channels
         self.label, self.label_path = label, label_path
-        self.method, self.profile, self.rig, self.options = method, profile, rig, options
+        self.method, self.profile, self.options = method, profile, options
         self.show = show  # show(session, channel): a channel changed
         self.plug, self.unplug = plug, unplug
         self.serials = queue.Queue()
         self.stopping = threading.Event()
-        self.store = Store(paths.data_dir() / "runs.sqlite")
+        self.store = Store(paths.run_db())
         self.records = []
         self.untested = []  # serials no channel could test
 
@@ -169,7 +172,7 @@ class Session:
 
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
-                              self.profile, self.rig, self.options, paths.data_dir(), progress,
+                              self.profile, channel.rig, replace(self.options), paths.data_dir(), progress,
                               station=channel.station)
         except Aborted as stopped:
             record = stopped.record
@@ -258,10 +261,11 @@ class TerminalView:
 
 class SimulatedOperator:
     """Plugs the next catalogue unit into a simulated channel's bay when its
-    serial is scanned, and pulls it out once the verdict shows."""
+    serial is scanned, and pulls it out once the verdict shows. bays: the
+    (SimRig, its channel number) of each station channel, in order."""
 
-    def __init__(self, sims, duts):
-        self.sims, self.duts = sims, duts
+    def __init__(self, bays, duts):
+        self.bays, self.duts = bays, duts
         self.units = {}  # serial -> catalogue name of the unit plugged in for it
         self._lock = threading.Lock()
 
@@ -269,18 +273,21 @@ class SimulatedOperator:
         with self._lock:
             name = self.duts[len(self.units) % len(self.duts)]
             self.units[serial] = name
-        self.sims[channel.number - 1].plug(load_dut(name))
+        sim, number = self.bays[channel.number - 1]
+        sim.plug(load_dut(name), number)
 
     def unplug(self, channel):
-        self.sims[channel.number - 1].unplug()
+        sim, number = self.bays[channel.number - 1]
+        sim.unplug(number)
 
 
 def add_commands(sub):
     st = sub.add_parser("station", help="production line: scan, plug in, test, PASS/FAIL, next; several channels")
     st.add_argument("--port", action="append", help="a channel's serial port; repeat for each channel")
     st.add_argument("--rig", default="sim", help="the channels' rig file or name (default: sim: --channels of "
-                                                 "it are simulated unless --port is given)")
-    st.add_argument("--channels", type=int, default=2, help="simulated channels (default: 2)")
+                                                 "it are simulated unless --port is given); a rig with several "
+                                                 "channels gives one station channel each")
+    st.add_argument("--channels", type=int, help="simulated one-channel rigs (default: 2)")
     st.add_argument("--sim-duts", default="honest-10000",
                     help="simulated units the operator plugs in, in turn (comma-separated catalogue names)")
     st.add_argument("--label", required=True, help="label file of the model on the line (TOML)")
@@ -295,24 +302,35 @@ def cmd_station(args):
     from .cli import checked_test, start_sim  # the run command's own checks and simulator
 
     rig = load_rig(args.rig)
-    label, method, profile = checked_test(rig, args.label, args.method, args.profile)
-    if not args.port and not 1 <= args.channels <= 8:
-        raise StationError(f"--channels {args.channels}: give 1 to 8 simulated channels")
+    rigs = rig_channels(rig)
+    for channel_rig in rigs:
+        label, method, profile = checked_test(channel_rig, args.label, args.method, args.profile)
+    if len(rigs) > 1 and args.channels is not None:
+        raise StationError(f"--channels {args.channels}: rig {rig['rig']['name']} has {len(rigs)} channels of its "
+                           f"own; leave --channels out")
+    if args.port and len(rigs) > 1 and len(args.port) != len(rigs):
+        raise StationError(f"rig {rig['rig']['name']} has {len(rigs)} channels: give one --port for each, "
+                           f"in channel order")
+    count = 2 if args.channels is None else args.channels
+    if not args.port and not 1 <= count <= 8:
+        raise StationError(f"--channels {count}: give 1 to 8 simulated channels")
     with ExitStack() as stack:
         hooks = {}
         if args.port:
-            ports = args.port
+            bays = list(zip(args.port, rigs if len(rigs) > 1 else rigs * len(args.port)))
         else:
             duts = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
             for name in duts:
                 load_dut(name)  # a wrong name is refused before any channel starts
-            sims = [start_sim(stack, rig, None) for _ in range(args.channels)]
-            operator = SimulatedOperator(sims, duts)
-            ports, hooks = [s.port for s in sims], {"plug": operator.plug, "unplug": operator.unplug}
-        channels = [Channel(n, port, station_name(rig, n)) for n, port in enumerate(ports, 1)]
+            sims = [start_sim(stack, rig, None) for _ in range(1 if len(rigs) > 1 else count)]
+            sim_bays = [(sim, k) for sim in sims for k in range(1, len(rigs) + 1)]
+            operator = SimulatedOperator(sim_bays, duts)
+            bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]
+            hooks = {"plug": operator.plug, "unplug": operator.unplug}
+        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n))
+                    for n, (port, channel_rig) in enumerate(bays, 1)]
         view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
-        session = Session(channels, label, args.label, method, profile, rig, Options(rate_hz=args.rate), view,
-                          **hooks)
+        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks)
         for channel in channels:
             view(session, channel)
         records = session.run(sys.stdin)

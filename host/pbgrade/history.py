@@ -105,7 +105,7 @@ def cmd_stats(args):
 def _runs(args) -> list[dict]:
     if args.limit is not None and args.limit < 1:
         raise HistoryError(f"--limit {args.limit}: give a number of runs, 1 or more")
-    path = paths.data_dir() / "runs.sqlite"
+    path = paths.run_db()
     if not path.is_file():
         raise HistoryError(f"no run database at {path}: run a test first, or point PBGRADE_DATA at the data")
     return Store(path).runs(RunFilter(

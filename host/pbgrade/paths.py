@@ -15,6 +15,11 @@ def data_dir():
     return Path(base)
 
 
+def run_db():
+    """The run database (record.Store): every run's record, in the data directory."""
+    return data_dir() / "runs.sqlite"
+
+
 def resolve(name_or_path, folder, suffixes):
     """A file path as given, or a name looked up in folder with one of the suffixes."""
     p = Path(name_or_path)

@@ -3,7 +3,8 @@
 A run of any length gives plots of the same size: each trace keeps the
 lowest and highest reading of at most BUCKETS stretches of the run (a few
 thousand points), so a spike or a dropout shows at any length, and the
-replay holds one batch of samples at a time.
+replay (runner.replay) holds no more than a re-grade: a batch of samples at
+a time, and the samples of a step of an hour or less.
 
 matplotlib rather than hand-written SVG: its tick placement, number
 formatting and layout keep the axes readable for any range without code of
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .series import Envelope, batches
+from .runner import replay
+from .series import Envelope
 
 BUCKETS = 1000  # min/max pairs per trace: at most about 2000 points, whatever the run's length
 STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 11, "axes.titlelocation": "left",
@@ -57,21 +59,24 @@ class RunTraces:
     spans: list = field(default_factory=list)  # [step, start_s, end_s] of each step with samples, on that time
     curves: dict = field(default_factory=dict)  # discharge step -> DeliveredCharge
 
+    def add(self, step, t, v, i):
+        """One batch of a step's samples, the steps in order (runner.replay's on_samples).
+
+        The steps go back to back: the journal counts time within a step,
+        not the second or so between steps."""
+        if not self.spans or self.spans[-1][0] != step:
+            self.spans.append([step, self.spans[-1][2] if self.spans else 0.0, None])
+        start = self.spans[-1][1]
+        self.spans[-1][2] = start + t[-1] + step.period_s
+        self.timeline.add(start + t, v, i, v * i)
+        if step.type == "discharge":
+            self.curves.setdefault(step, DeliveredCharge()).add(t, v, i)
+
 
 def collect(run_dir):
-    """Replay the journal once: the run's timeline, each step's span on it, and the discharge curves.
-
-    The steps go back to back: the journal counts time within a step, not
-    the second or so between steps."""
+    """Replay the journal once: the run's timeline, each step's span on it, and the discharge curves."""
     traces = RunTraces()
-    for step, t, v, i in batches(run_dir):
-        if not traces.spans or traces.spans[-1][0] != step:
-            traces.spans.append([step, traces.spans[-1][2] if traces.spans else 0.0, None])
-        start = traces.spans[-1][1]
-        traces.spans[-1][2] = start + t[-1] + step.period_s
-        traces.timeline.add(start + t, v, i, v * i)
-        if step.type == "discharge":
-            traces.curves.setdefault(step, DeliveredCharge()).add(t, v, i)
+    replay(run_dir, traces.add)
     return traces
 
 

@@ -62,6 +62,14 @@ def build_record(*, measurements: dict, integrator, label, profile, verdict, cut
     }
 
 
+def outcome(record: dict) -> str:
+    """What follows a record's grade wherever it is shown: " (PASS)" or " (FAIL)" after a grade such as B,
+    nothing after one that says it itself (PASS, FAIL) or after a screening method's (CONSISTENT)."""
+    if record["method_verdict"] == "screen" or record["grade"] in ("PASS", "FAIL"):
+        return ""
+    return f" ({'PASS' if record['passed'] else 'FAIL'})"
+
+
 # Every column but record_json is derived from the record by _row(), so a database made by an older
 # pbgrade gains a new column by ALTER TABLE and a fill from record_json (Store._migrate). A column added
 # later must be nullable: ALTER TABLE cannot add a NOT NULL column to rows that already exist.
@@ -199,9 +207,15 @@ class Store:
         return None if row is None else json.loads(row["record_json"])
 
     def runs(self, matching: RunFilter = RunFilter()) -> list[dict]:
-        """A summary of each matching run, its label included (for the limits a label sets), oldest first.
+        """A summary of each matching run, its label included (for the limits a label sets), oldest first."""
+        return [{**dict(row), "passed": bool(row["passed"]), "label": json.loads(row["label"])}
+                for row in self.rows([*_COLUMNS, "json_extract(record_json, '$.label') AS label"], matching)]
 
-        The filter runs in SQLite: only the matching runs' summaries leave the database.
+    def rows(self, columns, matching: RunFilter = RunFilter()):
+        """Each matching run's `columns` (SQL on the runs table: its columns, or json_extract(record_json, ...)),
+        oldest first, one sqlite3.Row at a time.
+
+        The filter runs in SQLite: only the matching runs' rows leave the database.
         """
         where, params = _where(matching)
         source = f"SELECT * FROM runs WHERE {where}"
@@ -213,6 +227,4 @@ class Store:
             latest += " LIMIT ?"
             params.append(matching.limit)
         with self._connect() as db:
-            rows = db.execute(f"SELECT {', '.join(_COLUMNS)}, json_extract(record_json, '$.label') AS label "
-                              f"FROM ({latest}) ORDER BY started_at, run_id", params).fetchall()
-        return [{**dict(row), "passed": bool(row["passed"]), "label": json.loads(row["label"])} for row in rows]
+            yield from db.execute(f"SELECT {', '.join(columns)} FROM ({latest}) ORDER BY started_at, run_id", params)

@@ -20,7 +20,8 @@ from . import plots
 from .evaluate import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
-from .runner import regrade
+from .record import outcome
+from .runner import find_run, regrade
 
 TEMPLATE = Path(__file__).with_name("report.html")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,11 +55,10 @@ def add_commands(subparsers):
 
 
 def cmd_report(args):
-    from .cli import _run_dir  # cli imports this module: resolved when the command runs
-    run_dir, meta = _run_dir(args.run)
-    record = _record(run_dir, meta)
+    run_dir, meta = find_run(args.run)
+    record, traces = _record(run_dir, meta)
     out = args.out or Path(f"{record['run_id']}.html")
-    out.write_text(render(record, run_dir), encoding="utf-8")
+    out.write_text(render(record, traces), encoding="utf-8")
     print(out)
     if args.pdf:
         pdf = out.with_suffix(".pdf")
@@ -68,22 +68,24 @@ def cmd_report(args):
 
 
 def _record(run_dir, meta):
-    """The run's saved record; for a run that never saved one (killed, not resumed), rebuilt from its journal."""
+    """The run's saved record, and its samples for the plots (plots.RunTraces), from one replay of its
+    journal; for a run that never saved a record (killed, not resumed), that replay rebuilds it."""
     saved = run_dir / "record.json"
     if saved.is_file():
-        return json.loads(saved.read_text(encoding="utf-8"))
-    return regrade(run_dir, load_label(meta["label_path"]), load_profile(meta["profile"]))
+        return json.loads(saved.read_text(encoding="utf-8")), plots.collect(run_dir)
+    traces = plots.RunTraces()
+    return regrade(run_dir, load_label(meta["label_path"]), load_profile(meta["profile"]), traces.add), traces
 
 
-def render(record, run_dir):
-    """The report page of a run as one HTML string."""
+def render(record, traces):
+    """The report page of a run as one HTML string; traces: its samples for the plots (plots.RunTraces)."""
     label = record["label"]
     unit = " ".join(filter(None, (label.get("manufacturer"), label.get("model")))) or "Power bank"
     body = "\n".join((
         f"<h1>{_e(unit)}</h1>",
         f'<p class="faint">serial {_e(label.get("serial") or "not given")} · run {_e(record["run_id"])} · '
         f'{_e(record["started_at"])} · method {_e(record["method"])} · profile {_e(record["profile"])}</p>',
-        _verdict(record), _label_table(record), _steps(record), _plots(record, run_dir), _identity(record),
+        _verdict(record), _label_table(record), _steps(record), _plots(record, traces), _identity(record),
         _integrity(record)))
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(title=_e(f"{unit}: {record['grade']}"), body=body)
 
@@ -97,9 +99,7 @@ def _verdict(r):
     lines = [f'<p class="headline">{_e(words)}</p>'] + [f"<p>{_e(d)}</p>" for d in detail]
     if unfinished:
         lines.append(f"<p>The test did not finish ({_e(r['status'])}): the figures cover only what was measured.</p>")
-    outcome = "" if r["method_verdict"] == "screen" or r["grade"] in ("PASS", "FAIL") else \
-        f" ({'PASS' if r['passed'] else 'FAIL'})"
-    lines.append(f'<p class="grade">Verdict: <strong>{_e(r["grade"])}</strong>{outcome} under profile '
+    lines.append(f'<p class="grade">Verdict: <strong>{_e(r["grade"])}</strong>{outcome(r)} under profile '
                  f'{_e(r["profile"])}, because:</p>')
     lines.append(_list(r["verdict"]["reasons"], "reasons"))
     return f'<div class="verdict {tone}" id="verdict">\n' + "\n".join(lines) + "\n</div>"
@@ -214,8 +214,7 @@ def _settling(settling):
 
 # -- plots of every sample ---------------------------------------------------------------------------
 
-def _plots(r, run_dir):
-    traces = plots.collect(run_dir)
+def _plots(r, traces):
     if not traces.spans:
         return "<h2>Plots</h2>\n<p>No samples were received.</p>"
     names = {n: step["type"].replace("_", " ") for n, step in enumerate(r["steps"], start=1)}

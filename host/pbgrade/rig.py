@@ -1,6 +1,13 @@
 """Rig files (rigs/*.toml): board, sensor, load, pins and the limits the
 firmware enforces. Checked here so a typo is refused before anything is
-switched on, with one line naming the field."""
+switched on, with one line naming the field.
+
+A rig with several test channels on one board lists them as [[channel]]
+tables: each channel is the rig's tables with the channel's own fields over
+them (its sensor's address, its load's pins...), and is checked as a rig of
+its own; the channels share the board and its I2C bus. load_rig() then puts
+the channels, each a whole rig table with [rig] channel = k, under
+"channels" (what the firmware reads); channels(rig) lists them for any rig."""
 from .paths import RIGS, resolve
 from .tomlcheck import Fields, read_toml
 
@@ -11,6 +18,9 @@ SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other 
 LOAD_KINDS = {"cc": "load_pwm", "dac": "load_dac", "relays": "load_relays", "scpi": "load_enable"}
 LISTS = {"numbers": ((int, float), "numbers"), "integers": ((int,), "whole numbers")}  # list kinds: items, words
 MAX_RELAYS = 8  # the relay mask is a byte
+MAX_CHANNELS = 8
+CHANNEL_SECTIONS = ("sensor", "load", "limits", "pins", "sim")  # what a [[channel]] may change
+SHARED_PINS = ("i2c_id", "sda", "scl")  # the board's one I2C bus
 TODO = "see rigs/sim.toml for an example"
 
 # section -> field -> (kind, required)
@@ -45,25 +55,95 @@ def load_rig(name_or_path):
         raise RigFileError(f"rig {name_or_path!r} not found: give a rig file or one of "
                            f"{', '.join(sorted(p.stem for p in RIGS.glob('*.toml')))}")
     data = read_toml(path, RigFileError)
-    Fields(data, f"{path}:", RigFileError).no_unknown(tuple(SCHEMA))
+    Fields(data, f"{path}:", RigFileError).no_unknown((*SCHEMA, "channel"))
+    tables = data.pop("channel", None)
     rig = {section: _section(path, section, table) for section, table in data.items()}
     board = rig.get("rig", {}).get("board")
     for section in ("rig", "sensor", "load", "limits", "sim" if board == "sim" else "pins"):
         if section not in rig:
             raise RigFileError(f"{path}: [{section}] is missing: add it (rigs/sim.toml and "
                                f"rigs/pico-ina226.toml show every field)")
-    _check_consistency(path, rig)
-    return rig
+    if tables is None:
+        _check_consistency(path, rig)
+        return rig
+    return {**rig, "channels": _channels(path, rig, tables)}
 
 
-def _section(path, section, table):
+def channels(rig):
+    """The rig's test channels, each a rig table of its own (a one-channel rig is its only channel)."""
+    return rig.get("channels") or [rig]
+
+
+def with_sim(rig, **fields):
+    """The rig with these [sim] fields set, on each of its channels too."""
+    out = {**rig, "sim": {**rig.get("sim", {}), **fields}}
+    if "channels" in rig:
+        out["channels"] = [with_sim(c, **fields) for c in rig["channels"]]
+    return out
+
+
+def _channels(path, rig, tables):
+    """Each [[channel]] over the rig's tables, checked as a rig; no two on one address or pin."""
+    if not (isinstance(tables, list) and 1 <= len(tables) <= MAX_CHANNELS and all(isinstance(t, dict) for t in tables)):
+        raise RigFileError(f"{path}: channel must be 1 to {MAX_CHANNELS} [[channel]] tables")
+    out = []
+    for k, table in enumerate(tables, 1):
+        where = f"{path}: [[channel]] {k}"
+        Fields(table, where, RigFileError).no_unknown(CHANNEL_SECTIONS)
+        own = {section: _section(where, section, value, partial=True) for section, value in table.items()}
+        shared = set(own.get("pins", {})) & set(SHARED_PINS)
+        if shared:
+            raise RigFileError(f"{where}: [pins] {', '.join(sorted(shared))}: the channels share the board's "
+                               f"I2C bus; set it once in the rig's [pins]")
+        channel = {section: {**rig.get(section, {}), **own.get(section, {})} for section in (*rig, *own)}
+        channel["rig"] = {**rig["rig"], "channel": k, "channels": len(tables)}
+        _check_consistency(where, channel)
+        out.append(channel)
+    _check_apart(path, out)
+    return out
+
+
+def _check_apart(path, channels):
+    """Two channels cannot share a pin or a sensor, but for an INA3221's three
+    channels: the test channels on one then get chip_channels, every channel
+    of it they use (the chip converts those in turn)."""
+    seen = {}
+    sharing = {}  # address -> the test channels on its sensor
+    for k, channel in enumerate(channels, 1):
+        pins = {v for key, v in channel.get("pins", {}).items() if key not in SHARED_PINS and key != "load_pwm_hz"}
+        pins |= set(channel.get("pins", {}).get("load_relays", []))
+        pins |= {channel["load"]["short_pin"]} if "short_pin" in channel["load"] else set()
+        s = channel["sensor"]
+        sensor = f"{s['address']:#x}" + (f" channel {s['channel']}" if s["chip"] == "INA3221" else "")
+        for thing in [("sensor address", sensor)] + [("pin", str(p)) for p in pins if not isinstance(p, list)]:
+            if thing in seen:
+                raise RigFileError(f"{path}: [[channel]] {seen[thing]} and {k} both use {thing[0]} {thing[1]}: "
+                                   f"give each channel its own")
+            seen[thing] = k
+        sharing.setdefault(s["address"], []).append((k, s))
+    for address, group in sharing.items():
+        (first, a), rest = group[0], group[1:]
+        for k, b in rest:
+            if a["chip"] != "INA3221" or b["chip"] != "INA3221":
+                raise RigFileError(f"{path}: [[channel]] {first} and {k} both use sensor address {address:#x}: "
+                                   f"give each channel its own (only an INA3221's channels can share one)")
+            if (a["averages"], a["conversion_us"]) != (b["averages"], b["conversion_us"]):
+                raise RigFileError(f"{path}: [[channel]] {first} and {k} share the INA3221 at {address:#x}: give "
+                                   f"them the same averages and conversion_us (the chip has one configuration)")
+        if rest:
+            for _, s in group:
+                s["chip_channels"] = sorted(other["channel"] for _, other in group)
+
+
+def _section(path, section, table, partial=False):
+    """The table's fields, checked; partial: a channel's, over the rig's, so none is required."""
     if not isinstance(table, dict):
         raise RigFileError(f"{path}: {section} must be a [{section}] table")
     fields = Fields(table, f"{path}: [{section}]", RigFileError)
     fields.no_unknown(tuple(SCHEMA[section]))
     out = {}
     for key, (kind, required) in SCHEMA[section].items():
-        value = _get(fields, key, kind, required)
+        value = _get(fields, key, kind, required and not partial)
         if value is not None:
             items = value if kind in LISTS else [value]
             if kind != "text" and min(items) < 0 and key not in SIGNED:

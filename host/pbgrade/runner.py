@@ -10,16 +10,18 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import serial
 
-from . import faults, steps, wire  # faults: registers the fault:// test transport with pyserial
+from . import faults, paths, steps, wire  # faults: registers the fault:// test transport with pyserial
 from .evaluate import Evaluation
 from .journal import Journal, read_meta, read_received, step_files
 from .label import Label
 from .method import load_method
 from .profile import grade
 from .record import build_record
+from .series import Step
 
 TRIES = 3  # a command (or HELLO) is sent this often before the link is called broken
 REPLY_TIMEOUT_S = 2.0
@@ -132,7 +134,7 @@ def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: No
     journal gives back every step so far, the device re-sends what it sent
     meanwhile (as far as it still keeps it), and the steps left run as usual."""
     meta = check_resumable(read_meta(run_dir))
-    method, plans = load_method(meta["method"]), [steps.Plan(**p) for p in meta["plans"]]
+    method, plans = plans_from_meta(meta)
     journal = Journal(run_dir)
     evaluations = _replay_all(run_dir, plans)
     link = Link(port or meta["port"], journal.received, external_load(meta["rig"]))
@@ -147,7 +149,31 @@ def check_resumable(meta):
     return meta
 
 
+def find_run(run):
+    """A run's journal directory, from its id or its path, and its meta; RigError if it has none."""
+    run_dir = Path(run)
+    if not run_dir.is_dir():
+        run_dir = paths.data_dir() / "runs" / run
+    if not (run_dir / "meta.json").is_file():
+        raise RigError(f"no journal for run {run!r}: give a run id from the database or a run directory")
+    return run_dir, read_meta(run_dir)
+
+
+def plans_from_meta(meta):
+    """A run's method and its steps' plans, as its journal's meta keeps them: the plans as the run made them."""
+    return load_method(meta["method"]), [steps.Plan(**p) for p in meta["plans"]]
+
+
 ABORTED_BY_OPERATOR = "aborted by operator"
+STOPPED_BY_RIG = "stopped by the rig"
+# EVENT codes 16 and up (protocol/SPEC.md): the device switched its load off on its own, and refuses to
+# switch it on again until the operator clears the fault
+RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
+             "limit_current": "the current went over the rig's limit",
+             "limit_reverse": "current flowed back into the unit (check the wiring's polarity)",
+             "limit_power": "the load's power went over the rig's limit",
+             "limit_temperature": "a temperature went over the rig's limit",
+             "sensor_fault": "the sensor stopped answering (check the I2C wiring)"}
 
 
 class Aborted(KeyboardInterrupt):
@@ -166,21 +192,29 @@ def _run_steps(link, journal, evaluations, method, plans, label, profile, rig, r
 
     Ctrl-C stops the test: the load is switched off and the run graded on
     what there is, from the journal (which has the interrupted step as far as
-    it got), saved as aborted, never passed; then Aborted goes on up."""
+    it got), saved as aborted, never passed; then Aborted goes on up. A step
+    the device ended on one of its limits ends the test likewise (the device
+    refuses the next until its fault is cleared), but for the last step,
+    whose end is graded as it is."""
     status = "aborted"
     device = evaluations[0]
     try:
         if device.identity is None:
             identify(link, device)
+            check_channel(device.identity, rig, link.port)
         current = evaluations[-1]
         if len(evaluations) > 1 and not current.finished:
             link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
             step = method.steps[len(evaluations) - 2]
             collect(link, current, lambda: current.finished, lambda ev: progress(step, ev))
         for step, plan in list(zip(method.steps, plans))[len(evaluations) - 1:]:
+            if _stopped_by_rig(evaluations[-1]):
+                status = STOPPED_BY_RIG
+                break
             journal.begin(step.type)
             evaluations.append(_run_step(link, step, plan, device, evaluations[-1].order.expected, progress))
-        status = "complete"
+        else:
+            status = "complete"
     except KeyboardInterrupt:
         status = ABORTED_BY_OPERATOR
     finally:
@@ -203,23 +237,37 @@ def _run_steps(link, journal, evaluations, method, plans, label, profile, rig, r
     return record
 
 
-def _never_passed(record, evaluations, method):
-    """An aborted run's grade says it was stopped, and when; what it measured until then keeps its checks."""
+def _stopped_by_rig(evaluation):
+    end = evaluation.end_event
+    return end is not None and end["name"] in RIG_STOPS
+
+
+def _never_passed(record, evaluations, method, status):
+    """A run stopped before its end: its grade says so, by whom and when; what it measured until then
+    keeps its checks."""
     ran = len(evaluations) - 1
     minutes = sum(ev.last[0] for ev in evaluations[1:] if ev.last) / 60
     where = f"in step {ran} of {len(method.steps)} ({method.steps[ran - 1].type})" if ran else "before the first step"
     verdict = record["verdict"]
-    reason = (f"stopped by the operator after {minutes:.1f} min of test time, {where}: an aborted run is never "
-              f"passed; on what it measured until then it grades {record['grade']}")
-    verdict.update(decided_by=["stopped_by_operator", *verdict["decided_by"]], reasons=[reason, *verdict["reasons"]])
+    if status == ABORTED_BY_OPERATOR:
+        decided = "stopped_by_operator"
+        reason = (f"stopped by the operator after {minutes:.1f} min of test time, {where}: an aborted run is "
+                  f"never passed; on what it measured until then it grades {record['grade']}")
+    else:
+        decided = "stopped_by_rig"
+        reason = (f"the rig switched the load off {where}: {RIG_STOPS[evaluations[-1].end_event['name']]}; the "
+                  f"steps after it were not run, and an unfinished run is never passed (on what it measured it "
+                  f"grades {record['grade']}): fix the cause, clear the rig (`pbgrade clear`), test again")
+    verdict.update(decided_by=[decided, *verdict["decided_by"]], reasons=[reason, *verdict["reasons"]])
     record.update(grade="ABORTED", passed=False)
 
 
-def _step_evaluation(plan, device, first_seq):
-    """A step's evaluation; it knows the device from the identify step and its frame numbers from the last."""
+def _step_evaluation(plan, device, first_seq, on_samples=None):
+    """A step's evaluation; it knows the device from the identify step and its frame numbers from the last.
+    on_samples(t_us, v, i): as Evaluation takes it."""
     keep = bool(plan.seconds) and plan.seconds <= 3600  # short steps keep every sample for their analysis
     return Evaluation(plan.config, device=(device.identity, device.calibration), keep_trace=keep,
-                      first_seq=first_seq)
+                      first_seq=first_seq, on_samples=on_samples)
 
 
 def _run_step(link, step, plan, device, first_seq, progress):
@@ -292,8 +340,8 @@ def evaluate_record(evaluations, method, plans, label, profile, rig, run_id, sta
                   charge_before_discharge_mah=drawn_before,
                   config=main.config, events=main.events, device=_device(ident),
                   calibration=device.calibration_record(), chip_accumulators=main.chip_accumulators())
-    if status == ABORTED_BY_OPERATOR:
-        _never_passed(record, evaluations, method)
+    if status in (ABORTED_BY_OPERATOR, STOPPED_BY_RIG):
+        _never_passed(record, evaluations, method, status)
     return record
 
 
@@ -307,25 +355,41 @@ def _settling(evaluation, plan):
     return settled or "the load never held within 1 % of its setpoint"
 
 
-def regrade(run_dir, label, profile):
-    """Rebuild a run's record from its journal (optionally with another profile)."""
+def regrade(run_dir, label, profile, on_samples=None):
+    """Rebuild a run's record from its journal (optionally with another profile); on_samples: as replay()
+    takes it, every sample from the same replay (the report's plots of a run that saved no record)."""
     meta = read_meta(run_dir)
-    method = load_method(meta["method"])
-    plans = [steps.Plan(**p) for p in meta["plans"]]
-    evaluations = _replay_all(run_dir, plans)
+    method, plans = plans_from_meta(meta)
+    evaluations = _replay_all(run_dir, plans, on_samples)
     started = datetime.fromisoformat(meta["started_at"])
     return evaluate_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
                            meta["run_id"], started, meta.get("status", "aborted"), meta.get("station"))
 
 
-def _replay_all(run_dir, plans):
-    """The evaluations of the steps in a journal, rebuilt from what was received."""
+def replay(run_dir, on_samples):
+    """Every sample of a run, from its journal as a re-grade reads it, to on_samples(step, t_s, v, i) a
+    decoded batch at a time, step by step (series.Step; t_s from the step's start): for plots and
+    exports. Only a step of an hour or less keeps its samples, as in a re-grade."""
+    for evaluation in _replay_all(run_dir, [steps.Plan(**p) for p in read_meta(run_dir)["plans"]], on_samples):
+        evaluation.close()  # the last step's last batch
+
+
+def _replay_all(run_dir, plans, on_samples=None):
+    """The evaluations of the steps in a journal, rebuilt from what was received.
+
+    on_samples(step, t_s, v, i), if given, has each batch of samples as it is integrated. A step is
+    closed once the next one is made, so the batches come in the steps' order; the last is left open,
+    as a resumed run goes on with it: closing it hands on its last batch."""
     files = step_files(run_dir)
     device = Evaluation(IDLE_CONFIG)
     _replay(files[0], device)
     evaluations = [device]
-    for plan, path in zip(plans, files[1:]):
-        evaluation = _step_evaluation(plan, device, evaluations[-1].order.expected)
+    for number, (plan, path) in enumerate(zip(plans, files[1:]), start=1):
+        step = Step(number, path.stem.split("-", 2)[2], plan.config["period_us"] / 1e6)
+        evaluation = _step_evaluation(plan, device, evaluations[-1].order.expected, on_samples and (
+            lambda t_us, v, i, step=step: on_samples(step, t_us / 1e6, v, i)))
+        if number > 1:  # the step before hands on its last batch, now that this one has its first frame number
+            evaluations[-1].close()
         _replay(path, evaluation)
         evaluations.append(evaluation)
     return evaluations
@@ -374,6 +438,17 @@ def identify(link, evaluation):
     if evaluation.identity.proto != wire.PROTO_VERSION:
         raise RigError(f"rig speaks protocol {evaluation.identity.proto}, this host {wire.PROTO_VERSION}: "
                        f"update the firmware or the host")
+
+
+def check_channel(identity, rig, port):
+    """The device behind port is the rig channel the test is for: a board with several
+    channels names each one in IDENTITY ("rp2/ch2"), one with a single channel does not."""
+    _, ch, number = identity.board.rpartition("/ch")
+    got = int(number) if ch and number.isdigit() else 1
+    want = rig["rig"].get("channel", 1)
+    if got != want:
+        raise RigError(f"{port} is channel {got} of the rig, not channel {want}: pass --channel {got}, "
+                       f"or the port of channel {want}")
 
 
 def command(link, evaluation, msg_type, **body):

@@ -1,19 +1,14 @@
-"""Every sample of a run, step by step, replayed from its journal.
+"""Every sample of a run, as plots and exports take it: the step a batch
+belongs to, and Envelope, which bounds what a plot keeps.
 
-The journal is the source of truth: its bytes go through the same Evaluation
-that graded the run (the order, the duplicates, the calibration), so a plot or
-an export shows exactly the samples that were integrated. The replay reads a
-chunk of the journal at a time and hands each decoded batch on at once, so
-memory stays bounded however long the run; Envelope bounds what a plot keeps.
+The samples themselves come from runner.replay: the journal's bytes go
+through the same Evaluation that graded the run (the order, the duplicates,
+the calibration), so a plot or an export shows exactly the samples that were
+integrated, a batch at a time, however long the run.
 """
 from dataclasses import dataclass
 
 import numpy as np
-
-from . import wire
-from .evaluate import Evaluation
-from .journal import read_meta, read_received, step_files
-from .runner import IDLE_CONFIG
 
 
 @dataclass(frozen=True)
@@ -26,41 +21,6 @@ class Step:
     def label(self):
         """The step as the journal names it (4-discharge): unambiguous when a method repeats a step type."""
         return f"{self.number}-{self.type}"
-
-
-def batches(run_dir):
-    """(step, t_s, v, i) for each decoded batch of a run, in order; t_s counts from the step's start."""
-    plans = read_meta(run_dir)["plans"]
-    identify, *step_paths = step_files(run_dir)
-    device = Evaluation(IDLE_CONFIG)
-    first_seq = yield from _replay(None, identify, device, [])  # identity and calibration: no samples
-    for number, (plan, path) in enumerate(zip(plans, step_paths), start=1):
-        step = Step(number, path.stem.split("-", 2)[2], plan["config"]["period_us"] / 1e6)
-        decoded = []
-        evaluation = Evaluation(plan["config"], device=(device.identity, device.calibration), first_seq=first_seq,
-                                on_samples=lambda t_us, v, i: decoded.append((t_us, v, i)))
-        first_seq = yield from _replay(step, path, evaluation, decoded)
-
-
-def _replay(step, path, evaluation, decoded):
-    """Feed a step's journal to its evaluation a chunk at a time, yielding what each chunk decoded; return
-    the device's next frame number as the step left it, before close(), as the live run and a re-grade
-    hand it to the next step."""
-    deframer = wire.Deframer()
-    for chunk in read_received(path):
-        for frame in deframer.feed(chunk):
-            evaluation.feed(frame)
-        yield from _drain(step, decoded)
-    next_seq = evaluation.order.expected
-    evaluation.close()  # frames still held behind a hole are applied, the last batch integrated and handed on
-    yield from _drain(step, decoded)
-    return next_seq
-
-
-def _drain(step, decoded):
-    while decoded:
-        t_us, v, i = decoded.pop(0)
-        yield step, t_us / 1e6, v, i
 
 
 class Envelope:

@@ -12,6 +12,10 @@ A rig with an external load ([load] kind = "scpi", resource = "sim") gets
 the simulator's own, listening on a free local TCP port: sim.rig names it
 as the resource the host opens.
 
+A rig with several channels (rig.channels) gets a terminal per channel,
+sim.ports, in channel order (sim.port is the first), each with its own unit:
+plug(dut, channel), unplug(channel).
+
 Without a dut the rig starts with an empty bay, as a production fixture
 waits for its next unit: plug(dut) and unplug() change what is connected
 while it runs (the simulator looks once per simulated second).
@@ -42,8 +46,13 @@ import tty
 from pathlib import Path
 
 from .paths import FIRMWARE, SIM
+from .rig import channels
 
-HEAP = "192k"  # an RP2040's MicroPython heap: the firmware must live in it
+HEAP_KB = 192  # an RP2040's MicroPython heap: the firmware must live in it, beside the simulator's own objects
+# A rig with several channels gets this much more per channel, for the simulator's own (its code, ~56 KB,
+# is compiled into the same heap, and each channel has its own world): 2 channels start in 224 KB, 8 in
+# 288 KB. That the firmware alone fits an RP2040 with 8 channels is tested apart (tests/mp/test_channels_mp.py).
+SIM_KB_PER_CHANNEL = 32
 HOST_BUFFER = 1024  # bytes the host may leave unread before the device's writes wait, as USB's would
 TX_TIMEOUT_S = 0.5  # then dropped: MicroPython's USB-CDC transmit timeout on the RP2040
 HOST_AWAY = "host-away"  # rigs/sim/simboard.py paces itself to real time while this file exists
@@ -64,49 +73,53 @@ def micropython_exe():
 
 class SimRig:
     def __init__(self, rig, dut, workdir, flash_dir):
-        self.rig = _with_external_load(rig) if rig["load"]["kind"] == "scpi" else rig
+        self.rig = rig
         self.dut = dut
         self.workdir = Path(workdir)
         self.flash_dir = Path(flash_dir)
         self.port = None
-        self.truth = None
+        self.ports = []
+        self.truth = None  # channel 1's; truths: every channel's
+        self.truths = []
         self._proc = None
-        self._slave = None
+        self._slaves = []
         self._plugged = 0  # units plugged or pulled so far: the simulator notices a change of this number
 
     def __enter__(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.flash_dir.mkdir(parents=True, exist_ok=True)
+        terminals = [_Terminal(self.workdir, k) for k in range(1, len(channels(self.rig)) + 1)]
+        self._dut_jsons = [t.dut_json for t in terminals]
+        rigs = [_with_external_load(c) if c["load"]["kind"] == "scpi" else c for c in channels(self.rig)]
+        rigs = [{**c, "sim": {**c["sim"], **t.sim_fields()}} for c, t in zip(rigs, terminals)]
+        self.rig = {**self.rig, "channels": rigs} if "channels" in self.rig else rigs[0]
+        for k in range(1, len(rigs) + 1):
+            if self.dut is None:
+                self.unplug(k)
+            else:
+                self.plug(self.dut, k)
         rig_json = self.workdir / "sim-rig.json"
-        dut_json = self.workdir / "sim-dut.json"
-        self._away = self.workdir / HOST_AWAY
-        rig_json.write_text(json.dumps({**self.rig, "sim": {**self.rig["sim"], "host_away_file": str(self._away)}}))
-        self._dut_json = dut_json
-        if self.dut is None:
-            self.unplug()
-        else:
-            dut_json.write_text(json.dumps(self.dut))
-        master, slave = os.openpty()
-        tty.setraw(master)
-        tty.setraw(slave)
-        out_read, out_write = os.pipe()
-        fcntl.fcntl(out_write, _F_SETPIPE_SZ, 4096)
+        rig_json.write_text(json.dumps(self.rig))
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
         self._log = open(self.workdir / "sim.log", "w+")
-        self._proc = subprocess.Popen([micropython_exe(), "-X", f"heapsize={HEAP}", str(SIM / "main.py"),
-                                       str(rig_json), str(dut_json)],
-                                      stdin=master, stdout=out_write, stderr=self._log, env=env,
+        first = terminals[0]
+        heap_kb = HEAP_KB + (SIM_KB_PER_CHANNEL * len(terminals) if len(terminals) > 1 else 0)
+        self._proc = subprocess.Popen([micropython_exe(), "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
+                                       str(rig_json), str(first.dut_json)],
+                                      stdin=first.master, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
+                                      pass_fds=[fd for t in terminals[1:] for fd in (t.master, t.out_write)],
                                       start_new_session=True)  # the operator's Ctrl-C is the host's, not the rig's
-        os.close(out_write)
-        self._relay = threading.Thread(target=_relay, args=(out_read, master, slave, self._away),
-                                       daemon=True)
-        self._relay.start()
-        # holding the slave open keeps the device side alive while clients come and go
-        self._slave = slave
-        self.port = os.ttyname(slave)
-        if "scpi_port" in self.rig["sim"]:
-            self._wait_for_load(self.rig["sim"]["scpi_port"])
+        for t in terminals:
+            t.relay()
+        # holding the slaves open keeps the device side alive while clients come and go
+        self._slaves = [t.slave for t in terminals]
+        self._relays = [t.thread for t in terminals]
+        self.ports = [t.port for t in terminals]
+        self.port = self.ports[0]
+        for c in rigs:
+            if "scpi_port" in c["sim"]:
+                self._wait_for_load(c["sim"]["scpi_port"])
         return self
 
     def _wait_for_load(self, port, timeout_s=10.0):
@@ -122,18 +135,19 @@ class SimRig:
                                    f"{self.log_tail(1)}") from None
                 time.sleep(0.02)
 
-    def plug(self, dut):
-        """Connect a unit (a DUT description from pbgrade.simdut) to the rig's output."""
-        self._swap(dut)
+    def plug(self, dut, channel=1):
+        """Connect a unit (a DUT description from pbgrade.simdut) to a channel's output."""
+        self._swap(dut, channel)
 
-    def unplug(self):
-        self._swap({"kind": "none"})
+    def unplug(self, channel=1):
+        self._swap({"kind": "none"}, channel)
 
-    def _swap(self, dut):
+    def _swap(self, dut, channel):
         self._plugged += 1
-        tmp = self._dut_json.with_suffix(".tmp")
+        path = self._dut_jsons[channel - 1]
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({**dut, "bay": self._plugged}))
-        os.replace(tmp, self._dut_json)  # the simulator never reads half a file
+        os.replace(tmp, path)  # the simulator never reads half a file
 
     def alive(self):
         return self._proc is not None and self._proc.poll() is None
@@ -144,19 +158,52 @@ class SimRig:
         return "".join(self._log.readlines()[-lines:]).strip()
 
     def __exit__(self, *exc):
-        os.close(self._slave)  # the firmware sees the terminal close and reports its truth
+        for slave in self._slaves:
+            os.close(slave)  # the firmware sees the terminals close and reports its truth
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        self._relay.join(timeout=5)
+        for relay in self._relays:
+            relay.join(timeout=5)
         self._log.seek(0)
         for line in self._log:
             if line.startswith('{"truth"'):
-                self.truth = json.loads(line)["truth"]
+                report = json.loads(line)
+                self.truth, self.truths = report["truth"], report["channels"]
         self._log.close()
         return False
+
+
+class _Terminal:
+    """A channel's pseudo-terminal, and the one-page pipe and relay its device writes through."""
+
+    def __init__(self, workdir, number):
+        suffix = "" if number == 1 else f"-ch{number}"
+        self.dut_json = workdir / f"sim-dut{suffix}.json"
+        self.away = workdir / f"{HOST_AWAY}{suffix}"
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.master)
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+        self.out_read, self.out_write = os.pipe()
+        fcntl.fcntl(self.out_write, _F_SETPIPE_SZ, 4096)
+        self.thread = None
+        self.first = number == 1
+
+    def sim_fields(self):
+        """What the simulator is told of this channel: its unit's file, the host-away flag and, but
+        for channel 1 on stdin/stdout, the fds of its terminal's end and its pipe."""
+        fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away)}
+        return fields if self.first else {**fields, "fds": [self.master, self.out_write]}
+
+    def relay(self):
+        """Once the simulator has its ends: pass its output on to the terminal."""
+        os.close(self.out_write)
+        self.thread = threading.Thread(target=_relay, args=(self.out_read, self.master, self.slave, self.away),
+                                       daemon=True)
+        self.thread.start()
 
 
 def _with_external_load(rig):

@@ -36,6 +36,10 @@ class Outcome:
     behaviours: list = field(default_factory=list)
 
 
+RAMP_HEADROOM = 0.98  # an over-current ramp stops this far below the rig's limit: the load's ripple and the
+# sensor's noise at the limit itself would trip the device's own protection
+
+
 def plan(step, label, options):
     """The device settings for a step, from the label and the step's settings."""
     s = step.settings
@@ -58,7 +62,7 @@ def plan(step, label, options):
                     seconds=SHORT_AFTER_MS / 1000 + s["short_ms"] / 1000 + s["observe_s"])
     if step.type == "over_current":
         step_ma = max(1, round(rated_ma * s["step_fraction"]))
-        top_ma = min(round(rated_ma * s["max_fraction"]), options.max_current_ma)
+        top_ma = max(rated_ma, min(round(rated_ma * s["max_fraction"]), round(options.max_current_ma * RAMP_HEADROOM)))
         steps = -(-(top_ma - rated_ma) // step_ma)
         return Plan({**OBSERVE, "load_ma": rated_ma},
                     {"step_ma": step_ma, "step_ms": round(s["step_s"] * 1000), "max_ma": top_ma},

@@ -37,6 +37,10 @@ class SimI2C:
     def attach(self, device):
         self._devices[device.address] = device
 
+    def at(self, address):
+        """The device attached at address, or None."""
+        return self._devices.get(address)
+
     @micropython.native
     def _busy(self, bits):
         t = self._rem + bits * 1000000

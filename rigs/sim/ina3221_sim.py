@@ -2,8 +2,10 @@
 
 `source.sense(now_us)` returns (bus_volts, current_amps) for the channel
 given as `channel` (1..3): the voltage at its IN- pin and the current through
-its shunt, positive from IN+ to IN-. The other two channels see 0 V and 0 A,
-so they read their offsets and noise only.
+its shunt, positive from IN+ to IN-. attach(channel, source, shunt_ohms)
+connects another channel to a source of its own (a rig testing up to three
+power banks on one chip). A channel with no source sees 0 V and 0 A, so it
+reads its offsets and noise only.
 
 Modelled after the datasheet (7.6 Register Maps): power-on/RST values
 (CONFIG 7127h, critical and warning limits 7FF8h, shunt-voltage sum limit
@@ -34,9 +36,9 @@ Without, they follow each result of their channel. The power-on limits (full
 scale) never trip.
 
 Simplifications:
-- one source.sense(now) per completed cycle, for every enabled channel: the
-  chip converts the channels one after the other, so their registers update
-  at different times within a cycle;
+- one sense(now) per completed cycle for every enabled channel with a
+  source: the chip converts the channels one after the other, so their
+  registers update at different times within a cycle;
 - the sum register adds averaged codes, not single conversions;
 - the critical limit is compared with each averaged result, not with each
   single conversion as the chip does; the alert pins, and the PV and TC
@@ -91,7 +93,9 @@ class SimINA3221(SimINA):
         if channel not in (1, 2, 3):
             raise ValueError("channel must be 1, 2 or 3, not %r" % (channel,))
         super().__init__(clock, source, address, seed)
-        self._channel = channel - 1
+        self._sources = [None, None, None]
+        self._sources[channel - 1] = source
+        self._shunt_ohms = shunt_ohms
         # per channel, 1/1024 count per amp (shunt: 25000 counts per volt) and per
         # volt (bus: 125 counts per volt), gain error included
         self._shunt_k = []
@@ -107,6 +111,11 @@ class SimINA3221(SimINA):
             self._bus_offset.append(bus_offset)
         self._reset()
 
+    def attach(self, channel, source, shunt_ohms):
+        """Connect channel (1..3) to source through shunt_ohms (its gain error stays the channel's)."""
+        self._sources[channel - 1] = source
+        self._shunt_k[channel - 1] = self._shunt_k[channel - 1] * shunt_ohms / self._shunt_ohms
+
     @micropython.native
     def _configure(self):
         """(Re)start conversions now, as a CONFIG write does: each enabled channel in turn."""
@@ -118,12 +127,12 @@ class SimINA3221(SimINA):
         """Complete the cycle due now over the enabled channels; see the module docstring."""
         r = self._regs
         c = r[0]
-        volts, amps = self._source.sense(self._clock.now_us)
         checked = hits = 0  # the alert flags this result evaluates, and those it sets
         for ch in range(3):
             if not c & 0x4000 >> ch:
                 continue
-            v, a = (volts, amps) if ch == self._channel else (0.0, 0.0)
+            source = self._sources[ch]
+            v, a = source.sense(self._clock.now_us) if source is not None else (0.0, 0.0)
             if c & 1:
                 shunt = clip(counts(a, self._shunt_k[ch], self._shunt_offset[ch], self._noise(), self._shunt_sigma),
                              -4096, 4095)

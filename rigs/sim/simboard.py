@@ -7,6 +7,12 @@ connects to a pseudo-terminal.
 Like a microcontroller, it turns byte 0x03 on the console into
 KeyboardInterrupt until the firmware calls kbd_intr(-1).
 
+A rig with several channels has one SimBoard per channel (boards()), each
+with its own power bank, load and sensor; they share the clock, the I2C bus
+(each sensor at its own address) and the wait for input. Channel 1 talks
+over stdin/stdout, channel k over the file descriptors its [sim] table names
+("fds": input, output), which the launcher passes on.
+
 Once a simulated second it looks at two files pbgrade.simrig may change
 while it runs: the DUT file of a rig started with an empty bay (a unit
 plugged in or pulled out), and the host-away flag (while the host does not
@@ -27,13 +33,32 @@ _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim"
           "INA3221": "ina3221_sim"}
 
 
-class SimBoard:
-    name = "sim"
-    flash = ""  # the launcher runs the simulator in the rig's flash folder
+def boards(rigs, duts, dut_paths):
+    """One SimBoard per channel of the rig: rigs[k] with the unit duts[k] (read from dut_paths[k])."""
+    first = SimBoard(rigs[0], duts[0], dut_paths[0], channels=len(rigs))
+    return [first] + [SimBoard(rig, dut, path, first, len(rigs), k)
+                      for k, (rig, dut, path) in enumerate(zip(rigs[1:], duts[1:], dut_paths[1:]), 2)]
 
-    def __init__(self, rig, dut, dut_path=None):
+
+class SimBoard:
+    def __init__(self, rig, dut, dut_path=None, first=None, channels=1, number=1):
         sim = rig.get("sim", {})
-        self.clock = vclock.VirtualClock(sim.get("boot_us", 0))
+        self.name = "sim" if channels == 1 else "sim/ch%d" % number
+        self.flash = "" if number == 1 else "ch%d-" % number  # the launcher runs it in the rig's flash folder
+        if first is None:
+            first = self
+            self.clock = vclock.VirtualClock(sim.get("boot_us", 0))
+            self.i2c = SimI2C(self.clock)
+            self._any = select.poll()  # every channel's input: idle() waits on it
+            self._boards = []
+            self._kbd_intr = _CTRL_C
+            self._away = False
+            self._next_look = 0
+            self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
+        self._first = first
+        first._boards.append(self)
+        self.clock = first.clock
+        self.i2c = first.i2c
         self.ticks_us = self.clock.ticks_us
         self.ticks_diff = vclock.ticks_diff
         self.ticks_add = vclock.ticks_add
@@ -50,22 +75,30 @@ class SimBoard:
         self._bay = dut.get("bay")  # the number of the last plug or pull, in a rig started with an empty bay
         self._dut_path = dut_path if self._bay is not None else None
         self._away_file = sim.get("host_away_file")
-        self._away = False
-        self._next_look = 0
-        self.i2c = SimI2C(self.clock)
-        self.i2c.attach(_chip(rig["sensor"], sim, self.clock, self.world))
-        self.serial_out = sys.stdout.buffer
-        self._in = sys.stdin.buffer
+        self._connect_sensor(rig["sensor"], sim)
+        fds = sim.get("fds")
+        self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
+        self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
         self._one = bytearray(1)
-        self._poll = select.poll()
-        self._poll.register(sys.stdin, select.POLLIN)
-        self._kbd_intr = _CTRL_C
+        self._poll = select.poll()  # this channel's input
+        self._poll.register(self._in, select.POLLIN)
+        first._any.register(self._in, select.POLLIN)
         self.has_short = "short_pin" in rig["load"]
         self._dac = rig["load"]["kind"] == "dac"
-        self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
+
+    def _connect_sensor(self, sensor, sim):
+        """This channel's chip on the shared bus; on an INA3221 another channel already has, its channel of it."""
+        address = sim.get("sensor_address", sensor["address"])
+        shared = self.i2c.at(address)
+        if shared is None:
+            self.i2c.attach(_chip(sensor, sim, self.clock, self.world))
+        elif sensor["chip"] == "INA3221" and hasattr(shared, "attach"):
+            shared.attach(sensor["channel"], self.world, _shunt_ohms(sensor, sim))
+        else:
+            raise ValueError("two sensors at I2C address 0x%02x: give each channel its own" % address)
 
     def kbd_intr(self, ch):
-        self._kbd_intr = ch
+        self._first._kbd_intr = ch
 
     def input_ready(self):
         for _ in self._poll.ipoll(0):
@@ -81,47 +114,61 @@ class SimBoard:
         if not n:
             raise SystemExit(0)
         b = self._one[0]
-        if b == self._kbd_intr:
+        if b == self._first._kbd_intr:
             raise KeyboardInterrupt
         return b
 
     def sleep_us(self, us):
-        if self.clock.now_us >= self._next_look:
-            self._look()
-        if self._away:
+        f = self._first
+        if f.clock.now_us >= f._next_look:
+            f._look()
+        if f._away:
             time.sleep_us(us)
-        elif self._speed:
-            time.sleep_us(int(us / self._speed))
-        self.clock.advance(us)
+        elif f._speed:
+            time.sleep_us(int(us / f._speed))
+        f.clock.advance(us)
 
     def _look(self):
-        """A unit plugged in or pulled out; the host gone or back."""
+        """A unit plugged in or pulled out of any channel; the host of any gone or back."""
         self._next_look = self.clock.now_us + 1_000_000
+        self._away = False
+        for b in self._boards:
+            b._look_at_bay()
+            self._away = self._away or b._host_away()
+
+    def _look_at_bay(self):
         if self._dut_path is not None:
             with open(self._dut_path) as f:
                 dut = json.load(f)
             if dut["bay"] != self._bay:
                 self._bay = dut["bay"]
                 self.world.bank = _bank(dut, self._seed + self._bay)  # the world notices at its next look
-        if self._away_file is not None:
-            try:
-                os.stat(self._away_file)
-                self._away = True
-            except OSError:
-                self._away = False
+
+    def _host_away(self):
+        if self._away_file is None:
+            return False
+        try:
+            os.stat(self._away_file)
+            return True
+        except OSError:
+            return False
 
     def idle(self, ms):
-        """Wait for the host for real (no busy loop). Virtual time stands still
-        meanwhile, so a run does not depend on how fast the host answered and
-        a seed reproduces it bit for bit; at --speed N it runs N x real time."""
+        """Wait for the host of any channel for real (no busy loop). Virtual time
+        stands still meanwhile, so a run does not depend on how fast the host
+        answered and a seed reproduces it bit for bit; at --speed N it runs N x
+        real time."""
+        f = self._first
         start = time.ticks_us()
-        if self._scpi is None:
-            self._poll.poll(ms)
-        else:  # the external load's host may set it meanwhile
-            while time.ticks_diff(time.ticks_us(), start) < ms * 1000 and not self._poll.poll(1):
-                self._scpi.poll()
-        if self._speed:
-            self.clock.advance(int(time.ticks_diff(time.ticks_us(), start) * self._speed))
+        scpis = [b._scpi for b in f._boards if b._scpi is not None]
+        if not scpis:
+            f._any.poll(ms)
+        else:  # an external load's host may set it meanwhile
+            while time.ticks_diff(time.ticks_us(), start) < ms * 1000 and not f._any.poll(1):
+                for scpi in scpis:
+                    scpi.poll()
+        if f._speed:
+            f.clock.advance(int(time.ticks_diff(time.ticks_us(), start) * f._speed))
 
     def load_drive(self, duty_u16):
         if self._dac:  # an 8-bit DAC, as the ESP32's: board_machine.py writes the top byte
@@ -171,9 +218,13 @@ def _chip(sensor, sim, clock, source):
     fraction), as a real 1 % resistor does: what a calibration corrects."""
     chip = sensor["chip"]
     model = getattr(__import__(_CHIPS[chip]), "Sim" + chip)
-    kwargs = {"address": sim.get("sensor_address", sensor["address"]),
-              "shunt_ohms": sensor["shunt_ohms"] * (1 + sim.get("shunt_error", 0.0)),
+    kwargs = {"address": sim.get("sensor_address", sensor["address"]), "shunt_ohms": _shunt_ohms(sensor, sim),
               "seed": sim.get("seed", 1)}
     if "channel" in sensor:
         kwargs["channel"] = sensor["channel"]
     return model(clock, source, **kwargs)
+
+
+def _shunt_ohms(sensor, sim):
+    """The shunt as built: the rig file's nominal value off by sim.shunt_error (a fraction)."""
+    return sensor["shunt_ohms"] * (1 + sim.get("shunt_error", 0.0))

@@ -309,3 +309,44 @@ def refused(make, exc, text):
         assert text in str(e), str(e)
         return str(e)
     raise AssertionError("accepted: " + text)
+
+
+class StillSensor:
+    """Fixed readings (5 V, 2.1 A) with no bus traffic: what is left is the station's own loop."""
+
+    def __init__(self, real):
+        self.bus = real.bus_code(5.0)
+        self.current = real.current_code(2.1)
+
+    def bus_raw(self):
+        return self.bus
+
+    def current_raw(self):
+        return self.current
+
+
+# A station's rig table: an INA226 at 0x40 (10 mOhm, one average), a 5 A sink, 24 V and 3.5 A limits.
+STATION_RIG = {"sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0,
+                          "averages": 1, "conversion_us": 1100},
+               "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}, "load": {"kind": "cc", "max_current_a": 5.0}}
+
+
+class IdealSink:
+    """An ideal sink on a steady source: the drive is the current (full scale 5 A)."""
+
+    def __init__(self):
+        self.v = 5.0
+        self.i = None  # a current reading forced by a test (a fault), else the load's own
+        self.drive = 0
+        self.shorted = False
+
+    @property
+    def load_a(self):
+        return round(self.drive * 5000 / 65535) / 1000
+
+    def sense(self, now_us):
+        if self.shorted:
+            return 0.2, 7.5  # far over the rig's 3.5 A limit: the short itself
+        if not self.drive:
+            return self.v, 0.0
+        return self.v, self.load_a if self.i is None else self.i

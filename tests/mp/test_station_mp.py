@@ -7,34 +7,11 @@ import struct
 import clock as vclock
 import station
 import wire
+from inafakes import STATION_RIG as RIG
+from inafakes import IdealSink as Source
+from inafakes import StillSensor
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
-
-RIG = {"sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 1,
-                  "conversion_us": 1100},
-       "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}, "load": {"kind": "cc", "max_current_a": 5.0}}
-
-
-class Source:
-    """An ideal sink on a steady source: the drive is the current (full scale 5 A)."""
-
-    def __init__(self):
-        self.v = 5.0
-        self.i = None  # a current reading forced by a test (a fault), else the load's own
-        self.drive = 0
-        self.shorted = False
-
-    @property
-    def load_a(self):
-        return round(self.drive * 5000 / 65535) / 1000
-
-    def sense(self, now_us):
-        if self.shorted:
-            return 0.2, 7.5  # far over the rig's 3.5 A limit: the short itself
-        if not self.drive:
-            return self.v, 0.0
-        return self.v, self.load_a if self.i is None else self.i
-
 
 class Capture:
     """The host end: decodes every frame the station writes."""
@@ -128,7 +105,7 @@ def config(period_us=100_000, load_ma=2100, end_mv=4000, collapse_ma=1050, hold_
 def run_until(st, state, limit=1_000_000):
     n = 0
     while st.state != state and n < limit:
-        st._tick()
+        st.tick()
         n += 1
     return n
 
@@ -166,7 +143,7 @@ assert command(st, wire.CONFIG, config()) == station.OK
 # -- a discharge across the tick wrap, ended by the output collapsing ----------
 assert command(st, wire.START) == station.OK and board.source.load_a == 2.1
 for _ in range(600 * 10):  # 600 s of slots at 10 Hz
-    st._tick()
+    st.tick()
     if st.index >= 600:
         break
 assert st.state == station.RUNNING and st.skipped == 0
@@ -189,11 +166,11 @@ board.source.v = 5.0
 assert command(st, wire.START) == station.OK
 run_until(st, station.RUNNING, 5)
 for _ in range(30):
-    st._tick()
+    st.tick()
 board.source.v = 30.0  # over the rig's 24 V
 n = 0
 while st.state == station.RUNNING:
-    st._tick()
+    st.tick()
     n += 1
 assert st.state == station.FAULT and board.source.load_a == 0
 code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
@@ -210,10 +187,10 @@ def trips(st, change, limit_event):
     assert command(st, wire.CONFIG, config()) == station.OK
     assert command(st, wire.START) == station.OK
     for _ in range(5):
-        st._tick()
+        st.tick()
     change()
     at = st.index
-    st._tick()
+    st.tick()
     code, index = struct.unpack_from("<BI", st.board.serial_out.of_type(wire.EVENT)[-1], 3)
     assert (st.state, code, index) == (station.FAULT, limit_event, at), (st.state, code, index, at)
     assert st.board.source.load_a == 0
@@ -243,7 +220,7 @@ trips(limited, lambda: heat(0, 71.0), station.EV_LIMIT_TEMPERATURE)  # the load
 board.temps = [25.0, 25.0]
 assert command(limited, wire.CONFIG, config()) == station.OK and command(limited, wire.START) == station.OK
 for _ in range(50):  # 5 V x 2.1 A = 10.5 W at 25 C: nothing trips
-    limited._tick()
+    limited.tick()
 assert limited.state == station.RUNNING
 assert command(limited, wire.STOP) == station.OK
 st.set_limits(RIG["limits"])
@@ -262,7 +239,7 @@ board.source.v = 0.0
 assert command(st, wire.CONFIG, config(load_ma=0, end_mv=0, collapse_ma=0)) == station.OK
 assert command(st, wire.START) == station.OK
 for _ in range(200):
-    st._tick()
+    st.tick()
 assert st.state == station.RUNNING and st.index > 50  # 0 V, 0 A, and nothing ends the run
 assert command(st, wire.STOP) == station.OK and st.state == station.ENDED
 board.source.v = 5.0
@@ -272,7 +249,7 @@ assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 1500)) == station.OK
 assert command(st, wire.START) == station.OK
 by_slot = {}
 while st.index < 40:  # 4 s at 10 Hz
-    st._tick()
+    st.tick()
     by_slot[st.index] = st.load_ma
 seen = [by_slot[k] for k in sorted(by_slot)]
 assert seen[0] == 1000 and max(seen) == 1500 and sorted(set(seen)) == [1000, 1100, 1200, 1300, 1400, 1500]
@@ -302,7 +279,7 @@ board.serial_out.messages = []
 assert command(st, wire.START) == station.OK
 load_by_slot = {}
 while st.state == station.RUNNING:
-    st._tick()
+    st.tick()
     load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
 events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
 assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15),
@@ -355,7 +332,7 @@ for mode, value in ((1, 10_500), (2, 2_381)):  # 10.5 W, or 2.381 ohm: 2.1 A at 
     assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3000)) == station.BAD_VALUE  # steps a current
     assert command(st, wire.START) == station.OK
     for _ in range(40):
-        st._tick()
+        st.tick()
     assert abs(board.source.load_a - 2.1) <= 0.011, (mode, board.source.load_a)  # within 1 % of 2.1 A
     assert command(st, wire.STOP) == station.OK
 assert command(st, wire.CONFIG, config()) == station.OK
@@ -372,20 +349,6 @@ assert command(st, wire.STOP) == station.OK
 # -- the sampling loop allocates nothing ----------------------------------------
 
 
-class StillSensor:
-    """Fixed readings with no bus traffic: what is left is the station's own loop."""
-
-    def __init__(self, real):
-        self.bus = real.bus_code(5.0)
-        self.current = real.current_code(2.1)
-
-    def bus_raw(self):
-        return self.bus
-
-    def current_raw(self):
-        return self.current
-
-
 class Discard:
     def write(self, buf, n):
         return n
@@ -398,12 +361,12 @@ st.link.out = Discard()
 st.end_code = 0
 st.collapse_code = 0
 for _ in range(100):
-    st._tick()
+    st.tick()
 gc.collect()
 gc.disable()
 before = gc.mem_alloc()
 for _ in range(20_000):
-    st._tick()
+    st.tick()
 after = gc.mem_alloc()
 gc.enable()
 assert st.state == station.RUNNING and st.index > 9_000
