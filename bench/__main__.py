@@ -76,6 +76,12 @@ class Workload:
             "simulator": (lambda: simulator.wall_time(*self.unit), {
                 "wall_s": (f"simulated full discharge, {self.unit_name()} at 10/s", "s",
                            None if self.quick else ("<=", 10))}),
+            "channels": (lambda: simulator.channels(*self.unit), {
+                "wall_s_one": (f"simulated discharge, {self.unit_name()}, one channel of 3", "s", None),
+                "wall_s_three": ("three at once on the three channels of one board", "s", None),
+                "three_to_one": ("three channels at once / one alone (3 = no gain from testing together)", "x",
+                                 None),
+                "heap_kb_8": ("firmware heap for 8 channels (an RP2040 has ~190 KB)", "KB", ("<=", 130))}),
             "memory": (lambda: simulator.memory(self.memory_hours), {
                 "peak_rss_short_mb": (f"host peak RSS, {short} at 100/s", "MB", None),
                 "peak_rss_long_mb": (f"host peak RSS, {long} at 100/s", "MB", None),

@@ -120,6 +120,12 @@ class Board:
     def sleep_us(self, us):
         time.sleep_us(us)
 
+    def any_input(self):
+        """Input from the host of any channel is waiting."""
+        for _ in self._any.ipoll(0):
+            return True
+        return False
+
     def idle(self, ms):
         """Wait up to ms for input from the host of any channel."""
         for _ in self._any.ipoll(ms):

@@ -84,9 +84,11 @@ def step(stations):
     """Answer every channel's host, then wait for or take the sample of the
     running channel due first; with none running, wait for a host."""
     board = stations[0].board
+    if board.any_input():  # one look at every channel's input, not one per channel: this runs twice a sample
+        for s in stations:
+            s.receive()
     due = None
     for s in stations:
-        s.receive()
         if s.state == RUNNING and (due is None or board.ticks_diff(s.deadline, due.deadline) < 0):
             due = s
     if due is None:

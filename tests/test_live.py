@@ -177,7 +177,7 @@ def test_live_on_a_terminal_redraws_and_keeps_a_line_per_step(monkeypatch):
     quick = load_method("quick")
     plans = plans_of(quick)
     out = Terminal()
-    with Live(out, LABEL, quick, lambda: plans) as live:
+    with Live(out, LABEL, quick, plans) as live:
         for n in (0, 1):
             ev = evaluation(plans[n], 4)
             live.update(quick.steps[n], ev)

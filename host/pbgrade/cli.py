@@ -21,10 +21,10 @@ from .profile import ProfileError, builtin_profiles, load_profile
 from .record import Store, outcome
 from .rig import RigFileError, channels, load_rig, with_sim
 from .runner import (IDLE_CONFIG, Aborted, Link, Options, RigError, check_resumable, collect, command,
-                     find_run as _run_dir, plans_from_meta, regrade, resume_test, run_test)
+                     find_run as _run_dir, plans_for, plans_from_meta, regrade, resume_test, run_test)
 from .simdut import DutError, dut_path, load_dut, matching_label
 from .simrig import SimError, SimRig
-from .steps import measured_by, plan
+from .steps import measured_by
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
@@ -124,8 +124,6 @@ def cmd_run(args):
     label, method, profile = checked_test(rig, label_path, args.method, args.profile)
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
-    # the plans as run_test makes them, from the options it completes with the rig's limits before any step
-    live = Live(sys.stderr, label, method, lambda: [plan(step, label, options) for step in method.steps])
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed)
         if sim:  # the sim's rig names its own external load
@@ -134,6 +132,7 @@ def cmd_run(args):
             port = args.port
         print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
               f"graded by {profile.name}", file=sys.stderr)
+        live = Live(sys.stderr, label, method, plans_for(method, label, options, rig))
         try:
             return _watch(live, lambda progress: run_test(port, label, label_path, method, profile, rig, options,
                                                           data_root, progress), args.json)
@@ -312,7 +311,7 @@ def cmd_resume(args):
     print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
     label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
     method, plans = plans_from_meta(meta)
-    live = Live(sys.stderr, label, method, lambda: plans)
+    live = Live(sys.stderr, label, method, plans)
     return _watch(live, lambda progress: resume_test(run_dir, label, profile, args.port, progress), args.json)
 
 

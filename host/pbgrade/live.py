@@ -238,15 +238,13 @@ class Live:
     """The runner's progress callback (update) and the view it feeds; a context
     manager, so the last step's line is written however the run ends.
 
-    plans: returns every step's plan; it is asked at the first update, once
-    the runner has made them (in a new run, from the options it completes)."""
+    plans: every step's plan, as the runner makes them (runner.plans_for)."""
 
     def __init__(self, stream, label, method, plans):
         self.stream = stream
         self.label = label
         self.method = method
-        self._plans_of = plans
-        self._plans = None
+        self._plans = plans
         self._console = Console(file=stream)
         self._terminal = self._console.is_terminal and not self._console.is_dumb_terminal
         self._display = None  # the rich Live, from the first redraw on
@@ -285,8 +283,6 @@ class Live:
 
     def _begin(self, step, evaluation):
         """A new step: the one before it ends, its line is written."""
-        if self._plans is None:
-            self._plans = self._plans_of()
         if self._evaluation is not None:
             self._line("ended")
             last = self._evaluation.last  # the step lasted to the end of its last sample's period

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import serial
 
-from . import faults, paths, steps, wire  # faults: registers the fault:// test transport with pyserial
+from . import faults, paths, steps, wire  # noqa: F401 (faults registers the fault:// test transport with pyserial)
 from .evaluate import Evaluation
 from .journal import Journal, read_meta, read_received, step_files
 from .label import Label
@@ -114,10 +114,7 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     station: where it was tested, for the record (default: this host and the rig)."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
-    options.short_switch = "short_pin" in rig["load"]
-    options.external_load = rig["load"]["kind"] == "scpi"
-    plans = [steps.plan(step, label, options) for step in method.steps]
+    plans = plans_for(method, label, options, rig)
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
@@ -127,6 +124,14 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     device = Evaluation(IDLE_CONFIG)
     return _run_steps(link, journal, [device], method, plans, label, profile, rig, run_id, started, progress,
                       station)
+
+
+def plans_for(method, label, options, rig):
+    """Every step's plan on this rig: options completed first with its current limit and what it has."""
+    options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
+    options.short_switch = "short_pin" in rig["load"]
+    options.external_load = rig["load"]["kind"] == "scpi"
+    return [steps.plan(step, label, options) for step in method.steps]
 
 
 def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: None):

@@ -93,11 +93,11 @@ class SimRig:
         rigs = [_with_external_load(c) if c["load"]["kind"] == "scpi" else c for c in channels(self.rig)]
         rigs = [{**c, "sim": {**c["sim"], **t.sim_fields()}} for c, t in zip(rigs, terminals)]
         self.rig = {**self.rig, "channels": rigs} if "channels" in self.rig else rigs[0]
-        for k in range(1, len(rigs) + 1):
+        for path in self._dut_jsons:
             if self.dut is None:
-                self.unplug(k)
-            else:
-                self.plug(self.dut, k)
+                self._swap({"kind": "none"}, path)
+            else:  # a unit for good: the simulator need not look for another
+                path.write_text(json.dumps(self.dut))
         rig_json = self.workdir / "sim-rig.json"
         rig_json.write_text(json.dumps(self.rig))
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
@@ -137,14 +137,13 @@ class SimRig:
 
     def plug(self, dut, channel=1):
         """Connect a unit (a DUT description from pbgrade.simdut) to a channel's output."""
-        self._swap(dut, channel)
+        self._swap(dut, self._dut_jsons[channel - 1])
 
     def unplug(self, channel=1):
-        self._swap({"kind": "none"}, channel)
+        self._swap({"kind": "none"}, self._dut_jsons[channel - 1])
 
-    def _swap(self, dut, channel):
+    def _swap(self, dut, path):
         self._plugged += 1
-        path = self._dut_jsons[channel - 1]
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({**dut, "bay": self._plugged}))
         os.replace(tmp, path)  # the simulator never reads half a file

@@ -105,6 +105,12 @@ class SimBoard:
             return True
         return False
 
+    def any_input(self):
+        """Input from the host of any channel is waiting."""
+        for _ in self._first._any.ipoll(0):
+            return True
+        return False
+
     def read_byte(self):
         """Next received byte; the pseudo-terminal closing ends the simulation."""
         try:

@@ -46,6 +46,8 @@ class Board:
     def input_ready(self):
         return False
 
+    any_input = input_ready
+
     def sleep_us(self, us):
         self.clock.advance(us)
 
