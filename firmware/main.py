@@ -1,6 +1,7 @@
-"""Boot entry on a board: rig.json (written by `pbgrade deploy`) names the pins,
-the sensors, the loads and the limits this station enforces; a rig with
-several channels lists each channel's table under "channels"."""
+"""Boot entry on a board: rig.json names the pins, the sensors, the loads and
+the limits this station enforces: the rig file as the host reads it
+(pbgrade.rig.load_rig, as JSON), whose "channels" list each channel's whole
+table on a rig with several. No pbgrade command puts it on a board yet."""
 import gc
 import json
 
