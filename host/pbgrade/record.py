@@ -4,6 +4,7 @@ import json
 import secrets
 import socket
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -150,6 +151,22 @@ def _where(matching: RunFilter) -> tuple[str, list]:
     return " AND ".join(clauses) or "1", params
 
 
+def _write_ahead_log(db, tries=200):
+    """Put the file in WAL mode (kept in the file: only its first opener changes it). Changing the mode
+    takes the file for itself and SQLite does not wait for that (no busy timeout): an opener that finds
+    it busy, another process switching it at the same moment, looks again."""
+    for _ in range(tries):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e):
+                raise
+            time.sleep(0.01)
+    raise sqlite3.OperationalError(f"database is locked: could not switch it to WAL in {tries} tries")
+
+
 class Store:
     """All runs in one SQLite file. WAL and a busy timeout let a runner write while others read."""
 
@@ -157,7 +174,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(db)
             columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
             db.execute(f"CREATE TABLE IF NOT EXISTS runs ({columns}, record_json TEXT NOT NULL)")
             self._migrate(db)
