@@ -80,11 +80,13 @@ def collect(run_dir):
     return traces
 
 
-def over_time(traces):
-    """Voltage, current and power against the run's time, the steps marked and numbered: three SVGs."""
+def over_time(traces, gaps=()):
+    """Voltage, current and power against the run's time, the steps marked and numbered, the gaps
+    (start_s, end_s on that time, in which no sample arrived) shaded: three SVGs."""
     x, (v, i, p) = traces.timeline.points()
     unit, scale = _time_unit(traces.spans[-1][2])
-    return [_svg(f"Output {what} against time", f"time ({unit})", axis, [(x / scale, y, None)], traces.spans, scale)
+    return [_svg(f"Output {what} against time", f"time ({unit})", axis, [(x / scale, y, None)], traces.spans, scale,
+                 gaps=gaps)
             for what, axis, y in (("voltage", "voltage (V)", v), ("current", "current (A)", i),
                                   ("power", "power (W)", p))]
 
@@ -102,8 +104,9 @@ def _time_unit(end_s):
     return next(((unit, s) for unit, s in (("s", 1), ("min", 60)) if end_s <= 300 * s), ("h", 3600))
 
 
-def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, reference=None):
-    """One plot as an SVG element; lines: (x, y, legend name or None); reference: (volts, name), dashed.
+def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, reference=None, gaps=()):
+    """One plot as an SVG element; lines: (x, y, legend name or None); reference: (volts, name), dashed;
+    gaps: (start, end) shaded, in the x axis's seconds.
 
     Text stays text (svg.fonttype none): smaller, searchable, drawn in the
     page's font. Fixed margins line the plots' axes up one under another. A
@@ -117,11 +120,14 @@ def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, reference=None):
         ax = fig.add_subplot(xlabel=xlabel, ylabel=ylabel)
         ax.set_title(title, pad=14)
         _number_steps(ax, spans, scale)
+        for k, (start, end) in enumerate(gaps):  # a line drawn across a gap is not a measurement: shade it
+            ax.axvspan(start / scale, end / scale, color="#f4c7c3", lw=0, zorder=0,
+                       label=None if k else "gap: no samples arrived")
         for x, y, name in lines:
             ax.plot(x, y, label=name)
         if reference:
             ax.axhline(reference[0], ls="--", color="#b3261e", label=reference[1])
-        if any(not line.get_label().startswith("_") for line in ax.get_lines()):
+        if any(not a.get_label().startswith("_") for a in (*ax.get_lines(), *ax.patches)):
             ax.legend(loc="best")
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})

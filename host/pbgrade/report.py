@@ -223,7 +223,12 @@ def _plots(r, traces):
              ", ".join(f"{step.number} {names[step.number]}" for step, _, _ in traces.spans) +
              f". Each trace shows the lowest and the highest reading of every 1/{plots.BUCKETS} of the run "
              "or less, so no spike or dropout is smoothed away.")
-    figures = [f"<figure>{svg}</figure>" for svg in plots.over_time(traces)]
+    gaps = [(start + a, start + b) for step, start, _ in traces.spans
+            for a, b in r["steps"][step.number - 1].get("integrity", {}).get("gaps", [])]
+    if gaps:
+        about += f" {len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the samples, shaded: the line across is not " \
+                 "a measurement."
+    figures = [f"<figure>{svg}</figure>" for svg in plots.over_time(traces, gaps)]
     if traces.curves:
         svg = plots.against_capacity(traces, names, r["config"]["end_mv"] / 1000)
         figures.append(f"<figure>{svg}<figcaption>The discharge curve: charge counted from the start of the "
