@@ -11,7 +11,8 @@ one loop that samples whichever channel is due first.
 
 Usage (firmware/main.py does this on a board)::
 
-    station.run(board_machine.boards(rigs), rigs, wire.links(len(rigs)))
+    links = wire.links(len(rigs))  # first, while the heap is in one piece
+    station.run(board_machine.boards(rigs), rigs, links)
 """
 import micropython
 from micropython import const
