@@ -38,6 +38,9 @@ PICO_3CH = (ROOT / "rigs" / "pico-3ch.toml").read_text()
     (("sensor = { address = 0x44 }", "sensor = { address = 0x44, max_current_a = 3.0 }"),
      ["[[channel]] 3", "[limits] max_current_a exceeds"]),
     (("pins = { load_pwm = 11 }", "rig = { board = \"esp32\" }"), ["[[channel]] 3", "rig", "not a known"]),
+    (("pins = { load_pwm = 15 }\nload = { short_pin = 14 }",  # a relay bank: a list of pins, one of them
+      'pins = { load_relays = [16, 13] }\nload = { short_pin = 14, kind = "relays", resistors_ohm = [10.0, 4.7] }'),
+     ["[[channel]] 1 and 2", "pin 13"]),  # channel 2's PWM
 ])
 def test_bad_channel_is_refused_in_one_line_naming_it(tmp_path, edit, words):
     message = refusal(tmp_path, PICO_3CH, edit)

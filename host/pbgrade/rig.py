@@ -110,12 +110,13 @@ def _check_apart(path, channels):
     seen = {}
     sharing = {}  # address -> the test channels on its sensor
     for k, channel in enumerate(channels, 1):
-        pins = {v for key, v in channel.get("pins", {}).items() if key not in SHARED_PINS and key != "load_pwm_hz"}
-        pins |= set(channel.get("pins", {}).get("load_relays", []))
+        own = channel.get("pins", {})
+        pins = {v for key, v in own.items() if key not in (*SHARED_PINS, "load_pwm_hz", "load_relays")}
+        pins |= set(own.get("load_relays", []))
         pins |= {channel["load"]["short_pin"]} if "short_pin" in channel["load"] else set()
         s = channel["sensor"]
         sensor = f"{s['address']:#x}" + (f" channel {s['channel']}" if s["chip"] == "INA3221" else "")
-        for thing in [("sensor address", sensor)] + [("pin", str(p)) for p in pins if not isinstance(p, list)]:
+        for thing in [("sensor address", sensor)] + [("pin", str(p)) for p in pins]:
             if thing in seen:
                 raise RigFileError(f"{path}: [[channel]] {seen[thing]} and {k} both use {thing[0]} {thing[1]}: "
                                    f"give each channel its own")
