@@ -16,6 +16,7 @@ from pbgrade.method import load_method
 from pbgrade.profile import load_profile
 from pbgrade.rig import load_rig
 from pbgrade.runner import Options
+from pbgrade.simdut import load_dut
 
 LABEL = ROOT / "rigs" / "sim" / "duts" / "honest-10000.label.toml"
 EXPECTED = {"honest-10000": "PASS", "sagging-output": "FAIL"}  # tests/test_catalogue.py: the eol verdicts
@@ -52,7 +53,7 @@ def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, mon
     with ExitStack() as stack:
         sims = [start_sim(stack, rig, None, speed=20) for _ in range(rigs)]  # 2.4 s a unit: the channels overlap
         bays = [(sim, k) for sim in sims for k in range(1, len(rig_channels(rig)) + 1)]
-        operator = factory.SimulatedOperator(bays, list(EXPECTED))
+        operator = factory.SimulatedOperator(bays, [(name, load_dut(name)) for name in EXPECTED])
         channels = [factory.Channel(n, sim.ports[k - 1], rig_channels(sim.rig)[k - 1],
                                     factory.station_name(rig, n)) for n, (sim, k) in enumerate(bays, 1)]
         watcher = Watcher()
@@ -78,7 +79,6 @@ def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, mon
 def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
     monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
     from pbgrade.cli import start_sim
-    from pbgrade.simdut import load_dut
 
     with ExitStack() as stack:
         sim = start_sim(stack, load_rig("sim"), None)

@@ -132,10 +132,11 @@ def cmd_run(args):
             port = args.port
         print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
               f"graded by {profile.name}", file=sys.stderr)
-        live = Live(sys.stderr, label, method, plans_for(method, label, options, rig))
+        plans = plans_for(method, label, options, rig)
         try:
-            return _watch(live, lambda progress: run_test(port, label, label_path, method, profile, rig, options,
-                                                          data_root, progress), args.json)
+            return _watch(Live(sys.stderr, label, method, plans),
+                          lambda progress: run_test(port, label, label_path, method, profile, rig, options, data_root,
+                                                    progress, plans=plans), args.json)
         except RigError as e:
             if sim and not sim.alive():
                 raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
@@ -312,7 +313,8 @@ def cmd_resume(args):
     label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
     method, plans = plans_from_meta(meta)
     live = Live(sys.stderr, label, method, plans)
-    return _watch(live, lambda progress: resume_test(run_dir, label, profile, args.port, progress), args.json)
+    return _watch(live, lambda progress: resume_test(run_dir, meta, method, plans, label, profile, args.port,
+                                                     progress), args.json)
 
 
 def _report(record, json_path):

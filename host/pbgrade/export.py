@@ -88,11 +88,11 @@ def export_samples(run_dir, out):
     return count
 
 
-def export_summary(db_path, out, since=""):
+def export_summary(db_path, out, since=None):
     """One row per run started at or after `since` (UTC, as the records write it) into a CSV file; how many."""
     if not Path(db_path).is_file():
         raise ExportError(f"no runs yet: {db_path} does not exist (PBGRADE_DATA says where the runs are)")
-    rows = Store(db_path).rows(SUMMARY_COLUMNS.values(), RunFilter(since=since or None))
+    rows = Store(db_path).rows(SUMMARY_COLUMNS.values(), RunFilter(since=since))
     count = 0
     with _replaced(out) as f:
         writer = csv.writer(f)
@@ -106,7 +106,7 @@ def export_summary(db_path, out, since=""):
 def since_utc(text):
     """--since as the records write times (2026-01-31T07:00:00Z), as `pbgrade history` reads it."""
     if text is None:
-        return ""
+        return None
     try:
         return utc_time(text)
     except ValueError:

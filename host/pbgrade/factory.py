@@ -115,10 +115,7 @@ class Session:
                 if self._all_broken():
                     break
             self.serials.join()
-        except KeyboardInterrupt:
-            self.stopping.set()
-            raise
-        finally:
+        finally:  # Ctrl-C too: every channel stops, its load off, its run saved as aborted
             self.stopping.set()
             for t in threads:
                 t.join()
@@ -262,7 +259,8 @@ class TerminalView:
 class SimulatedOperator:
     """Plugs the next catalogue unit into a simulated channel's bay when its
     serial is scanned, and pulls it out once the verdict shows. bays: the
-    (SimRig, its channel number) of each station channel, in order."""
+    (SimRig, its channel number) of each station channel, in order; duts:
+    the (catalogue name, DUT description) of the units plugged in in turn."""
 
     def __init__(self, bays, duts):
         self.bays, self.duts = bays, duts
@@ -271,10 +269,10 @@ class SimulatedOperator:
 
     def plug(self, channel, serial):
         with self._lock:
-            name = self.duts[len(self.units) % len(self.duts)]
+            name, dut = self.duts[len(self.units) % len(self.duts)]
             self.units[serial] = name
         sim, number = self.bays[channel.number - 1]
-        sim.plug(load_dut(name), number)
+        sim.plug(dut, number)
 
     def unplug(self, channel):
         sim, number = self.bays[channel.number - 1]
@@ -303,8 +301,9 @@ def cmd_station(args):
 
     rig = load_rig(args.rig)
     rigs = rig_channels(rig)
-    for channel_rig in rigs:
-        label, method, profile = checked_test(channel_rig, args.label, args.method, args.profile)
+    # the label's current against the lowest current limit of the channels: the one that binds
+    lowest = min(rigs, key=lambda r: r["limits"]["max_current_a"])
+    label, method, profile = checked_test(lowest, args.label, args.method, args.profile)
     if len(rigs) > 1 and args.channels is not None:
         raise StationError(f"--channels {args.channels}: rig {rig['rig']['name']} has {len(rigs)} channels of its "
                            f"own; leave --channels out")
@@ -319,9 +318,8 @@ def cmd_station(args):
         if args.port:
             bays = list(zip(args.port, rigs if len(rigs) > 1 else rigs * len(args.port)))
         else:
-            duts = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
-            for name in duts:
-                load_dut(name)  # a wrong name is refused before any channel starts
+            names = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
+            duts = [(name, load_dut(name)) for name in names]  # a wrong name is refused before any channel starts
             sims = [start_sim(stack, rig, None) for _ in range(1 if len(rigs) > 1 else count)]
             sim_bays = [(sim, k) for sim in sims for k in range(1, len(rigs) + 1)]
             operator = SimulatedOperator(sim_bays, duts)

@@ -6,16 +6,13 @@ function, so it is tested without a rig); `panel` and `line` render it. `Live`
 is the runner's progress callback: on a terminal a panel redrawn at most
 REFRESH_S apart (rich), anywhere else (CI logs, pipes) plain lines, one per
 step start and end and one per PLAIN_EVERY_S of test time, without escape
-codes or carriage returns.
+codes or carriage returns. rich is imported where a view is drawn: every
+pbgrade command imports this module, few draw it.
 """
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import rich.live
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 
 REFRESH_S = 0.25  # at most 4 redraws a second of wall time: more is flicker, not news
@@ -215,6 +212,9 @@ def _margin(limit, margin, unit, inside, outside):
 
 def panel(s):
     """The terminal view of a snapshot."""
+    from rich.panel import Panel
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -245,6 +245,8 @@ class Live:
         self.label = label
         self.method = method
         self._plans = plans
+        from rich.console import Console
+
         self._console = Console(file=stream)
         self._terminal = self._console.is_terminal and not self._console.is_dumb_terminal
         self._display = None  # the rich Live, from the first redraw on
@@ -311,6 +313,8 @@ class Live:
     def _redraw(self):
         view = panel(self.snapshot())
         if self._display is None:
+            import rich.live
+
             self._display = rich.live.Live(view, console=self._console, auto_refresh=False)
             self._display.start()
         self._display.update(view, refresh=True)

@@ -91,9 +91,10 @@ def over_time(traces, gaps=()):
                                   ("power", "power (W)", p))]
 
 
-def against_capacity(traces, names, end_v):
+def against_capacity(traces, end_v):
     """Voltage against the charge delivered, one line per discharge step, with the end-of-discharge voltage."""
-    lines = [(*curve.points(), f"step {step.number} {names[step.number]}" if len(traces.curves) > 1 else None)
+    several = len(traces.curves) > 1
+    lines = [(*curve.points(), f"step {step.number} {step.type.replace('_', ' ')}" if several else None)
              for step, curve in traces.curves.items()]
     return _svg("Output voltage against capacity delivered", "capacity delivered (mAh)", "voltage (V)", lines,
                 reference=(end_v, f"end of discharge: {end_v:.2f} V"))

@@ -217,20 +217,19 @@ def _settling(settling):
 def _plots(r, traces):
     if not traces.spans:
         return "<h2>Plots</h2>\n<p>No samples were received.</p>"
-    names = {n: step["type"].replace("_", " ") for n, step in enumerate(r["steps"], start=1)}
     about = ("The steps run back to back on the time axis, a dotted line where each begins, numbered above where "
              "there is room (the pause between steps, a second or so, is left out): " +
-             ", ".join(f"{step.number} {names[step.number]}" for step, _, _ in traces.spans) +
+             ", ".join(f"{step.number} {step.type.replace('_', ' ')}" for step, _, _ in traces.spans) +
              f". Each trace shows the lowest and the highest reading of every 1/{plots.BUCKETS} of the run "
              "or less, so no spike or dropout is smoothed away.")
     gaps = [(start + a, start + b) for step, start, _ in traces.spans
-            for a, b in r["steps"][step.number - 1].get("integrity", {}).get("gaps", [])]
+            for a, b in r["steps"][step.number - 1]["integrity"]["gaps"]]
     if gaps:
         about += f" {len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the samples, shaded: the line across is not " \
                  "a measurement."
     figures = [f"<figure>{svg}</figure>" for svg in plots.over_time(traces, gaps)]
     if traces.curves:
-        svg = plots.against_capacity(traces, names, r["config"]["end_mv"] / 1000)
+        svg = plots.against_capacity(traces, r["config"]["end_mv"] / 1000)
         figures.append(f"<figure>{svg}<figcaption>The discharge curve: charge counted from the start of the "
                        f"discharge step.</figcaption></figure>")
     return "<h2>Plots</h2>\n" + f"<p>{_e(about)}</p>\n" + "\n".join(figures)

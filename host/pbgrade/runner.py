@@ -108,13 +108,14 @@ class Link:
 
 
 def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None,
-             station=None):
+             station=None, plans=None):
     """Run a method's steps on one unit; return its record (also kept in the journal).
 
-    station: where it was tested, for the record (default: this host and the rig)."""
+    station: where it was tested, for the record (default: this host and the rig); plans: the
+    steps' plans, if the caller made them already (plans_for)."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    plans = plans_for(method, label, options, rig)
+    plans = plans if plans is not None else plans_for(method, label, options, rig)
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
@@ -134,12 +135,11 @@ def plans_for(method, label, options, rig):
     return [steps.plan(step, label, options) for step in method.steps]
 
 
-def resume_test(run_dir, label, profile, port=None, progress=lambda step, ev: None):
+def resume_test(run_dir, meta, method, plans, label, profile, port=None, progress=lambda step, ev: None):
     """Go on with a run whose host stopped (a crash, SIGKILL, a power cut): the
     journal gives back every step so far, the device re-sends what it sent
-    meanwhile (as far as it still keeps it), and the steps left run as usual."""
-    meta = check_resumable(read_meta(run_dir))
-    method, plans = plans_from_meta(meta)
+    meanwhile (as far as it still keeps it), and the steps left run as usual.
+    meta, method, plans: the run's (find_run, check_resumable, plans_from_meta)."""
     journal = Journal(run_dir)
     evaluations = _replay_all(run_dir, plans)
     link = Link(port or meta["port"], journal.received, external_load(meta["rig"]))
@@ -151,7 +151,6 @@ def check_resumable(meta):
     if "status" in meta:
         raise RigError(f"run {meta['run_id']} already ended ({meta['status']}): nothing to resume; "
                        f"`pbgrade regrade` rebuilds its result")
-    return meta
 
 
 def find_run(run):

@@ -79,8 +79,7 @@ class SimRig:
         self.flash_dir = Path(flash_dir)
         self.port = None
         self.ports = []
-        self.truth = None  # channel 1's; truths: every channel's
-        self.truths = []
+        self.truth = None  # channel 1's (the simulator's log has every channel's)
         self._proc = None
         self._slaves = []
         self._plugged = 0  # units plugged or pulled so far: the simulator notices a change of this number
@@ -169,8 +168,7 @@ class SimRig:
         self._log.seek(0)
         for line in self._log:
             if line.startswith('{"truth"'):
-                report = json.loads(line)
-                self.truth, self.truths = report["truth"], report["channels"]
+                self.truth = json.loads(line)["truth"]
         self._log.close()
         return False
 
