@@ -26,6 +26,7 @@ from pbgrade.simrig import micropython_exe
 
 from . import accuracy, compare, firmware, ingest, simulator
 from .sim import describe
+from .table import fmt, render
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
@@ -126,29 +127,8 @@ def machine():
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def fmt(value, signed=False):
-    if value is None:
-        return "n/a"
-    if signed:
-        return f"{value:+.4f}"
-    if value == 0 or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def mark(entry):
     return {True: "ok", False: "MISSED", None: ""}[entry["met"]]
-
-
-def render(rows, markdown, right):
-    """rows[0] is the header; the columns in `right` (numbers) right-aligned."""
-    if markdown:
-        lines = ["| " + " | ".join(r) + " |" for r in rows]
-        lines.insert(1, "|" + "".join("--:|" if c in right else "---|" for c in range(len(rows[0]))))
-        return "\n".join(lines)
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in
-                               enumerate(zip(r, widths))).rstrip() for r in rows)
 
 
 def tables(figures, markdown=False):

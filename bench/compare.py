@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from .table import fmt, render
+
 THRESHOLD = 0.10  # worse by more than this fraction of the old value: a regression
 ERROR_FLOOR = 0.001  # percentage points (10 ppm): an error that grew by less is the same error
 HIGHER_UNITS = {"samples/s"}
@@ -96,14 +98,6 @@ def _pct(x):
     return "a lot" if x == float("inf") else f"{100 * x:.0f} %"
 
 
-def fmt(value):
-    if value is None:
-        return "-"
-    if value == 0 or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def where(result):
     m = result.get("machine", {})
     dirty = " with local changes" if m.get("git_dirty") else ""
@@ -121,12 +115,10 @@ def report(old, new, threshold=THRESHOLD):
     if (om.get("cpu"), om.get("cores")) != (nm.get("cpu"), nm.get("cores")):
         lines.append("note: measured on different machines: speeds do not compare")
     table = [("figure", "old", "new", "new/old", "")]
-    table += [(r["title"], fmt(r["old"]), fmt(r["new"]), "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
-               r["mark"]) for r in rows]
-    widths = [max(len(t[c]) for t in table) for c in range(5)]
+    table += [(r["title"], fmt(r["old"], missing="-"), fmt(r["new"], missing="-"),
+               "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["mark"]) for r in rows]
     lines.append("")
-    lines += ["  ".join(cell.rjust(w) if 0 < c < 4 else cell.ljust(w) for c, (cell, w) in enumerate(zip(t, widths)))
-              .rstrip() for t in table]
+    lines.append(render(table, False, {1, 2, 3}))
     bad = [r for r in rows if r["regression"]]
     lines.append("")
     lines.append(f"{len(bad)} regression(s) over {100 * threshold:.0f} %: " + ", ".join(r["key"] for r in bad)

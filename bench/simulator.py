@@ -9,6 +9,7 @@ RSS is that run's host alone (VmHWM: ru_maxrss would carry the parent's peak
 across exec).
 """
 import json
+import os
 import re
 import resource
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from pbgrade.label import load_label
 from pbgrade.method import load_method
-from pbgrade.paths import ROOT
+from pbgrade.paths import FIRMWARE, ROOT, SIM
 from pbgrade.profile import load_profile
 from pbgrade.rig import channels as rig_channels
 from pbgrade.rig import load_rig
@@ -52,10 +53,10 @@ def channels(name, capacity_mah):
     the firmware's heap for 8 channels, as tests/mp/test_channels_mp.py measures it in a 192 KB heap."""
     rig, dut = load_rig("sim-3ch"), unit(name, capacity_mah)
     one, three = (graded_run(rig, dut, name, 10, n) for n in (1, 3))
-    script = ROOT / "tests" / "mp" / "test_channels_mp.py"
-    path = ":".join(str(ROOT / d) for d in ("firmware", "rigs/sim", "tests/mp"))
-    proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(script)], capture_output=True,
-                          text=True, env={"MICROPYPATH": path}, check=True)
+    tests = ROOT / "tests" / "mp"
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), str(tests)]))
+    proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(tests / "test_channels_mp.py")],
+                          capture_output=True, text=True, env=env, check=True)
     heap = int(re.search(r"firmware heap for 8 channels: (\d+) bytes", proc.stdout).group(1))
     figures = {"wall_s_one": one["wall_s"], "wall_s_three": three["wall_s"],
                "three_to_one": three["wall_s"] / one["wall_s"], "heap_kb_8": heap / 1024}

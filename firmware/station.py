@@ -69,8 +69,6 @@ _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condit
 
 def run(boards, rigs, links):
     """Serve the rig's channels: rigs[k] on boards[k] over links[k] (wire.links), one Station each."""
-    for board, link in zip(boards, links):
-        link.out = board.serial_out
     serve([Station(b, r, link) for b, r, link in zip(boards, rigs, links)])
 
 
@@ -101,7 +99,8 @@ def step(stations):
 class Station:
     def __init__(self, board, rig, link=None):
         self.board = board
-        self.link = link or wire.Link(board.serial_out)
+        self.link = link or wire.Link(None)  # a link may be made before its board (wire.links)
+        self.link.out = board.serial_out
         self.set_limits(rig["limits"])
         cfg = rig["sensor"]
         self.address = cfg["address"]

@@ -148,7 +148,7 @@ class SimBoard:
                 dut = json.load(f)
             if dut["bay"] != self._bay:
                 self._bay = dut["bay"]
-                self.world.bank = _bank(dut, self._seed + self._bay)  # the world notices at its next look
+                self.world.plug_bank(_bank(dut, self._seed + self._bay))
 
     def _host_away(self):
         if self._away_file is None:

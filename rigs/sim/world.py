@@ -13,7 +13,7 @@ import math
 
 import micropython
 
-from powerbank import FOREVER, ModelBank
+from powerbank import ModelBank
 
 AMBIENT_C = 25.0  # the room the rig stands in
 
@@ -55,10 +55,6 @@ class CurveBank:
         return self.voltage(0.0) / (short_ohm + 0.1)
 
     @micropython.native
-    def until_change(self, current_a):
-        return FOREVER  # switches off only when its charge runs out, inside step()
-
-    @micropython.native
     def _v_at(self, q):
         k = self._k
         q0, q1 = self.q[k], self.q[k + 1]
@@ -68,13 +64,13 @@ class CurveBank:
 
     @micropython.native
     def advance(self, current_a, seconds, p=None):
-        """step() for `seconds` (nothing switches before: until_change()); returns them."""
+        """step() for `seconds`, all of them: a curve switches only when its charge runs out, inside step()."""
         self.step(current_a, seconds)
         return seconds
 
     @micropython.native
-    def step(self, current_a, seconds, p=None):
-        """Deliver current for some seconds, or until the curve ends (p: unused)."""
+    def step(self, current_a, seconds):
+        """Deliver current for some seconds, or until the curve ends."""
         if not self.on or current_a <= 0:
             return
         want = current_a * seconds
@@ -101,26 +97,18 @@ class _Load:
     """What both loads share: their parts are off the rig file's nominal values
     (gain_error, a fraction) and drift with the temperature of their heatsink
     (tempco, fraction per degree C), which rises c_per_w degrees per watt
-    burnt, over tau_s: what an open-loop load gets wrong during a discharge.
-
-    draw(bank) is the current the load draws from the bank now, and leaves
-    the bank's voltage at that current in self.v (the world needs both)."""
+    burnt, over tau_s: what an open-loop load gets wrong during a discharge."""
 
     @micropython.native
     def __init__(self, gain_error=0.0, tempco=0.0, c_per_w=0.0, tau_s=600.0):
-        self.gain_error = gain_error
         self.tempco = tempco
         self.c_per_w = c_per_w
         self.tau_s = tau_s
         self.rise_c = 0.0  # heatsink over ambient
         self._gain0 = 1 + gain_error
-        self._gain = self.gain()  # gain(), kept: it changes only as the heatsink warms (heat)
+        self._gain = self._gain0  # it changes only as the heatsink warms (heat)
         self._fade = (-1.0, 0.0, -1.0, 0.0)  # (seconds, 1 - exp(-seconds / tau_s)) for the last two step lengths
         self.v = 0.0
-
-    @micropython.native
-    def gain(self):
-        return (1 + self.gain_error) * (1 + self.tempco * self.rise_c)
 
     @micropython.native
     def heat(self, watts, seconds):
@@ -136,7 +124,7 @@ class _Load:
         rise = self.rise_c
         rise += (watts * self.c_per_w - rise) * fade
         self.rise_c = rise
-        self._gain = self._gain0 * (1 + self.tempco * rise)  # gain(), to the bit
+        self._gain = self._gain0 * (1 + self.tempco * rise)
 
 
 class CCLoad(_Load):
@@ -156,23 +144,19 @@ class CCLoad(_Load):
         self.max_current_a = max_current_a
         self.dropout_v = dropout_v
         self.setpoint_a = 0.0
-        self._duty = None  # the drive the setpoint came from (the loop repeats it sample after sample)
 
     @micropython.native
     def set_ma(self, ma):
-        return self._setpoint(min(ma / 1000, self.max_current_a), None)
+        return self._setpoint(min(ma / 1000, self.max_current_a))
 
     @micropython.native
     def drive(self, duty_u16):
-        if duty_u16 == self._duty:
-            return False
-        return self._setpoint(self.max_current_a * min(max(duty_u16, 0), 65535) / 65535, duty_u16)
+        return self._setpoint(self.max_current_a * min(max(duty_u16, 0), 65535) / 65535)
 
     @micropython.native
-    def _setpoint(self, amps, duty):
+    def _setpoint(self, amps):
         changed = amps != self.setpoint_a
         self.setpoint_a = amps
-        self._duty = duty
         return changed
 
     @micropython.native
@@ -180,15 +164,9 @@ class CCLoad(_Load):
         return self.setpoint_a > 0
 
     @micropython.native
-    def current(self, bank):
-        i = self.setpoint_a * self._gain
-        if i <= 0 or bank.voltage(i) < self.dropout_v:
-            return 0.0
-        return i
-
-    @micropython.native
     def draw(self, bank):
-        """current(bank), and the bank's voltage at it in self.v."""
+        """The current it draws from the bank (none once the output is below its dropout), and the
+        bank's voltage at it in self.v."""
         i = self.setpoint_a * self._gain
         if i > 0:
             v = bank.voltage(i)
@@ -230,13 +208,6 @@ class ResistorBank(_Load):
             i = bank.voltage(i) * g
         return i
 
-    @micropython.native
-    def draw(self, bank):
-        """current(bank), and the bank's voltage at it in self.v."""
-        i = self.current(bank)
-        self.v = bank.voltage(i)
-        return i
-
 
 class World:
     """Bank and load on one virtual clock; `sense` is what a sensor sees now.
@@ -246,17 +217,17 @@ class World:
 
     Between two looks the world keeps the load's current, the bank's voltage
     at it and their product (the power) as of the present state: only
-    stepping time, changing a setting and swapping the bank or load (the
-    next look notices) change them, so each is computed once, not again by
-    every part that needs it.
+    stepping time, changing a setting and plugging in another bank
+    (plug_bank) change them, so each is computed once, not again by every
+    part that needs it.
 
-    A bank has voltage(i), short_current(short_ohm), until_change(i),
-    step(i, seconds) and sensed_voltage(i); one that also has advance(i,
-    seconds, p) (ModelBank, CurveBank) steps up to its next switching moment
-    by itself and takes sensed_voltage(i, v) with the voltage the world
-    already has. A load has current(bank), drawing() and heat(watts,
-    seconds); draw(bank) too if it leaves the bank's voltage at that current
-    in its .v. A setter of a load may return False: nothing changed.
+    A bank (ModelBank, CurveBank) has voltage(i), short_current(short_ohm),
+    advance(i, seconds, p): a step up to its next switching moment at most,
+    sensed_voltage(i, v) with the voltage the world already has, and
+    skip_noise(v). A load has drawing() and heat(watts, seconds), and
+    either draw(bank), which leaves the bank's voltage at its current in its
+    .v, or current(bank). A setter of a load may return False: nothing
+    changed.
 
     A setting brings the world up to now first, as a look does (and draws
     the noise a reading would); a drive the load already has changes
@@ -272,9 +243,15 @@ class World:
         self._t_us = clock.now_us
         self._i = None  # the current now (None: to be found again) ...
         self._v = self._p = 0.0  # ... the bank's voltage at it, and voltage * current
-        self._bank = self._load = None  # the bank and load they are for
         self._duty = None  # the drive load_drive() set last
-        self._advances = self._draws = False
+        self._draws = hasattr(load, "draw")
+        self._present()
+
+    @micropython.native
+    def plug_bank(self, bank):
+        """Another unit on the output (a station's bay), from the last look on."""
+        self.bank = bank
+        self._present()
 
     @micropython.native
     def set_load_ma(self, ma):
@@ -286,7 +263,7 @@ class World:
         the closed loop of firmware/load.py repeats the drive it had most of the
         time: that changes nothing, so the world need not be brought up to now
         for it (the next look does that in one step instead of two)."""
-        if duty_u16 == self._duty and self._load is self.load:
+        if duty_u16 == self._duty:
             return
         self.sense(self.clock.now_us, False)
         was = self.load.drawing()
@@ -351,47 +328,24 @@ class World:
         self._p = v * i
 
     @micropython.native
-    def _swapped(self):
-        """A bank or load seen for the first time: what it can do, and where things stand."""
-        self._bank = self.bank
-        self._load = self.load
-        self._advances = hasattr(self.bank, "advance")
-        self._draws = hasattr(self.load, "draw")
-        self._present()
-
-    @micropython.native
     def sense(self, now_us, reading=True):
         """Advance to now, re-evaluating the load current whenever the bank switches;
         (bus volts, amps) as a sensor sees them, unless no reading is wanted."""
-        if self._bank is not self.bank or self._load is not self.load:
-            self._swapped()
-        elif self._i is None:
+        if self._i is None:
             self._present()
         if now_us > self._t_us:
             dt = (now_us - self._t_us) / 1e6
             while True:  # each step ends where the bank switches: the current may change there
-                if self._advances:
-                    step = self.bank.advance(self._i, dt, self._p)
-                else:
-                    step = self._step(dt)
+                step = self.bank.advance(self._i, dt, self._p)
                 self.load.heat(0.0 if self.shorted else self._p, step)  # the load's own, apart from the bank's
                 self._present()
                 if step >= dt:  # a step is never longer than dt
                     break
                 dt -= step
             self._t_us = now_us
-        if not self._advances:
-            return self.bank.sensed_voltage(self._i), self._i
         if reading:
             return self.bank.sensed_voltage(self._i, self._v), self._i
         self.bank.skip_noise(self._v)  # what the reading would have drawn of the noise
-
-    @micropython.native
-    def _step(self, dt):
-        """advance() for a bank without one: up to dt seconds, to its next switching moment at most."""
-        step = min(dt, max(self.bank.until_change(self._i), 1e-6))
-        self.bank.step(self._i, step)
-        return step
 
     @micropython.native
     def temperature_c(self, sensor):

@@ -281,16 +281,22 @@ def raw_reads(ina, n, shunt=True):
         n -= 1
 
 
-def allocated(ina, n=1000, shunt=True):
-    """MicroPython only: bytes allocated by raw_reads(ina, n, shunt); the raw
-    reads promise 0."""
+def heap_used(work, *args):
+    """MicroPython only: bytes work(*args) allocated, with the collector off. Call it from a
+    function or a script alike: nothing of the measurement itself (a new global) is counted."""
     gc.collect()
     gc.disable()
     before = gc.mem_alloc()
-    raw_reads(ina, n, shunt)
+    work(*args)
     after = gc.mem_alloc()
     gc.enable()
     return after - before
+
+
+def allocated(ina, n=1000, shunt=True):
+    """MicroPython only: bytes allocated by raw_reads(ina, n, shunt); the raw
+    reads promise 0."""
+    return heap_used(raw_reads, ina, n, shunt)
 
 
 def read_ns(ina, n=5000):

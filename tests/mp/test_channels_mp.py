@@ -19,7 +19,7 @@ import clock as vclock  # noqa: E402
 from i2cbus import SimI2C  # noqa: E402
 from ina226_sim import SimINA226  # noqa: E402
 from inafakes import STATION_RIG as RIG  # noqa: E402
-from inafakes import IdealSink, StillSensor  # noqa: E402
+from inafakes import IdealSink, StillSensor, heap_used  # noqa: E402
 
 
 class Discard:
@@ -71,8 +71,6 @@ boards = [Board(clock, bus, k) for k in range(1, 9)]
 gc.collect()
 before_stations = gc.mem_alloc()
 stations = [station.Station(b, rig(k), link) for k, (b, link) in enumerate(zip(boards, links), 1)]
-for b, link in zip(boards, links):
-    link.out = b.serial_out
 gc.collect()
 firmware_bytes += gc.mem_alloc() - before_stations
 print("firmware heap for 8 channels: %d bytes" % firmware_bytes)
@@ -101,14 +99,15 @@ assert abs(boards[0].source.load_a - 1.0) < 0.05 and abs(boards[1].source.load_a
 # The loop over the channels allocates nothing (the simulated chips' arithmetic aside: still readings).
 real = one.sensor, two.sensor
 one.sensor, two.sensor = StillSensor(one.sensor), StillSensor(two.sensor)
-gc.collect()
-gc.disable()
-mem = gc.mem_alloc()
-t0 = clock.now_us
-while clock.now_us - t0 < 10_000_000:
-    station.step(stations)
-allocated = gc.mem_alloc() - mem
-gc.enable()
+
+
+def serve_for(us):
+    t0 = clock.now_us
+    while clock.now_us - t0 < us:
+        station.step(stations)
+
+
+allocated = heap_used(serve_for, 10_000_000)
 assert allocated == 0, "the loop over the channels allocated %d bytes" % allocated
 one.sensor, two.sensor = real
 

@@ -2,11 +2,11 @@
 # simulated sink within 1 % through the simulated chip, the relay bank picks
 # its combination, and update() allocates nothing in any mode (nor a CC
 # set_target, which the station's ramp calls while sampling).
-import gc
 
 import load
 import sensors
 from clock import VirtualClock
+from inafakes import heap_used
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 from world import CCLoad, CurveBank, ResistorBank, World
@@ -88,16 +88,14 @@ def allocated(rig, mode, value, step_every=0):
     ctl.start()
     for k in range(20):
         ctl.update(BUS[k & 7], ctl.t)
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    for k in range(2000):
-        ctl.update(BUS[k & 7], ctl.t + WOBBLE[k & 7])
-        if step_every and k % step_every == 0:
-            ctl.set_target(load.CC, 1900 if k // step_every & 1 else 2100)
-    after = gc.mem_alloc()
-    gc.enable()
-    return after - before
+
+    def updates():
+        for k in range(2000):
+            ctl.update(BUS[k & 7], ctl.t + WOBBLE[k & 7])
+            if step_every and k % step_every == 0:
+                ctl.set_target(load.CC, 1900 if k // step_every & 1 else 2100)
+
+    return heap_used(updates)
 
 
 for rig, mode, value, steps in ((CC_RIG, load.CC, 2100, 50), (CC_RIG, load.CP, 10_000, 0),

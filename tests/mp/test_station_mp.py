@@ -9,7 +9,7 @@ import station
 import wire
 from inafakes import STATION_RIG as RIG
 from inafakes import IdealSink as Source
-from inafakes import StillSensor
+from inafakes import StillSensor, heap_used
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 
@@ -362,14 +362,15 @@ st.end_code = 0
 st.collapse_code = 0
 for _ in range(100):
     st.tick()
-gc.collect()
-gc.disable()
-before = gc.mem_alloc()
-for _ in range(20_000):
-    st.tick()
-after = gc.mem_alloc()
-gc.enable()
+
+
+def ticks(n):
+    for _ in range(n):
+        st.tick()
+
+
+allocated = heap_used(ticks, 20_000)
 assert st.state == station.RUNNING and st.index > 9_000
-assert after == before, "sampling loop allocated %d bytes" % (after - before)
+assert allocated == 0, "sampling loop allocated %d bytes" % allocated
 
 print("OK")
