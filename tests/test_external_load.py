@@ -129,3 +129,36 @@ def test_a_device_limit_cuts_the_external_load_and_the_host_switches_it_off(tmp_
         inst.close()
     assert record["cutoff_reason"] == "limit_power", json.dumps(record["events"])
     assert record["energy_wh"] < 0.01 and input_state == "OFF"
+
+
+def test_a_channels_external_load_answers_while_another_channel_runs(tmp_path, monkeypatch):
+    """Two channels with external loads on one simulated board: channel 2's host sets its load (here:
+    asks who it is, 2 s timeout) while channel 1 discharges for seconds of wall time."""
+    from pbgrade import cli
+    from pbgrade.label import load_label
+    from pbgrade.method import load_method
+    from pbgrade.profile import load_profile
+    from pbgrade.rig import channels
+    from pbgrade.runner import Options, run_test
+    from pbgrade.scpi_load import ScpiLoad
+
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path))
+    rig_file = tmp_path / "scpi-2ch.toml"
+    rig_file.write_text(RIG.read_text() + "\n[[channel]]\n\n[[channel]]\nsensor = { address = 0x41 }\n"
+                                          "load = { short_pin = 15 }\n")
+    label = ROOT / "rigs/sim/duts/honest-10000.label.toml"
+    method = load_method("discharge")
+    with ExitStack() as stack:
+        sim = cli.start_sim(stack, load_rig(rig_file), "honest-10000")
+        one, two = channels(sim.rig)
+        runs = tmp_path / "runs"
+        test = threading.Thread(target=run_test, args=(sim.ports[0], load_label(label), label, method,
+                                                       load_profile(method.profile), one, Options(), tmp_path))
+        test.start()
+        while not any(f.stat().st_size > 2000 for f in runs.glob("*/rx-1-discharge.bin")):  # channel 1 runs
+            assert test.is_alive()
+            threading.Event().wait(0.02)
+        load = ScpiLoad(two["load"]["resource"], two["limits"]["max_current_a"], backend="@py")
+        assert test.is_alive()  # answered while channel 1 was still running
+        load.close()
+        test.join()

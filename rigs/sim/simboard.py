@@ -13,10 +13,11 @@ with its own power bank, load and sensor; they share the clock, the I2C bus
 over stdin/stdout, channel k over the file descriptors its [sim] table names
 ("fds": input, output), which the launcher passes on.
 
-Once a simulated second it looks at two files pbgrade.simrig may change
-while it runs: the DUT file of a rig started with an empty bay (a unit
-plugged in or pulled out), and the host-away flag (while the host does not
-read, time passes at real time, as it does for a board).
+Once a simulated second it answers the hosts of its external loads (if
+any) and looks at two files pbgrade.simrig may change while it runs: the
+DUT file of a rig started with an empty bay (a unit plugged in or pulled
+out), and the host-away flag (while the host does not read, time passes at
+real time, as it does for a board).
 """
 import json
 import os
@@ -135,12 +136,15 @@ class SimBoard:
         f.clock.advance(us)
 
     def _look(self):
-        """A unit plugged in or pulled out of any channel; the host of any gone or back."""
+        """A unit plugged in or pulled out of any channel; the host of any gone or back; what a host
+        asked of its external load (it may, while another channel runs)."""
         self._next_look = self.clock.now_us + 1_000_000
         self._away = False
         for b in self._boards:
             b._look_at_bay()
             self._away = self._away or b._host_away()
+            if b._scpi is not None:
+                b._scpi.poll()
 
     def _look_at_bay(self):
         if self._dut_path is not None:
