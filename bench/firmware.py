@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from pbgrade.evaluate import Evaluation
+from pbgrade.link import collect, command, open_rig
 from pbgrade.paths import FIRMWARE, SIM
 from pbgrade.rig import load_rig
-from pbgrade.runner import Link, collect, command, identify
 from pbgrade.simrig import HEAP_KB, SimRig, micropython_exe
 
 from .sim import config, curve, describe, rig_for, unit
@@ -53,10 +53,7 @@ def trial(rate_hz, seconds, speed):
     slots = round(seconds * 1e6 / cfg["period_us"])
     with tempfile.TemporaryDirectory(prefix="pbgrade-bench-") as work, \
             SimRig(rig, curve(1), work, work) as rig_sim:
-        link = Link(rig_sim.port, lambda chunk: None)
-        try:
-            device = Evaluation({"period_us": cfg["period_us"], "end_mv": 0, "collapse_ma": 0})
-            identify(link, device)
+        with open_rig(rig_sim.port) as (link, device):
             evaluation = Evaluation(cfg, device=(device.identity, device.calibration))
             command(link, evaluation, "CONFIG", **cfg)
             command(link, evaluation, "RUN_FOR", slots=slots)
@@ -64,8 +61,6 @@ def trial(rate_hz, seconds, speed):
             start = time.monotonic()
             collect(link, evaluation, lambda: evaluation.finished)
             wall = time.monotonic() - start
-        finally:
-            link.close()
     integrity = evaluation.integrity()
     lost = slots - evaluation.samples_received + integrity["frames_corrupt"] + integrity["slots_skipped_by_device"]
     return {"rate_hz": rate_hz, "speed": speed, "slots": slots, "received": evaluation.samples_received,

@@ -108,7 +108,7 @@ def test_ramp_steps_are_not_tested_on_an_external_load(tmp_path):
 def test_a_device_limit_cuts_the_external_load_and_the_host_switches_it_off(tmp_path, monkeypatch):
     """A 5 W power limit under a 10.5 W discharge: the device trips at once (EVENT 19) and opens its
     switch; when the run ends the host's side has switched the load's input off too."""
-    from pbgrade import cli
+    from pbgrade import testsetup
     from pbgrade.label import load_label
     from pbgrade.method import load_method
     from pbgrade.profile import load_profile
@@ -120,7 +120,7 @@ def test_a_device_limit_cuts_the_external_load_and_the_host_switches_it_off(tmp_
     label = ROOT / "rigs/sim/duts/honest-10000.label.toml"
     method = load_method("discharge")
     with ExitStack() as stack:
-        sim = cli.start_sim(stack, rig, "honest-10000")
+        sim = testsetup.start_sim(stack, rig, "honest-10000")
         record = run_test(sim.port, load_label(label), label, method, load_profile(method.profile), sim.rig,
                           Options(), tmp_path)
         inst = pyvisa.ResourceManager("@py").open_resource(sim.rig["load"]["resource"], read_termination="\n",
@@ -134,7 +134,7 @@ def test_a_device_limit_cuts_the_external_load_and_the_host_switches_it_off(tmp_
 def test_a_channels_external_load_answers_while_another_channel_runs(tmp_path, monkeypatch):
     """Two channels with external loads on one simulated board: channel 2's host sets its load (here:
     asks who it is, 2 s timeout) while channel 1 discharges for seconds of wall time."""
-    from pbgrade import cli
+    from pbgrade import testsetup
     from pbgrade.label import load_label
     from pbgrade.method import load_method
     from pbgrade.profile import load_profile
@@ -149,7 +149,7 @@ def test_a_channels_external_load_answers_while_another_channel_runs(tmp_path, m
     label = ROOT / "rigs/sim/duts/honest-10000.label.toml"
     method = load_method("discharge")
     with ExitStack() as stack:
-        sim = cli.start_sim(stack, load_rig(rig_file), "honest-10000")
+        sim = testsetup.start_sim(stack, load_rig(rig_file), "honest-10000")
         one, two = channels(sim.rig)
         runs = tmp_path / "runs"
         test = threading.Thread(target=run_test, args=(sim.ports[0], load_label(label), label, method,

@@ -11,14 +11,15 @@ import itertools
 import pytest
 import serial
 
-from pbgrade import faults, runner, wire
+from pbgrade import faults, link, wire
 from pbgrade.journal import read_received, step_files
 from pbgrade.label import load_label
+from pbgrade.link import RigError
 from pbgrade.method import load_method
 from pbgrade.paths import DUTS
 from pbgrade.profile import load_profile
 from pbgrade.rig import load_rig
-from pbgrade.runner import Options, RigError, run_test
+from pbgrade.runner import Options, run_test
 from pbgrade.simdut import load_dut
 from pbgrade.simrig import SimRig
 
@@ -111,7 +112,7 @@ def test_fault_url_wraps_any_port_and_counts_what_it_did():
 @pytest.mark.parametrize("query, named", [("drop=2", "drop=2"), ("lose=0.1", "lose"), ("tx_dup=x", "'x'")])
 def test_a_bad_fault_url_is_one_line_naming_the_option(query, named):
     with pytest.raises(RigError) as e:
-        runner.Link(f"fault://loop://?{query}", on_bytes=None)
+        link.Link(f"fault://loop://?{query}", on_bytes=None)
     assert named in str(e.value) and "\n" not in str(e.value)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT
 from pbgrade import cli
-from pbgrade.record import RunFilter, Store
+from pbgrade.store import RunFilter, Store
 
 # run, started at (UTC), model, serial, station, method, profile, grade, passed, capacity, efficiency, voltage
 BATCH = [

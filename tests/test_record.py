@@ -4,25 +4,32 @@ import multiprocessing
 import socket
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from pbgrade import steps
 from pbgrade.integrate import Integrator
 from pbgrade.label import Label
-from pbgrade.profile import grade, load_profile, measurements_from
-from pbgrade.record import Store, build_record
+from pbgrade.method import load_method
+from pbgrade.profile import load_profile
+from pbgrade.record import ABORTED, ABORTED_BY_OPERATOR, COMPLETE, build_record
+from pbgrade.store import Store
 from pbgrade.voltage import VoltageStats
 
 PERIOD_US = 10_000
 LABEL = Label(10000, 3.7, 6000, 5, 2.1, model="PB-10", serial="0042")
 STARTED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 RIG = {"rig": {"name": "sim", "board": "sim"}, "sensor": {"chip": "INA226", "shunt_ohms": 0.01}}
+METHOD = load_method("discharge")
 
 
 @pytest.fixture(scope="module")
-def run():
-    """A 3-hour 5 V 2.1 A discharge with one 1-second hole in it, graded on gbt35590."""
+def evaluations():
+    """A 3-hour 5 V 2.1 A discharge with one 1-second hole in it, as the method `discharge` sees it: the
+    identify step's evaluation of a device that sent no identity, then the discharge's (stand-ins with
+    what a record reads of an Evaluation)."""
     t = np.arange(3 * 360_000 + 1, dtype=np.int64) * PERIOD_US
     t = np.delete(t, np.arange(1000, 1099))
     v, i = np.full(t.size, 5.0), np.full(t.size, 2.1)
@@ -31,20 +38,25 @@ def run():
     for chunk in np.array_split(np.arange(t.size), 100):
         integrator.add(t[chunk], v[chunk], i[chunk])
         voltage.add(v[chunk], i[chunk])
-    profile = load_profile("gbt35590")
-    measurements = measurements_from(integrator, voltage, LABEL)
-    return {"measurements": measurements, "integrator": integrator, "label": LABEL, "profile": profile,
-            "verdict": grade(profile, measurements, LABEL)}
+    device = SimpleNamespace(identity=None, close=lambda: None,
+                             calibration_record=lambda: {"calibrated": False})
+    discharge = SimpleNamespace(integrator=integrator, voltage=voltage, last=(t[-1] / 1e6, 5.0, 2.1),
+                                end_event={"name": "undervoltage", "t_s": t[-1] / 1e6}, events=[],
+                                samples_lost=integrator.samples_lost, integrity=lambda: {"bad_frames": 0},
+                                config={"period_us": PERIOD_US, "load_ma": 2100}, period_us=PERIOD_US,
+                                chip_accumulators=lambda: None, close=lambda: None)
+    return [device, discharge]
 
 
-def make_record(run, started_at=STARTED):
-    return build_record(**run, cutoff_reason="undervoltage", rig=RIG, firmware_version="0.1.0",
-                        started_at=started_at, decoder={"bad_frames": 0})
+def make_record(evaluations, status=COMPLETE, station=None):
+    plans = [steps.Plan({"period_us": PERIOD_US, "load_ma": 2100})]
+    return build_record(evaluations, METHOD, plans, LABEL, load_profile("gbt35590"), RIG, "20250301T013000Z-0a1b2c",
+                        STARTED, status, station)
 
 
 @pytest.fixture(scope="module")
-def record(run):
-    return make_record(run)
+def record(evaluations):
+    return make_record(evaluations)
 
 
 REQUIRED = ("energy_wh", "capacity_mah", "efficiency", "capacity_ratio", "min_voltage_v", "mean_voltage_v",
@@ -74,15 +86,19 @@ def test_record_says_what_the_gap_may_have_cost(record):
     assert record["capacity_mah"] + integrity["gap_charge_estimate_mah"] == pytest.approx(6300)
 
 
-def test_station_is_this_host_and_the_rig_unless_given(run, record):
+def test_station_is_this_host_and_the_rig_unless_given(evaluations, record):
     assert record["station"] == f"{socket.gethostname()}/sim"
-    assert build_record(**run, cutoff_reason="undervoltage", rig=RIG, firmware_version="0.1.0",
-                        station="line3/sim/channel 2")["station"] == "line3/sim/channel 2"
+    assert make_record(evaluations, station="line3/sim/ch2")["station"] == "line3/sim/ch2"
 
 
-def test_started_at_needs_a_time_zone(run):
-    with pytest.raises(ValueError, match="time zone"):
-        make_record(run, started_at=datetime(2025, 3, 1))
+def test_a_run_stopped_before_its_end_is_never_passed(evaluations, record):
+    aborted = make_record(evaluations, status=ABORTED_BY_OPERATOR)
+    assert (aborted["grade"], aborted["passed"], aborted["status"]) == (ABORTED, False, ABORTED_BY_OPERATOR)
+    assert aborted["verdict"]["decided_by"] == ["stopped_by_operator", *record["verdict"]["decided_by"]]
+    assert aborted["verdict"]["reasons"][0].startswith("stopped by the operator after 180.0 min of test time, "
+                                                       "in step 1 of 1 (discharge)")
+    assert aborted["verdict"]["reasons"][0].endswith("it grades PASS")
+    assert list(aborted) == list(record)  # the same fields in the same order
 
 
 def test_store_round_trips(tmp_path, record):
@@ -94,7 +110,7 @@ def test_store_round_trips(tmp_path, record):
     assert row == {"run_id": record["run_id"], "started_at": "2025-03-01T01:30:00Z", "model": "PB-10",
                    "serial": "0042", "grade": "PASS", "passed": True, "capacity_mah": record["capacity_mah"],
                    "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590",
-                   "station": record["station"], "method": None, "status": None,
+                   "station": record["station"], "method": "discharge", "status": "complete",
                    "capacity_ratio": record["capacity_ratio"], "voltage_ratio_min": record["voltage_ratio_min"],
                    "label": record["label"]}
     with sqlite3.connect(tmp_path / "data" / "runs.sqlite") as db:

@@ -108,9 +108,9 @@ def test_envelope_is_bounded_and_keeps_every_extreme():
 
 def test_a_gap_is_shaded_on_the_time_plots_not_just_bridged():
     from pbgrade import plots
-    from pbgrade.series import Step
+    from pbgrade.series import JournalStep
 
-    traces, step = plots.RunTraces(), Step(1, "discharge", 1.0)
+    traces, step = plots.RunTraces(), JournalStep(1, "discharge", 1.0)
     for t in (np.arange(0.0, 10.0), np.arange(20.0, 30.0)):  # nothing arrived from 10 s to 20 s
         traces.add(step, t, np.full(10, 5.0), np.full(10, 2.1))
     shaded, plain = plots.over_time(traces, [(9.0, 20.0)]), plots.over_time(traces)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from test_e2e import pbgrade
-from pbgrade import factory
+from pbgrade import production_line
 from pbgrade.label import load_label
 from pbgrade.method import load_method
 from pbgrade.profile import load_profile
@@ -44,7 +44,7 @@ class Watcher:
 ])
 def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, monkeypatch, rig_name, rigs, units):
     monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
-    from pbgrade.cli import start_sim
+    from pbgrade.testsetup import start_sim
     from pbgrade.rig import channels as rig_channels
 
     rig = load_rig(rig_name)
@@ -53,11 +53,11 @@ def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, mon
     with ExitStack() as stack:
         sims = [start_sim(stack, rig, None, speed=20) for _ in range(rigs)]  # 2.4 s a unit: the channels overlap
         bays = [(sim, k) for sim in sims for k in range(1, len(rig_channels(rig)) + 1)]
-        operator = factory.SimulatedOperator(bays, [(name, load_dut(name)) for name in EXPECTED])
-        channels = [factory.Channel(n, sim.ports[k - 1], rig_channels(sim.rig)[k - 1],
-                                    factory.station_name(rig, n)) for n, (sim, k) in enumerate(bays, 1)]
+        operator = production_line.SimulatedOperator(bays, [(name, load_dut(name)) for name in EXPECTED])
+        channels = [production_line.Channel(n, sim.ports[k - 1], rig_channels(sim.rig)[k - 1],
+                                    production_line.station_name(rig, n)) for n, (sim, k) in enumerate(bays, 1)]
         watcher = Watcher()
-        session = factory.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile),
+        session = production_line.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile),
                                   Options(), watcher, plug=operator.plug, unplug=operator.unplug)
         records = session.run(s + "\n" for s in serials)
     assert sorted(r["label"]["serial"] for r in records) == serials
@@ -78,19 +78,19 @@ def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, mon
 
 def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
     monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
-    from pbgrade.cli import start_sim
+    from pbgrade.testsetup import start_sim
 
     with ExitStack() as stack:
         sim = start_sim(stack, load_rig("sim"), None)
         timer = threading.Timer(1.0, sim.plug, [load_dut("honest-10000")])
         timer.start()
-        assert factory.watch_output(sim.port, present=True)
+        assert production_line.watch_output(sim.port, present=True)
         timer.join()
         sim.unplug()
-        assert factory.watch_output(sim.port, present=False)
+        assert production_line.watch_output(sim.port, present=False)
         stop = threading.Event()
         threading.Timer(0.5, stop.set).start()
-        assert not factory.watch_output(sim.port, present=True, stop=stop.is_set)  # nothing plugged: the wait ends
+        assert not production_line.watch_output(sim.port, present=True, stop=stop.is_set)  # nothing plugged: the wait ends
 
 
 def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
@@ -118,12 +118,12 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
     from rich.console import Console
 
     console = Console(width=80, record=True, color_system=None)
-    channels = [factory.Channel(1, "p1", {}, "s/ch1", state="remove", serial="SN-1", verdict="PASS",
+    channels = [production_line.Channel(1, "p1", {}, "s/ch1", state="remove", serial="SN-1", verdict="PASS",
                                 detail="grade PASS"),
-                factory.Channel(2, "p2", {}, "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
+                production_line.Channel(2, "p2", {}, "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
                                 detail="loaded 4.61 V < 4.75 V"),
-                factory.Channel(3, "p3", {}, "s/ch3", state="plug in", serial="SN-3")]
-    console.print(factory.TerminalView(console).render(channels))
+                production_line.Channel(3, "p3", {}, "s/ch3", state="plug in", serial="SN-3")]
+    console.print(production_line.TerminalView(console).render(channels))
     text = console.export_text()
     assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text
 

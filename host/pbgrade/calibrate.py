@@ -12,8 +12,8 @@ import json
 import time
 from datetime import datetime, timezone
 
-from .evaluate import Evaluation
-from .runner import IDLE_CONFIG, Link, RigError, collect, command, identify
+from .evaluate import UNCALIBRATED, Evaluation
+from .link import IDLE_CONFIG, RigError, collect, command, open_rig
 
 MIN_VOLTAGE_SPAN_V = 0.5  # closer than this, a voltage offset is not determined
 
@@ -22,12 +22,12 @@ class CalibrationError(ValueError):
     pass
 
 
-def measure_point(link, load_a, seconds):
-    """Mean uncalibrated volts and amps while the load draws load_a for `seconds`."""
+def measure_point(link, device, load_a, seconds):
+    """Mean uncalibrated volts and amps while the load draws load_a for `seconds`; device: the
+    identify step's evaluation (open_rig)."""
     config = {"period_us": 100_000, "load_ma": round(load_a * 1000), "end_mv": 0, "collapse_ma": 0,
               "hold_ms": 1000, "flush_ms": 1000}
-    evaluation = Evaluation(config, apply_calibration=False)
-    identify(link, evaluation)
+    evaluation = Evaluation(config, apply_calibration=False, device=(device.identity, UNCALIBRATED))
     command(link, evaluation, "CONFIG", **config)
     command(link, evaluation, "START")
     collect(link, evaluation, lambda: evaluation.integrator.duration_s >= seconds)
@@ -54,11 +54,10 @@ def fit(measured, reference, what, allow_offset):
 
 def calibrate(port, points_a, seconds, ask, history_file):
     """Run the procedure; returns the calibration the device now holds."""
-    link = Link(port, on_bytes=lambda chunk: None)
-    try:
+    with open_rig(port) as (link, device):
         measured, reference = [], []
         for k, amps in enumerate(points_a, start=1):
-            v, i = measure_point(link, amps, seconds)
+            v, i = measure_point(link, device, amps, seconds)
             measured.append((v, i))
             reference.append((ask(f"point {k} of {len(points_a)}, load {amps:g} A: the reference meter's voltage (V)? "),
                               ask(f"point {k} of {len(points_a)}, load {amps:g} A: the reference meter's current (A)? ")))
@@ -71,8 +70,6 @@ def calibrate(port, points_a, seconds, ask, history_file):
         evaluation = Evaluation(IDLE_CONFIG)
         command(link, evaluation, "CAL_SET", v_gain=v_gain, v_offset_v=v_offset, i_gain=i_gain,
                 i_offset_a=i_offset, date=date)
-    finally:
-        link.close()
     result = {"date": datetime.fromtimestamp(date, timezone.utc).isoformat(), "v_gain": v_gain,
               "v_offset_v": v_offset, "i_gain": i_gain, "i_offset_a": i_offset,
               "voltage_method": "two-point" if two_point_v else "gain only (the points were at one voltage)",

@@ -6,34 +6,34 @@ import argparse
 import json
 import signal
 import sys
-import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from . import export, factory, history, paths, report
+from . import export, history, paths, production_line, report
 from .calibrate import CalibrationError, calibrate
-from .evaluate import Evaluation
 from .label import LabelError, load_label
+from .link import RigError, command, open_rig
 from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
-from .record import Store, outcome
-from .rig import RigFileError, channels, load_rig, with_sim
-from .runner import (IDLE_CONFIG, Aborted, Link, Options, RigError, check_resumable, collect, command,
-                     find_run as _run_dir, plans_for, plans_from_meta, regrade, resume_test, run_test)
-from .simdut import DutError, dut_path, load_dut, matching_label
-from .simrig import SimError, SimRig
-from .steps import measured_by
+from .replay import check_resumable, find_run, plans_from_meta, regrade
+from .resulttable import result_table
+from .rig import RigFileError, channels, load_rig
+from .runner import Aborted, Options, plans_for, resume_test, run_test
+from .simdut import DutError, dut_path, matching_label
+from .simrig import SimError
+from .store import Store
+from .testsetup import channel_rig, checked_test, start_sim
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, factory)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = "the rig's file or name in rigs/: its limits and load (default: sim, which starts unless --port is given)"
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
 CHANNEL_HELP = "the rig's test channel, on a rig with several (default: 1); --port is that channel's port"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
-               history.HistoryError, report.ReportError, export.ExportError, factory.StationError)
+               history.HistoryError, report.ReportError, export.ExportError, production_line.StationError)
 
 
 def main(argv=None):
@@ -182,57 +182,10 @@ def _keep(record, json_path):
     return _report(record, json_path)
 
 
-def channel_rig(name_or_path, number):
-    """(the rig file's table, its channel number's): a one-channel rig is its channel 1."""
-    rig = load_rig(name_or_path)
-    chans = channels(rig)
-    if not 1 <= number <= len(chans):
-        raise RigError(f"--channel {number}: rig {rig['rig']['name']} has "
-                       + (f"channels 1 to {len(chans)}" if len(chans) > 1 else "one channel: leave --channel out"))
-    return rig, chans[number - 1]
-
-
-def checked_test(rig, label_path, method_name, profile_name):
-    """(label, method, profile) for a test on this rig, refused in one line if they cannot go together."""
-    label = load_label(label_path)
-    if label.rated_output_a > rig["limits"]["max_current_a"]:
-        raise RigError(f"the label's rated output of {label.rated_output_a:g} A is over this rig's "
-                       f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
-    method = load_method(method_name)
-    profile = load_profile(profile_name or method.profile)
-    missing = {limit.quantity for g in profile.grades for limit in g.limits} - set().union(
-        *(measured_by(step) for step in method.steps))
-    if missing:
-        raise ProfileError(f"profile {profile.name} grades {', '.join(sorted(missing))}, which method "
-                           f"{method.name} does not measure: pick a profile made for this method "
-                           f"(`pbgrade profiles`), or a method that measures it")
-    return label, method, profile
-
-
-def start_sim(stack, rig, dut, speed=0):
-    """Start the simulated rig for the length of `stack`; its flash persists per rig. dut: a
-    catalogue name or file, or None for an empty bay (SimRig.plug)."""
-    if rig["rig"]["board"] != "sim":
-        raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
-    if speed < 0:
-        raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
-    if speed:
-        rig = with_sim(rig, speed=speed)
-    work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
-    flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
-    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash))
-
-
 def cmd_clear(args):
-    link = Link(args.port, on_bytes=lambda chunk: None)
-    try:
-        evaluation = Evaluation(IDLE_CONFIG)
-        link.send("HELLO")
-        collect(link, evaluation, lambda: evaluation.status is not None)
-        was = "; ".join(evaluation.texts) or "no fault"
-        command(link, evaluation, "CLEAR")
-    finally:
-        link.close()
+    with open_rig(args.port, expect_fault=True) as (link, device):
+        was = "; ".join(device.texts) or "no fault"
+        command(link, device, "CLEAR")
     print(f"pbgrade: cleared ({was}); the rig takes a new test")
     return 0
 
@@ -301,13 +254,13 @@ def cmd_sim(args):
 
 
 def cmd_regrade(args):
-    run_dir, meta = _run_dir(args.run)
+    run_dir, meta = find_run(args.run)
     record = regrade(run_dir, load_label(meta["label_path"]), load_profile(args.profile or meta["profile"]))
     return _report(record, args.json)
 
 
 def cmd_resume(args):
-    run_dir, meta = _run_dir(args.run)
+    run_dir, meta = find_run(args.run)
     check_resumable(meta)
     print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
     label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
@@ -322,44 +275,6 @@ def _report(record, json_path):
         json_path.write_text(json.dumps(record, indent=1))
     print(result_table(record))
     return 0 if record["passed"] else 1
-
-
-def result_table(r):
-    label = r["label"]
-    cell_wh = label["cell_capacity_mah"] * label["cell_voltage_v"] / 1000
-    rows = [
-        ("capacity at output", _q(r["capacity_mah"], "{:.0f} mAh"), f"{label['rated_capacity_mah']:.0f} mAh"),
-        ("capacity ratio", _q(r["capacity_ratio"], "{:.1%}"), ""),
-        ("energy", _q(r["energy_wh"], "{:.2f} Wh"), f"{cell_wh:.2f} Wh"),
-        ("efficiency", _q(r["efficiency"], "{:.1%}"), ""),
-        ("voltage under load", _q(r["min_voltage_v"], "{:.3f} V"), f"{label['rated_output_v']:.2f} V"),
-        ("voltage without load", _q(r.get("no_load_voltage_v"), "{:.3f} V"), ""),
-        ("load regulation", _q(r.get("load_regulation"), "{:.1%}"), ""),
-        ("ripple and noise", _q(r.get("ripple_mv_pp"), "{:.1f} mV p-p"), "slow part only: see below"),
-        ("over-current trip", _q(r.get("ocp_trip_a"), "{:.2f} A"), f"{label['rated_output_a']:.2f} A"),
-        ("end of discharge", r["cutoff_reason"], ""),
-        ("samples", f"{r['samples_received']}", f"{r['integrity']['samples_lost']} lost, "
-                                                f"{r['integrity']['decoder']['frames_corrupt']} corrupt frames"),
-        ("sensor", r["device"]["sensor"] if r["device"] else "-",
-         f"calibrated {r['calibration']['date'][:10]}" if r["calibration"]["calibrated"] else "never calibrated"),
-    ]
-    chip = r.get("chip_accumulators")
-    if chip:
-        rows.append(("chip accumulators", f"{chip['energy_wh']:.2f} Wh",
-                     f"host integral {chip['host_minus_chip_energy']:+.3%} from the chip's count"))
-    lines = [f"{'':<22}{'measured':>14}  {'label':<14}"] + [f"{a:<22}{b:>14}  {c}" for a, b, c in rows]
-    for step in r["steps"]:
-        lines += [f"  {step['type']}: {b}" for b in step["behaviours"]]
-    lines += ["", f"verdict: {r['grade']}{outcome(r)} - method {r['method']}, profile {r['profile']}, "
-                  f"run {r['run_id']} [{r['status']}]"]
-    lines += [f"  - {reason}" for reason in r["verdict"]["reasons"]]
-    if r["capacity_mah"] is None:
-        lines.append("  capacity and efficiency were not measured: only the full method measures them")
-    return "\n".join(lines)
-
-
-def _q(value, fmt):
-    return "not measured" if value is None else fmt.format(value)
 
 
 if __name__ == "__main__":

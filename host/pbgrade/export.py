@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .record import RunFilter, Store, utc_time
-from .runner import find_run, replay
+from .store import RunFilter, Store, utc_time
+from .replay import find_run, replay
 
 SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
                    "source of truth: an export is a copy to read, and nothing reads it back.")

@@ -13,7 +13,7 @@ from datetime import datetime
 from . import paths
 from .label import Label
 from .profile import Profile, load_profile
-from .record import RunFilter, Store, utc_time
+from .store import RunFilter, Store, utc_time
 from .stats import cpk, histogram, summarize, wilson_interval
 
 # what a batch is judged on, each a fraction: of the label's capacity, of the cells' rated energy,

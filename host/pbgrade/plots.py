@@ -3,7 +3,7 @@
 A run of any length gives plots of the same size: each trace keeps the
 lowest and highest reading of at most BUCKETS stretches of the run (a few
 thousand points), so a spike or a dropout shows at any length, and the
-replay (runner.replay) holds no more than a re-grade: a batch of samples at
+replay (replay.replay) holds no more than a re-grade: a batch of samples at
 a time, and the samples of a step of an hour or less.
 
 matplotlib rather than hand-written SVG: its tick placement, number
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .runner import replay
+from .replay import replay
 from .series import Envelope
 
 BUCKETS = 1000  # min/max pairs per trace: at most about 2000 points, whatever the run's length
@@ -60,7 +60,7 @@ class RunTraces:
     curves: dict = field(default_factory=dict)  # discharge step -> DeliveredCharge
 
     def add(self, step, t, v, i):
-        """One batch of a step's samples, the steps in order (runner.replay's on_samples).
+        """One batch of a step's samples, the steps in order (replay.replay's on_samples).
 
         The steps go back to back: the journal counts time within a step,
         not the second or so between steps."""

@@ -1,52 +1,70 @@
-"""The result of one run as a JSON-ready record, and the SQLite file that keeps all of them."""
+"""The result of one run as a JSON-ready record, built whole from its steps' evaluations (live, or
+re-read from the journal), and the grade and statuses a record names."""
 import dataclasses
-import json
-import secrets
 import socket
-import sqlite3
-import time
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timezone
+
+from . import steps, wire
+from .profile import grade
 
 RECORD_VERSION = 1
 
+# a run's status: how it ended
+COMPLETE = "complete"
+UNFINISHED = "aborted"  # the host stopped before the run ended (a crash, a broken rig): a resume goes on
+ABORTED_BY_OPERATOR = "aborted by operator"
+STOPPED_BY_RIG = "stopped by the rig"
 
-def build_record(*, measurements: dict, integrator, label, profile, verdict, cutoff_reason: str, rig: dict,
-                 firmware_version: str, started_at: datetime | None = None, run_id: str | None = None,
-                 decoder: dict | None = None, station: str | None = None) -> dict:
-    """Everything a report or a later re-grade needs, in plain JSON types.
+ABORTED = "ABORTED"  # the grade of a run stopped before its end: never passed
 
-    `measurements` is what measurements_from() gave and `verdict` what grade()
-    made of it; `decoder` holds the stream decoder's own counters (bad frames,
-    resyncs...) for the integrity section. `station` says where the unit was
-    tested, so a batch can be split by test position: by default this host and
-    the rig; a host driving several channels passes its own ("host/rig/channel 2").
-    """
-    started_at = started_at or datetime.now(timezone.utc)
-    if started_at.tzinfo is None:
-        raise ValueError("started_at must carry a time zone, e.g. datetime.now(timezone.utc)")
-    started_at = started_at.astimezone(timezone.utc)
+# EVENT codes 16 and up (protocol/SPEC.md): the device switched its load off on its own, and refuses to
+# switch it on again until the operator clears the fault
+RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
+             "limit_current": "the current went over the rig's limit",
+             "limit_reverse": "current flowed back into the unit (check the wiring's polarity)",
+             "limit_power": "the load's power went over the rig's limit",
+             "limit_temperature": "a temperature went over the rig's limit",
+             "sensor_fault": "the sensor stopped answering (check the I2C wiring)"}
+
+
+def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None):
+    """Everything a report or a later re-grade needs, in plain JSON types, from the identify step's
+    evaluation and then each step's that ran (the last one as far as it got).
+
+    `station` says where the unit was tested, so a batch can be split by test position: by default
+    this host and the rig; a host driving several channels passes its own ("host/rig/ch2")."""
+    for evaluation in evaluations:
+        evaluation.close()
+    device = evaluations[0]
+    measurements, results, main, drawn_before = _measure(method, plans, evaluations, label)
+    verdict = grade(profile, measurements, label)
+    graded, passed, decided_by, reasons = verdict.grade, verdict.passed, verdict.decided_by, verdict.reasons
+    if status in (ABORTED_BY_OPERATOR, STOPPED_BY_RIG):  # what it measured until then keeps its checks
+        decided, reason = _why_never_passed(evaluations, method, status, verdict.grade)
+        graded, passed, decided_by, reasons = ABORTED, False, [decided, *decided_by], [reason, *reasons]
+    ident = device.identity
+    end = main.end_event
+    integrator = main.integrator
     energy = measurements["energy_wh"]
     return {
         "record_version": RECORD_VERSION,
-        "run_id": run_id or f"{started_at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
-        "started_at": started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "run_id": run_id,
+        "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "station": station or f"{socket.gethostname()}/{rig['rig']['name']}",
         **measurements,
-        "cutoff_reason": cutoff_reason,
+        "cutoff_reason": end["name"] if end else "none",
         "samples_received": integrator.samples,
-        "grade": verdict.grade,
-        "passed": verdict.passed,
+        "grade": graded,
+        "passed": passed,
         "profile": profile.name,
         "verdict": {
-            "decided_by": verdict.decided_by,
-            "reasons": verdict.reasons,
+            "decided_by": decided_by,
+            "reasons": reasons,
             "checks": [dataclasses.asdict(check) for check in verdict.checks],
         },
         "label": label.as_dict(),
         "rig": rig,
-        "firmware_version": firmware_version,
+        "firmware_version": f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}" if ident else None,
         "gaps": [{"start_us": start, "end_us": end} for start, end in integrator.gaps],
         "integrity": {
             "samples_received": integrator.samples,
@@ -58,9 +76,78 @@ def build_record(*, measurements: dict, integrator, label, profile, verdict, cut
             "gap_energy_estimate_wh": integrator.gap_energy_estimate_wh,
             "gap_charge_estimate_mah": integrator.gap_charge_estimate_mah,
             "gap_energy_share": integrator.gap_energy_estimate_wh / energy if energy else None,
-            "decoder": decoder or {},
+            "decoder": main.integrity(),
         },
+        "status": status,
+        "method": method.name,
+        "method_verdict": method.verdict,
+        "steps": results,
+        "charge_before_discharge_mah": drawn_before,
+        "config": main.config,
+        "events": main.events,
+        "device": _device(ident),
+        "calibration": device.calibration_record(),
+        "chip_accumulators": main.chip_accumulators(),
     }
+
+
+def _measure(method, plans, evaluations, label):
+    """(every quantity a record shows, each step's result, the main discharge's evaluation, the charge
+    drawn before it). A quantity this method did not measure is None (a quick check: no capacity);
+    a run aborted before its discharge grades what its last step measured."""
+    measurements = dict.fromkeys(steps.FULL_DISCHARGE)
+    measurements.update((name, None) for step in method.steps for name in steps.measured_by(step))
+    results, main, drawn_before = [], None, 0.0
+    for step, plan, evaluation in zip(method.steps, plans, evaluations[1:]):
+        outcome = steps.measure(step, evaluation, plan, label)
+        measurements.update(outcome.measurements)
+        results.append({"type": step.type, "name": step.name, "settings": step.settings,
+                        "measurements": outcome.measurements, "behaviours": outcome.behaviours,
+                        "load_settling": _settling(evaluation, plan), "events": evaluation.events,
+                        "integrity": evaluation.integrity()})
+        if step.type == "discharge" and not step.name:
+            main = evaluation
+        elif main is None:
+            drawn_before += evaluation.integrator.charge_mah
+    if main is None:
+        main = evaluations[-1]
+    measurements["samples_lost"] = main.samples_lost
+    return measurements, results, main, drawn_before
+
+
+def _why_never_passed(evaluations, method, status, graded):
+    """(what decided it, the reason) for a run stopped before its end: by whom and when."""
+    ran = len(evaluations) - 1
+    minutes = sum(ev.last[0] for ev in evaluations[1:] if ev.last) / 60
+    where = f"in step {ran} of {len(method.steps)} ({method.steps[ran - 1].type})" if ran else "before the first step"
+    if status == ABORTED_BY_OPERATOR:
+        return "stopped_by_operator", (f"stopped by the operator after {minutes:.1f} min of test time, {where}: an "
+                                       f"aborted run is never passed; on what it measured until then it grades "
+                                       f"{graded}")
+    return "stopped_by_rig", (f"the rig switched the load off {where}: {RIG_STOPS[evaluations[-1].end_event['name']]}; "
+                              f"the steps after it were not run, and an unfinished run is never passed (on what it "
+                              f"measured it grades {graded}): fix the cause, clear the rig (`pbgrade clear`), "
+                              f"test again")
+
+
+def _settling(evaluation, plan):
+    """After each setpoint step of a step that draws current, how long the load took to hold
+    within 1 % (EVENT 7), or that it never did."""
+    if not plan.config.get("load_ma") or plan.skip:
+        return None
+    settled = [{"at_s": e["t_s"], "samples": e["value"], "seconds": e["value"] * evaluation.period_us / 1e6}
+               for e in evaluation.events if e["name"] == "load_settled"]
+    return settled or "the load never held within 1 % of its setpoint"
+
+
+def _device(ident):
+    if ident is None:
+        return None
+    return {"sensor": wire.SENSORS.get(ident.sensor, "none"), "address": ident.address,
+            "shunt_ohms": ident.shunt_uohm / 1e6, "bus_lsb_v": ident.bus_lsb_v,
+            "current_lsb_a": ident.current_lsb_a, "cal": ident.cal, "sensor_period_us": ident.sensor_period_us,
+            "limits": {"max_voltage_v": ident.max_mv / 1000, "max_current_a": ident.max_ma / 1000},
+            "board": ident.board}
 
 
 def outcome(record: dict) -> str:
@@ -69,179 +156,3 @@ def outcome(record: dict) -> str:
     if record["method_verdict"] == "screen" or record["grade"] in ("PASS", "FAIL"):
         return ""
     return f" ({'PASS' if record['passed'] else 'FAIL'})"
-
-
-# Every column but record_json is derived from the record by _row(), so a database made by an older
-# pbgrade gains a new column by ALTER TABLE and a fill from record_json (Store._migrate). A column added
-# later must be nullable: ALTER TABLE cannot add a NOT NULL column to rows that already exist.
-_COLUMNS = {
-    "run_id": "TEXT PRIMARY KEY", "started_at": "TEXT NOT NULL", "model": "TEXT", "serial": "TEXT",
-    "grade": "TEXT NOT NULL", "passed": "INTEGER NOT NULL", "capacity_mah": "REAL", "energy_wh": "REAL",
-    "efficiency": "REAL", "profile": "TEXT NOT NULL",
-    "station": "TEXT", "method": "TEXT", "status": "TEXT", "capacity_ratio": "REAL", "voltage_ratio_min": "REAL",
-}
-
-
-def _row(record: dict) -> dict:
-    """The column values of one record: the one place that says how a record maps to the table."""
-    return {**{column: record.get(column) for column in _COLUMNS},
-            "station": record.get("station") or record["rig"]["rig"]["name"],  # older records: the rig
-            "model": record["label"].get("model"), "serial": record["label"].get("serial"),
-            "passed": int(record["passed"]), "record_json": json.dumps(record)}
-
-
-@dataclasses.dataclass(frozen=True)
-class RunFilter:
-    """Which runs a query returns; every criterion given must hold. None: any."""
-    model: str | None = None  # model, serial, station and method: any case, * matches any characters
-    serial: str | None = None
-    station: str | None = None
-    method: str | None = None
-    grade: str | None = None  # any case
-    passed: bool | None = None
-    since: str | None = None  # a UTC time as records write it ("2025-03-01T01:30:00Z"), included
-    before: str | None = None  # likewise, excluded
-    limit: int | None = None  # only the latest this many of the matching runs
-    latest_per_unit: bool = False  # a unit (serial) tested again counts once, with its latest matching run
-
-
-def utc_time(text: str, end: bool = False) -> str:
-    """The UTC time a --since or --until means, written as records write it (text order is time order).
-
-    A day or a time without a zone is the station's local time: a shift starts at local midnight,
-    whatever the records' UTC says. With `end`, the first time after it: all of a day, or all of
-    the second a time names, is included. ValueError if it is not an ISO day or time.
-    """
-    moment = datetime.fromisoformat(text)
-    if end:
-        moment += timedelta(days=1) if _is_day(text) else timedelta(seconds=1)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-_PATTERN_COLUMNS = ("model", "serial", "station", "method")
-
-
-def _like(pattern: str) -> str:
-    """A * wildcard pattern as a LIKE pattern, so that % and _ in a model name match only themselves."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
-
-
-def _where(matching: RunFilter) -> tuple[str, list]:
-    """The WHERE clause of a filter and its parameters: values are never written into the SQL."""
-    clauses, params = [], []
-    for column in _PATTERN_COLUMNS:
-        pattern = getattr(matching, column)
-        if pattern is not None:  # SQLite's LIKE ignores case (ASCII letters)
-            clauses.append(f"{column} LIKE ? ESCAPE '\\'")
-            params.append(_like(pattern))
-    for clause, value in (("grade = ? COLLATE NOCASE", matching.grade), ("passed = ?", matching.passed),
-                          ("started_at >= ?", matching.since), ("started_at < ?", matching.before)):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    return " AND ".join(clauses) or "1", params
-
-
-def _write_ahead_log(db, tries=200):
-    """Put the file in WAL mode (kept in the file: only its first opener changes it). Changing the mode
-    takes the file for itself and SQLite does not wait for that (no busy timeout): an opener that finds
-    it busy, another process switching it at the same moment, looks again."""
-    for _ in range(tries):
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                return
-            db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e):
-                raise
-            time.sleep(0.01)
-    raise sqlite3.OperationalError(f"database is locked: could not switch it to WAL in {tries} tries")
-
-
-class Store:
-    """All runs in one SQLite file. WAL and a busy timeout let a runner write while others read."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            _write_ahead_log(db)
-            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
-            db.execute(f"CREATE TABLE IF NOT EXISTS runs ({columns}, record_json TEXT NOT NULL)")
-            self._migrate(db)
-            db.execute("CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)")
-
-    @contextmanager
-    def _connect(self):
-        """One connection per operation: nothing is held open between calls, so any process may use the file."""
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:  # commits, or rolls back on error
-                yield db
-        finally:
-            db.close()
-
-    @staticmethod
-    def _migrate(db):
-        """Give a database made by an older pbgrade the columns it lacks, filled from each run's record."""
-        def missing():
-            present = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
-            return [column for column in _COLUMNS if column not in present]
-
-        if not missing():
-            return
-        db.execute("BEGIN IMMEDIATE")  # one process migrates; one that waited here finds it done
-        columns = missing()
-        if not columns:
-            return
-        for column in columns:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {_COLUMNS[column]}")
-        fill = f"UPDATE runs SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE run_id = :run_id"
-        records = db.execute("SELECT record_json FROM runs")  # a record at a time: the file may be large
-        db.executemany(fill, (_row(json.loads(row["record_json"])) for row in records))
-
-    def add(self, record: dict):
-        row = _row(record)
-        try:
-            with self._connect() as db:
-                db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row)
-        except sqlite3.IntegrityError:
-            raise ValueError(f"run {record['run_id']} is already in {self.path}") from None
-
-    def get(self, run_id: str) -> dict | None:
-        with self._connect() as db:
-            row = db.execute("SELECT record_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return None if row is None else json.loads(row["record_json"])
-
-    def runs(self, matching: RunFilter = RunFilter()) -> list[dict]:
-        """A summary of each matching run, its label included (for the limits a label sets), oldest first."""
-        return [{**dict(row), "passed": bool(row["passed"]), "label": json.loads(row["label"])}
-                for row in self.rows([*_COLUMNS, "json_extract(record_json, '$.label') AS label"], matching)]
-
-    def rows(self, columns, matching: RunFilter = RunFilter()):
-        """Each matching run's `columns` (SQL on the runs table: its columns, or json_extract(record_json, ...)),
-        oldest first, one sqlite3.Row at a time.
-
-        The filter runs in SQLite: only the matching runs' rows leave the database.
-        """
-        where, params = _where(matching)
-        source = f"SELECT * FROM runs WHERE {where}"
-        if matching.latest_per_unit:  # a run without a serial is a unit of its own
-            source = (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY COALESCE(serial, run_id) "
-                      f"ORDER BY started_at DESC, run_id DESC) AS newest FROM runs WHERE {where}) WHERE newest = 1")
-        latest = f"{source} ORDER BY started_at DESC, run_id DESC"
-        if matching.limit is not None:
-            latest += " LIMIT ?"
-            params.append(matching.limit)
-        with self._connect() as db:
-            yield from db.execute(f"SELECT {', '.join(columns)} FROM ({latest}) ORDER BY started_at, run_id", params)

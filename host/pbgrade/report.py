@@ -21,7 +21,7 @@ from .evaluate import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
 from .record import outcome
-from .runner import find_run, regrade
+from .replay import find_run, regrade
 
 TEMPLATE = Path(__file__).with_name("report.html")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

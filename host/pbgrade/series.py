@@ -1,7 +1,7 @@
 """Every sample of a run, as plots and exports take it: the step a batch
 belongs to, and Envelope, which bounds what a plot keeps.
 
-The samples themselves come from runner.replay: the journal's bytes go
+The samples themselves come from replay.replay: the journal's bytes go
 through the same Evaluation that graded the run (the order, the duplicates,
 the calibration), so a plot or an export shows exactly the samples that were
 integrated, a batch at a time, however long the run.
@@ -12,7 +12,9 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class Step:
+class JournalStep:
+    """A step of a run as its journal names it, with its sample period: not a method's step (method.Step)."""
+
     number: int  # as in the journal's rx-NUMBER-TYPE.bin: 1 is the method's first step
     type: str
     period_s: float

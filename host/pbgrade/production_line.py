@@ -20,12 +20,14 @@ from dataclasses import dataclass, field, replace
 
 from . import paths
 from .evaluate import Evaluation
-from .record import Store
+from .link import RigError, collect, command, open_rig
 from .rig import channels as rig_channels
 from .rig import load_rig
-from .runner import IDLE_CONFIG, Aborted, Link, Options, RigError, collect, command, identify, run_test
+from .runner import Aborted, Options, run_test
 from .simdut import load_dut
 from .steps import OBSERVE, OFF_V
+from .store import Store
+from .testsetup import checked_test, start_sim
 
 WATCH_PERIOD_US = 250_000  # the output is looked at 4 times a second while waiting for a unit
 PRESENT_HOLD_S = 1.0  # the voltage must stay (or stay away) this long: a plug wiggled in counts once
@@ -51,10 +53,7 @@ class Channel:
 def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
     """Wait with the load off until a unit's output is there (present) or gone,
     held for hold_s of the rig's time. False if stop() said so first."""
-    link = Link(port, on_bytes=lambda chunk: None)
-    try:
-        device = Evaluation(IDLE_CONFIG)
-        identify(link, device)
+    with open_rig(port) as (link, device):
         config = {**OBSERVE, "period_us": WATCH_PERIOD_US}
         watch = Evaluation(config, device=(device.identity, device.calibration), first_seq=device.order.expected)
         command(link, watch, "CONFIG", **config)
@@ -79,8 +78,6 @@ def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
         finally:
             command(link, watch, "STOP")
         return not stop()
-    finally:
-        link.close()
 
 
 class Session:
@@ -297,8 +294,6 @@ def add_commands(sub):
 
 def cmd_station(args):
     """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit failed."""
-    from .cli import checked_test, start_sim  # the run command's own checks and simulator
-
     rig = load_rig(args.rig)
     rigs = rig_channels(rig)
     # the label's current against the lowest current limit of the channels: the one that binds

@@ -1,0 +1,54 @@
+"""What a test needs before it starts, shared by `pbgrade run`, `calibrate` and `station`: the rig
+channel it runs on, its label, method and profile checked to go together, and the simulated rig."""
+import tempfile
+
+from . import paths
+from .label import load_label
+from .link import RigError
+from .method import load_method
+from .profile import ProfileError, load_profile
+from .rig import channels, load_rig, with_sim
+from .simdut import load_dut
+from .simrig import SimError, SimRig
+from .steps import measured_by
+
+
+def channel_rig(name_or_path, number):
+    """(the rig file's table, its channel number's): a one-channel rig is its channel 1."""
+    rig = load_rig(name_or_path)
+    chans = channels(rig)
+    if not 1 <= number <= len(chans):
+        raise RigError(f"--channel {number}: rig {rig['rig']['name']} has "
+                       + (f"channels 1 to {len(chans)}" if len(chans) > 1 else "one channel: leave --channel out"))
+    return rig, chans[number - 1]
+
+
+def checked_test(rig, label_path, method_name, profile_name):
+    """(label, method, profile) for a test on this rig, refused in one line if they cannot go together."""
+    label = load_label(label_path)
+    if label.rated_output_a > rig["limits"]["max_current_a"]:
+        raise RigError(f"the label's rated output of {label.rated_output_a:g} A is over this rig's "
+                       f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
+    method = load_method(method_name)
+    profile = load_profile(profile_name or method.profile)
+    missing = {limit.quantity for g in profile.grades for limit in g.limits} - set().union(
+        *(measured_by(step) for step in method.steps))
+    if missing:
+        raise ProfileError(f"profile {profile.name} grades {', '.join(sorted(missing))}, which method "
+                           f"{method.name} does not measure: pick a profile made for this method "
+                           f"(`pbgrade profiles`), or a method that measures it")
+    return label, method, profile
+
+
+def start_sim(stack, rig, dut, speed=0):
+    """Start the simulated rig for the length of `stack`; its flash persists per rig. dut: a
+    catalogue name or file, or None for an empty bay (SimRig.plug)."""
+    if rig["rig"]["board"] != "sim":
+        raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
+    if speed < 0:
+        raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
+    if speed:
+        rig = with_sim(rig, speed=speed)
+    work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
+    flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
+    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash))
