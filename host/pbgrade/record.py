@@ -11,7 +11,7 @@ RECORD_VERSION = 1
 
 # a run's status: how it ended
 COMPLETE = "complete"
-UNFINISHED = "aborted"  # the host stopped before the run ended (a crash, a broken rig): a resume goes on
+UNFINISHED = "aborted"  # ended before its steps did: the rig broke off, or the host stopped (no status kept)
 ABORTED_BY_OPERATOR = "aborted by operator"
 STOPPED_BY_RIG = "stopped by the rig"
 

@@ -20,7 +20,7 @@ from . import plots
 from .evaluate import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
-from .record import outcome
+from .record import COMPLETE, outcome
 from .replay import find_run, regrade
 
 TEMPLATE = Path(__file__).with_name("report.html")
@@ -94,7 +94,7 @@ def render(record, traces):
 
 def _verdict(r):
     words, detail = _headline(r)
-    unfinished = r["status"] != "complete"
+    unfinished = r["status"] != COMPLETE
     tone = "unsure" if unfinished or r["grade"] == NEEDS_FULL_TEST else "pass" if r["passed"] else "fail"
     lines = [f'<p class="headline">{_e(words)}</p>'] + [f"<p>{_e(d)}</p>" for d in detail]
     if unfinished:
