@@ -10,8 +10,9 @@ import pytest
 
 from pbgrade.integrate import Integrator
 from pbgrade.label import Label
-from pbgrade.profile import grade, load_profile, measurements_from
+from pbgrade.profile import grade, load_profile
 from pbgrade.record import Store, build_record
+from pbgrade.steps.discharge import measurements_from
 from pbgrade.voltage import VoltageStats
 
 PERIOD_US = 10_000
