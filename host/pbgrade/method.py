@@ -2,8 +2,8 @@
 
 A method file (host/pbgrade/methods/*.toml) names its steps; each step
 takes measurements (see steps/) that land in the one record, where the
-profile grades them. Which settings a step takes is its step type's (its
-SCHEMA). Every error names the file, the line and the fix.
+profile grades them; the settings a step takes are its step type's SCHEMA
+(steps/<type>.py). Every error names the file, the line and the fix.
 
     [method]
     name = "full"

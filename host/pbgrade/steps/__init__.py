@@ -10,7 +10,7 @@ a failure (a unit switching itself off without load).
 """
 from . import discharge, load_regulation, no_load, over_current, rest, short_circuit
 from .discharge import FULL_DISCHARGE
-from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan
+from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHARGE: what the runner uses
 
 TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "over_current": over_current,
          "short_circuit": short_circuit, "discharge": discharge}
@@ -36,7 +36,7 @@ def measure(step, evaluation, plan_, label):
 
 def measured_by(step) -> tuple:
     """What a step can measure (named with its prefix), so a profile asking for something else is refused
-    before the test; a record lists them in this order, each step type's own: the order a set of them
-    gave under PYTHONHASHSEED=0 before this was a tuple, so records compare byte for byte across the change."""
+    before the test. A record lists them in this order, whatever PYTHONHASHSEED: each step type declares
+    them in the order records listed them when this was a set (under PYTHONHASHSEED=0)."""
     names = TYPES[step.type].measures(step.settings)
     return tuple(f"{step.name}_{n}" if step.name else n for n in names)

@@ -3,7 +3,7 @@ ripple and noise the sensor can see at the rated current."""
 import numpy as np
 
 from .quantity import Quantity, plain, voltage_ratio
-from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, needs_device_load, rated_ma
+from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"light_fraction": (0.01, 0.9, 0.1), "seconds": (1, 600, 10)})
 QUANTITIES = {
@@ -29,7 +29,7 @@ def measures(settings):
 def plan(step, label, options):
     s, full_ma = step.settings, rated_ma(label)
     light_ma = max(1, round(full_ma * s["light_fraction"]))
-    return needs_device_load(options) or Plan(
+    return skipped_on_external_load(options) or Plan(
         {**OBSERVE, "load_ma": light_ma},
         {"step_ma": full_ma - light_ma, "step_ms": round(s["seconds"] * 1000), "max_ma": full_ma},
         seconds=2 * s["seconds"])

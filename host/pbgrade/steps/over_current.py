@@ -3,7 +3,7 @@ trips (or the rig's limit), then watches whether the output comes back."""
 import numpy as np
 
 from .quantity import Quantity, plain
-from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, needs_device_load, rated_ma
+from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
                  "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)})
@@ -32,7 +32,7 @@ def plan(step, label, options):
     step_ma = max(1, round(full_ma * s["step_fraction"]))
     top_ma = max(full_ma, min(round(full_ma * s["max_fraction"]), round(options.max_current_ma * RAMP_HEADROOM)))
     steps = -(-(top_ma - full_ma) // step_ma)
-    return needs_device_load(options) or Plan(
+    return skipped_on_external_load(options) or Plan(
         {**OBSERVE, "load_ma": full_ma},
         {"step_ma": step_ma, "step_ms": round(s["step_s"] * 1000), "max_ma": top_ma},
         seconds=steps * s["step_s"] + s["observe_s"])

@@ -38,7 +38,7 @@ def rated_ma(label):
     return round(label.rated_output_a * 1000)
 
 
-def needs_device_load(options):
+def skipped_on_external_load(options):
     """A skipped Plan for a step that steps its load sample by sample, on a rig whose load the host sets;
     None where the device drives the load itself."""
     if not options.external_load:
