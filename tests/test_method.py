@@ -5,7 +5,7 @@ import pytest
 from pbgrade import steps
 from pbgrade.cli import main
 from pbgrade.label import Label
-from pbgrade.method import MethodError, builtin_methods, load_method
+from pbgrade.method import MethodError, Step, builtin_methods, load_method
 from pbgrade.runner import Options
 
 FULL = load_method("full").path
@@ -82,3 +82,12 @@ def test_methods_and_profiles_are_listed_one_line_each(capsys, command, names):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == names
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each with its title
+
+
+def test_a_step_lists_what_it_measures_in_a_fixed_order():
+    """The order a record lists the quantities in, whatever PYTHONHASHSEED; a named step prefixes them."""
+    no_load, *_, discharge = load_method("quick").steps
+    assert steps.measured_by(no_load) == ("no_load_voltage_ratio", "no_load_voltage_v")
+    assert steps.measured_by(discharge)[-3:] == ("collapsed", "voltage_slope_v_per_min", "short_energy_wh")
+    half = Step("discharge", {**discharge.settings, "seconds": 0}, "half")
+    assert steps.measured_by(half)[:2] == ("half_capacity_mah", "half_energy_wh")

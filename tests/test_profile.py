@@ -4,9 +4,9 @@ import pytest
 
 from pbgrade.integrate import Integrator
 from pbgrade.label import Label
-from pbgrade.profile import (BUILTIN_DIR, QUANTITIES, ProfileError, builtin_profiles, grade, load_profile,
-                             measurements_from)
-from pbgrade.steps import FULL_DISCHARGE, MEASURES, SHORT_DISCHARGE
+from pbgrade.profile import BUILTIN_DIR, ProfileError, builtin_profiles, grade, load_profile
+from pbgrade.steps import discharge
+from pbgrade.steps.discharge import FULL_DISCHARGE, SHORT_DISCHARGE, measurements_from
 from pbgrade.voltage import VoltageStats
 
 LABEL = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=6000, rated_output_v=5,
@@ -134,8 +134,8 @@ def test_measurements_from_a_run():
     voltage.add(v, i)
     m = measurements_from(integrator, voltage, LABEL)
     assert set(m) | {"stopped_by_itself"} == set(FULL_DISCHARGE)  # the discharge step adds that one
-    every_step = set(FULL_DISCHARGE).union(SHORT_DISCHARGE, *MEASURES.values())
-    assert every_step == set(QUANTITIES)  # every quantity a step measures can be graded, and no other
+    # every quantity a discharge measures can be graded, and no other
+    assert set(FULL_DISCHARGE) | set(SHORT_DISCHARGE) == set(discharge.QUANTITIES)
     assert m["capacity_mah"] == 2000 and m["energy_wh"] == 10
     assert m["capacity_ratio"] == pytest.approx(1 / 3) and m["efficiency"] == pytest.approx(10 / 37)
     assert m["voltage_ratio_min"] == m["voltage_ratio_max"] == 1.0 and m["mean_voltage_v"] == 5.0

@@ -1,10 +1,11 @@
-"""Grading profiles: thresholds are data, each with its source, so no guess passes for a standard's number."""
+"""Grading profiles: thresholds are data, each with its source, so no guess passes for a standard's number.
+What can be graded, its wording and its unit, is the step types' (steps.QUANTITIES)."""
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .label import NUMBER_FIELDS, Label
+from .steps import QUANTITIES
 from .tomlcheck import Fields, builtin_names, builtin_or_file, read_headed
 
 BUILTIN_DIR = Path(__file__).with_name("profiles")
@@ -69,117 +70,6 @@ class Verdict:
     decided_by: list[str]  # criterion ids
     reasons: list[str]  # one line each, same order as decided_by
     checks: list[Check]  # every limit of every grade
-
-
-# -- what can be graded, and how to say it to a consumer --------------------------------------------
-
-@dataclass(frozen=True)
-class Quantity:
-    noun: str
-    # (value, threshold, label) -> (what was measured, the threshold as shown)
-    explain: Callable[[float, float, Label], tuple[str, str]]
-
-
-def _shown(value, threshold, unit, decimals, scale=1.0) -> tuple[str, str]:
-    """Value and threshold as printed, with enough decimals that a value on the wrong side of its
-    threshold never prints equal to it ("100 %; needs at least 100 %")."""
-    value, threshold = value * scale, threshold * scale
-    while decimals < 4 and value != threshold and round(value, decimals) == round(threshold, decimals):
-        decimals += 1
-    return f"{value:,.{decimals}f}{unit}", f"{threshold:,.{decimals}f}{unit}"
-
-
-def _capacity_ratio(value, threshold, label):
-    shown, limit = _shown(value, threshold, " %", 0, 100)
-    return (f"delivered {value * label.rated_capacity_mah:,.0f} mAh of the {label.rated_capacity_mah:,.0f} mAh "
-            f"on the label: {shown}"), limit
-
-
-def _efficiency(value, threshold, label):
-    shown, limit = _shown(value, threshold, " %", 0, 100)
-    return (f"delivered {value * label.rated_energy_wh:.1f} Wh of the {label.rated_energy_wh:.1f} Wh "
-            f"its cells are rated for: {shown} efficient"), limit
-
-
-def _voltage_ratio(verb, where="under load"):
-    def explain(value, threshold, label):
-        rated = label.rated_output_v
-        shown, limit = _shown(value, threshold, " V", 2, rated)
-        return f"output {verb} {'to ' if verb != 'read' else ''}{shown} {where}", \
-            f"{limit} ({threshold * 100:g} % of the rated {rated:g} V)"
-    return explain
-
-
-def _plain(template, unit, decimals, scale=1.0):
-    def explain(value, threshold, label):
-        shown, limit = _shown(value, threshold, unit, decimals, scale)
-        return template.format(shown), limit
-    return explain
-
-
-QUANTITIES = {
-    "capacity_mah": Quantity("capacity at the output", _plain("delivered {}", " mAh", 0)),
-    "energy_wh": Quantity("energy at the output", _plain("delivered {}", " Wh", 1)),
-    "efficiency": Quantity("conversion efficiency", _efficiency),
-    "capacity_ratio": Quantity("capacity at the output", _capacity_ratio),
-    "min_voltage_v": Quantity("output voltage under load", _plain("output fell to {} under load", " V", 2)),
-    "max_voltage_v": Quantity("output voltage under load", _plain("output rose to {} under load", " V", 2)),
-    "mean_voltage_v": Quantity("output voltage under load", _plain("output averaged {} under load", " V", 2)),
-    "voltage_ratio_min": Quantity("output voltage under load", _voltage_ratio("fell")),
-    "voltage_ratio_max": Quantity("output voltage under load", _voltage_ratio("rose")),
-    "duration_s": Quantity("discharge time", _plain("the discharge lasted {}", " min", 0, 1 / 60)),
-    "samples_lost": Quantity("sample loss", _plain("{} samples were lost", "", 0)),
-    "interruptions": Quantity("output interruptions", _plain("the output dropped out {} times under load", "", 0)),
-    "longest_interruption_s": Quantity("output interruptions", _plain("its longest dropout lasted {}", " s", 1)),
-    "stopped_by_itself": Quantity("over-discharge protection", _plain("the unit cut its output itself: {} (1 yes, 0 no)", "", 0)),
-    "no_load_voltage_v": Quantity("output voltage without load", _plain("without load the output read {}", " V", 2)),
-    "no_load_voltage_ratio": Quantity("output voltage without load", _voltage_ratio("read", "without load")),
-    "light_load_voltage_v": Quantity("output voltage at light load", _plain("at light load the output read {}", " V", 2)),
-    "loaded_voltage_v": Quantity("output voltage at rated current", _plain("at the rated current the output read {}", " V", 2)),
-    "loaded_voltage_ratio": Quantity("output voltage at rated current", _voltage_ratio("read", "at the rated current")),
-    "load_regulation": Quantity("load regulation", _plain("from light to rated load the output fell by {}", " %", 1, 100)),
-    "ocp_trip_a": Quantity("over-current protection", _plain("over-current protection tripped at {}", " A", 2)),
-    "ocp_trip_ratio": Quantity("over-current protection", _plain("over-current protection tripped at {} of the rated current", " %", 0, 100)),
-    "ocp_trip_time_s": Quantity("over-current protection", _plain("over-current protection took {} to trip", " s", 1)),
-    "ocp_below_rated": Quantity("over-current protection", _plain("protection tripped below the rated current: {} (1 yes, 0 no)", "", 0)),
-    "ocp_recovered": Quantity("over-current protection", _plain("the output came back after the trip: {} (1 yes, 0 no)", "", 0)),
-    "short_protected": Quantity("short-circuit protection", _plain("the unit cut a short circuit itself: {} (1 yes, 0 no)", "", 0)),
-    "short_trip_time_s": Quantity("short-circuit protection", _plain("short-circuit protection acted within {}", " s", 1)),
-    "short_recovered": Quantity("short-circuit protection", _plain("the output came back after the short: {} (1 yes, 0 no)", "", 0)),
-    "short_energy_wh": Quantity("energy in the short discharge", _plain("delivered {} in the short discharge", " Wh", 2)),
-    "collapsed": Quantity("output held at rated current", _plain("the output collapsed under the rated current: {} (1 yes, 0 no)", "", 0)),
-    "ripple_mv_pp": Quantity("ripple and noise", _plain("ripple and noise at rated current read {} peak to peak", " mV", 1)),
-    "noise_mv_rms": Quantity("ripple and noise", _plain("ripple and noise at rated current read {} RMS", " mV", 1)),
-    "voltage_slope_v_per_min": Quantity("voltage trend", _plain("the output moved {} per minute at rated current", " V", 3)),
-}
-
-
-def measurements_from(integrator, voltage_stats, label: Label) -> dict:
-    """Every quantity a profile can grade, from one run's Integrator and VoltageStats.
-
-    The voltage ratios use the sustained minimum and maximum (not the mean):
-    a ±5 % band is about where the output goes, not where it averages.
-    """
-    low, high = voltage_stats.sustained_min_v, voltage_stats.sustained_max_v
-
-    def of_rated(volts):
-        return None if volts is None else volts / label.rated_output_v
-
-    return {
-        "capacity_mah": integrator.charge_mah,
-        "energy_wh": integrator.energy_wh,
-        "efficiency": integrator.energy_wh / label.rated_energy_wh,
-        "capacity_ratio": integrator.charge_mah / label.rated_capacity_mah,
-        "min_voltage_v": low,
-        "max_voltage_v": high,
-        "mean_voltage_v": voltage_stats.mean_v,
-        "voltage_ratio_min": of_rated(low),
-        "voltage_ratio_max": of_rated(high),
-        "duration_s": integrator.duration_s,
-        "samples_lost": integrator.samples_lost,
-        "interruptions": voltage_stats.interruptions,
-        "longest_interruption_s": voltage_stats.longest_interruption_s,
-    }
 
 
 # -- grading -----------------------------------------------------------------------------------------
@@ -286,22 +176,11 @@ def _grade(path, lines, number, table, limits_before) -> Grade:
     return Grade(name, passed, limits)
 
 
-# the unit of each quantity, so a threshold written with a unit is checked against it
-UNITS = {"capacity_mah": "mAh", "energy_wh": "Wh", "short_energy_wh": "Wh", "duration_s": "s",
-         "longest_interruption_s": "s", "ocp_trip_time_s": "s", "short_trip_time_s": "s", "ocp_trip_a": "A", "voltage_slope_v_per_min": "V",
-         "ripple_mv_pp": "mV", "noise_mv_rms": "mV"}
-UNITS.update((q, "V") for q in ("min_voltage_v", "max_voltage_v", "mean_voltage_v", "no_load_voltage_v",
-                                "light_load_voltage_v", "loaded_voltage_v"))
-UNITS.update((q, "%") for q in ("efficiency", "capacity_ratio", "voltage_ratio_min", "voltage_ratio_max",
-                                "no_load_voltage_ratio", "loaded_voltage_ratio", "load_regulation",
-                                "ocp_trip_ratio"))
-
-
 def _threshold(fields, bound, quantity, value) -> float:
     """A number, or text with its unit ("4.75 V", "95 %"): a unit that is not the quantity's is refused."""
     if not isinstance(value, str):
         return fields.get(bound, "number", f"write the threshold as a number, e.g. {bound} = 0.95")
-    unit = UNITS.get(quantity, "")
+    unit = QUANTITIES[quantity].unit
     number, _, written = value.strip().partition(" ")
     try:
         x = float(number)

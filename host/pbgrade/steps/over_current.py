@@ -1,0 +1,69 @@
+"""Over-current: the load ramps up from the rated current until the unit's protection
+trips (or the rig's limit), then watches whether the output comes back."""
+import numpy as np
+
+from .quantity import Quantity, plain
+from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
+
+SCHEMA = Schema({"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
+                 "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)})
+QUANTITIES = {
+    "ocp_below_rated": Quantity("over-current protection",
+                                plain("protection tripped below the rated current: {} (1 yes, 0 no)", "", 0)),
+    "ocp_recovered": Quantity("over-current protection",
+                              plain("the output came back after the trip: {} (1 yes, 0 no)", "", 0)),
+    "ocp_trip_time_s": Quantity("over-current protection",
+                                plain("over-current protection took {} to trip", " s", 1), "s"),
+    "ocp_trip_a": Quantity("over-current protection", plain("over-current protection tripped at {}", " A", 2), "A"),
+    "ocp_trip_ratio": Quantity("over-current protection",
+                               plain("over-current protection tripped at {} of the rated current", " %", 0, 100),
+                               "%"),
+}
+RAMP_HEADROOM = 0.98  # the ramp stops this far below the rig's limit: the load's ripple and the
+# sensor's noise at the limit itself would trip the device's own protection
+
+
+def measures(settings):
+    return tuple(QUANTITIES)
+
+
+def plan(step, label, options):
+    s, full_ma = step.settings, rated_ma(label)
+    step_ma = max(1, round(full_ma * s["step_fraction"]))
+    top_ma = max(full_ma, min(round(full_ma * s["max_fraction"]), round(options.max_current_ma * RAMP_HEADROOM)))
+    steps = -(-(top_ma - full_ma) // step_ma)
+    return skipped_on_external_load(options) or Plan(
+        {**OBSERVE, "load_ma": full_ma},
+        {"step_ma": step_ma, "step_ms": round(s["step_s"] * 1000), "max_ma": top_ma},
+        seconds=steps * s["step_s"] + s["observe_s"])
+
+
+def measure(step, evaluation, plan_, label):
+    t, v, _ = evaluation.samples()
+    ramp, rated_ma = plan_.ramp, plan_.config["load_ma"]
+    slots = ramp["step_ms"] * 1000 // PERIOD_US
+    k = np.round(t * 1e6 / PERIOD_US).astype(int)
+    setpoint_ma = np.minimum(rated_ma + (k // slots) * ramp["step_ma"], ramp["max_ma"])
+    up = v > OFF_V
+    if not up.any():
+        return Outcome({"ocp_trip_ratio": None, "ocp_below_rated": None},
+                       ["the output was off before the over-current step began"])
+    first_up = np.flatnonzero(up)[0]
+    down = np.flatnonzero(~up[first_up:])
+    if down.size == 0:
+        top = ramp["max_ma"] / 1000
+        return Outcome({"ocp_trip_ratio": None, "ocp_below_rated": 0, "ocp_trip_a": None},
+                       [f"no over-current trip up to {top:g} A ({top * 1000 / rated_ma:.0%} of rated), "
+                        f"the most this rig draws"])
+    trip = first_up + down[0]
+    trip_ma = int(setpoint_ma[trip])  # the step during which it gave up
+    step_began = t[np.flatnonzero(setpoint_ma == trip_ma)[0]]
+    back = np.flatnonzero(up[trip:])
+    recovered = back.size > 0
+    words = (f"the output came back after {t[trip + back[0]] - t[trip]:.1f} s (auto-recovery)" if recovered
+             else f"the output stayed off for the {t[-1] - t[trip]:.0f} s observed (latched, or slower to recover)")
+    return Outcome({"ocp_trip_a": trip_ma / 1000, "ocp_trip_ratio": trip_ma / rated_ma,
+                    "ocp_trip_time_s": float(t[trip] - step_began), "ocp_below_rated": int(trip_ma < rated_ma),
+                    "ocp_recovered": int(recovered)},
+                   [f"over-current protection tripped at {trip_ma / 1000:.2f} A "
+                    f"({trip_ma / rated_ma:.0%} of rated) within {max(t[trip] - step_began, PERIOD_US / 1e6):.1f} s; {words}"])

@@ -1,0 +1,57 @@
+"""What every step type shares: its settings' shape, its Plan and Outcome, and
+the device settings a step starts from."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PERIOD_US = 100_000  # 10 samples/s unless the run's options say otherwise
+OFF_V = 1.0  # below this the output is off
+OBSERVE = {"period_us": PERIOD_US, "load_ma": 0, "end_mv": 0, "collapse_ma": 0, "hold_ms": 1000,
+           "flush_ms": 1000}  # load off, nothing ends the run but its time or STOP
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The settings a method file may give a step of this type, so a bad one is refused before the test."""
+    numbers: dict  # setting -> (low, high, default; None: required)
+    choices: dict = field(default_factory=dict)  # text setting -> its values, the first the default
+    named: bool = False  # may run more than once in a method, told apart by `name`
+
+
+@dataclass
+class Plan:
+    config: dict
+    ramp: dict | None = None
+    seconds: float = 0.0  # 0: until the device ends the run
+    short: dict | None = None
+    load_mode: dict | None = None  # LOAD_MODE body: constant power or resistance instead of CONFIG's current
+    skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
+
+
+@dataclass
+class Outcome:
+    measurements: dict = field(default_factory=dict)
+    behaviours: list = field(default_factory=list)
+
+
+def rated_ma(label):
+    return round(label.rated_output_a * 1000)
+
+
+def skipped_on_external_load(options):
+    """A skipped Plan for a step that steps its load sample by sample, on a rig whose load the host sets;
+    None where the device drives the load itself."""
+    if not options.external_load:
+        return None
+    return Plan(dict(OBSERVE), skip="not tested: the host sets an external load, and cannot follow the device's "
+                                    "current steps sample by sample; a cc or dac load can")
+
+
+def switched_off(t, v, what):
+    """A sentence if the output was up and then went off for good during the step."""
+    up = v > OFF_V
+    if up.any() and not up[-1]:
+        off_at = t[np.flatnonzero(up)[-1] + 1]
+        return [f"the unit switched its output off after {off_at:.0f} s {what} "
+                f"(many units do this to save their cell; not a failure)"]
+    return []

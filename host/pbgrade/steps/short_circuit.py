@@ -1,0 +1,60 @@
+"""Short circuit: the output is seen working at light load, shorted through the
+rig's switch, then watched for whether it comes back."""
+from .quantity import Quantity, plain
+from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, rated_ma
+
+SCHEMA = Schema({"short_ms": (10, 2000, 500), "observe_s": (1, 60, 5), "light_fraction": (0.01, 0.9, 0.1)})
+QUANTITIES = {
+    "short_trip_time_s": Quantity("short-circuit protection",
+                                  plain("short-circuit protection acted within {}", " s", 1), "s"),
+    "short_recovered": Quantity("short-circuit protection",
+                                plain("the output came back after the short: {} (1 yes, 0 no)", "", 0)),
+    "short_protected": Quantity("short-circuit protection",
+                                plain("the unit cut a short circuit itself: {} (1 yes, 0 no)", "", 0)),
+}
+SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
+
+
+def measures(settings):
+    return tuple(QUANTITIES)
+
+
+def plan(step, label, options):
+    s = step.settings
+    light = {**OBSERVE, "load_ma": max(1, round(rated_ma(label) * s["light_fraction"]))}
+    if not options.short_switch:
+        return Plan(light, skip="not tested: this rig has no short-circuit switch ([load] short_pin)")
+    return Plan(light, short={"start_ms": SHORT_AFTER_MS, "ms": s["short_ms"]},
+                seconds=SHORT_AFTER_MS / 1000 + s["short_ms"] / 1000 + s["observe_s"])
+
+
+def measure(step, evaluation, plan_, label):
+    """Protected: the current fell below the rated current while the short
+    lasted (an unprotected unit feeds the short until the rig opens it).
+    Recovered: after the short, at light load, the output came back."""
+    unmeasured = {"short_protected": None, "short_trip_time_s": None, "short_recovered": None}
+    t, v, i = evaluation.samples()
+    on = next((e["t_s"] for e in evaluation.events if e["name"] == "short_on"), None)
+    off = next((e["t_s"] for e in evaluation.events if e["name"] == "short_off"), None)
+    if on is None or off is None or not (v[t < on] > OFF_V).any():
+        return Outcome(unmeasured, ["the output was off before the short circuit: not tested"])
+    period = evaluation.period_us / 1e6
+    during = (t >= on) & (t < off)
+    rated_a = label.rated_output_a
+    protected_at = t[during & (i < rated_a)]
+    after = (t >= off) & (v > 0.9 * label.rated_output_v)
+    m = {"short_protected": int(protected_at.size > 0 and i[during][-1] < rated_a),
+         "short_trip_time_s": float(protected_at[0] - on + period) if protected_at.size else None,
+         "short_recovered": int(after.any())}
+    peak = float(i[during].max()) if during.any() else 0.0
+    words = [f"short circuit for {off - on:.1f} s: " + (
+        f"the unit cut its output within {m['short_trip_time_s']:.1f} s (one reading every {period:g} s)"
+        if m["short_protected"] else f"the unit kept feeding the short ({peak:.1f} A read, the sensor's range "
+                                     f"may clip it) until the rig opened it")
+        + (f"; its output came back at light load {_after(t[after][0] - off, period)}" if m["short_recovered"]
+           else f"; its output had not come back {t[-1] - off:.0f} s later")]
+    return Outcome(m, words)
+
+
+def _after(seconds, period):
+    return "at once (by the next reading)" if seconds < period else f"after {seconds:.1f} s"
