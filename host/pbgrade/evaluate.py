@@ -174,7 +174,8 @@ class Evaluation:
     def _on_status(self, body):
         """The run is over at its end EVENT, or when the device says it ended (the EVENT lost for good)."""
         self.status = body
-        self.finished = self.end_event is not None or (self._started and body.state in (wire.State.ENDED, wire.State.FAULT))
+        ended = body.state in (wire.State.ENDED, wire.State.FAULT)
+        self.finished = self.end_event is not None or (self._started and ended)
 
     def _on_text(self, body):
         self.texts.append(body.message)

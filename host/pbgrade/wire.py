@@ -31,6 +31,7 @@ def _names(rows):
 
 MESSAGES = {m["name"]: m for m in TABLE["messages"]}
 EVENT_CODES = _names(TABLE["events"])
+Event = enum.IntEnum("Event", {name.upper(): code for code, name in EVENT_CODES.items()})  # EVENT code, by name
 END_EVENTS = frozenset(e["code"] for e in TABLE["events"] if e["ends_step"])  # an EVENT that ends the step
 STATES = _names(TABLE["states"])
 State = enum.IntEnum("State", {name.upper(): code for code, name in STATES.items()})  # STATUS state, by name
