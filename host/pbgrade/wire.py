@@ -26,6 +26,7 @@ DELIMITER = b"\x00"
 
 
 def _names(rows):
+    """A table's rows as {code: name}."""
     return {row["code"]: row["name"] for row in rows}
 
 
@@ -38,8 +39,9 @@ State = enum.IntEnum("State", {name.upper(): code for code, name in STATES.items
 ACK_RESULTS = {row["code"]: row["text"] for row in TABLE["ack_results"]}
 SENSORS = _names(TABLE["chips"])
 
+# fields whose value is a name from another table: the construct Enum of that table
 _ENUMS = {"messages": {m["name"]: int(m["type"], 16) for m in TABLE["messages"]},
-          "load_modes": {v: k for k, v in _names(TABLE["load_modes"]).items()}}
+          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]}}
 _FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "h": Int16sl, "i": Int32sl,
            "q": Int64sl, "f": Float32l, "u8str": PascalString(Int8ul, "utf8"), "str": GreedyString("utf8")}
 
