@@ -55,9 +55,10 @@ def pbgrade_stream(samples):
         frames.append(wire.build("SAMPLES", seq & 0xFFFF, index=first, count=count,
                                  data=data[4 * first:4 * (first + count)]))
         seq += 1
-    frames.append(wire.build("EVENT", seq & 0xFFFF, code=1, index=samples.size - RATE_HZ, value=0))
-    frames.append(wire.build("STATUS", (seq + 1) & 0xFFFF, state=2, index=samples.size, skipped=0, rx_errors=0,
-                             load_ma=0))
+    frames.append(wire.build("EVENT", seq & 0xFFFF, code=wire.Event.END_VOLTAGE, index=samples.size - RATE_HZ,
+                             value=0))
+    frames.append(wire.build("STATUS", (seq + 1) & 0xFFFF, state=wire.State.ENDED, index=samples.size, skipped=0,
+                             rx_errors=0, load_ma=0))
     return b"".join(frames), len(frames)
 
 

@@ -1,8 +1,10 @@
 """Frames on the wire: COBS around a payload and its CRC-16/CCITT-FALSE.
 
-protocol/SPEC.md is the definition. Everything works in buffers allocated once,
-so sending a batch of samples allocates nothing on a 190 KB heap. The byte
-loops are viper: a 250-byte frame costs well under a millisecond on an RP2040.
+protocol/protocol.json is the definition (SPEC.md explains it); the constants and
+struct formats here are written out by hand, and tests/test_protocol_table.py
+checks them against it. Everything works in buffers allocated once, so sending
+a batch of samples allocates nothing on a 190 KB heap. The byte loops are viper:
+a 250-byte frame costs well under a millisecond on an RP2040.
 
 Usage::
 

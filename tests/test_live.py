@@ -24,7 +24,7 @@ from test_e2e import PBGRADE
 
 LABEL = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=6000, rated_output_v=5.0,
               rated_output_a=2.1)  # the cells hold 37 Wh, the output is rated for 30 Wh
-IDENTITY = wire.Identity.parse(wire.Identity.build(dict(
+IDENTITY = wire.BODIES["IDENTITY"].parse(wire.BODIES["IDENTITY"].build(dict(
     proto=1, fw_major=1, fw_minor=0, fw_patch=0, sensor=1, address=0x40, sample_format=0, shunt_uohm=10000,
     bus_lsb_v=0.00125, current_lsb_a=0.001, cal=512, sensor_period_us=35200, max_mv=24000, max_ma=3500,
     board="test")))

@@ -40,7 +40,7 @@ def test_parse_gives_golden_meaning(v):
     assert (msg.type, msg.seq) == (v["type"], v["seq"])
     for key, want in v["body"].items():
         if key == "samples":
-            bus, current = wire.sample_codes(msg)
+            bus, current = wire.sample_codes(msg.type, msg.body.data)
             assert bus.tolist() == [s[0] for s in want]
             assert current.tolist() == [s[1] for s in want]
         elif isinstance(want, float):
@@ -67,11 +67,41 @@ def test_payload_with_trailing_bytes_is_rejected():
         wire.parse(payload)
 
 
-def test_samples_count_must_match_length():
-    payload = bytearray(wire.decode_frame(bytes.fromhex(VECTORS[8]["wire"])[:-1]))
-    payload[7] += 1
-    with pytest.raises(wire.FrameError):
-        wire.parse(wire.decode_frame(cobs.encode(bytes(payload) + wire.crc16(bytes(payload)).to_bytes(2, "little"))))
+SAMPLE_VECTORS = [v for v in VECTORS if "samples" in v["body"]]
+
+
+@pytest.mark.parametrize("v", SAMPLE_VECTORS, ids=[v["name"] for v in SAMPLE_VECTORS])
+def test_fast_sample_path_gives_golden_meaning(v):
+    """parse_samples, the path every sample takes, reads what construct reads."""
+    payload = wire.decode_frame(bytes.fromhex(v["wire"])[:-1])
+    fast, slow = wire.parse_samples(payload), wire.parse(payload)
+    assert (fast.type, fast.seq) == (slow.type, slow.seq) == (v["type"], v["seq"])
+    assert (fast.body.index, fast.body.count, fast.body.data) == (slow.body.index, slow.body.count, slow.body.data)
+    assert [list(s) for s in zip(*wire.sample_codes(fast.type, fast.body.data))] == v["body"]["samples"]
+
+
+def test_fast_sample_path_leaves_other_types_to_construct():
+    assert all(wire.parse_samples(wire.decode_frame(bytes.fromhex(v["wire"])[:-1])) is None
+               for v in VECTORS if v not in SAMPLE_VECTORS)
+
+
+@pytest.mark.parametrize("v", SAMPLE_VECTORS, ids=[v["name"] for v in SAMPLE_VECTORS])
+@pytest.mark.parametrize("change", ["count + 1", "count - 1", "a byte more", "a byte less", "header cut"])
+def test_samples_count_must_match_length(v, change):
+    """A sample frame whose length does not hold its count is refused by both paths."""
+    payload = bytearray(wire.decode_frame(bytes.fromhex(v["wire"])[:-1]))
+    if change.startswith("count"):
+        payload[7] += 1 if change == "count + 1" else -1
+    elif change == "a byte more":
+        payload.append(0)
+    elif change == "a byte less":
+        payload.pop()
+    else:
+        del payload[6:]
+    frame = cobs.encode(bytes(payload) + wire.crc16(bytes(payload)).to_bytes(2, "little"))
+    for parse in (wire.parse, wire.parse_samples):
+        with pytest.raises(wire.FrameError):
+            parse(wire.decode_frame(frame))
 
 
 def test_deframer_splits_across_chunks():

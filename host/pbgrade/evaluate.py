@@ -8,8 +8,6 @@ frames at a time: per-frame numpy calls would cost more than the samples (a
 1 kHz log replays at millions of samples per second). Nothing is kept per
 sample beyond one batch.
 """
-import struct
-from collections import namedtuple
 from datetime import datetime, timezone
 
 import numpy as np
@@ -20,14 +18,7 @@ from .reorder import SeqOrder
 from .voltage import VoltageStats
 
 BATCH = 1 << 14  # samples gathered before they are integrated; any other message integrates them first
-# SAMPLES and SAMPLES20 without construct (wire.Payload): type, seq, index, count, then count samples
-_SAMPLE_SIZE = {0x90: ("SAMPLES", 4), 0x91: ("SAMPLES20", 5)}
-_SAMPLES_HEADER = struct.Struct("<BHIB")
-Message = namedtuple("Message", "type seq body")
-SamplesBody = namedtuple("SamplesBody", "index count data")
-
-END_EVENTS = {1, 2, 3, 4, 16, 17, 18, 19, 20, 32}
-UNCALIBRATED = wire.Calibration.parse(wire.Calibration.build(
+UNCALIBRATED = wire.BODIES["CALIBRATION"].parse(wire.BODIES["CALIBRATION"].build(
     {"v_gain": 1.0, "v_offset_v": 0.0, "i_gain": 1.0, "i_offset_a": 0.0, "date": 0}))
 
 
@@ -87,11 +78,11 @@ class Evaluation:
     def feed(self, frame):
         """One frame (without delimiter) -> the parsed message, or None if corrupt.
 
-        A SAMPLES frame comes back as a Message namedtuple (type, seq, body:
-        index, count, data), any other as wire.parse gives it."""
+        A SAMPLES frame comes back as wire.parse_samples gives it, any other
+        as wire.parse does."""
         try:
             payload = wire.decode_frame(frame)
-            msg = _samples(payload) or wire.parse(payload)
+            msg = wire.parse_samples(payload) or wire.parse(payload)
         except wire.FrameError:
             self.frames_corrupt += 1
             return None
@@ -156,7 +147,7 @@ class Evaluation:
         kind, firsts, counts, data = zip(*self._batch)
         self._batch, self._batch_samples = [], 0
         counts = np.array(counts, dtype=np.int64)
-        bus, current = wire.sample_codes(Message(kind[0], None, SamplesBody(None, None, b"".join(data))))
+        bus, current = wire.sample_codes(kind[0], b"".join(data))
         # each sample's slot: its frame's first index plus its place in that frame
         starts = np.cumsum(counts) - counts
         slots = np.repeat(np.array(firsts, dtype=np.int64) - starts, counts) + np.arange(bus.size)
@@ -183,7 +174,8 @@ class Evaluation:
     def _on_status(self, body):
         """The run is over at its end EVENT, or when the device says it ended (the EVENT lost for good)."""
         self.status = body
-        self.finished = self.end_event is not None or (self._started and body.state in (2, 3))
+        ended = body.state in (wire.State.ENDED, wire.State.FAULT)
+        self.finished = self.end_event is not None or (self._started and ended)
 
     def _on_text(self, body):
         self.texts.append(body.message)
@@ -222,7 +214,7 @@ class Evaluation:
 
     @property
     def end_event(self):
-        return next((e for e in self.events if e["code"] in END_EVENTS), None)
+        return next((e for e in self.events if e["code"] in wire.END_EVENTS), None)
 
     @property
     def samples_lost(self):
@@ -251,18 +243,3 @@ class Evaluation:
             "gap_charge_estimate_mah": self.integrator.gap_charge_estimate_mah,
         }
 
-
-def _samples(payload):
-    """A SAMPLES or SAMPLES20 payload as a Message, None for any other type; FrameError if its length is wrong.
-
-    construct takes longer to parse one than the host needs for its 61 samples."""
-    kind = _SAMPLE_SIZE.get(payload[0])
-    if kind is None:
-        return None
-    name, size = kind
-    if len(payload) < _SAMPLES_HEADER.size:
-        raise wire.FrameError(f"{name} frame of {len(payload)} bytes is too short")
-    _, seq, index, count = _SAMPLES_HEADER.unpack_from(payload)
-    if len(payload) != _SAMPLES_HEADER.size + count * size:
-        raise wire.FrameError(f"{name} frame of {len(payload)} bytes does not hold {count} samples")
-    return Message(name, seq, SamplesBody(index, count, payload[_SAMPLES_HEADER.size:]))

@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 
 from . import plots
-from .evaluate import END_EVENTS
+from .wire import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
 from .record import COMPLETE, outcome

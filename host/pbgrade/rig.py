@@ -8,10 +8,10 @@ them (its sensor's address, its load's pins...), and is checked as a rig of
 its own; the channels share the board and its I2C bus. load_rig() then puts
 the channels, each a whole rig table with [rig] channel = k, under
 "channels" (what the firmware reads); channels(rig) lists them for any rig."""
+from . import wire
 from .paths import RIGS, resolve
 from .tomlcheck import Fields, read_toml
 
-CHIPS = ("INA226", "INA219", "INA228", "INA260", "INA3221")
 SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other rig quantity is a magnitude
 # [load] kind -> the [pins] field that drives it (scpi: the host sets the external load, the device
 # switches it in and out through a relay in series, so its limits still cut it)
@@ -174,8 +174,9 @@ def _check_consistency(path, rig):
             raise RigFileError(f"{path}: [limits] {limit} needs a temperature sensor: add [pins] {pin} "
                                f"(the ADC pin of its NTC), or remove the limit")
     s = rig["sensor"]
-    if s["chip"] not in CHIPS:
-        raise RigFileError(f"{path}: [sensor] chip = {s['chip']!r} is not supported: use one of {', '.join(CHIPS)}")
+    chips = wire.SENSORS.values()  # the chips the protocol can name
+    if s["chip"] not in chips:
+        raise RigFileError(f"{path}: [sensor] chip = {s['chip']!r} is not supported: use one of {', '.join(chips)}")
     if not 0x40 <= s["address"] <= 0x4F:
         raise RigFileError(f"{path}: [sensor] address = {s['address']:#x} is outside the INA range 0x40-0x4F")
     if s["shunt_ohms"] <= 0 or s["max_current_a"] <= 0:

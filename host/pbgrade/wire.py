@@ -1,85 +1,66 @@
-"""The wire protocol (protocol/SPEC.md) declared once with construct.
+"""The wire protocol, built from its table (protocol/protocol.json; SPEC.md explains it).
 
 `Payload` parses and builds every message; `encode_frame`/`decode_frame` add and
 check COBS and the CRC. Sample data stay bytes here and become numpy arrays in
 one call (`sample_codes`), so a multi-hour log decodes without a Python-level
-loop per sample.
+loop per sample; `parse_samples` reads a SAMPLES frame without construct.
 """
 import binascii
+import enum
+import json
+import struct
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 from cobs import cobs
-from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8ul, Int16ul, Int64sl, Int64ul,
-                       Int32sl, Int32ul, PascalString, Struct, Switch, Terminated, this)
+from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl,
+                       Int32ul, Int64sl, Int64ul, PascalString, Struct, Switch, Terminated, this)
 
-PROTO_VERSION = 1
-MAX_FRAME = 254  # payload + CRC, one COBS block
+from .paths import ROOT
+
+TABLE = json.loads((ROOT / "protocol" / "protocol.json").read_text())
+PROTO_VERSION = TABLE["version"]
+MAX_FRAME = TABLE["max_frame"]  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
 
-MsgType = Enum(Int8ul, HELLO=0x01, CONFIG=0x02, START=0x03, STOP=0x04, STATUS_REQ=0x05, CAL_SET=0x06, RAMP=0x07, RUN_FOR=0x08,
-               SHORT=0x09, RESEND=0x0A, CLEAR=0x0B, LOAD_MODE=0x0C, GONE=0xA4,
-               IDENTITY=0x81, ACK=0x82, CALIBRATION=0x83, SAMPLES=0x90, SAMPLES20=0x91, EVENT=0xA0,
-               STATUS=0xA1, TEXT=0xA2, ACCUMULATORS=0xA3)
 
-Empty = Const(b"")
+def _names(rows):
+    """A table's rows as {code: name}."""
+    return {row["code"]: row["name"] for row in rows}
 
-Config = Struct("period_us" / Int32ul, "load_ma" / Int16ul, "end_mv" / Int16ul,
-                "collapse_ma" / Int16ul, "hold_ms" / Int16ul, "flush_ms" / Int16ul)
 
-Identity = Struct(
-    "proto" / Int8ul, "fw_major" / Int8ul, "fw_minor" / Int8ul, "fw_patch" / Int8ul,
-    "sensor" / Int8ul, "address" / Int8ul, "sample_format" / Int8ul, "shunt_uohm" / Int32ul,
-    "bus_lsb_v" / Float32l, "current_lsb_a" / Float32l, "cal" / Int16ul,
-    "sensor_period_us" / Int32ul, "max_mv" / Int16ul, "max_ma" / Int16ul,
-    "board" / PascalString(Int8ul, "utf8"))
+MESSAGES = {m["name"]: m for m in TABLE["messages"]}
+EVENT_CODES = _names(TABLE["events"])
+Event = enum.IntEnum("Event", {name.upper(): code for code, name in EVENT_CODES.items()})  # EVENT code, by name
+END_EVENTS = frozenset(e["code"] for e in TABLE["events"] if e["ends_step"])  # an EVENT that ends the step
+STATES = _names(TABLE["states"])
+State = enum.IntEnum("State", {name.upper(): code for code, name in STATES.items()})  # STATUS state, by name
+ACK_RESULTS = {row["code"]: row["text"] for row in TABLE["ack_results"]}
+SENSORS = _names(TABLE["chips"])
 
-Ack = Struct("cmd_type" / MsgType, "cmd_seq" / Int16ul, "result" / Int8ul)
+# fields whose value is a name from another table: the construct Enum of that table
+_ENUMS = {"messages": {m["name"]: int(m["type"], 16) for m in TABLE["messages"]},
+          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]}}
+_FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "h": Int16sl, "i": Int32sl,
+           "q": Int64sl, "f": Float32l, "u8str": PascalString(Int8ul, "utf8"), "str": GreedyString("utf8")}
 
-SeqRange = Struct("first" / Int16ul, "count" / Int16ul)
 
-Ramp = Struct("step_ma" / Int16ul, "step_ms" / Int16ul, "max_ma" / Int16ul)
+def _field(name, kind, names=None):
+    return name / (Enum(_FIELDS[kind], **_ENUMS[names]) if names else _FIELDS[kind])
 
-Samples = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 4))
 
-Samples20 = Struct("index" / Int32ul, "count" / Int8ul, "data" / Bytes(this.count * 5))
+def _body(message):
+    fields = [_field(*f) for f in message["body"]]
+    if "samples" in message:
+        fields.append("data" / Bytes(this.count * message["samples"]["bytes"]))
+    return Struct(*fields) if fields else Const(b"")
 
-Calibration = Struct("v_gain" / Float32l, "v_offset_v" / Float32l, "i_gain" / Float32l,
-                     "i_offset_a" / Float32l, "date" / Int32ul)
 
-Accumulators = Struct("index" / Int32ul, "energy" / Int64ul, "charge" / Int64sl)
-
-Event = Struct("code" / Int8ul, "index" / Int32ul, "value" / Int32sl)
-
-Status = Struct("state" / Int8ul, "index" / Int32ul, "skipped" / Int32ul,
-                "rx_errors" / Int16ul, "load_ma" / Int16ul)
-
-Text = Struct("level" / Int8ul, "message" / GreedyString("utf8"))
-
-Payload = Struct(
-    "type" / MsgType,
-    "seq" / Int16ul,
-    "body" / Switch(this.type, {
-        "HELLO": Empty, "CLEAR": Empty, "START": Empty, "STOP": Empty, "STATUS_REQ": Empty,
-        "CONFIG": Config, "RAMP": Ramp, "RUN_FOR": Struct("slots" / Int32ul),
-        "SHORT": Struct("start_ms" / Int16ul, "ms" / Int16ul),
-        "RESEND": SeqRange, "GONE": SeqRange,
-        "LOAD_MODE": Struct("mode" / Enum(Int8ul, CC=0, CP=1, CR=2), "value" / Int32ul), "CAL_SET": Calibration, "IDENTITY": Identity, "ACK": Ack,
-        "CALIBRATION": Calibration, "SAMPLES": Samples, "SAMPLES20": Samples20,
-        "EVENT": Event, "STATUS": Status, "TEXT": Text, "ACCUMULATORS": Accumulators,
-    }, default=Error),
-    Terminated,
-)
-
-SAMPLE_DTYPE = np.dtype([("bus", "<u2"), ("current", "<i2")])
-
-ACK_RESULTS = {0: "ok", 1: "wrong state", 2: "bad value", 3: "over a rig limit",
-               4: "unknown command", 5: "wrong length", 6: "the rig has no such switch"}
-EVENT_CODES = {1: "end_voltage", 2: "current_collapse", 3: "stopped", 4: "duration", 5: "short_on", 6: "short_off", 7: "load_settled",
-               16: "limit_voltage", 18: "limit_reverse", 19: "limit_power", 20: "limit_temperature",
-               17: "limit_current", 32: "sensor_fault"}
-STATES = {0: "idle", 1: "running", 2: "ended", 3: "fault"}
-SENSORS = {1: "INA226", 2: "INA219", 3: "INA228", 4: "INA260", 5: "INA3221"}
+BODIES = {name: _body(m) for name, m in MESSAGES.items()}
+Payload = Struct(*(_field(*f) for f in TABLE["header"]),
+                 "body" / Switch(this.type, BODIES, default=Error),
+                 Terminated)
 
 
 class FrameError(ValueError):
@@ -127,15 +108,75 @@ def build(msg_type, seq=0, **body):
     return encode_frame(Payload.build(dict(type=msg_type, seq=seq, body=body or None)))
 
 
-def sample_codes(msg):
-    """A SAMPLES or SAMPLES20 message -> (bus, current) code arrays, int64."""
-    if msg.type == "SAMPLES":
-        codes = np.frombuffer(msg.body.data, dtype=SAMPLE_DTYPE)
-        return codes["bus"].astype(np.int64), codes["current"].astype(np.int64)
-    b = np.frombuffer(msg.body.data, dtype=np.uint8).reshape(-1, 5).astype(np.int64)
-    bus = b[:, 0] | b[:, 1] << 8 | (b[:, 2] & 0x0F) << 16
-    current = b[:, 2] >> 4 | b[:, 3] << 4 | b[:, 4] << 12
-    return bus, current - ((current & 0x80000) << 1)
+# -- sample frames: the bulk of a run, read without construct ----------------
+
+Message = namedtuple("Message", "type seq body")
+
+
+@dataclass(frozen=True)
+class _SampleFrame:
+    """One kind of sample frame as the table lays it out: its fixed part (header
+    and body), then `count` samples of `size` bytes, each a little-endian integer
+    holding (name, signed, bits) fields from bit 0 up; `dtype` reads them at
+    once where every field is whole bytes."""
+    name: str
+    fixed: struct.Struct
+    body: type
+    size: int
+    fields: tuple
+    dtype: np.dtype | None
+
+    @classmethod
+    def of(cls, message):
+        samples = message["samples"]
+        fields = tuple((name, kind[0] == "i", int(kind[1:])) for name, kind in samples["fields"])
+        whole_bytes = all(bits % 8 == 0 for _, _, bits in fields)
+        return cls(message["name"], struct.Struct("<" + "".join(f[1] for f in TABLE["header"] + message["body"])),
+                   namedtuple(message["name"].title() + "Body", [f[0] for f in message["body"]] + ["data"]),
+                   samples["bytes"], fields,
+                   np.dtype([(name, f"<{'i' if signed else 'u'}{bits // 8}") for name, signed, bits in fields])
+                   if whole_bytes else None)
+
+
+_SAMPLE_FRAMES = {int(m["type"], 16): _SampleFrame.of(m) for m in TABLE["messages"] if "samples" in m}
+_SAMPLE_KINDS = {frame.name: frame for frame in _SAMPLE_FRAMES.values()}
+SAMPLE_DTYPE = _SAMPLE_KINDS["SAMPLES"].dtype  # SAMPLES data as a numpy record, for writers of sample data
+
+
+def parse_samples(payload):
+    """A sample frame's payload as a Message (type, seq, body: index, count, data), None for
+    any other type; FrameError if its length does not hold its count of samples.
+
+    construct takes longer to parse one than the host needs for its 61 samples."""
+    frame = _SAMPLE_FRAMES.get(payload[0])
+    if frame is None:
+        return None
+    if len(payload) < frame.fixed.size:
+        raise FrameError(f"{frame.name} frame of {len(payload)} bytes is too short")
+    _, seq, *fixed = frame.fixed.unpack_from(payload)
+    body = frame.body(*fixed, payload[frame.fixed.size:])
+    if len(body.data) != body.count * frame.size:
+        raise FrameError(f"{frame.name} frame of {len(payload)} bytes does not hold {body.count} samples")
+    return Message(frame.name, seq, body)
+
+
+def sample_codes(kind, data):
+    """The samples of frames of one kind ('SAMPLES', 'SAMPLES20'), their data joined -> (bus, current)
+    code arrays, int64."""
+    frame = _SAMPLE_KINDS[kind]
+    if frame.dtype is not None:
+        codes = np.frombuffer(data, dtype=frame.dtype)
+        return tuple(codes[name].astype(np.int64) for name, _, _ in frame.fields)
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, frame.size).astype(np.int64)
+    word = raw[:, 0]
+    for k in range(1, frame.size):
+        word = word | raw[:, k] << 8 * k
+    codes, shift = [], 0
+    for _, signed, bits in frame.fields:
+        code = word >> shift & (1 << bits) - 1
+        codes.append(code - (code >> bits - 1 << bits) if signed else code)
+        shift += bits
+    return tuple(codes)
 
 
 @dataclass
