@@ -195,7 +195,16 @@ def test_bad_model_unit_is_refused_in_one_line(tmp_path, edit, words):
         assert w in str(e.value)
 
 
-def test_every_catalogue_unit_loads():
-    for path in (ROOT / "rigs/sim/duts").glob("*"):
-        if not path.name.endswith(".label.toml"):
-            assert load_dut(path)["kind"] in ("curve", "model")
+UNIT_FILES = sorted(p for p in (ROOT / "rigs/sim/duts").glob("*") if not p.name.endswith(".label.toml"))
+
+
+@pytest.mark.parametrize("path", UNIT_FILES, ids=[p.name for p in UNIT_FILES])
+def test_every_catalogue_unit_loads_as_its_file_says(path):
+    unit = load_dut(path)
+    assert unit["source"] == str(path)
+    if path.suffix == ".csv":
+        rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+        assert unit["kind"] == "curve" and unit["points"] == [[float(q), float(v)] for q, v in rows]
+    else:
+        tables = tomllib.loads(path.read_text())
+        assert tables.pop("dut") == {"kind": "model"} and unit["kind"] == "model" and unit["model"] == tables
