@@ -9,6 +9,7 @@ import pytest
 
 from conftest import ROOT
 from pbgrade import wire
+from pbgrade.label import load_label
 from test_e2e import pbgrade, run_record
 
 DUTS = ROOT / "rigs" / "sim" / "duts"
@@ -49,7 +50,8 @@ CASES = [(unit, method) for unit in EXPECTED for method in EXPECTED[unit]]
 def test_every_catalogue_unit_has_a_label_and_a_pinned_verdict():
     units = {p.stem for p in DUTS.glob("*.toml") if not p.stem.endswith(".label")} - {"calibration-source"}
     assert units == set(EXPECTED)
-    assert all((DUTS / f"{u}.label.toml").exists() for u in units)
+    labels = [load_label(DUTS / f"{u}.label.toml") for u in sorted(units)]
+    assert all(label.manufacturer == "pbgrade simulator" and label.rated_capacity_mah > 0 for label in labels)
 
 
 @pytest.mark.parametrize("unit, method", CASES, ids=[f"{u}-{m}" for u, m in CASES])

@@ -152,13 +152,16 @@ def test_a_channels_external_load_answers_while_another_channel_runs(tmp_path, m
         sim = testsetup.start_sim(stack, load_rig(rig_file), "honest-10000")
         one, two = channels(sim.rig)
         runs = tmp_path / "runs"
-        test = threading.Thread(target=run_test, args=(sim.ports[0], load_label(label), label, method,
-                                                       load_profile(method.profile), one, Options(), tmp_path))
+        records = []
+        test = threading.Thread(target=lambda: records.append(run_test(
+            sim.ports[0], load_label(label), label, method, load_profile(method.profile), one, Options(), tmp_path)))
         test.start()
         while not any(f.stat().st_size > 2000 for f in runs.glob("*/rx-1-discharge.bin")):  # channel 1 runs
             assert test.is_alive()
             threading.Event().wait(0.02)
         load = ScpiLoad(two["load"]["resource"], two["limits"]["max_current_a"], backend="@py")
         assert test.is_alive()  # answered while channel 1 was still running
+        assert load.identity.startswith("pbgrade,SIM-ELOAD")  # channel 2's load, asked who it is
         load.close()
         test.join()
+    assert records and records[0]["status"] == "complete"  # and channel 1's run went on to its end

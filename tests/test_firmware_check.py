@@ -102,7 +102,8 @@ def test_real_firmware_passes(python):
     proc = run_check(python)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("check_firmware: "), proc.stdout
+    files = len(list((ROOT / "firmware").glob("*.py")))
+    assert len(lines) == 1 and lines[0].startswith(f"check_firmware: {files} file(s) in firmware OK"), proc.stdout
 
 
 def test_rp2_apis_pass(python, tmp_path):

@@ -98,7 +98,9 @@ def mutate(data, s):
 @fuzz(200)
 @given(st.binary(max_size=3000), CHUNK_CUTS)
 def test_arbitrary_bytes_never_raise(stream, cuts):
-    receive(stream, cuts)
+    evaluation, frames, accepted = receive(stream, cuts)
+    assert len(frames) == sum(1 for piece in stream.split(b"\x00")[:-1] if piece)  # one frame per delimited piece
+    assert evaluation.frames == len(accepted)  # what was taken is what passed the checks
 
 
 @fuzz(100)
@@ -140,13 +142,18 @@ def test_mutated_stream_never_yields_a_frame_that_was_not_sent(frames, data):
 def test_any_payload_behind_a_valid_crc_never_raises(frames, data):
     """What no CRC stops: a payload wrong before its CRC was computed, or a collision.
     Only the type and length checks stand between it and the handlers."""
-    stream = b""
+    stream, intact = b"", []
     for frame in frames:
         payload = bytearray(wire.decode_frame(frame[:-1]))
+        original = bytes(payload)
         for _ in range(data.draw(st.integers(0, 3), label="changes")):
             payload[data.draw(st.integers(0, len(payload) - 1), label="at")] = data.draw(st.integers(0, 255))
         stream += wire.encode_frame(bytes(payload))
-    receive(stream)
+        intact.append(payload == original)
+    _, received, accepted = receive(stream)
+    assert len(received) == len(frames)
+    taken = iter(accepted)
+    assert all(frame in taken for frame, unchanged in zip(received, intact) if unchanged)  # each unchanged one, in order
 
 
 @fuzz(150)

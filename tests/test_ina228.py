@@ -211,8 +211,12 @@ def test_other_chip_refused(mfr, die):
 
 
 def test_any_revision_accepted():
-    INA228(fake_ina228(0x2280))
-    INA228(fake_ina228(0x228F))
+    reference = fake_ina228()  # die 2281h
+    INA228(reference)
+    for die in (0x2280, 0x228F):  # DIEID is bits 15..4, REV_ID bits 3..0
+        fake = fake_ina228(die)
+        INA228(fake)
+        assert fake.writes == reference.writes and fake.regs == {**reference.regs, 0x3F: die}  # configured alike
 
 
 def test_no_answer_is_one_line_oserror():

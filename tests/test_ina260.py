@@ -115,7 +115,11 @@ def test_other_chip_refused(mfr, die):
 
 
 def test_die_revision_accepted():
-    INA260(fake_ina(0x2271))  # DID is bits 15..4, RID bits 3..0 (8.6.8)
+    reference = fake_ina(0x2270)
+    INA260(reference)
+    fake = fake_ina(0x2271)  # DID is bits 15..4, RID bits 3..0 (8.6.8)
+    INA260(fake)
+    assert fake.writes == reference.writes and fake.regs == {**reference.regs, 0xFF: 0x2271}  # configured alike
 
 
 def test_no_answer_is_one_line_oserror():

@@ -145,7 +145,9 @@ def test_address_outside_0x40_0x43_refused(address):
 
 @pytest.mark.parametrize("address", [0x40, 0x41, 0x42, 0x43])
 def test_addresses_0x40_0x43_accepted(address):
-    INA3221(fake_ina(0x3220, address=address), address=address)
+    fake = fake_ina(0x3220, address=address)  # it answers at that address only
+    INA3221(fake, address=address)
+    assert fake.writes == [(0x00, 0x8000), (0x00, 0x4527)]  # reset, then configured: channel 1, continuous
 
 
 @pytest.mark.parametrize("shunt, max_a", [(0.1, 1.7), (0.01, 20.0), (1.0, 0.2)])
@@ -156,7 +158,10 @@ def test_shunt_range_overflow_refused(shunt, max_a):
 
 
 def test_full_scale_accepted():
-    INA3221(fake_ina(0x3220), shunt_ohms=0.1, max_current_a=1.638)
+    fake = fake_ina(0x3220)
+    ina = INA3221(fake, shunt_ohms=0.1, max_current_a=1.638)
+    fake.regs[0x01] = 0x7FF8  # the shunt register's full scale: 163.8 mV
+    assert ina.current() == pytest.approx(1.638)  # reads the whole range it was given
 
 
 @pytest.mark.parametrize("kw", [dict(averages=8), dict(conversion_us=1000), dict(shunt_ohms=0),

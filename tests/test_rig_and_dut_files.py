@@ -1,18 +1,74 @@
 """Rig files and simulated-unit files: good ones load, bad ones are refused in
-one line that names the place and the fix."""
+one line that names the place and the fix; every shipped rig file is one the
+firmware can run, and every simulated one starts and answers."""
+import importlib
+import tomllib
+
 import pytest
 
+from clock import VirtualClock
 from conftest import ROOT
+from i2cbus import SimI2C
+from inafakes import Fixed, settle
+import sensors
+from pbgrade import wire
+from pbgrade.evaluate import Evaluation
 from pbgrade.rig import RigFileError, channels, load_rig
+from pbgrade.runner import IDLE_CONFIG, Link, identify
 from pbgrade.simdut import DutError, load_dut
+from pbgrade.simrig import SimRig
 
 SIM = (ROOT / "rigs" / "sim.toml").read_text()
+RIG_FILES = sorted((ROOT / "rigs").glob("*.toml"))
+SIM_RIG_FILES = [p for p in RIG_FILES if tomllib.loads(p.read_text()).get("rig", {}).get("board") == "sim"]
+# "sim" runs rigs/sim/simboard.py; the others are the MicroPython ports firmware/board_machine.py drives
+FIRMWARE_BOARDS = ("sim", "rp2", "esp32")
 
 
-@pytest.mark.parametrize("name", ["sim", "pico-ina226"])
-def test_shipped_rigs_load(name):
-    rig = load_rig(name)
-    assert rig["sensor"]["chip"] == "INA226" and rig["limits"]["max_current_a"] > 0
+@pytest.mark.parametrize("path", RIG_FILES, ids=[p.stem for p in RIG_FILES])
+def test_shipped_rig_is_one_the_firmware_can_run(path):
+    rig = load_rig(path.stem)
+    chans = channels(rig)
+    assert 1 <= len(chans) == len(rig.get("channels", [rig]))
+    for k, channel in enumerate(chans, 1):
+        assert channel["rig"]["board"] in FIRMWARE_BOARDS
+        assert channel["load"]["kind"] != "dac" or channel["rig"]["board"] == "esp32"  # rp2 has no DAC
+        if len(chans) > 1:
+            assert (channel["rig"]["channel"], channel["rig"]["channels"]) == (k, len(chans))
+        limits, sensor = channel["limits"], channel["sensor"]
+        assert all(value > 0 for value in limits.values()), limits
+        assert limits["max_current_a"] <= sensor["max_current_a"]  # the sensor sees the limit crossed
+        assert limits["max_current_a"] <= channel["load"]["max_current_a"]  # a step may ask for the limit
+        # the firmware's driver takes the [sensor] table as it is, and reads a simulated chip of its kind
+        clock = VirtualClock()
+        bus = SimI2C(clock)
+        chip = importlib.import_module(sensors.CHIPS[sensor["chip"]] + "_sim")
+        extra = {"channel": sensor["channel"]} if "channel" in sensor else {}
+        bus.attach(getattr(chip, "Sim" + sensor["chip"])(clock, Fixed(5.0, 1.0), address=sensor["address"],
+                                                          shunt_ohms=sensor["shunt_ohms"], seed=1, **extra))
+        ina = sensors.make(bus, sensor)
+        settle(clock, ina)
+        assert ina.voltage() == pytest.approx(5.0, abs=0.06) and ina.current() == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("path", SIM_RIG_FILES, ids=[p.stem for p in SIM_RIG_FILES])
+def test_simulated_rig_starts_and_each_channel_answers_hello(tmp_path, path):
+    rig = load_rig(path.stem)
+    with SimRig(rig, None, tmp_path / "sim", tmp_path / "flash") as sim:
+        assert len(sim.ports) == len(channels(rig))
+        for k, (port, channel) in enumerate(zip(sim.ports, channels(rig)), 1):
+            link = Link(port, on_bytes=lambda chunk: None)
+            evaluation = Evaluation(IDLE_CONFIG)
+            try:
+                identify(link, evaluation)
+            finally:
+                link.close()
+            got = evaluation.identity
+            assert got.board == ("sim" if len(sim.ports) == 1 else f"sim/ch{k}")
+            assert (wire.SENSORS[got.sensor], got.address) == (channel["sensor"]["chip"], channel["sensor"]["address"])
+            assert got.shunt_uohm == round(channel["sensor"]["shunt_ohms"] * 1e6)
+            assert (got.max_mv, got.max_ma) == (round(channel["limits"]["max_voltage_v"] * 1000),
+                                                round(channel["limits"]["max_current_a"] * 1000))
 
 
 def test_a_rig_with_channels_gives_each_the_rig_with_its_own_fields_over_it():
@@ -139,7 +195,16 @@ def test_bad_model_unit_is_refused_in_one_line(tmp_path, edit, words):
         assert w in str(e.value)
 
 
-def test_every_catalogue_unit_loads():
-    for path in (ROOT / "rigs/sim/duts").glob("*"):
-        if not path.name.endswith(".label.toml"):
-            assert load_dut(path)["kind"] in ("curve", "model")
+UNIT_FILES = sorted(p for p in (ROOT / "rigs/sim/duts").glob("*") if not p.name.endswith(".label.toml"))
+
+
+@pytest.mark.parametrize("path", UNIT_FILES, ids=[p.name for p in UNIT_FILES])
+def test_every_catalogue_unit_loads_as_its_file_says(path):
+    unit = load_dut(path)
+    assert unit["source"] == str(path)
+    if path.suffix == ".csv":
+        rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+        assert unit["kind"] == "curve" and unit["points"] == [[float(q), float(v)] for q, v in rows]
+    else:
+        tables = tomllib.loads(path.read_text())
+        assert tables.pop("dut") == {"kind": "model"} and unit["kind"] == "model" and unit["model"] == tables

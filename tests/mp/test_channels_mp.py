@@ -20,6 +20,7 @@ from i2cbus import SimI2C  # noqa: E402
 from ina226_sim import SimINA226  # noqa: E402
 from inafakes import STATION_RIG as RIG  # noqa: E402
 from inafakes import IdealSink, StillSensor, heap_used  # noqa: E402
+from mpcases import run  # noqa: E402
 
 
 class Discard:
@@ -74,8 +75,12 @@ stations = [station.Station(b, rig(k), link) for k, (b, link) in enumerate(zip(b
 gc.collect()
 firmware_bytes += gc.mem_alloc() - before_stations
 print("firmware heap for 8 channels: %d bytes" % firmware_bytes)
-# An RP2040 gives MicroPython ~190 KB; leave 60 KB for usb-device-cdc and the interpreter's own.
-assert firmware_bytes < 130 * 1024, firmware_bytes
+one, two = stations[0], stations[1]
+
+
+def test_firmware_fits_an_rp2040():
+    # An RP2040 gives MicroPython ~190 KB; leave 60 KB for usb-device-cdc and the interpreter's own.
+    assert firmware_bytes < 130 * 1024, firmware_bytes
 
 
 def start(st, period_us, load_ma):
@@ -84,21 +89,14 @@ def start(st, period_us, load_ma):
     assert st._start() == station.OK
 
 
-# Two channels at once, at different rates: each keeps its own schedule.
-one, two = stations[0], stations[1]
-start(one, 100_000, 1000)
-start(two, 35_200, 2000)
-t0 = clock.now_us
-while clock.now_us - t0 < 10_000_000:
-    station.step(stations)
-elapsed = clock.now_us - t0
-assert abs(one.index - elapsed // 100_000) <= 1 and abs(two.index - elapsed // 35_200) <= 1, (one.index, two.index)
-assert one.skipped == 0 and two.skipped == 0
-assert abs(boards[0].source.load_a - 1.0) < 0.05 and abs(boards[1].source.load_a - 2.0) < 0.05
-
-# The loop over the channels allocates nothing (the simulated chips' arithmetic aside: still readings).
-real = one.sensor, two.sensor
-one.sensor, two.sensor = StillSensor(one.sensor), StillSensor(two.sensor)
+def start_two():
+    """Channels 1 and 2 afresh, at different rates: 1 A every 100 ms, 2 A every 35.2 ms."""
+    for st in (one, two):
+        st.state = station.IDLE
+        st.fault = ""
+        st.board.source.i = None
+    start(one, 100_000, 1000)
+    start(two, 35_200, 2000)
 
 
 def serve_for(us):
@@ -107,14 +105,38 @@ def serve_for(us):
         station.step(stations)
 
 
-allocated = heap_used(serve_for, 10_000_000)
-assert allocated == 0, "the loop over the channels allocated %d bytes" % allocated
-one.sensor, two.sensor = real
+def test_each_channel_keeps_its_own_schedule():
+    start_two()
+    t0 = clock.now_us
+    serve_for(10_000_000)
+    elapsed = clock.now_us - t0
+    assert abs(one.index - elapsed // 100_000) <= 1 and abs(two.index - elapsed // 35_200) <= 1, (one.index, two.index)
+    assert one.skipped == 0 and two.skipped == 0
+    assert abs(boards[0].source.load_a - 1.0) < 0.05 and abs(boards[1].source.load_a - 2.0) < 0.05
 
-# Channel 2 goes over its current limit: its load goes off, channel 1 carries on.
-boards[1].source.i = 3.8
-for k in range(100):
-    station.step(stations)
-assert two.state == station.FAULT and boards[1].source.drive == 0
-assert one.state == station.RUNNING and boards[0].source.drive > 0
-print("OK")
+
+def test_the_loop_over_the_channels_allocates_nothing():
+    # the simulated chips' arithmetic aside: still readings
+    start_two()
+    serve_for(1_000_000)
+    real = one.sensor, two.sensor
+    one.sensor, two.sensor = StillSensor(one.sensor), StillSensor(two.sensor)
+    try:
+        allocated = heap_used(serve_for, 10_000_000)
+    finally:
+        one.sensor, two.sensor = real
+    assert allocated == 0, "the loop over the channels allocated %d bytes" % allocated
+
+
+def test_a_limit_switches_off_its_own_channel_only():
+    # channel 2 goes over its current limit: its load goes off, channel 1 carries on
+    start_two()
+    serve_for(1_000_000)
+    boards[1].source.i = 3.8
+    for k in range(100):
+        station.step(stations)
+    assert two.state == station.FAULT and boards[1].source.drive == 0
+    assert one.state == station.RUNNING and boards[0].source.drive > 0
+
+
+run(globals())

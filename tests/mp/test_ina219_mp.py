@@ -5,6 +5,7 @@ from ina219 import INA219
 from ina219_sim import SimINA219
 from inafakes import (Fixed, allocated, fake_ina219, first_result, print_checksums, ramp_checksum, read_ns, refused,
                       reg, rigger)
+from mpcases import run
 
 rig = rigger(SimINA219, INA219)
 
@@ -18,7 +19,7 @@ def checksum_ina219(seed):
     return ramp_checksum(rig, seed, 84, codes)
 
 
-def main():
+def test_datasheet_example():
     # 9.2 Typical Application, Table 8: 2 mOhm, PGA /1, BRNG 0, 1 mA/bit -> CAL 5000h
     fake = fake_ina219()
     ina = INA219(fake, shunt_ohms=0.002, max_current_a=20, bus_range_v=16)
@@ -36,15 +37,19 @@ def main():
     assert INA219(fake_ina219()).cal == 4096  # the default: 0.1 ohm, 3.2 A on the 320 mV range
     assert not (hasattr(ina, "alert") or hasattr(ina, "alert_over_current") or hasattr(ina, "alert_over_voltage"))
 
-    # bus_raw/current_raw/shunt_raw allocate nothing
-    n = allocated(ina)
+
+def test_raw_reads_allocate_nothing():
+    n = allocated(INA219(fake_ina219(), shunt_ohms=0.002, max_current_a=20, bus_range_v=16))
     assert n == 0, n
 
+
+def test_refuses_what_the_chip_cannot_do():
     refused(lambda: INA219(fake_ina219(), shunt_ohms=0.1, max_current_a=3.3), ValueError, "over the 320 mV shunt range")
     refused(lambda: INA219(fake_ina219(), averages=4, conversion_us=276), ValueError, "conversion_us must be 532")
     refused(lambda: INA219(fake_ina219(config_after_reset=0x4127)), ValueError, "not an INA219")
 
-    # against the simulated chip
+
+def test_against_the_simulated_chip():
     source = Fixed(5.0, 1.5)
     clock, bus, ina = first_result(rig, source)
     assert abs(ina.voltage() - 5.0) < 0.033 and abs(ina.current() - 1.5) < 0.01
@@ -60,9 +65,11 @@ def main():
 
     print("read ina219 %d ns per raw register read over the fake bus, %d over the simulated one"
           % (read_ns(INA219(fake_ina219())), read_ns(ina)))
+
+
+def test_checksums():
     print_checksums("ina219", checksum_ina219)
-    print("OK")
 
 
 if __name__ == "__main__":
-    main()
+    run(globals())

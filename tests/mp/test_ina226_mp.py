@@ -5,6 +5,7 @@ from ina226 import INA226
 from ina226_sim import SimINA226
 from inafakes import (Fixed, allocated, check_alert, fake_ina, first_result, print_checksums, ramp_checksum, refused,
                       reg, rigger)
+from mpcases import run
 
 rig = rigger(SimINA226, INA226)
 
@@ -18,7 +19,7 @@ def checksum_ina226(seed):
     return ramp_checksum(rig, seed, 140, codes)
 
 
-def main():
+def test_datasheet_example():
     # Datasheet "Configure/Measure/Calculate Example": 2 mOhm, 1 mA/bit -> CAL 0A00h.
     fake = fake_ina(0x2260)
     ina = INA226(fake, shunt_ohms=0.002, max_current_a=20)
@@ -31,14 +32,19 @@ def main():
     fake.regs[0x01] = 0x8300
     assert (ina.current_raw(), ina.shunt_raw()) == (-1000, -32000)
 
-    # bus_raw/current_raw/shunt_raw allocate nothing
-    n = allocated(ina)
+
+def test_raw_reads_allocate_nothing():
+    n = allocated(INA226(fake_ina(0x2260), shunt_ohms=0.002, max_current_a=20))
     assert n == 0, n
 
-    refused(lambda: INA226(fake, shunt_ohms=0.01, max_current_a=10), ValueError, "81.92 mV")
+
+def test_refuses_what_the_chip_cannot_do():
+    refused(lambda: INA226(fake_ina(0x2260), shunt_ohms=0.01, max_current_a=10), ValueError, "81.92 mV")
     refused(lambda: INA226(fake_ina(0x2270)), ValueError, "0x2270")  # an INA260
 
-    # alerts: SOL on the shunt code (2.5 uV), BOL on the bus code (1.25 mV), rounded down;
+
+def test_alerts():
+    # SOL on the shunt code (2.5 uV), BOL on the bus code (1.25 mV), rounded down;
     # one limit register: the last call wins
     fake = fake_ina(0x2260, read_clears={0x06: 0x0018})  # latched: a read clears AFF and CVRF
     ina = INA226(fake)
@@ -49,7 +55,8 @@ def main():
     refused(lambda: ina.alert_over_current(8.2), ValueError, "alert threshold 8.2 A is outside")
     check_alert(rig, "alert_over_current", "amps", 2.0, 0.004, "shunt_raw", 0x06, 0x0010, 0x0001)
 
-    # against the simulated chip
+
+def test_against_the_simulated_chip():
     source = Fixed(5.0, 1.5)
     clock, bus, ina = first_result(rig, source)
     assert abs(ina.voltage() - 5.0) < 0.015 and abs(ina.current() - 1.5) < 0.003
@@ -63,9 +70,10 @@ def main():
     message = refused(lambda: INA226(bus, address=0x41), OSError, "does not answer")
     assert message == "INA226 at 0x41 does not answer: check wiring and address", message
 
+
+def test_checksums():
     print_checksums("ina226", checksum_ina226)
-    print("OK")
 
 
 if __name__ == "__main__":
-    main()
+    run(globals())

@@ -5,6 +5,7 @@ from ina228 import INA228
 from ina228_sim import SimINA228
 from inafakes import (Fixed, Ramp, allocated, check_alert, fake_ina228, first_result, mix, print_checksums, refused,
                       rigger)
+from mpcases import run
 
 rig = rigger(SimINA228, INA228)
 
@@ -24,7 +25,7 @@ def checksum_ina228(seed, samples=300):
     return c
 
 
-def main():
+def test_datasheet_example():
     # 8.2.2.3 / Table 8-4: 10 A, 16.2 mOhm -> SHUNT_CAL 4050 (FD2h), 10 A / 2**19 per count
     fake = fake_ina228()
     ina = INA228(fake, shunt_ohms=0.0162, max_current_a=10)
@@ -48,16 +49,22 @@ def main():
     fake.regs[0x04] = 0x7FFFF0
     assert abs(ina.shunt_raw() * ina.shunt_lsb_v - 0.04096) < 1e-7
 
-    # bus_raw/current_raw/shunt_raw allocate nothing
-    n = allocated(ina)
+
+def test_raw_reads_allocate_nothing():
+    n = allocated(INA228(fake_ina228(), shunt_ohms=0.01, max_current_a=3.2))
     assert n == 0, n
 
+
+def test_refuses_what_the_chip_cannot_do():
+    fake = fake_ina228()
     e = refused(lambda: INA228(fake, shunt_ohms=0.01, max_current_a=20), ValueError, "163.84 mV")
     assert "\n" not in e
     refused(lambda: INA228(fake_ina228(0x2381)), ValueError, "0x2381")
     refused(lambda: INA228(fake, averages=8), ValueError, "averages")
 
-    # alerts (8.2.2.4): SOVL 162 mV / (312.5 nV x 16) = 7E90h, BOVL 52 V / 3.125 mV = 4100h, both armed
+
+def test_alerts():
+    # 8.2.2.4: SOVL 162 mV / (312.5 nV x 16) = 7E90h, BOVL 52 V / 3.125 mV = 4100h, both armed
     fake = fake_ina228()
     ina = INA228(fake, shunt_ohms=0.0162, max_current_a=10)
     assert (ina.alert_over_current(10), ina.alert_over_voltage(52)) == (32400, 16640)
@@ -65,7 +72,8 @@ def main():
     check_alert(rig, "alert_over_voltage", "volts", 12.0, 0.024, "bus_raw", 0x0B, 0x0050, 0x8000, 16,
                 conversion_us=1052)
 
-    # against the simulated chip
+
+def test_against_the_simulated_chip():
     source = Fixed(5.0, 1.5)
     clock, bus, ina = first_result(rig, source)
     assert abs(ina.voltage() - 5.0) < 0.005 and abs(ina.current() - 1.5) < 0.002
@@ -88,9 +96,10 @@ def main():
     refused(lambda: INA228(bus, address=0x41), OSError,
             "INA228 at 0x41 does not answer: check wiring and address")
 
+
+def test_checksums():
     print_checksums("ina228", checksum_ina228)
-    print("OK")
 
 
 if __name__ == "__main__":
-    main()
+    run(globals())

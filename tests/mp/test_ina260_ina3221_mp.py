@@ -8,6 +8,7 @@ from ina3221 import INA3221
 from ina3221_sim import SimINA3221
 from inafakes import (Fixed, Ramp, allocated, check_alert, fake_ina, mix, print_checksums, ramp_checksum, read_ns,
                       refused, reg, rigger, write)
+from mpcases import run
 
 rig_ina260 = rigger(SimINA260, INA260)
 rig_ina3221 = rigger(SimINA3221, INA3221)
@@ -35,8 +36,8 @@ def checksum_ina3221(seed, samples=300):
     return c
 
 
-def main():
-    # INA260: fixed LSBs, current 1.25 mA and bus 1.25 mV per count (8.6.2, 8.6.3)
+def test_ina260():
+    # fixed LSBs, current 1.25 mA and bus 1.25 mV per count (8.6.2, 8.6.3)
     fake = fake_ina(0x2270)
     ina = INA260(fake)
     assert fake.regs[0x00] == 0x6527 and ina.cal == 0
@@ -56,7 +57,9 @@ def main():
     refused(lambda: INA260(fake_ina(0x2270, address=0x41)), OSError,
             "INA260 at 0x40 does not answer: check wiring and address")
 
-    # INA3221: datasheet examples C180h = -80 mV, 7FF8h = 32.76 V (7.6.2.2, 7.6.2.3)
+
+def test_ina3221():
+    # datasheet examples C180h = -80 mV, 7FF8h = 32.76 V (7.6.2.2, 7.6.2.3)
     fake = fake_ina(0x3220)
     ina = INA3221(fake, shunt_ohms=0.1, max_current_a=1.6, channel=3)
     assert fake.regs[0x00] == 0x1527 and ina.cal == 0
@@ -74,10 +77,14 @@ def main():
     refused(lambda: INA3221(fake_ina(0x3220, address=0x41)), OSError,
             "INA3221 at 0x40 does not answer: check wiring and address")
 
-    # against the simulated chips
+
+def test_alerts_on_the_simulated_chips():
     check_alert(rig_ina260, "alert_over_current", "amps", 10.0, 0.02, "current_raw", 0x06, 0x0010, 0x0001)
     check_alert(rig_ina3221, "alert_over_current", "amps", 1.0, 0.005, "current_raw", 0x0F, 0x0100, 0x0400,
                 channel=2)
+
+
+def test_ina260_against_the_simulated_chip():
     source = Fixed(5.0, 1.5)
     clock, bus, ina = rig_ina260(source)
     assert not ina.conversion_ready()
@@ -88,6 +95,8 @@ def main():
     clock.advance(ina.sample_period_us)
     assert abs(ina.current() + 1.5) < 0.009 and ina.power() > 0
 
+
+def test_ina3221_against_the_simulated_chip():
     source = Fixed(12.0, 1.0)
     clock, bus, ina = rig_ina3221(source, channel=2)
     clock.advance(ina.sample_period_us)
@@ -95,10 +104,11 @@ def main():
     assert abs(ina.voltage() - 12.0) < 0.06 and abs(ina.current() - 1.0) < 0.004
     assert reg(bus, 0x01) == reg(bus, 0x02) == reg(bus, 0x05) == reg(bus, 0x06) == 0  # disabled
 
+
+def test_checksums():
     print_checksums("ina260", checksum_ina260)
     print_checksums("ina3221", checksum_ina3221)
-    print("OK")
 
 
 if __name__ == "__main__":
-    main()
+    run(globals())

@@ -7,6 +7,7 @@ import load
 import sensors
 from clock import VirtualClock
 from inafakes import heap_used
+from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 from world import CCLoad, CurveBank, ResistorBank, World
@@ -32,32 +33,35 @@ def rig_on(model, rig):
     return clock, world, ina, ctl
 
 
-# -- a sink 4 % high that drifts as it warms holds 2.1 A within 1 % -----------------
-clock, world, ina, ctl = rig_on(CCLoad(5.0, gain_error=0.04, tempco=-0.002, c_per_w=2.5, tau_s=60.0), CC_RIG)
-ctl.set_target(load.CC, 2100)
-ctl.start()
-assert abs(world.sense(clock.now_us)[1] / 2.1 - 1.04) < 0.002  # the feed-forward alone: the load's own error
-settled = []
-for k in range(1200):  # 2 minutes at 10 Hz: two thermal time constants
-    clock.advance(100_000)
-    n = ctl.update(ina.bus_raw(), ina.current_raw())
-    if n:
-        settled.append(n)
-    i = world.sense(clock.now_us)[1]
-    assert k < 10 or abs(i / 2.1 - 1) < 0.01, (k, i)
-assert len(settled) == 1 and 2 <= settled[0] <= 10, settled
-assert world.load.rise_c > 20  # it did warm: 2.5 degC/W x 10 W
-ctl.off()
-assert world.sense(clock.now_us)[1] == 0
+def test_a_drifting_sink_holds_its_current():
+    # a sink 4 % high that drifts as it warms holds 2.1 A within 1 %
+    clock, world, ina, ctl = rig_on(CCLoad(5.0, gain_error=0.04, tempco=-0.002, c_per_w=2.5, tau_s=60.0), CC_RIG)
+    ctl.set_target(load.CC, 2100)
+    ctl.start()
+    assert abs(world.sense(clock.now_us)[1] / 2.1 - 1.04) < 0.002  # the feed-forward alone: the load's own error
+    settled = []
+    for k in range(1200):  # 2 minutes at 10 Hz: two thermal time constants
+        clock.advance(100_000)
+        n = ctl.update(ina.bus_raw(), ina.current_raw())
+        if n:
+            settled.append(n)
+        i = world.sense(clock.now_us)[1]
+        assert k < 10 or abs(i / 2.1 - 1) < 0.01, (k, i)
+    assert len(settled) == 1 and 2 <= settled[0] <= 10, settled
+    assert world.load.rise_c > 20  # it did warm: 2.5 degC/W x 10 W
+    ctl.off()
+    assert world.sense(clock.now_us)[1] == 0
 
-# -- the relay bank switches in the combination closest to 2.1 A at 5.1 V: 2.2 ohm --------
-clock, world, ina, relays = rig_on(ResistorBank(RELAYS), RELAY_RIG)
-relays.set_target(load.CC, 2100)
-relays.start()
-for _ in range(5):
-    clock.advance(100_000)
-    relays.update(ina.bus_raw(), ina.current_raw())
-assert world.load.mask == 0b100, world.load.mask
+
+def test_the_relay_bank_picks_the_closest_combination():
+    # the one closest to 2.1 A at 5.1 V: 2.2 ohm
+    clock, world, ina, relays = rig_on(ResistorBank(RELAYS), RELAY_RIG)
+    relays.set_target(load.CC, 2100)
+    relays.start()
+    for _ in range(5):
+        clock.advance(100_000)
+        relays.update(ina.bus_raw(), ina.current_raw())
+    assert world.load.mask == 0b100, world.load.mask
 
 
 # -- update() allocates nothing ------------------------------------------------------
@@ -81,7 +85,7 @@ BUS = [4080, 4081, 4079, 4080, 4060, 4100, 4080, 4082]  # ~5.1 V, 1.25 mV codes
 WOBBLE = [0, 3, -3, 1, -1, 40, -40, 0]  # current codes around the target
 
 
-def allocated(rig, mode, value, step_every=0):
+def allocated(ina, rig, mode, value, step_every=0):
     ctl = load.Load(Still(), rig)
     ctl.calibrate(ina, UNCALIBRATED)
     ctl.set_target(mode, value)
@@ -98,10 +102,13 @@ def allocated(rig, mode, value, step_every=0):
     return heap_used(updates)
 
 
-for rig, mode, value, steps in ((CC_RIG, load.CC, 2100, 50), (CC_RIG, load.CP, 10_000, 0),
-                                (CC_RIG, load.CR, 2_400, 0), (RELAY_RIG, load.CC, 2100, 50),
-                                (RELAY_RIG, load.CR, 2_400, 0)):
-    n = allocated(rig, mode, value, steps)
-    assert n == 0, "%s mode %d allocated %d bytes" % (rig["load"]["kind"], mode, n)
+def test_update_allocates_nothing():
+    ina = rig_on(ResistorBank(RELAYS), RELAY_RIG)[2]
+    for rig, mode, value, steps in ((CC_RIG, load.CC, 2100, 50), (CC_RIG, load.CP, 10_000, 0),
+                                    (CC_RIG, load.CR, 2_400, 0), (RELAY_RIG, load.CC, 2100, 50),
+                                    (RELAY_RIG, load.CR, 2_400, 0)):
+        n = allocated(ina, rig, mode, value, steps)
+        assert n == 0, "%s mode %d allocated %d bytes" % (rig["load"]["kind"], mode, n)
 
-print("OK")
+
+run(globals())

@@ -1,6 +1,5 @@
 # The station under the real micropython: commands, end of discharge, limits,
 # the tick wrap, and zero heap allocation in the sampling loop.
-import gc
 import os
 import struct
 
@@ -10,6 +9,7 @@ import wire
 from inafakes import STATION_RIG as RIG
 from inafakes import IdealSink as Source
 from inafakes import StillSensor, heap_used
+from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 
@@ -121,64 +121,76 @@ def samples_received(cap):
     return total
 
 
-# -- identity and configuration ------------------------------------------------
-try:
-    os.remove(Board.flash + station.CALIBRATION_FILE)
-except OSError:
-    pass
-board = Board(boot_us=(1 << 30) - 3_000_000)  # ticks_us wraps 3 s into the run
-st = station.Station(board, RIG)
-command(st, wire.HELLO)
-ident = board.serial_out.of_type(wire.IDENTITY)[-1]
-assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
-cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
-assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
-assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS
-assert command(st, wire.START) == station.BAD_STATE  # not configured
-assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
-assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
-assert command(st, wire.CONFIG, config()[:-2]) == station.BAD_LENGTH
-assert command(st, wire.CONFIG, config()) == station.OK
+def new_station(boot_us=0):
+    """A station as it boots: never calibrated (no calibration file in its flash)."""
+    try:
+        os.remove(Board.flash + station.CALIBRATION_FILE)
+    except OSError:
+        pass
+    board = Board(boot_us)
+    return board, station.Station(board, RIG)
 
-# -- a discharge across the tick wrap, ended by the output collapsing ----------
-assert command(st, wire.START) == station.OK and board.source.load_a == 2.1
-for _ in range(600 * 10):  # 600 s of slots at 10 Hz
-    st.tick()
-    if st.index >= 600:
-        break
-assert st.state == station.RUNNING and st.skipped == 0
-board.source.v = 0.0  # the power bank switches off
-onset = st.index
-run_until(st, station.ENDED)
-assert board.source.load_a == 0  # load off
-event = board.serial_out.of_type(wire.EVENT)[-1]
-code, index, value = struct.unpack_from("<BIi", event, 3)
-assert code == station.EV_END_VOLTAGE and index == onset, (code, index, onset)
-assert samples_received(board.serial_out) == onset + 11  # hold 1 s = 10 slots after the onset
-status = board.serial_out.of_type(wire.STATUS)[-1]
-assert status[3] == station.ENDED
-# the 600 s of samples span 600 s of virtual time: the wrap did not disturb the schedule
-assert abs(board.clock.now_us - ((1 << 30) - 3_000_000) - (onset + 11) * 100_000) < 200_000
 
-# -- a voltage limit trips within one sample and refuses to restart ------------
-board.serial_out.messages = []
-board.source.v = 5.0
-assert command(st, wire.START) == station.OK
-run_until(st, station.RUNNING, 5)
-for _ in range(30):
-    st.tick()
-board.source.v = 30.0  # over the rig's 24 V
-n = 0
-while st.state == station.RUNNING:
-    st.tick()
-    n += 1
-assert st.state == station.FAULT and board.source.load_a == 0
-code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
-assert code == station.EV_LIMIT_VOLTAGE
-assert command(st, wire.START) == station.BAD_STATE  # until the operator clears the fault:
-assert command(st, wire.CONFIG, config()) == station.BAD_STATE  # a new configuration is not enough
-assert command(st, wire.CLEAR) == station.OK and st.fault == ""
-assert command(st, wire.CONFIG, config()) == station.OK
+def test_identity_and_configuration():
+    board, st = new_station()
+    command(st, wire.HELLO)
+    ident = board.serial_out.of_type(wire.IDENTITY)[-1]
+    assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
+    cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
+    assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
+    assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS
+    assert command(st, wire.START) == station.BAD_STATE  # not configured
+    assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
+    assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
+    assert command(st, wire.CONFIG, config()[:-2]) == station.BAD_LENGTH
+    assert command(st, wire.CONFIG, config()) == station.OK
+
+
+def test_a_discharge_across_the_tick_wrap():
+    # a discharge across the tick wrap, ended by the output collapsing
+    boot_us = (1 << 30) - 3_000_000  # ticks_us wraps 3 s into the run
+    board, st = new_station(boot_us)
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK and board.source.load_a == 2.1
+    for _ in range(600 * 10):  # 600 s of slots at 10 Hz
+        st.tick()
+        if st.index >= 600:
+            break
+    assert st.state == station.RUNNING and st.skipped == 0
+    board.source.v = 0.0  # the power bank switches off
+    onset = st.index
+    run_until(st, station.ENDED)
+    assert board.source.load_a == 0  # load off
+    event = board.serial_out.of_type(wire.EVENT)[-1]
+    code, index, value = struct.unpack_from("<BIi", event, 3)
+    assert code == station.EV_END_VOLTAGE and index == onset, (code, index, onset)
+    assert samples_received(board.serial_out) == onset + 11  # hold 1 s = 10 slots after the onset
+    status = board.serial_out.of_type(wire.STATUS)[-1]
+    assert status[3] == station.ENDED
+    # the 600 s of samples span 600 s of virtual time: the wrap did not disturb the schedule
+    assert abs(board.clock.now_us - boot_us - (onset + 11) * 100_000) < 200_000
+
+
+def test_a_voltage_limit_trips_and_refuses_to_restart():
+    # a voltage limit trips within one sample and refuses to restart
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK
+    run_until(st, station.RUNNING, 5)
+    for _ in range(30):
+        st.tick()
+    board.source.v = 30.0  # over the rig's 24 V
+    n = 0
+    while st.state == station.RUNNING:
+        st.tick()
+        n += 1
+    assert st.state == station.FAULT and board.source.load_a == 0
+    code = struct.unpack_from("<B", board.serial_out.of_type(wire.EVENT)[-1], 3)[0]
+    assert code == station.EV_LIMIT_VOLTAGE
+    assert command(st, wire.START) == station.BAD_STATE  # until the operator clears the fault:
+    assert command(st, wire.CONFIG, config()) == station.BAD_STATE  # a new configuration is not enough
+    assert command(st, wire.CLEAR) == station.OK and st.fault == ""
+    assert command(st, wire.CONFIG, config()) == station.OK
 
 
 def trips(st, change, limit_event):
@@ -197,156 +209,169 @@ def trips(st, change, limit_event):
     assert command(st, wire.CLEAR) == station.OK
 
 
-# -- current flowing back, too much power, too hot: each trips on its own ------------
-limits = dict(RIG["limits"])
-limits.update(max_power_w=12.0, max_load_temp_c=70, max_dut_temp_c=45)
-st.set_limits(limits)
-limited = st
-board.source.v = 5.0
-board.temps = [25.0, 25.0]
-trips(limited, lambda: setattr(board.source, "i", -0.2), station.EV_LIMIT_REVERSE)  # 0.1 A by default
-board.source.i = None
-trips(limited, lambda: setattr(board.source, "v", 6.0), station.EV_LIMIT_POWER)  # 6 V x 2.1 A = 12.6 W
-board.source.v = 5.0
+def test_reverse_current_power_and_heat_each_trip():
+    # current flowing back, too much power, too hot: each trips on its own
+    board, st = new_station()
+    limits = dict(RIG["limits"])
+    limits.update(max_power_w=12.0, max_load_temp_c=70, max_dut_temp_c=45)
+    st.set_limits(limits)
+    limited = st
+    board.source.v = 5.0
+    board.temps = [25.0, 25.0]
+    trips(limited, lambda: setattr(board.source, "i", -0.2), station.EV_LIMIT_REVERSE)  # 0.1 A by default
+    board.source.i = None
+    trips(limited, lambda: setattr(board.source, "v", 6.0), station.EV_LIMIT_POWER)  # 6 V x 2.1 A = 12.6 W
+    board.source.v = 5.0
+
+    def heat(sensor, celsius):
+        board.temps[sensor] = celsius
+
+    trips(limited, lambda: heat(1, 46.0), station.EV_LIMIT_TEMPERATURE)  # the unit
+    board.temps = [25.0, 25.0]
+    trips(limited, lambda: heat(0, 71.0), station.EV_LIMIT_TEMPERATURE)  # the load
+    board.temps = [25.0, 25.0]
+    assert command(limited, wire.CONFIG, config()) == station.OK and command(limited, wire.START) == station.OK
+    for _ in range(50):  # 5 V x 2.1 A = 10.5 W at 25 C: nothing trips
+        limited.tick()
+    assert limited.state == station.RUNNING
+    assert command(limited, wire.STOP) == station.OK
 
 
-def heat(sensor, celsius):
-    board.temps[sensor] = celsius
-
-
-trips(limited, lambda: heat(1, 46.0), station.EV_LIMIT_TEMPERATURE)  # the unit
-board.temps = [25.0, 25.0]
-trips(limited, lambda: heat(0, 71.0), station.EV_LIMIT_TEMPERATURE)  # the load
-board.temps = [25.0, 25.0]
-assert command(limited, wire.CONFIG, config()) == station.OK and command(limited, wire.START) == station.OK
-for _ in range(50):  # 5 V x 2.1 A = 10.5 W at 25 C: nothing trips
-    limited.tick()
-assert limited.state == station.RUNNING
-assert command(limited, wire.STOP) == station.OK
-st.set_limits(RIG["limits"])
-
-# -- calibration is kept in flash and survives a restart --------------------------
-assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.5, 0, 1, 0, 1)) == station.BAD_VALUE
-assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.01, -0.002, 0.99, 0.001, 1795000000)) == station.OK
-assert command(st, wire.START) == station.BAD_STATE  # limits must be converted again: configure first
-assert command(st, wire.CONFIG, config()) == station.OK
-cal = station._load_calibration(Board.flash + station.CALIBRATION_FILE)  # what a restarted station reads
-assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
-os.remove(Board.flash + station.CALIBRATION_FILE)
-
-# -- end conditions can be switched off (a no-load step); the device ramps the load --------
-board.source.v = 0.0
-assert command(st, wire.CONFIG, config(load_ma=0, end_mv=0, collapse_ma=0)) == station.OK
-assert command(st, wire.START) == station.OK
-for _ in range(200):
-    st.tick()
-assert st.state == station.RUNNING and st.index > 50  # 0 V, 0 A, and nothing ends the run
-assert command(st, wire.STOP) == station.OK and st.state == station.ENDED
-board.source.v = 5.0
-assert command(st, wire.CONFIG, config(load_ma=1000)) == station.OK
-assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3600)) == station.OVER_LIMIT
-assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 1500)) == station.OK
-assert command(st, wire.START) == station.OK
-by_slot = {}
-while st.index < 40:  # 4 s at 10 Hz
-    st.tick()
-    by_slot[st.index] = st.load_ma
-seen = [by_slot[k] for k in sorted(by_slot)]
-assert seen[0] == 1000 and max(seen) == 1500 and sorted(set(seen)) == [1000, 1100, 1200, 1300, 1400, 1500]
-assert seen.count(1100) == 5  # 500 ms per step at 100 ms per slot
-assert command(st, wire.STOP) == station.OK
-assert command(st, wire.CONFIG, config()) == station.OK  # and CONFIG clears the ramp
-assert st.ramp_slots == 0
-
-# -- RUN_FOR ends a run on the device's own clock -------------------------------------
-board.serial_out.messages = []
-assert command(st, wire.CONFIG, config()) == station.OK
-assert command(st, wire.RUN_FOR, struct.pack("<I", 25)) == station.OK
-assert command(st, wire.START) == station.OK
-run_until(st, station.ENDED)
-code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
-assert code == station.EV_DURATION and index == 25 and samples_received(board.serial_out) == 25
-assert command(st, wire.CONFIG, config()) == station.OK and st.run_slots == 0
-
-# -- SHORT: bounded by the device, current limit suspended only while it lasts ----------
-assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
-assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.NO_SWITCH
-board.has_short = True
-assert command(st, wire.SHORT, struct.pack("<HH", 1000, 2001)) == station.BAD_VALUE
-assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
-assert command(st, wire.RUN_FOR, struct.pack("<I", 30)) == station.OK
-board.serial_out.messages = []
-assert command(st, wire.START) == station.OK
-load_by_slot = {}
-while st.state == station.RUNNING:
-    st.tick()
-    load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
-events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
-assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15),
-                  (station.EV_LOAD_SETTLED, 15), (station.EV_DURATION, 30)], events  # settled at once, both times
-assert load_by_slot[12] == (True, 0.0)  # the load is off while shorted
-assert load_by_slot[16][0] is False and abs(load_by_slot[16][1] - 0.21) <= 0.002, load_by_slot[16]
-assert samples_received(board.serial_out) == 30  # 7.5 A in slots 10-14 did not trip the 3.5 A limit
-# a switch welded closed: once the short's time is up the current limit holds again
-board.stuck = True
-assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
-assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
-assert command(st, wire.START) == station.OK
-board.short_calls = []
-run_until(st, station.FAULT, 100)
-code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
-assert code == station.EV_LIMIT_CURRENT and index == 15, (code, index)
-assert board.short_calls == [True, False, False] and board.source.load_a == 0  # tried to open it, load off
-assert command(st, wire.CLEAR) == station.OK  # the operator acknowledges the fault
-board.has_short = board.stuck = board.source.shorted = False
-
-# -- a lost frame is sent again by number; what is no longer kept is declared gone ----
-board.serial_out.messages = []
-gc.collect()
-assert command(st, wire.CONFIG, config(flush_ms=10_000)) == station.OK
-assert command(st, wire.RUN_FOR, struct.pack("<I", 4000)) == station.OK  # 66 full frames: 16.6 kB
-assert command(st, wire.START) == station.OK
-run_until(st, station.ENDED)
-sent = {m[1] | m[2] << 8: m for m in board.serial_out.messages}
-first, last = min(sent), max(sent)
-assert sum(len(m) for m in sent.values()) > wire.KEPT_BYTES  # more than the device keeps
-board.serial_out.messages = []
-command(st, wire.RESEND, struct.pack("<HH", last - 2, 3))
-assert board.serial_out.messages == [sent[last - 2], sent[last - 1], sent[last]]  # the same bytes
-board.serial_out.messages = []
-command(st, wire.RESEND, struct.pack("<HH", first, last - first + 1))  # the whole run, asked for again
-gone = board.serial_out.of_type(wire.GONE)
-assert len(gone) == 1
-first_gone, count_gone = struct.unpack_from("<HH", gone[0], 3)
-back = [m for m in board.serial_out.messages if m[0] != wire.GONE]
-assert first_gone == first and back == [sent[s] for s in range(first + count_gone, last + 1)]
-kept = sum(len(m) + 3 for m in back)  # wire bytes: payload, COBS and delimiter
-assert wire.KEPT_BYTES - 3 * 256 < kept <= wire.KEPT_BYTES, kept  # used but for a wrap and a margin
-
-# -- constant power and constant resistance instead of CONFIG's current ----------------
-board.source.v, board.source.i = 5.0, None
-st.calibration = station.UNCALIBRATED  # the readings are the truth here (the calibration above was a test)
-for mode, value in ((1, 10_500), (2, 2_381)):  # 10.5 W, or 2.381 ohm: 2.1 A at 5 V either way
+def test_calibration_survives_a_restart():
+    # calibration is kept in flash and survives a restart
+    st = new_station()[1]
     assert command(st, wire.CONFIG, config()) == station.OK
-    assert command(st, wire.LOAD_MODE, struct.pack("<BI", mode, value)) == station.OK
-    assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3000)) == station.BAD_VALUE  # steps a current
+    assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.5, 0, 1, 0, 1)) == station.BAD_VALUE
+    assert command(st, wire.CAL_SET, struct.pack("<ffffI", 1.01, -0.002, 0.99, 0.001, 1795000000)) == station.OK
+    assert command(st, wire.START) == station.BAD_STATE  # limits must be converted again: configure first
+    assert command(st, wire.CONFIG, config()) == station.OK
+    cal = station._load_calibration(Board.flash + station.CALIBRATION_FILE)  # what a restarted station reads
+    assert abs(cal[0] - 1.01) < 1e-6 and abs(cal[3] - 0.001) < 1e-6 and cal[4] == 1795000000
+    os.remove(Board.flash + station.CALIBRATION_FILE)
+
+
+def test_end_conditions_off_and_a_ramped_load():
+    # end conditions can be switched off (a no-load step); the device ramps the load
+    board, st = new_station()
+    board.source.v = 0.0
+    assert command(st, wire.CONFIG, config(load_ma=0, end_mv=0, collapse_ma=0)) == station.OK
     assert command(st, wire.START) == station.OK
-    for _ in range(40):
+    for _ in range(200):
         st.tick()
-    assert abs(board.source.load_a - 2.1) <= 0.011, (mode, board.source.load_a)  # within 1 % of 2.1 A
+    assert st.state == station.RUNNING and st.index > 50  # 0 V, 0 A, and nothing ends the run
+    assert command(st, wire.STOP) == station.OK and st.state == station.ENDED
+    board.source.v = 5.0
+    assert command(st, wire.CONFIG, config(load_ma=1000)) == station.OK
+    assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3600)) == station.OVER_LIMIT
+    assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 1500)) == station.OK
+    assert command(st, wire.START) == station.OK
+    by_slot = {}
+    while st.index < 40:  # 4 s at 10 Hz
+        st.tick()
+        by_slot[st.index] = st.load_ma
+    seen = [by_slot[k] for k in sorted(by_slot)]
+    assert seen[0] == 1000 and max(seen) == 1500 and sorted(set(seen)) == [1000, 1100, 1200, 1300, 1400, 1500]
+    assert seen.count(1100) == 5  # 500 ms per step at 100 ms per slot
     assert command(st, wire.STOP) == station.OK
-assert command(st, wire.CONFIG, config()) == station.OK
-assert command(st, wire.LOAD_MODE, struct.pack("<BI", 9, 1)) == station.BAD_VALUE
-assert command(st, wire.CONFIG, config()) == station.OK and st.mode == 0  # CONFIG goes back to CC
+    assert command(st, wire.CONFIG, config()) == station.OK  # and CONFIG clears the ramp
+    assert st.ramp_slots == 0
 
-# -- a retried command whose ACK was lost is answered, not done twice ----------------
-assert command(st, wire.CONFIG, config(), seq=900) == station.OK
-assert command(st, wire.START, seq=901) == station.OK
-assert command(st, wire.START, seq=901) == station.OK and st.index == 0  # the retry: same answer
-assert command(st, wire.START, seq=902) == station.BAD_STATE  # a new START while running
-assert command(st, wire.STOP) == station.OK
 
-# -- the sampling loop allocates nothing ----------------------------------------
+def test_run_for_ends_on_the_device_clock():
+    # RUN_FOR ends a run on the device's own clock
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.RUN_FOR, struct.pack("<I", 25)) == station.OK
+    assert command(st, wire.START) == station.OK
+    run_until(st, station.ENDED)
+    code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
+    assert code == station.EV_DURATION and index == 25 and samples_received(board.serial_out) == 25
+    assert command(st, wire.CONFIG, config()) == station.OK and st.run_slots == 0
+
+
+def test_a_short_is_bounded_by_the_device():
+    # SHORT: bounded by the device, current limit suspended only while it lasts
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
+    assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.NO_SWITCH
+    board.has_short = True
+    assert command(st, wire.SHORT, struct.pack("<HH", 1000, 2001)) == station.BAD_VALUE
+    assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
+    assert command(st, wire.RUN_FOR, struct.pack("<I", 30)) == station.OK
+    board.serial_out.messages = []
+    assert command(st, wire.START) == station.OK
+    load_by_slot = {}
+    while st.state == station.RUNNING:
+        st.tick()
+        load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
+    events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
+    assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15),
+                      (station.EV_LOAD_SETTLED, 15), (station.EV_DURATION, 30)], events  # settled at once, both times
+    assert load_by_slot[12] == (True, 0.0)  # the load is off while shorted
+    assert load_by_slot[16][0] is False and abs(load_by_slot[16][1] - 0.21) <= 0.002, load_by_slot[16]
+    assert samples_received(board.serial_out) == 30  # 7.5 A in slots 10-14 did not trip the 3.5 A limit
+    # a switch welded closed: once the short's time is up the current limit holds again
+    board.stuck = True
+    assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
+    assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
+    assert command(st, wire.START) == station.OK
+    board.short_calls = []
+    run_until(st, station.FAULT, 100)
+    code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
+    assert code == station.EV_LIMIT_CURRENT and index == 15, (code, index)
+    assert board.short_calls == [True, False, False] and board.source.load_a == 0  # tried to open it, load off
+    assert command(st, wire.CLEAR) == station.OK  # the operator acknowledges the fault
+
+
+def test_lost_frames_are_resent_or_declared_gone():
+    # a lost frame is sent again by number; what is no longer kept is declared gone
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config(flush_ms=10_000)) == station.OK
+    assert command(st, wire.RUN_FOR, struct.pack("<I", 4000)) == station.OK  # 66 full frames: 16.6 kB
+    assert command(st, wire.START) == station.OK
+    run_until(st, station.ENDED)
+    sent = {m[1] | m[2] << 8: m for m in board.serial_out.messages}
+    first, last = min(sent), max(sent)
+    assert sum(len(m) for m in sent.values()) > wire.KEPT_BYTES  # more than the device keeps
+    board.serial_out.messages = []
+    command(st, wire.RESEND, struct.pack("<HH", last - 2, 3))
+    assert board.serial_out.messages == [sent[last - 2], sent[last - 1], sent[last]]  # the same bytes
+    board.serial_out.messages = []
+    command(st, wire.RESEND, struct.pack("<HH", first, last - first + 1))  # the whole run, asked for again
+    gone = board.serial_out.of_type(wire.GONE)
+    assert len(gone) == 1
+    first_gone, count_gone = struct.unpack_from("<HH", gone[0], 3)
+    back = [m for m in board.serial_out.messages if m[0] != wire.GONE]
+    assert first_gone == first and back == [sent[s] for s in range(first + count_gone, last + 1)]
+    kept = sum(len(m) + 3 for m in back)  # wire bytes: payload, COBS and delimiter
+    assert wire.KEPT_BYTES - 3 * 256 < kept <= wire.KEPT_BYTES, kept  # used but for a wrap and a margin
+
+
+def test_constant_power_and_constant_resistance():
+    # constant power and constant resistance instead of CONFIG's current
+    board, st = new_station()
+    for mode, value in ((1, 10_500), (2, 2_381)):  # 10.5 W, or 2.381 ohm: 2.1 A at 5 V either way
+        assert command(st, wire.CONFIG, config()) == station.OK
+        assert command(st, wire.LOAD_MODE, struct.pack("<BI", mode, value)) == station.OK
+        assert command(st, wire.RAMP, struct.pack("<HHH", 100, 500, 3000)) == station.BAD_VALUE  # steps a current
+        assert command(st, wire.START) == station.OK
+        for _ in range(40):
+            st.tick()
+        assert abs(board.source.load_a - 2.1) <= 0.011, (mode, board.source.load_a)  # within 1 % of 2.1 A
+        assert command(st, wire.STOP) == station.OK
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.LOAD_MODE, struct.pack("<BI", 9, 1)) == station.BAD_VALUE
+    assert command(st, wire.CONFIG, config()) == station.OK and st.mode == 0  # CONFIG goes back to CC
+
+
+def test_a_retried_command_is_answered_not_redone():
+    # a retried command whose ACK was lost is answered, not done twice
+    st = new_station()[1]
+    assert command(st, wire.CONFIG, config(), seq=900) == station.OK
+    assert command(st, wire.START, seq=901) == station.OK
+    assert command(st, wire.START, seq=901) == station.OK and st.index == 0  # the retry: same answer
+    assert command(st, wire.START, seq=902) == station.BAD_STATE  # a new START while running
+    assert command(st, wire.STOP) == station.OK
 
 
 class Discard:
@@ -354,23 +379,24 @@ class Discard:
         return n
 
 
-board.source.v = 5.0
-assert command(st, wire.START) == station.OK
-st.sensor = StillSensor(st.sensor)
-st.link.out = Discard()
-st.end_code = 0
-st.collapse_code = 0
-for _ in range(100):
-    st.tick()
-
-
-def ticks(n):
-    for _ in range(n):
+def test_the_sampling_loop_allocates_nothing():
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK
+    st.sensor = StillSensor(st.sensor)
+    st.link.out = Discard()
+    st.end_code = 0
+    st.collapse_code = 0
+    for _ in range(100):
         st.tick()
 
+    def ticks(n):
+        for _ in range(n):
+            st.tick()
 
-allocated = heap_used(ticks, 20_000)
-assert st.state == station.RUNNING and st.index > 9_000
-assert allocated == 0, "sampling loop allocated %d bytes" % allocated
+    allocated = heap_used(ticks, 20_000)
+    assert st.state == station.RUNNING and st.index > 9_000
+    assert allocated == 0, "sampling loop allocated %d bytes" % allocated
 
-print("OK")
+
+run(globals())

@@ -2,6 +2,7 @@
 import json
 
 import wire
+from mpcases import run
 
 
 class Capture:
@@ -57,61 +58,69 @@ def receive(link, data):
 with open("protocol/vectors.json") as f:
     vectors = json.load(f)["vectors"]
 
-for v in vectors:
-    raw = bytes.fromhex(v["wire"])
-    out = Capture()
-    link = wire.Link(out, kept_bytes=0)
-    if v["sender"] == "device":
-        link.seq = v["seq"]
-        device_frame(v, link)
-        assert out.data == raw, v["name"] + ": " + out.data.hex()
-    # every vector also decodes: COBS, CRC, type and seq
-    assert receive(link, raw) == 1, v["name"]
-    assert link.rx[0] == getattr(wire, v["type"]), v["name"]
-    assert link.rx[1] | (link.rx[2] << 8) == v["seq"], v["name"]
-    if v["type"] == "CONFIG":
-        b = v["body"]
-        assert wire.unpack_config(link.rx) == (b["period_us"], b["load_ma"], b["end_mv"],
-                                               b["collapse_ma"], b["hold_ms"], b["flush_ms"])
-    if v["type"] == "RUN_FOR":
-        assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
-    if v["type"] == "LOAD_MODE":
-        assert wire.unpack_load_mode(link.rx) == (("CC", "CP", "CR").index(v["body"]["mode"]), v["body"]["value"])
-    if v["type"] == "RESEND":
-        assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
-    if v["type"] == "SHORT":
-        assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
-    if v["type"] == "RAMP":
-        b = v["body"]
-        assert wire.unpack_ramp(link.rx) == (b["step_ma"], b["step_ms"], b["max_ma"])
-    if v["type"] == "CAL_SET":
-        b = v["body"]
-        got = wire.unpack_calibration(link.rx)
-        want = (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"])
-        assert all(abs(g - w) < 1e-6 for g, w in zip(got, want)) and got[4] == b["date"]
 
-# the largest batches fill a frame exactly
-assert wire.Batch(1).capacity == 61 and wire.Batch(2).capacity == 48
+def test_vectors():
+    for v in vectors:
+        raw = bytes.fromhex(v["wire"])
+        out = Capture()
+        link = wire.Link(out, kept_bytes=0)
+        if v["sender"] == "device":
+            link.seq = v["seq"]
+            device_frame(v, link)
+            assert out.data == raw, v["name"] + ": " + out.data.hex()
+        # every vector also decodes: COBS, CRC, type and seq
+        assert receive(link, raw) == 1, v["name"]
+        assert link.rx[0] == getattr(wire, v["type"]), v["name"]
+        assert link.rx[1] | (link.rx[2] << 8) == v["seq"], v["name"]
+        if v["type"] == "CONFIG":
+            b = v["body"]
+            assert wire.unpack_config(link.rx) == (b["period_us"], b["load_ma"], b["end_mv"],
+                                                   b["collapse_ma"], b["hold_ms"], b["flush_ms"])
+        if v["type"] == "RUN_FOR":
+            assert wire.unpack_run_for(link.rx) == v["body"]["slots"]
+        if v["type"] == "LOAD_MODE":
+            assert wire.unpack_load_mode(link.rx) == (("CC", "CP", "CR").index(v["body"]["mode"]), v["body"]["value"])
+        if v["type"] == "RESEND":
+            assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
+        if v["type"] == "SHORT":
+            assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
+        if v["type"] == "RAMP":
+            b = v["body"]
+            assert wire.unpack_ramp(link.rx) == (b["step_ma"], b["step_ms"], b["max_ma"])
+        if v["type"] == "CAL_SET":
+            b = v["body"]
+            got = wire.unpack_calibration(link.rx)
+            want = (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"])
+            assert all(abs(g - w) < 1e-6 for g, w in zip(got, want)) and got[4] == b["date"]
 
-# a corrupt byte is counted and the frame dropped; the next frame still decodes
-link = wire.Link(Capture())
-good = bytes.fromhex(vectors[1]["wire"])
-bad = bytearray(good)
-bad[5] ^= 0x10
-assert receive(link, bytes(bad) + good) == 1 and link.rx_errors == 1
-# an over-long frame is dropped, not overrun into memory
-assert receive(link, b"\x01" * 400 + b"\x00" + good) == 1 and link.rx_errors == 2
 
-# CRC check value of CRC-16/CCITT-FALSE
-assert wire.crc16(b"123456789", 9) == 0x29B1
+def test_largest_batches_fill_a_frame():
+    assert wire.Batch(1).capacity == 61 and wire.Batch(2).capacity == 48
 
-# COBS round trip at the block boundaries
-for n in (0, 1, 253, 254, 255, 300):
-    src = bytearray([(i * 7 + 1) % 256 for i in range(n)])
-    enc = bytearray(n + 2 + n // 254)
-    m = wire.cobs_encode(src, n, enc)
-    assert all(enc[k] for k in range(m))
-    dec = bytearray(n + 1)
-    assert wire.cobs_decode(enc, m, dec) == n and dec[:n] == src, n
 
-print("OK")
+def test_bad_frames_are_dropped():
+    # a corrupt byte is counted and the frame dropped; the next frame still decodes
+    link = wire.Link(Capture())
+    good = bytes.fromhex(vectors[1]["wire"])
+    bad = bytearray(good)
+    bad[5] ^= 0x10
+    assert receive(link, bytes(bad) + good) == 1 and link.rx_errors == 1
+    # an over-long frame is dropped, not overrun into memory
+    assert receive(link, b"\x01" * 400 + b"\x00" + good) == 1 and link.rx_errors == 2
+
+
+def test_crc16_check_value():  # of CRC-16/CCITT-FALSE
+    assert wire.crc16(b"123456789", 9) == 0x29B1
+
+
+def test_cobs_round_trip():  # at the block boundaries
+    for n in (0, 1, 253, 254, 255, 300):
+        src = bytearray([(i * 7 + 1) % 256 for i in range(n)])
+        enc = bytearray(n + 2 + n // 254)
+        m = wire.cobs_encode(src, n, enc)
+        assert all(enc[k] for k in range(m))
+        dec = bytearray(n + 1)
+        assert wire.cobs_decode(enc, m, dec) == n and dec[:n] == src, n
+
+
+run(globals())
