@@ -24,8 +24,10 @@ from .sim import UNIT, config, describe, rig_for, unit
 from clock import VirtualClock  # noqa: E402  isort: skip
 from i2cbus import SimI2C  # noqa: E402  isort: skip
 from ina226_sim import SimINA226  # noqa: E402  isort: skip
+from loads import CCLoad  # noqa: E402  isort: skip
+from powerbank import bank_from  # noqa: E402  isort: skip
 from sensors import make  # noqa: E402  isort: skip
-from world import CCLoad, World, bank_from  # noqa: E402  isort: skip
+from world import World  # noqa: E402  isort: skip
 
 RATES_HZ = (1, 10, 100, 1000)
 METHODS = ("pbgrade", "rectangle", "integration")

@@ -1,6 +1,6 @@
 """Board layer for MicroPython ports with machine.I2C and machine.PWM
-(Raspberry Pi Pico / RP2040, ESP32). The station uses only this interface;
-rigs/sim/simboard.py implements it for the simulator.
+(Raspberry Pi Pico / RP2040, ESP32): firmware/board.py's interface, which
+rigs/sim/simboard.py implements for the simulator.
 
 The rig's [load] kind says what the load is (firmware/load.py controls it):
 a MOSFET constant-current sink whose setpoint is a PWM duty RC-filtered to a
@@ -121,35 +121,29 @@ class Board:
         time.sleep_us(us)
 
     def any_input(self):
-        """Input from the host of any channel is waiting."""
         for _ in self._any.ipoll(0):
             return True
         return False
 
     def idle(self, ms):
-        """Wait up to ms for input from the host of any channel."""
         for _ in self._any.ipoll(ms):
             return
 
     def load_drive(self, duty_u16):
-        """The MOSFET sink's drive, 0..65535 of full scale."""
         if self._pwm is not None:
             self._pwm.duty_u16(duty_u16)
         else:
             self._dac.write(duty_u16 >> 8)
 
     def load_relays(self, mask):
-        """Relay k closed while bit k of mask is set."""
         relays = self._relays
         for k in range(len(relays)):
             relays[k].value(mask >> k & 1)
 
     def load_enable(self, on):
-        """The external load connected (True) or cut off."""
         self._enable.value(1 if on else 0)
 
     def temperature_code(self, sensor, celsius):
-        """The reading temperature_raw gives at celsius: rising with temperature."""
         r = _NTC_R0 * math.exp(_NTC_BETA * (1 / (celsius + 273.15) - 1 / 298.15))
         return 65535 - int(65535 * r / (r + _NTC_FIXED))
 

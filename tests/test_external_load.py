@@ -15,7 +15,8 @@ from external_load import ExternalLoad, ScpiServer
 from pbgrade.rig import load_rig
 from pbgrade.simdut import load_dut
 from test_e2e import run_record
-from world import World, bank_from
+from powerbank import bank_from
+from world import World
 from clock import VirtualClock
 
 RIG = ROOT / "rigs" / "sim-scpi.toml"

@@ -18,7 +18,9 @@ from conftest import FIRMWARE, ROOT
 from i2cbus import SimI2C
 from pbgrade.rig import RigFileError, channels, load_rig
 from pbgrade.simdut import load_dut
-from world import CurveBank, World, bank_from, load_from
+from loads import load_from
+from powerbank import CurveBank, bank_from
+from world import World
 
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)
 # the load's parts as rigs/sim.toml describes them: 3 % high, -0.2 %/degC, 2.5 degC/W over 300 s

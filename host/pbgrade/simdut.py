@@ -6,7 +6,7 @@ linearly interpolated; the output switches off after the last row), or a TOML
 model (`[dut] kind = "model"`: the cell, converter, output, protections,
 thermal and contact parameters of rigs/sim/powerbank.py; see
 rigs/sim/duts/honest-10000.toml). Both become the plain dict the simulator
-(rigs/sim/world.py) reads.
+(rigs/sim/powerbank.py's bank_from) reads.
 """
 import csv
 

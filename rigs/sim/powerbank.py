@@ -1,22 +1,9 @@
-"""A power bank as a small physical model, with the behaviours that trip
-naive testers.
-
-A Li-ion cell (open-circuit voltage against state of charge, internal
-resistance, under-voltage protection) feeds a boost converter whose
-efficiency depends on its output power; the output sits at a fixed level
-(5/9/12 V as USB-PD/QC would request) less a droop and the cable's drop.
-Protections: over-current (threshold, delay, auto-recovery or latch; a short
-circuit trips it within short_delay_s), auto
-shut-off at light load, under-voltage cut-off (abrupt, or folding the output
-back first). Temperature rises with the converter's losses. An intermittent
-contact drops the output now and then. Output noise is seeded, so a run is
-reproducible bit for bit.
-
-`step(current_a, seconds)` advances the state with the load's current held;
-`until_change(current_a)` says how long that may be before something
-switches, so the world re-evaluates the load current exactly then;
-`advance(current_a, seconds, p)` does both, as the world calls it between
-two looks. Runs under CPython and MicroPython.
+"""The simulated power banks (the units under test), in the two forms of
+the simulator's DUT description (pbgrade.simdut): ModelBank, a small
+physical model with the behaviours that trip naive testers, and CurveBank, a
+measured curve replayed; bank_from() makes the one a description names. What
+the world asks of a bank, World's docstring says (world.py). Runs under
+CPython and MicroPython.
 
 Speed: the simulated rig runs this at every sample, under MicroPython, where
 every float operation allocates and every attribute, method call and
@@ -83,6 +70,25 @@ class Table:
 
 
 class ModelBank:
+    """A power bank as a small physical model.
+
+    A Li-ion cell (open-circuit voltage against state of charge, internal
+    resistance, under-voltage protection) feeds a boost converter whose
+    efficiency depends on its output power; the output sits at a fixed level
+    (5/9/12 V as USB-PD/QC would request) less a droop and the cable's drop.
+    Protections: over-current (threshold, delay, auto-recovery or latch; a short
+    circuit trips it within short_delay_s), auto
+    shut-off at light load, under-voltage cut-off (abrupt, or folding the output
+    back first). Temperature rises with the converter's losses. An intermittent
+    contact drops the output now and then. Output noise is seeded, so a run is
+    reproducible bit for bit.
+
+    `step(current_a, seconds)` advances the state with the load's current held;
+    `until_change(current_a)` says how long that may be before something
+    switches, so the world re-evaluates the load current exactly then;
+    `advance(current_a, seconds, p)` does both, as the world calls it between
+    two looks."""
+
     @micropython.native
     def __init__(self, p, seed=1):
         cell, conv, out = p["cell"], p["converter"], p["output"]
@@ -348,3 +354,92 @@ class ModelBank:
     def _switch_off(self, reason):
         self.on = False
         self.off_reason = reason
+
+
+class CurveBank:
+    """Output voltage at the test current as a function of charge delivered.
+
+    points: (delivered_mah, voltage_v) ascending in charge, linearly
+    interpolated; the output switches off after the last point.
+    """
+
+    @micropython.native
+    def __init__(self, points):
+        self.q = [mah * 3.6 for mah, _ in points]  # coulombs
+        self.v = [v for _, v in points]
+        self.delivered_c = 0.0
+        self.energy_j = 0.0
+        self.on = True
+        self._k = 0  # segment holding delivered_c
+
+    @micropython.native
+    def voltage(self, current_a):
+        if not self.on:
+            return 0.0
+        return self._v_at(self.delivered_c)
+
+    @micropython.native
+    def sensed_voltage(self, current_a, v=None):
+        """voltage(): a curve has no noise (v: voltage(current_a), if the caller has it)."""
+        return self.voltage(current_a) if v is None else v
+
+    @micropython.native
+    def skip_noise(self, v):
+        """A curve has no noise to draw."""
+
+    @micropython.native
+    def short_current(self, short_ohm):
+        """A curve knows no output resistance or protection: 0.1 ohm, and it never trips."""
+        return self.voltage(0.0) / (short_ohm + 0.1)
+
+    @micropython.native
+    def _v_at(self, q):
+        k = self._k
+        q0, q1 = self.q[k], self.q[k + 1]
+        if q1 == q0:
+            return self.v[k + 1]
+        return self.v[k] + (self.v[k + 1] - self.v[k]) * (q - q0) / (q1 - q0)
+
+    @micropython.native
+    def advance(self, current_a, seconds, p=None):
+        """step() for `seconds`, all of them: a curve switches only when its charge runs out, inside step()."""
+        self.step(current_a, seconds)
+        return seconds
+
+    @micropython.native
+    def step(self, current_a, seconds):
+        """Deliver current for some seconds, or until the curve ends."""
+        if not self.on or current_a <= 0:
+            return
+        want = current_a * seconds
+        q = self.delivered_c
+        end = q + want
+        last = len(self.q) - 1
+        while self.on and q < end:
+            k = self._k
+            seg_end = self.q[k + 1]
+            step_end = end if end < seg_end else seg_end
+            v_a = self._v_at(q)
+            v_b = self._v_at(step_end)
+            self.energy_j += (v_a + v_b) * 0.5 * (step_end - q)
+            q = step_end
+            if q >= seg_end:
+                if k + 1 >= last:
+                    self.on = False
+                else:
+                    self._k = k + 1
+        self.delivered_c = q
+
+
+@micropython.native
+def bank_from(spec, seed):
+    """The unit a DUT description (see pbgrade.simdut) names; an empty bay
+    ("none") is a unit whose output is off."""
+    kind = spec["kind"]
+    if kind == "none":
+        empty = CurveBank([(0, 0.0), (1, 0.0)])
+        empty.on = False
+        return empty
+    if kind == "curve":
+        return CurveBank(spec["points"])
+    return ModelBank(spec["model"], seed)

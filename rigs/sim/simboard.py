@@ -1,8 +1,8 @@
-"""The simulated board: the same board interface as firmware/board_machine.py,
-backed by a virtual clock, a simulated I2C bus with an INA226 on it, the
-rig's load (MOSFET sink or resistor bank, with its parts' errors), a
-simulated power bank, and the process's stdin/stdout, which the launcher
-connects to a pseudo-terminal.
+"""The simulated board: firmware/board.py's interface, as
+firmware/board_machine.py offers it on a real board, backed by a virtual
+clock, a simulated I2C bus with an INA226 on it, the rig's load (MOSFET sink
+or resistor bank, with its parts' errors), a simulated power bank, and the
+process's stdin/stdout, which the launcher connects to a pseudo-terminal.
 
 Like a microcontroller, it turns byte 0x03 on the console into
 KeyboardInterrupt until the firmware calls kbd_intr(-1).
@@ -27,7 +27,9 @@ import time
 
 import clock as vclock
 from i2cbus import SimI2C
-from world import CurveBank, World, bank_from, load_from
+from loads import load_from
+from powerbank import bank_from
+from world import World
 
 _CTRL_C = 3
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
@@ -72,7 +74,7 @@ class SimBoard:
             self._scpi = ScpiServer(sim["scpi_port"], load, self._measure, self._set_external)
         else:
             load = load_from(rig)
-        self.world = World(self.clock, _bank(dut, self._seed), load, sim.get("short_ohm", 0.05))
+        self.world = World(self.clock, bank_from(dut, self._seed), load, sim.get("short_ohm", 0.05))
         self._bay = dut.get("bay")  # the number of the last plug or pull, in a rig started with an empty bay
         self._dut_path = dut_path if self._bay is not None else None
         self._away_file = sim.get("host_away_file")
@@ -107,7 +109,6 @@ class SimBoard:
         return False
 
     def any_input(self):
-        """Input from the host of any channel is waiting."""
         for _ in self._first._any.ipoll(0):
             return True
         return False
@@ -152,7 +153,7 @@ class SimBoard:
                 dut = json.load(f)
             if dut["bay"] != self._bay:
                 self._bay = dut["bay"]
-                self.world.plug_bank(_bank(dut, self._seed + self._bay))
+                self.world.plug_bank(bank_from(dut, self._seed + self._bay))
 
     def _host_away(self):
         if self._away_file is None:
@@ -189,7 +190,6 @@ class SimBoard:
         self.world.load_relays(mask)
 
     def load_enable(self, on):
-        """The series switch of an external load."""
         self._set_external(("ENABLE", on))
 
     def _set_external(self, setting):
@@ -210,15 +210,6 @@ class SimBoard:
 
     def temperature_raw(self, sensor):
         return int(self.world.temperature_c(sensor) * 100)
-
-
-def _bank(dut, seed):
-    """The unit a DUT description names; an empty bay ("none") is a unit whose output is off."""
-    if dut["kind"] != "none":
-        return bank_from(dut, seed)
-    empty = CurveBank([(0, 0.0), (1, 0.0)])
-    empty.on = False
-    return empty
 
 
 def _chip(sensor, sim, clock, source):

@@ -10,7 +10,9 @@ from inafakes import heap_used
 from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
-from world import CCLoad, CurveBank, ResistorBank, World
+from loads import CCLoad, ResistorBank
+from powerbank import CurveBank
+from world import World
 
 SENSOR = {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0, "averages": 16,
           "conversion_us": 1100}
