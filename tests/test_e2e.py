@@ -287,3 +287,12 @@ def test_shunt_that_would_overflow_is_refused_before_the_test(tmp_path):
     assert proc.returncode == 2
     error = proc.stderr.strip().splitlines()[-1]
     assert "over the 81.92 mV shunt range" in error and "use max_current_a <=" in error
+
+
+def test_a_unit_dead_under_load_is_graded_not_a_traceback(tmp_path):
+    """An INA228 (it counts energy itself) on a unit that gives nothing under load: the chip's count is 0,
+    there is no difference to show, and the result table must still print."""
+    record, proc = run_record(tmp_path, "--rig", "sim-ina228", "--sim-dut", "fake-tiny", "--method", "full")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert record["chip_accumulators"]["host_minus_chip_energy"] is None
+    assert "verdict: FAIL" in proc.stdout and "chip accumulators" in proc.stdout

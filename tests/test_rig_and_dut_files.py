@@ -14,7 +14,7 @@ import sensors
 from pbgrade import wire
 from pbgrade.evaluate import Evaluation
 from pbgrade.rig import RigFileError, channels, load_rig
-from pbgrade.runner import IDLE_CONFIG, Link, identify
+from pbgrade.link import IDLE_CONFIG, Link, identify
 from pbgrade.simdut import DutError, load_dut
 from pbgrade.simrig import SimRig
 

@@ -137,7 +137,7 @@ def identify(link, evaluation, expect_fault=False):
         raise RigError(f"no rig answers on {link.port}: check that the firmware runs and the port is right")
     if expect_fault:
         return
-    if evaluation.identity.sensor == 0 or evaluation.status.state == 3:
+    if evaluation.identity.sensor == 0 or evaluation.status.state == wire.State.FAULT:
         raise RigError("rig reports: " + ("; ".join(evaluation.texts) or "a fault")
                        + ("" if evaluation.identity.sensor == 0 else
                           "; fix the cause, then clear the fault: `pbgrade clear`"))

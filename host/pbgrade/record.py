@@ -17,8 +17,8 @@ STOPPED_BY_RIG = "stopped by the rig"
 
 ABORTED = "ABORTED"  # the grade of a run stopped before its end: never passed
 
-# EVENT codes 16 and up (protocol/SPEC.md): the device switched its load off on its own, and refuses to
-# switch it on again until the operator clears the fault
+# the limit_* and sensor_fault EVENTs (protocol/protocol.json): the device switched its load off on its own,
+# and refuses to switch it on again until the operator clears the fault
 RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
              "limit_current": "the current went over the rig's limit",
              "limit_reverse": "current flowed back into the unit (check the wiring's polarity)",

@@ -245,9 +245,10 @@ def _identity(r):
     run = [("firmware version", r["firmware_version"] or "unknown"), ("run", r["run_id"]),
            ("started", r["started_at"]), ("status", r["status"]), ("end of discharge", r["cutoff_reason"])]
     chip = r.get("chip_accumulators")
-    if chip:
-        run.append(("sensor's own energy count", f"{chip['energy_wh']:.3f} Wh (host integral "
-                                                 f"{chip['host_minus_chip_energy']:+.3%} from it)"))
+    if chip:  # a chip that counted nothing (a unit off from the start) has no difference to show
+        difference = chip["host_minus_chip_energy"]
+        run.append(("sensor's own energy count", f"{chip['energy_wh']:.3f} Wh" + (
+            "" if difference is None else f" (host integral {difference:+.3%} from it)")))
     return "\n".join(("<h2>Rig, calibration and firmware</h2>",
                       "<h3>Run</h3>", _table((), run), "<h3>Calibration</h3>", _table((), calibration),
                       "<h3>Device as it reported itself</h3>", _table((), _fields(r["device"] or {})),

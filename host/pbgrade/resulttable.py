@@ -23,9 +23,10 @@ def result_table(r):
          f"calibrated {r['calibration']['date'][:10]}" if r["calibration"]["calibrated"] else "never calibrated"),
     ]
     chip = r.get("chip_accumulators")
-    if chip:
+    if chip:  # a chip that counted nothing (a unit off from the start) has no difference to show
+        difference = chip["host_minus_chip_energy"]
         rows.append(("chip accumulators", f"{chip['energy_wh']:.2f} Wh",
-                     f"host integral {chip['host_minus_chip_energy']:+.3%} from the chip's count"))
+                     "" if difference is None else f"host integral {difference:+.3%} from the chip's count"))
     lines = [f"{'':<22}{'measured':>14}  {'label':<14}"] + [f"{a:<22}{b:>14}  {c}" for a, b, c in rows]
     for step in r["steps"]:
         lines += [f"  {step['type']}: {b}" for b in step["behaviours"]]
