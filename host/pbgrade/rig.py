@@ -8,6 +8,9 @@ them (its sensor's address, its load's pins...), and is checked as a rig of
 its own; the channels share the board and its I2C bus. load_rig() then puts
 the channels, each a whole rig table with [rig] channel = k, under
 "channels" (what the firmware reads); channels(rig) lists them for any rig."""
+import hashlib
+import json
+
 from . import wire
 from .paths import RIGS, resolve
 from .tomlcheck import Fields, read_toml
@@ -67,6 +70,18 @@ def load_rig(name_or_path):
         _check_consistency(path, rig)
         return rig
     return {**rig, "channels": _channels(path, rig, tables)}
+
+
+def settings_json(rig) -> bytes:
+    """The rig as a board keeps it (its rig.json): one canonical text, so that what the host wrote and what
+    the device reads hash alike."""
+    return json.dumps(rig, sort_keys=True, separators=(",", ":")).encode()
+
+
+def settings_hash(data: bytes) -> str:
+    """The short hash a device reports of the rig.json it runs: the first 8 bytes of its SHA-256, in hex
+    (MicroPython's hashlib has sha256 on every port pbgrade targets)."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def channels(rig):
