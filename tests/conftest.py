@@ -15,7 +15,7 @@ SIM = ROOT / "rigs" / "sim"
 MP_TESTS = ROOT / "tests" / "mp"
 SHIMS = ROOT / "tests" / "shims"
 
-collect_ignore = ["mp", "shims"]  # micropython scripts, run by test_micropython.py
+collect_ignore = ["mp", "shims", "hil"]  # micropython scripts, run by test_micropython.py; hil: `make hil`
 
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:
