@@ -137,7 +137,7 @@ def test_no_board_found_is_one_line(monkeypatch, capsys):
 @contextmanager
 def repl_board(flash):
     """The unix MicroPython's REPL on a pseudo-terminal, its working folder `flash` standing for a board's
-    filesystem: yields the port mpremote connects to."""
+    filesystem: yields the port mpremote connects to, and the interpreter's process."""
     flash.mkdir(parents=True, exist_ok=True)
     device, host = pty.openpty()
     tty.setraw(device)
@@ -145,7 +145,7 @@ def repl_board(flash):
     proc = subprocess.Popen([micropython_exe()], stdin=device, stdout=device, stderr=subprocess.DEVNULL,
                             cwd=flash, start_new_session=True)
     try:
-        yield os.ttyname(host)
+        yield os.ttyname(host), proc
     finally:
         proc.kill()
         proc.wait()
@@ -176,8 +176,9 @@ def test_mpremote_deploys_a_whole_board_through_the_raw_repl_and_installs_from_a
     cdc = {"usb/device/cdc.py": b"class CDCInterface:\n    pass\n"}
     index = local_index(tmp_path / "index", "usb-device-cdc", cdc)
     plan = dataclasses.replace(deploy.plan_for(load_rig("pico-3ch")), platform="linux")
-    with repl_board(flash) as port:
+    with repl_board(flash) as (port, proc):
         deploy.carry_out(plan, deploy.MpremoteTransport(port, index), lines.append)
+        assert proc.wait(timeout=10) == 0  # restarted: the unix port's interpreter ends, a board resets
     assert {p.name: p.read_bytes() for p in flash.iterdir() if p.is_file()} == plan.files
     assert (flash / "lib" / "usb" / "device" / "cdc.py").read_bytes() == cdc["usb/device/cdc.py"]
     assert lines[0] == f"{port}: MicroPython on linux" and "installing usb-device-cdc" in lines[-2]
@@ -185,7 +186,7 @@ def test_mpremote_deploys_a_whole_board_through_the_raw_repl_and_installs_from_a
 
 def test_a_simulated_board_deployed_through_mpremote_boots_the_station_with_the_deployed_rig(tmp_path, capsys):
     flash = tmp_path / "flash"
-    with repl_board(flash) as port:
+    with repl_board(flash) as (port, _):
         assert cli.main(["deploy", "--rig", "sim-ina219", "--port", port]) == 0
     assert f"{port}: MicroPython on linux" in capsys.readouterr().out
     assert (flash / "rig.json").read_bytes() == settings_json(load_rig("sim-ina219"))
@@ -215,7 +216,7 @@ def assert_boots_as(flash, rig, workdir):
 
 def test_a_rig_for_a_pico_is_refused_by_a_board_running_another_platform_and_nothing_written(tmp_path, capsys):
     flash = tmp_path / "flash"
-    with repl_board(flash) as port:
+    with repl_board(flash) as (port, _):
         assert cli.main(["deploy", "--rig", "pico-ina226", "--port", port]) == 2
     assert capsys.readouterr().err == (f"pbgrade: rig pico-ina226 is made for a 'rp2' board, but {port} runs "
                                        f"MicroPython on 'linux': deploy a rig file made for that board\n")
@@ -223,7 +224,16 @@ def test_a_rig_for_a_pico_is_refused_by_a_board_running_another_platform_and_not
 
 
 def test_a_port_another_program_holds_is_reported_busy_in_one_line(tmp_path, capsys):
-    with repl_board(tmp_path / "flash") as port, serial.Serial(port, exclusive=True):
+    with repl_board(tmp_path / "flash") as (port, _), serial.Serial(port, exclusive=True):
         assert cli.main(["deploy", "--rig", "sim-ina219", "--port", port]) == 2
     assert capsys.readouterr().err == (f"pbgrade: mpremote exec on {port} failed: failed to access {port} "
                                        f"(it may be in use by another program)\n")
+
+
+def test_a_station_that_holds_its_port_ends_the_deploy_in_one_line_and_nothing_is_written(tmp_path):
+    """Its binary link ignores the REPL's control characters: it must leave for the REPL first."""
+    with SimRig(load_rig("sim-ina219"), None, tmp_path / "sim", tmp_path / "flash") as sim:
+        transport = deploy.MpremoteTransport(sim.port, timeout_s=5)
+        with pytest.raises(deploy.DeployError, match=rf"^{sim.port} gave mpremote no MicroPython REPL within 5 s: "):
+            deploy.carry_out(deploy.plan_for(load_rig("sim-ina219")), transport, lambda line: None)
+    assert list((tmp_path / "flash").iterdir()) == []

@@ -163,11 +163,11 @@ class MpremoteTransport:
     person would type. `resume` keeps mpremote from soft-resetting the board on connect (the unix port's
     raw REPL would end on it), so every command runs in the board as it is."""
 
-    def __init__(self, port, index=None, run=subprocess.run):
+    def __init__(self, port, index=None, timeout_s=MPREMOTE_TIMEOUT_S):
         self.port = port
         self.where = port
         self.index = index
-        self._run = run
+        self.timeout_s = timeout_s
         self._platform = None
 
     def command(self, *args):
@@ -175,10 +175,11 @@ class MpremoteTransport:
 
     def mpremote(self, *args):
         try:
-            proc = self._run(self.command(*args), capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S)
+            proc = subprocess.run(self.command(*args), capture_output=True, text=True, timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
-            raise DeployError(f"{self.port} did not answer mpremote within {MPREMOTE_TIMEOUT_S} s: "
-                              f"unplug the board, plug it in again and deploy again") from None
+            raise DeployError(f"{self.port} gave mpremote no MicroPython REPL within {self.timeout_s:g} s: "
+                              f"check it is the board's port; a program running there (a station that "
+                              f"did not leave) holds it until the board restarts") from None
         if proc.returncode != 0:
             raise DeployError(f"mpremote {args[0]} on {self.port} failed: {_last_line(proc)}")
         return proc.stdout
