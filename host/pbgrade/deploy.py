@@ -118,11 +118,11 @@ def carry_out(plan, transport, progress=print):
     for package in plan.packages:
         progress(f"  installing {package} from micropython-lib")
         transport.install(package)
-    found = transport.hashes(list(plan.files))
+    held = transport.hashes(list(plan.files))
     for name, data in plan.files.items():
-        if found.get(name) != sha256(data):
+        if held.get(name) != sha256(data):
             raise DeployError(f"{name} on {transport.where} does not read back as written (sha256 "
-                              f"{found.get(name) or 'missing'}, wrote {sha256(data)}): deploy again; "
+                              f"{held.get(name) or 'missing'}, wrote {sha256(data)}): deploy again; "
                               f"if it repeats, the board's flash may be full or failing")
     progress(f"  read back {len(plan.files)} files: every sha256 matches")
     transport.restart()
