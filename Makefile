@@ -24,10 +24,11 @@ chromium:
 	  { echo "make: chromium is missing: install it (Debian: sudo apt-get install chromium) for report PDFs and make test" >&2; exit 1; }; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
-$(STAMP): pyproject.toml
+# pyproject.toml states the ranges pbgrade works with; constraints.txt the exact versions installed here and in CI
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 run: $(STAMP)
@@ -46,7 +47,7 @@ hil-run: $(STAMP)
 	  --channel '$(or $(strip $(CHANNEL)),1)' --label '$(strip $(LABEL))' $(if $(strip $(EXPECT)),--expect '$(strip $(EXPECT))')
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m pip install --quiet --no-deps $(PICOWATT)
 	touch $@
 

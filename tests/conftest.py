@@ -15,6 +15,9 @@ SIM = ROOT / "rigs" / "sim"
 MP_TESTS = ROOT / "tests" / "mp"
 SHIMS = ROOT / "tests" / "shims"
 
+# the suite sees the shipped rigs, methods and profiles only, not the developer's own (paths.config_dir)
+os.environ["PBGRADE_CONFIG"] = str(ROOT / "tests" / "no-user-config")
+
 collect_ignore = ["mp", "shims", "hil"]  # micropython scripts, run by test_micropython.py; hil: `make hil`
 
 for p in (FIRMWARE, SIM, SHIMS):

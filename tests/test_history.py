@@ -229,7 +229,7 @@ def test_the_real_run_is_listed_with_this_hosts_station(real_run, capsys, monkey
     (["history", "--limit", "0"], "--limit 0: give a number of runs"),
     (["stats"], "graded with different profiles (gbt35590, quick)"),
     (["stats", "--model", "nothing-like-it"], "no run matches"),
-    (["stats", "--method", "full", "--profile", "no-such-profile"], "no-such-profile: no such built-in profile"),
+    (["stats", "--method", "full", "--profile", "no-such-profile"], "no-such-profile: no such profile"),
 ])
 def test_what_the_operator_can_fix_is_one_line_and_exit_2(store, capsys, monkeypatch, args, message):
     code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, *args)

@@ -4,7 +4,8 @@ import pytest
 
 from pbgrade.integrate import Integrator
 from pbgrade.label import Label
-from pbgrade.profile import BUILTIN_DIR, ProfileError, builtin_profiles, grade, load_profile
+from pbgrade.paths import PROFILES
+from pbgrade.profile import ProfileError, builtin_profiles, grade, load_profile
 from pbgrade.steps import discharge
 from pbgrade.steps.discharge import FULL_DISCHARGE, SHORT_DISCHARGE, measurements_from
 from pbgrade.voltage import VoltageStats
@@ -173,7 +174,7 @@ def write_profile(tmp_path, text):
 def test_minimal_profile_loads_by_path(tmp_path):
     profile = load_profile(write_profile(tmp_path, MINIMAL))
     assert grade(profile, HONEST, LABEL).grade == "PASS"
-    assert load_profile(str(BUILTIN_DIR / "tiers.toml")).name == "tiers"
+    assert load_profile(str(PROFILES / "tiers.toml")).name == "tiers"
 
 
 @pytest.mark.parametrize("old, new, expected", [
@@ -220,7 +221,7 @@ def test_malformed_profile_gives_the_line(tmp_path):
 
 
 def test_unknown_builtin_name_lists_the_builtins():
-    with pytest.raises(ProfileError, match="nosuch: no such built-in profile: use one of eol, gbt35590, quick, tiers"):
+    with pytest.raises(ProfileError, match="nosuch: no such profile: use one of eol, gbt35590, quick, tiers"):
         load_profile("nosuch")
 
 

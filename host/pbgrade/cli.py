@@ -10,7 +10,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from . import deploy, export, history, paths, production_line, report
+from . import deploy, export, history, paths, production_line, report, versions
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig
@@ -54,6 +54,8 @@ def main(argv=None):
 
 def _parser():
     p = argparse.ArgumentParser(prog="pbgrade", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=versions.summary(),
+                   help="show the host's, the protocol's and the shipped firmware's versions")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one graded discharge test")

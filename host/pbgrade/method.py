@@ -1,6 +1,6 @@
 """Test methods as data: the steps a test runs, in order, with their settings.
 
-A method file (host/pbgrade/methods/*.toml) names its steps; each step
+A method file (host/pbgrade/methods/*.toml, or the user's own: paths.find) names its steps; each step
 takes measurements (see steps/) that land in the one record, where the
 profile grades them; the settings a step takes are its step type's SCHEMA
 (steps/<type>.py). Every error names the file, the line and the fix.
@@ -17,12 +17,11 @@ profile grades them; the settings a step takes are its step type's SCHEMA
     seconds = 10
 """
 from dataclasses import dataclass
-from pathlib import Path
 
+from . import paths
 from .steps import TYPES
-from .tomlcheck import Fields, builtin_names, builtin_or_file, read_headed
+from .tomlcheck import Fields, named_file, read_headed
 
-BUILTIN_DIR = Path(__file__).with_name("methods")
 VERDICTS = ("grade", "screen")
 
 
@@ -49,11 +48,12 @@ class Method:
 
 
 def builtin_methods() -> list[str]:
-    return builtin_names(BUILTIN_DIR)
+    """The methods --method takes by name: the user's and the shipped."""
+    return paths.names("methods")
 
 
 def load_method(name_or_path) -> Method:
-    path = builtin_or_file(name_or_path, BUILTIN_DIR, "method", MethodError)
+    path = named_file(name_or_path, "methods", "method", MethodError)
     lines, top, head, texts = read_headed(path, MethodError, "method", "step", {
         key: f'add {key} = "..."' for key in ("name", "title", "verdict", "profile", "provenance")})
     if texts["verdict"] not in VERDICTS:

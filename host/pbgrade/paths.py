@@ -1,12 +1,42 @@
-"""Where the repository's data live: rig files, the simulator, firmware."""
+"""Where pbgrade's files are: those it ships, the user's own that override them by name, and the data it writes.
+
+Shipped files live in the installed package: the wheel maps the repository's firmware/, rigs/ (with the
+simulator and its units) and protocol/ folders into it as pbgrade.firmware, pbgrade.rigs and pbgrade.protocol
+(pyproject.toml's [tool.setuptools]); an editable install maps the same names to the checkout's folders. The
+import system finds them either way, as real files on disk: the simulator runs them under micropython.
+
+A rig, method, profile or simulated unit named on the command line is, in this order: a file at that path,
+the user's file of that name in config_dir() (rigs/, methods/, profiles/, duts/), the shipped one."""
+import importlib.util
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-RIGS = ROOT / "rigs"
+import platformdirs
+
+
+def _shipped(folder):
+    """The directory of the folder shipped as pbgrade.<folder>. Not importlib.resources.files(): on Python
+    3.11 it refuses a folder an editable install maps, whose search path also holds a placeholder."""
+    spec = importlib.util.find_spec(f"{__package__}.{folder}")
+    return next(Path(p) for p in spec.submodule_search_locations if Path(p).is_dir())
+
+
+FIRMWARE = _shipped("firmware")
+RIGS = _shipped("rigs")
 SIM = RIGS / "sim"
 DUTS = SIM / "duts"
-FIRMWARE = ROOT / "firmware"
+PROTOCOL = _shipped("protocol")
+METHODS = _shipped("methods")
+PROFILES = _shipped("profiles")
+REPORT_TEMPLATE = Path(__file__).with_name("report.html")
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, for the tests and the bench; nothing shipped is found here
+SHIPPED = {"rigs": RIGS, "methods": METHODS, "profiles": PROFILES, "duts": DUTS}  # kind of file -> its folder
+
+
+def config_dir():
+    """The user's own rigs, methods, profiles and simulated units: $PBGRADE_CONFIG, else the platform's
+    config folder (~/.config/pbgrade on Linux)."""
+    return Path(os.environ.get("PBGRADE_CONFIG") or platformdirs.user_config_dir("pbgrade"))
 
 
 def data_dir():
@@ -20,13 +50,30 @@ def run_db():
     return data_dir() / "runs.sqlite"
 
 
-def resolve(name_or_path, folder, suffixes):
-    """A file path as given, or a name looked up in folder with one of the suffixes."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    for suffix in suffixes:
-        q = folder / f"{name_or_path}{suffix}"
-        if q.exists():
-            return q
+def _folders(kind):
+    return (config_dir() / kind, SHIPPED[kind])
+
+
+def find(name_or_path, kind, suffixes=(".toml",)):
+    """The file a command line names: a file at that path, else by name with one of the suffixes, the user's
+    (config_dir()/kind) before the shipped one; None if there is none."""
+    given = Path(name_or_path)
+    if given.is_file():
+        return given
+    for folder in _folders(kind):
+        for suffix in suffixes:
+            path = folder / f"{name_or_path}{suffix}"
+            if path.is_file():
+                return path
     return None
+
+
+def names(kind, suffixes=(".toml",)):
+    """Every name find() knows for a kind, the user's and the shipped."""
+    return sorted({p.name.removesuffix(suffix) for folder in _folders(kind) for suffix in suffixes
+                   for p in folder.glob(f"*{suffix}")})
+
+
+def where(kind):
+    """Where names come from, for a "not found" message."""
+    return f"yours in {config_dir() / kind}, then the shipped ones"

@@ -2,13 +2,12 @@
 What can be graded, its wording and its unit, is the step types' (steps.QUANTITIES)."""
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
+from . import paths
 from .label import NUMBER_FIELDS, Label
 from .steps import QUANTITIES
-from .tomlcheck import Fields, builtin_names, builtin_or_file, read_headed
+from .tomlcheck import Fields, named_file, read_headed
 
-BUILTIN_DIR = Path(__file__).with_name("profiles")
 KINDS = ("pass-fail", "tiers", "screen")
 NEEDS_FULL_TEST = "NEEDS A FULL TEST"  # a screen that could not measure what it needs
 
@@ -131,12 +130,13 @@ _LIMIT_FIELDS = ("id", "quantity", "min", "max", "from_label", "source")
 
 
 def builtin_profiles() -> list[str]:
-    return builtin_names(BUILTIN_DIR)
+    """The profiles --profile takes by name: the user's and the shipped."""
+    return paths.names("profiles")
 
 
 def load_profile(name_or_path) -> Profile:
-    """A built-in profile by name (e.g. "tiers"), or a profile file by path."""
-    path = builtin_or_file(name_or_path, BUILTIN_DIR, "built-in profile", ProfileError)
+    """A profile by name (e.g. "tiers": the user's, else the shipped one), or a profile file by path."""
+    path = named_file(name_or_path, "profiles", "profile", ProfileError)
     lines, top, head, texts = read_headed(path, ProfileError, "profile", "grade", _PROFILE_FIELDS)
     if texts["kind"] not in KINDS:
         head.fail("kind", f"= {texts['kind']!r} is not a known kind", f"use one of {', '.join(KINDS)}")

@@ -16,14 +16,13 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from . import plots
+from . import paths, plots
 from .wire import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
 from .record import COMPLETE, outcome
 from .replay import find_run, regrade
 
-TEMPLATE = Path(__file__).with_name("report.html")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 CHROMIUM_TIMEOUT_S = 120
@@ -87,7 +86,7 @@ def render(record, traces):
         f'{_e(record["started_at"])} · method {_e(record["method"])} · profile {_e(record["profile"])}</p>',
         _verdict(record), _label_table(record), _steps(record), _plots(record, traces), _identity(record),
         _integrity(record)))
-    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(title=_e(f"{unit}: {record['grade']}"), body=body)
+    return Template(paths.REPORT_TEMPLATE.read_text(encoding="utf-8")).substitute(title=_e(f"{unit}: {record['grade']}"), body=body)
 
 
 # -- the verdict, in words a consumer understands ------------------------------------------------------

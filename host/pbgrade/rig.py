@@ -12,8 +12,8 @@ import hashlib
 import json
 
 from . import wire
-from .paths import RIGS, resolve
-from .tomlcheck import Fields, read_toml
+from .paths import RIGS
+from .tomlcheck import Fields, named_file, read_toml
 
 SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other rig quantity is a magnitude
 # [load] kind -> the [pins] field that drives it (scpi: the host sets the external load, the device
@@ -24,7 +24,7 @@ MAX_RELAYS = 8  # the relay mask is a byte
 MAX_CHANNELS = 8
 CHANNEL_SECTIONS = ("sensor", "load", "limits", "pins", "sim")  # what a [[channel]] may change
 SHARED_PINS = ("i2c_id", "sda", "scl")  # the board's one I2C bus
-TODO = "see rigs/sim.toml for an example"
+TODO = f"see {RIGS / 'sim.toml'} for an example"
 
 # section -> field -> (kind, required)
 SCHEMA = {
@@ -53,10 +53,7 @@ class RigFileError(ValueError):
 
 
 def load_rig(name_or_path):
-    path = resolve(name_or_path, RIGS, (".toml",))
-    if path is None:
-        raise RigFileError(f"rig {name_or_path!r} not found: give a rig file or one of "
-                           f"{', '.join(sorted(p.stem for p in RIGS.glob('*.toml')))}")
+    path = named_file(name_or_path, "rigs", "rig", RigFileError)
     data = read_toml(path, RigFileError)
     Fields(data, f"{path}:", RigFileError).no_unknown((*SCHEMA, "channel"))
     tables = data.pop("channel", None)
@@ -64,8 +61,8 @@ def load_rig(name_or_path):
     board = rig.get("rig", {}).get("board")
     for section in ("rig", "sensor", "load", "limits", "sim" if board == "sim" else "pins"):
         if section not in rig:
-            raise RigFileError(f"{path}: [{section}] is missing: add it (rigs/sim.toml and "
-                               f"rigs/pico-ina226.toml show every field)")
+            raise RigFileError(f"{path}: [{section}] is missing: add it ({RIGS / 'sim.toml'} and "
+                               f"{RIGS / 'pico-ina226.toml'} show every field)")
     if tables is None:
         _check_consistency(path, rig)
         return rig

@@ -10,7 +10,7 @@ rigs/sim/duts/honest-10000.toml). Both become the plain dict the simulator
 """
 import csv
 
-from .paths import DUTS, resolve
+from . import paths
 from .tomlcheck import Fields, read_toml
 
 # section -> field -> (kind, required, low, high)
@@ -30,6 +30,8 @@ MODEL = {
     "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
 }
 REQUIRED_SECTIONS = ("cell", "converter", "output")
+SUFFIXES = (".toml", ".csv")  # a model or a curve
+EXAMPLE = paths.DUTS / "honest-10000.toml"
 
 
 class DutError(ValueError):
@@ -37,12 +39,11 @@ class DutError(ValueError):
 
 
 def dut_path(name_or_path):
-    path = resolve(name_or_path, DUTS, (".toml", ".csv"))
+    path = paths.find(name_or_path, "duts", SUFFIXES)
     if path is None:
-        names = sorted({p.stem for p in DUTS.glob("*.csv")} | {p.stem for p in DUTS.glob("*.toml")
-                                                              if not p.stem.endswith(".label")})
+        names = [name for name in paths.names("duts", SUFFIXES) if not name.endswith(".label")]
         raise DutError(f"simulated power bank {name_or_path!r} not found: give a CSV/TOML file "
-                       f"or one of {', '.join(names)}")
+                       f"or one of {', '.join(names)} ({paths.where('duts')})")
     return path
 
 
@@ -93,13 +94,13 @@ def _model(path):
     for section, fields in MODEL.items():
         if section not in data:
             if section in REQUIRED_SECTIONS:
-                raise DutError(f"{path}: [{section}] is missing: add it (see rigs/sim/duts/honest-10000.toml)")
+                raise DutError(f"{path}: [{section}] is missing: add it (see {EXAMPLE})")
             continue
         table = Fields(data[section], f"{path}: [{section}]", DutError)
         table.no_unknown(tuple(fields))
         model[section] = {}
         for key, (kind_, required, low, high) in fields.items():
-            value = table.get(key, kind_, f"see rigs/sim/duts/honest-10000.toml", required)
+            value = table.get(key, kind_, f"see {EXAMPLE}", required)
             if value is None:
                 continue
             numbers = [y for _, y in value] if kind_ == "pairs" else [value]

@@ -3,6 +3,8 @@ complaint is one line naming the file, the place, the field and the fix."""
 import tomllib
 from pathlib import Path
 
+from . import paths
+
 
 def read_toml(path: Path, error: type[Exception]) -> dict:
     """Parse a TOML file; an unreadable file or bad syntax becomes one line of `error`."""
@@ -15,18 +17,12 @@ def read_toml(path: Path, error: type[Exception]) -> dict:
         raise error(f"{path}: is not valid TOML: {e}: fix the syntax there") from None
 
 
-def builtin_names(folder: Path) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.toml"))
-
-
-def builtin_or_file(name_or_path, folder: Path, what: str, error: type[Exception]) -> Path:
-    """The path of a built-in file by name (e.g. "full"), or the file given by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml" and path.parent == Path("."):
-        path = folder / f"{name_or_path}.toml"
-        if not path.exists():
-            raise error(f"{name_or_path}: no such {what}: use one of {', '.join(builtin_names(folder))}, "
-                        f"or give the path of a .toml file")
+def named_file(name_or_path, kind: str, what: str, error: type[Exception]) -> Path:
+    """The file a command line names: a path, else the user's or the shipped file of that name (paths.find)."""
+    path = paths.find(name_or_path, kind)
+    if path is None:
+        raise error(f"{name_or_path}: no such {what}: use one of {', '.join(paths.names(kind))} "
+                    f"({paths.where(kind)}), or give the path of a .toml file")
     return path
 
 

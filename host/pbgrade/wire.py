@@ -17,9 +17,9 @@ from cobs import cobs
 from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl,
                        Int32ul, Int64sl, Int64ul, PascalString, Struct, Switch, Terminated, this)
 
-from .paths import ROOT
+from .paths import PROTOCOL
 
-TABLE = json.loads((ROOT / "protocol" / "protocol.json").read_text())
+TABLE = json.loads((PROTOCOL / "protocol.json").read_text())
 PROTO_VERSION = TABLE["version"]
 MAX_FRAME = TABLE["max_frame"]  # payload + CRC, one COBS block
 DELIMITER = b"\x00"
