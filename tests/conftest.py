@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ MP_TESTS = ROOT / "tests" / "mp"
 SHIMS = ROOT / "tests" / "shims"
 
 collect_ignore = ["mp", "shims"]  # micropython scripts, run by test_micropython.py
+
+# the tests, and every pbgrade they start, read no station's own settings.toml: an empty config folder
+os.environ["PBGRADE_CONFIG"] = tempfile.mkdtemp(prefix="pbgrade-test-config-")
 
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:

@@ -1,6 +1,7 @@
 """Where the repository's data live: rig files, the simulator, firmware."""
-import os
 from pathlib import Path
+
+from . import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RIGS = ROOT / "rigs"
@@ -10,9 +11,9 @@ FIRMWARE = ROOT / "firmware"
 
 
 def data_dir():
-    """Results, journals and the run database: $PBGRADE_DATA, else ~/.local/share/pbgrade."""
-    base = os.environ.get("PBGRADE_DATA") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pbgrade"
-    return Path(base)
+    """Results, journals and the run database: $PBGRADE_DATA, else the settings' `data`, else the platform's
+    data folder (Linux: ~/.local/share/pbgrade)."""
+    return settings.data_dir()[0]
 
 
 def run_db():
