@@ -4,7 +4,7 @@ console on a pseudo-terminal whose other end any serial client opens like
 on a local TCP port that pyserial opens as socket://127.0.0.1:PORT.
 
     with SimRig(rig, dut, workdir, flash_dir) as sim:
-        serial.Serial(sim.port)
+        serial.serial_for_url(sim.port)  # a device path, or socket://127.0.0.1:PORT
 
 The firmware runs in flash_dir, its filesystem: what it stores there (its
 calibration) is still there when the simulated rig starts again.
