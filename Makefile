@@ -1,5 +1,7 @@
 # make run   - set up .venv and run a full graded test on the simulated rig
 # make test  - set up .venv and run the whole test suite
+# make hil PORT=/dev/ttyACM0 RIG=pico-ina226 LABEL=unit.label.toml [CHANNEL=k] [EXPECT=CONSISTENT]
+#            - the end-to-end tests (tests/hil) against a real board; without PORT, skipped in one line
 # make bench - speed, memory and accuracy figures against their goals: bench/results/latest.json,
 #              bench/RESULTS.md (make bench-quick: the same on small workloads, under a minute)
 PYTHON ?= python3
@@ -12,7 +14,7 @@ PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
 RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
-.PHONY: run test setup clean bench bench-quick chromium
+.PHONY: run test setup clean bench bench-quick chromium hil hil-run
 
 setup: $(STAMP) chromium
 
@@ -33,6 +35,15 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2
+
+hil:
+	@if [ -z "$(strip $(PORT))" ]; then echo "make hil: skipped, no board: give PORT=... RIG=... LABEL=... (docs/build/)"; \
+	else $(MAKE) --no-print-directory hil-run; fi
+
+hil-run: $(STAMP)
+	@[ "$(origin RIG)" != file ] || { echo "make hil: give RIG=..., the rig file deployed to the board on $(PORT)" >&2; exit 2; }
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests/hil --port '$(strip $(PORT))' --rig '$(strip $(RIG))' \
+	  --channel '$(or $(strip $(CHANNEL)),1)' --label '$(strip $(LABEL))' $(if $(strip $(EXPECT)),--expect '$(strip $(EXPECT))')
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

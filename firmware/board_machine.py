@@ -23,7 +23,11 @@ built-in one, they allocate a few small objects per frame written.
 
 Temperatures (pins.ntc_load: the load's heatsink, pins.ntc_dut: the unit's
 case) come from 10 kOhm B3950 NTCs to ground under 10 kOhm to 3V3, on ADC
-pins; the station compares raw readings with thresholds worked out once.
+pins; the station compares raw readings with thresholds worked out once. An
+ESP32's ADC reads only up to about 1 V unless set to 11 dB attenuation, and
+its raw codes are not linear: there the reading is read_uv() (calibrated by
+the chip's eFuse), in microvolts of a 3.3 V full scale (a small int, so no
+allocation per sample); an RP2040 reads read_u16() of its 3.3 V reference.
 """
 import math
 import select
@@ -37,6 +41,8 @@ from machine import ADC, I2C, PWM, Pin
 _NTC_R0 = 10_000  # ohms at 25 C
 _NTC_BETA = 3950
 _NTC_FIXED = 10_000  # the divider's resistor to 3V3
+_ESP32 = sys.platform == "esp32"  # ESP32 and ESP32-S3 alike
+_NTC_FULL = 3_300_000 if _ESP32 else 65535  # a raw reading of the divider at 3V3: microvolts, or read_u16 codes
 
 
 _CDC_TX_TIMEOUT_MS = 500  # as the built-in USB-CDC: a host that stops reading loses output, the board goes on
@@ -87,7 +93,7 @@ class Board:
             self._dac.write(0)
         self._relays = [Pin(p, Pin.OUT, value=0) for p in pins.get("load_relays", ())]
         self._enable = Pin(pins["load_enable"], Pin.OUT, value=0) if kind == "scpi" else None
-        self._ntc = [ADC(Pin(pins[name])) if name in pins else None for name in ("ntc_load", "ntc_dut")]
+        self._ntc = [_ntc_adc(pins[name]) if name in pins else None for name in ("ntc_load", "ntc_dut")]
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
         self.ticks_us = time.ticks_us
@@ -145,11 +151,18 @@ class Board:
 
     def temperature_code(self, sensor, celsius):
         r = _NTC_R0 * math.exp(_NTC_BETA * (1 / (celsius + 273.15) - 1 / 298.15))
-        return 65535 - int(65535 * r / (r + _NTC_FIXED))
+        return _NTC_FULL - int(_NTC_FULL * r / (r + _NTC_FIXED))
 
     def temperature_raw(self, sensor):
-        return 65535 - self._ntc[sensor].read_u16()
+        adc = self._ntc[sensor]
+        return _NTC_FULL - (adc.read_uv() if _ESP32 else adc.read_u16())
 
     def short(self, on):
         if self._short is not None:
             self._short.value(1 if on else 0)
+
+
+def _ntc_adc(pin):
+    if _ESP32:  # the whole 0-3.3 V divider range needs 11 dB (ESP32: about 0.15-2.45 V linear, S3 up to ~3.1 V)
+        return ADC(Pin(pin), atten=getattr(ADC, "ATTN_11DB"))
+    return ADC(Pin(pin))

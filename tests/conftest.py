@@ -16,7 +16,7 @@ SIM = ROOT / "rigs" / "sim"
 MP_TESTS = ROOT / "tests" / "mp"
 SHIMS = ROOT / "tests" / "shims"
 
-collect_ignore = ["mp", "shims"]  # micropython scripts, run by test_micropython.py
+collect_ignore = ["mp", "shims", "hil"]  # micropython scripts, run by test_micropython.py; hil: `make hil`
 
 # the tests, and every pbgrade they start, read no station's own settings.toml: an empty config folder
 os.environ["PBGRADE_CONFIG"] = tempfile.mkdtemp(prefix="pbgrade-test-config-")

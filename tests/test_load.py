@@ -244,25 +244,38 @@ class Output:
 
 
 class ADC:
-    """An ADC pin reading an NTC divider (10 k B3950 to ground, 10 k to 3V3) at `celsius`."""
+    """An ADC pin reading an NTC divider (10 k B3950 to ground, 10 k to 3V3) at `celsius`; as an ESP32's
+    (esp32), it reads up to about 1 V unless the pin was set to 11 dB."""
     celsius = 25.0
+    esp32 = False
+    ATTN_11DB = 3
 
-    def __init__(self, pin):
-        self.pin = pin
+    def __init__(self, pin, atten=None):
+        self.pin, self.atten = pin, atten
+
+    def _volts(self):
+        r = 10_000 * math.exp(3950 * (1 / (self.celsius + 273.15) - 1 / 298.15))
+        volts = 3.3 * r / (r + 10_000)
+        return min(volts, 1.0) if self.esp32 and self.atten != self.ATTN_11DB else volts
 
     def read_u16(self):
-        r = 10_000 * math.exp(3950 * (1 / (self.celsius + 273.15) - 1 / 298.15))
-        return round(65535 * r / (r + 10_000))
+        return round(65535 * self._volts() / 3.3)
+
+    def read_uv(self):
+        return round(1e6 * self._volts())
 
 
-def machine_module(monkeypatch):
-    """firmware/board_machine.py on a fake `machine` (and its console on nothing)."""
+def machine_module(monkeypatch, platform="rp2"):
+    """firmware/board_machine.py on a fake `machine` (and its console on nothing), as on `platform`."""
     machine = types.ModuleType("machine")
     machine.I2C, machine.Pin, machine.PWM, machine.DAC, machine.ADC = (lambda *a, **kw: object()), Pin, Output, Output, ADC
     monkeypatch.setitem(sys.modules, "machine", machine)
     spec = importlib.util.spec_from_file_location("board_machine", FIRMWARE / "board_machine.py")
     board_machine = importlib.util.module_from_spec(spec)  # not in sys.modules: gone with the fake
-    spec.loader.exec_module(board_machine)
+    monkeypatch.setattr(ADC, "esp32", platform == "esp32")
+    with monkeypatch.context() as m:
+        m.setattr(sys, "platform", platform)
+        spec.loader.exec_module(board_machine)
     monkeypatch.setattr(board_machine, "select",
                         types.SimpleNamespace(poll=lambda: types.SimpleNamespace(register=lambda *a: None), POLLIN=1))
     monkeypatch.setattr(board_machine, "time", types.SimpleNamespace(ticks_us=0, ticks_diff=0, ticks_add=0))
@@ -271,10 +284,10 @@ def machine_module(monkeypatch):
     return board_machine
 
 
-def machine_board(monkeypatch, load_table, pins):
-    rig = {"rig": {"board": "rp2"}, "pins": {"i2c_id": 0, "sda": 4, "scl": 5, **pins},
+def machine_board(monkeypatch, load_table, pins, platform="rp2"):
+    rig = {"rig": {"board": platform}, "pins": {"i2c_id": 0, "sda": 4, "scl": 5, **pins},
            "load": {"max_current_a": 5.0, **load_table}}
-    return machine_module(monkeypatch).Board(rig)
+    return machine_module(monkeypatch, platform).Board(rig)
 
 
 def test_a_board_with_three_channels_gives_each_its_pins_calibration_and_usb_serial(monkeypatch):
@@ -467,8 +480,9 @@ def test_scpi_load_refusals_stop_the_test(eload):
     assert el.inst.query("INP?") == "OFF"
 
 
-def test_board_reads_its_ntcs_against_thresholds_worked_out_once(monkeypatch):
-    board = machine_board(monkeypatch, {"kind": "cc"}, {"load_pwm": 15, "ntc_dut": 26})
+@pytest.mark.parametrize("platform", ["rp2", "esp32"])  # an ESP32's ADC must be set to read the whole divider
+def test_board_reads_its_ntcs_against_thresholds_worked_out_once(monkeypatch, platform):
+    board = machine_board(monkeypatch, {"kind": "cc"}, {"load_pwm": 15, "ntc_dut": 26}, platform)
     assert board._ntc[0] is None and board._ntc[1].pin.n == 26
     for celsius in (0.0, 25.0, 45.0, 80.0):
         ADC.celsius = celsius

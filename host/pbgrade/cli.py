@@ -12,7 +12,7 @@ from pathlib import Path
 
 import argcomplete
 
-from . import completion, export, history, paths, production_line, report, settings
+from . import completion, deploy, export, history, paths, production_line, report, settings
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig
@@ -30,14 +30,14 @@ from .testsetup import channel_rig, checked_test, start_sim
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name in rigs/: its limits and load (default: the settings', else sim, which "
             "starts unless --port is given)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
 CHANNEL_HELP = "the rig's test channel, on a rig with several (default: 1); --port is that channel's port"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               settings.SettingsError)
+               deploy.DeployError, settings.SettingsError)
 
 
 def main(argv=None):

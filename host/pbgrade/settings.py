@@ -7,7 +7,7 @@ Precedence, first wins: a flag on the command line, then the environment
 
     station = "bench2"          # this station in every record (default: the computer's name)
     rig = "pico-ina226"         # run, calibrate, sim and station (default: sim)
-    port = "COM3"               # the settings' rig's port for run and calibrate
+    port = "COM3"               # the settings' rig's port for run, calibrate and deploy
     ports = ["COM3", "COM4"]    # ... and its channels' ports for station
     data = "D:/pbgrade-data"    # results, journals, runs.sqlite
     browser = "C:/Program Files/Google/Chrome/Application/chrome.exe"  # report --pdf
@@ -28,7 +28,7 @@ SIM_LINKS = ("pty", "socket")
 FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` says it)
     "station": ("text", "the computer's name: this station in every record"),
     "rig": ("text", "sim: the rig run, calibrate, sim and station use"),
-    "port": ("text", "none, the simulated rig starts: the settings' rig's port for run and calibrate"),
+    "port": ("text", "none, the simulated rig starts: the settings' rig's port for run, calibrate and deploy"),
     "ports": ("texts", "none: the settings' rig's channel ports for station"),
     "data": ("text", "results, journals and runs.sqlite"),
     "browser": ("text", "the first Chromium-family browser found: prints report --pdf"),
