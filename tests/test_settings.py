@@ -74,6 +74,7 @@ def test_flags_override_settings_and_the_settings_port_goes_with_the_settings_ri
     assert parsed("run", "--port", "COM9").port == "COM9"
     assert (parsed("run", "--rig", "sim").rig, parsed("run", "--rig", "sim").port) == ("sim", None)  # another rig
     assert parsed("run", "--rig", "pico-ina226").port == "COM3"
+    assert parsed("deploy", "--rig", "pico-ina226").port == "COM3" and parsed("deploy", "--rig", "sim").port is None
     assert parsed("sim").rig == "pico-ina226" and parsed("sim").sim_link == "socket"
     assert parsed("run", "--sim-link", "pty").sim_link == "pty"
     assert parsed("resume", "RUN").port is None  # a resumed run keeps its own port
