@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,11 @@ SIM = ROOT / "rigs" / "sim"
 MP_TESTS = ROOT / "tests" / "mp"
 SHIMS = ROOT / "tests" / "shims"
 
-# the suite sees the shipped rigs, methods and profiles only, not the developer's own (paths.config_dir)
-os.environ["PBGRADE_CONFIG"] = str(ROOT / "tests" / "no-user-config")
-
 collect_ignore = ["mp", "shims", "hil"]  # micropython scripts, run by test_micropython.py; hil: `make hil`
+
+# the tests, and every pbgrade they start, read no station's own settings.toml, rigs, methods or profiles:
+# an empty config folder (settings.config_dir)
+os.environ["PBGRADE_CONFIG"] = tempfile.mkdtemp(prefix="pbgrade-test-config-")
 
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:

@@ -1,4 +1,4 @@
-"""End to end: firmware under micropython <-> pty <-> pyserial <-> host, graded.
+"""End to end: firmware under micropython <-> pty or local socket <-> pyserial <-> host, graded.
 
 Each test runs the real `pbgrade` command against the simulated rig and
 checks the record against the exact truth of the simulated power bank.
@@ -88,9 +88,11 @@ def test_four_hour_discharge_across_a_dozen_tick_wraps(tmp_path):
     assert record["samples_lost"] == 0
 
 
-def test_honest_unit_passes_and_says_why(tmp_path):
-    record, proc = run_record(tmp_path, "--sim-dut", "honest-10000",
+@pytest.mark.parametrize("link", ["pty", "socket"])  # socket: how Windows reaches the simulated rig
+def test_honest_unit_passes_and_says_why(tmp_path, link):
+    record, proc = run_record(tmp_path, "--sim-dut", "honest-10000", "--sim-link", link,
                               "--label", ROOT / "rigs/sim/duts/honest-10000.label.toml")
+    assert record["samples_lost"] == 0 and record["integrity"]["decoder"]["frames_corrupt"] == 0
     assert proc.returncode == 0
     assert record["passed"] is True and record["grade"] == "PASS"
     assert "6,000 mAh on the label" in " ".join(record["verdict"]["reasons"])
@@ -143,15 +145,16 @@ def test_regrade_rebuilds_the_same_result_and_a_corrupt_byte_is_never_integrated
     assert "corrupt" in proc.stdout
 
 
-def test_sim_serves_any_serial_client_and_run_by_port(tmp_path):
+@pytest.mark.parametrize("link, port_form", [("pty", "/dev/"), ("socket", "socket://127.0.0.1:")])
+def test_sim_serves_any_serial_client_and_run_by_port(tmp_path, link, port_form):
     env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
-    sim = subprocess.Popen([*PBGRADE, "sim", "--sim-dut", "fake-third"], stdout=subprocess.PIPE, text=True,
-                           env=env, cwd=ROOT)
+    sim = subprocess.Popen([*PBGRADE, "sim", "--sim-dut", "fake-third", "--sim-link", link], stdout=subprocess.PIPE,
+                           text=True, env=env, cwd=ROOT)
     try:
         port = sim.stdout.readline().strip()
-        assert port.startswith("/dev/")
+        assert port.startswith(port_form)
         # a plain pyserial client: HELLO -> IDENTITY
-        with serial.Serial(port, timeout=2) as s:
+        with serial.serial_for_url(port, timeout=2) as s:
             s.write(wire.build("HELLO", 7))
             frame = s.read_until(b"\x00")
         msg = wire.parse(wire.decode_frame(frame[:-1]))

@@ -3,7 +3,7 @@ configuration folder, else the shipped one; and `pbgrade --version`."""
 import re
 
 import pytest
-from pbgrade import paths, wire
+from pbgrade import paths, settings, wire
 from pbgrade.cli import main
 from pbgrade.method import MethodError, builtin_methods, load_method
 from pbgrade.profile import builtin_profiles, load_profile
@@ -80,9 +80,9 @@ def test_a_users_simulated_unit_brings_its_label(config):
 def test_config_dir_is_the_platforms_unless_pbgrade_config_says(monkeypatch, tmp_path):
     import platformdirs
     monkeypatch.delenv("PBGRADE_CONFIG")
-    assert paths.config_dir() == paths.Path(platformdirs.user_config_dir("pbgrade"))
+    assert settings.config_dir() == paths.Path(platformdirs.user_config_dir("pbgrade"))
     monkeypatch.setenv("PBGRADE_CONFIG", str(tmp_path))
-    assert paths.config_dir() == tmp_path
+    assert settings.config_dir() == tmp_path
 
 
 def test_firmware_version_is_read_from_the_source(tmp_path):

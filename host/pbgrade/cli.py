@@ -10,7 +10,9 @@ import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from . import deploy, export, history, paths, production_line, report, versions
+import argcomplete
+
+from . import completion, deploy, export, history, paths, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig
@@ -22,24 +24,28 @@ from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .simdut import DutError, dut_path, matching_label
-from .simrig import SimError
+from .simrig import SimError, add_sim_link_flag
 from .store import Store
 from .testsetup import channel_rig, checked_test, start_sim
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy)  # each has add_commands(subparsers), its commands raising USER_ERRORS
-RIG_HELP = "the rig's file or name in rigs/: its limits and load (default: sim, which starts unless --port is given)"
+COMMAND_MODULES = (history, report, export, production_line, deploy, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+RIG_HELP = ("the rig's file or name in rigs/: its limits and load (default: the settings', else sim, which "
+            "starts unless --port is given)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
 CHANNEL_HELP = "the rig's test channel, on a rig with several (default: 1); --port is that channel's port"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError)
+               deploy.DeployError, settings.SettingsError)
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; otherwise nothing
+    args = parser.parse_args(argv)
     try:
+        _fill_from_settings(args)
         return args.func(args) or 0
     except USER_ERRORS as e:
         print(f"pbgrade: {e}", file=sys.stderr)
@@ -52,14 +58,28 @@ def main(argv=None):
         return 130
 
 
+def _fill_from_settings(args):
+    """What the command line left out, from the settings file (flags > settings > defaults). The settings'
+    port (station: ports) belongs to the settings' rig: another --rig on the command line goes without it."""
+    chosen = settings.load()
+    if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
+        args.sim_link = chosen["sim_link"]
+    if "rig" not in args:
+        return
+    own_rig = args.rig in (None, chosen.get("rig"))
+    args.rig = args.rig or chosen.get("rig", "sim")
+    if "port" in args and args.port is None and own_rig:
+        args.port = chosen.get("ports" if args.command == "station" else "port")
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="pbgrade", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=versions.summary(),
                    help="show the host's, the protocol's and the shipped firmware's versions")
-    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     run = sub.add_parser("run", help="run one graded discharge test")
-    run.add_argument("--rig", default="sim", help=RIG_HELP)
+    run.add_argument("--rig", help=RIG_HELP)
     run.add_argument("--port", help=PORT_HELP)
     run.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
     run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
@@ -75,21 +95,24 @@ def _parser():
     run.add_argument("--json", type=Path, help="also write the result record to this file")
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
+    add_sim_link_flag(run)
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("sim", help="start only the simulated rig and print its serial port (one line a channel)")
-    sim.add_argument("--rig", default="sim")
+    sim.add_argument("--rig", help="the rig's file or name in rigs/ (default: the settings', else sim)")
     sim.add_argument("--sim-dut", default=DEFAULT_DUT)
     sim.add_argument("--speed", type=float, default=0, help="N x real time (default: as fast as possible)")
+    add_sim_link_flag(sim)
     sim.set_defaults(func=cmd_sim)
 
     cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
-    cal.add_argument("--rig", default="sim", help=RIG_HELP)
+    cal.add_argument("--rig", help=RIG_HELP)
     cal.add_argument("--port", help=PORT_HELP)
     cal.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
     cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
     cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
+    add_sim_link_flag(cal)
     cal.set_defaults(func=cmd_calibrate)
 
     clear = sub.add_parser("clear", help="acknowledge a rig's fault once its cause is fixed")
@@ -128,7 +151,7 @@ def cmd_run(args):
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed)
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
         if sim:  # the sim's rig names its own external load
             port, rig = sim.ports[args.channel - 1], channels(sim.rig)[args.channel - 1]
         else:
@@ -218,7 +241,7 @@ def cmd_calibrate(args):
     if max(points) > rig["limits"]["max_current_a"]:
         raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut)
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, link=args.sim_link)
         suffix = f"-ch{args.channel}" if "channels" in rig_file else ""
         history = paths.data_dir() / "rigs" / rig["rig"]["name"] / f"calibrations{suffix}.json"
         result = calibrate(args.port or sim.ports[args.channel - 1], points, args.seconds, _ask_number, history)
@@ -244,7 +267,7 @@ def _ask_number(prompt):
 def cmd_sim(args):
     rig = load_rig(args.rig)
     with ExitStack() as stack:
-        sim = start_sim(stack, rig, args.sim_dut, args.speed)
+        sim = start_sim(stack, rig, args.sim_dut, args.speed, args.sim_link)
         print("\n".join(sim.ports), flush=True)
         for k, channel in enumerate(channels(sim.rig), 1):
             if channel["load"]["kind"] == "scpi":

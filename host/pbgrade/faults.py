@@ -3,8 +3,8 @@ purpose, to show what a bad cable does to a run before a real one does.
 
     fault://INNER?drop=0.001&corrupt=0.001&dup=0.001&delay_ms=5&seed=1
 
-INNER is a device path (/dev/ttyACM0, a simulated rig's /dev/pts/N) or any
-pyserial URL. The options are the query after the last '?', so an inner URL
+INNER is a device path (/dev/ttyACM0, COM3, a simulated rig's /dev/pts/N) or any
+pyserial URL (a simulated rig's socket://127.0.0.1:PORT). The options are the query after the last '?', so an inner URL
 keeps its own query before them: fault://spy:///dev/ttyACM0?file=rx.log?drop=0.01
 
     drop, corrupt, dup    chance per byte received (device -> host) that it is

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from . import paths
 from .steps import TYPES
-from .tomlcheck import Fields, named_file, read_headed
+from .tomlcheck import Fields, read_headed
 
 VERDICTS = ("grade", "screen")
 
@@ -53,7 +53,7 @@ def builtin_methods() -> list[str]:
 
 
 def load_method(name_or_path) -> Method:
-    path = named_file(name_or_path, "methods", "method", MethodError)
+    path = paths.named(name_or_path, "methods", "method", MethodError)
     lines, top, head, texts = read_headed(path, MethodError, "method", "step", {
         key: f'add {key} = "..."' for key in ("name", "title", "verdict", "profile", "provenance")})
     if texts["verdict"] not in VERDICTS:

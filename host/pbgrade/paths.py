@@ -8,10 +8,10 @@ import system finds them either way, as real files on disk: the simulator runs t
 A rig, method, profile or simulated unit named on the command line is, in this order: a file at that path,
 the user's file of that name in config_dir() (rigs/, methods/, profiles/, duts/), the shipped one."""
 import importlib.util
-import os
 from pathlib import Path
 
-import platformdirs
+from . import settings
+from .settings import config_dir  # the user's own files sit beside the settings file
 
 
 def _shipped(folder):
@@ -33,16 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout, for the tests and th
 SHIPPED = {"rigs": RIGS, "methods": METHODS, "profiles": PROFILES, "duts": DUTS}  # kind of file -> its folder
 
 
-def config_dir():
-    """The user's own rigs, methods, profiles and simulated units: $PBGRADE_CONFIG, else the platform's
-    config folder (~/.config/pbgrade on Linux)."""
-    return Path(os.environ.get("PBGRADE_CONFIG") or platformdirs.user_config_dir("pbgrade"))
-
-
 def data_dir():
-    """Results, journals and the run database: $PBGRADE_DATA, else ~/.local/share/pbgrade."""
-    base = os.environ.get("PBGRADE_DATA") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pbgrade"
-    return Path(base)
+    """Results, journals and the run database: $PBGRADE_DATA, else the settings' `data`, else the platform's
+    data folder (Linux: ~/.local/share/pbgrade)."""
+    return settings.data_dir()[0]
 
 
 def run_db():
@@ -77,3 +71,12 @@ def names(kind, suffixes=(".toml",)):
 def where(kind):
     """Where names come from, for a "not found" message."""
     return f"yours in {config_dir() / kind}, then the shipped ones"
+
+
+def named(name_or_path, kind: str, what: str, error: type[Exception]) -> Path:
+    """The file a command line names (find), or one line of `error` listing the names there are."""
+    path = find(name_or_path, kind)
+    if path is None:
+        raise error(f"{name_or_path}: no such {what}: use one of {', '.join(names(kind))} "
+                    f"({where(kind)}), or give the path of a .toml file")
+    return path

@@ -12,19 +12,19 @@ then asks for the unit. The unit is detected by its output voltage
 appearing with the load off, and its removal by the voltage going away.
 """
 import queue
-import socket
 import sys
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths
+from . import paths, settings
 from .evaluate import Evaluation
 from .link import RigError, collect, command, open_rig
 from .rig import channels as rig_channels
 from .rig import load_rig
 from .runner import Aborted, Options, run_test
 from .simdut import load_dut
+from .simrig import add_sim_link_flag
 from .steps import OBSERVE, OFF_V
 from .store import Store
 from .testsetup import checked_test, start_sim
@@ -188,7 +188,7 @@ class Session:
 
 
 def station_name(rig, channel_number):
-    return f"{socket.gethostname()}/{rig['rig']['name']}/ch{channel_number}"
+    return f"{settings.station_host()}/{rig['rig']['name']}/ch{channel_number}"
 
 
 class PlainView:
@@ -279,7 +279,7 @@ class SimulatedOperator:
 def add_commands(sub):
     st = sub.add_parser("station", help="production line: scan, plug in, test, PASS/FAIL, next; several channels")
     st.add_argument("--port", action="append", help="a channel's serial port; repeat for each channel")
-    st.add_argument("--rig", default="sim", help="the channels' rig file or name (default: sim: --channels of "
+    st.add_argument("--rig", help="the channels' rig file or name (default: the settings', else sim: --channels of "
                                                  "it are simulated unless --port is given); a rig with several "
                                                  "channels gives one station channel each")
     st.add_argument("--channels", type=int, help="simulated one-channel rigs (default: 2)")
@@ -289,6 +289,7 @@ def add_commands(sub):
     st.add_argument("--method", default="eol", help="test method (default: eol)")
     st.add_argument("--profile", help="grading profile (default: the method's)")
     st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    add_sim_link_flag(st)
     st.set_defaults(func=cmd_station)
 
 
@@ -315,7 +316,7 @@ def cmd_station(args):
         else:
             names = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
             duts = [(name, load_dut(name)) for name in names]  # a wrong name is refused before any channel starts
-            sims = [start_sim(stack, rig, None) for _ in range(1 if len(rigs) > 1 else count)]
+            sims = [start_sim(stack, rig, None, link=args.sim_link) for _ in range(1 if len(rigs) > 1 else count)]
             sim_bays = [(sim, k) for sim in sims for k in range(1, len(rigs) + 1)]
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from . import paths
 from .label import NUMBER_FIELDS, Label
 from .steps import QUANTITIES
-from .tomlcheck import Fields, named_file, read_headed
+from .tomlcheck import Fields, read_headed
 
 KINDS = ("pass-fail", "tiers", "screen")
 NEEDS_FULL_TEST = "NEEDS A FULL TEST"  # a screen that could not measure what it needs
@@ -136,7 +136,7 @@ def builtin_profiles() -> list[str]:
 
 def load_profile(name_or_path) -> Profile:
     """A profile by name (e.g. "tiers": the user's, else the shipped one), or a profile file by path."""
-    path = named_file(name_or_path, "profiles", "profile", ProfileError)
+    path = paths.named(name_or_path, "profiles", "profile", ProfileError)
     lines, top, head, texts = read_headed(path, ProfileError, "profile", "grade", _PROFILE_FIELDS)
     if texts["kind"] not in KINDS:
         head.fail("kind", f"= {texts['kind']!r} is not a known kind", f"use one of {', '.join(KINDS)}")

@@ -1,10 +1,9 @@
 """The result of one run as a JSON-ready record, built whole from its steps' evaluations (live, or
 re-read from the journal), and the grade and statuses a record names."""
 import dataclasses
-import socket
 from datetime import timezone
 
-from . import steps, wire
+from . import settings, steps, wire
 from .profile import grade
 
 RECORD_VERSION = 1
@@ -50,7 +49,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "record_version": RECORD_VERSION,
         "run_id": run_id,
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "station": station or f"{socket.gethostname()}/{rig['rig']['name']}",
+        "station": station or f"{settings.station_host()}/{rig['rig']['name']}",
         **measurements,
         "cutoff_reason": end["name"] if end else "none",
         "samples_received": integrator.samples,

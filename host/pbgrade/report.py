@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from . import paths, plots
+from . import paths, plots, settings
 from .wire import END_EVENTS
 from .label import load_label
 from .profile import NEEDS_FULL_TEST, load_profile
@@ -26,6 +26,19 @@ from .replay import find_run, regrade
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 CHROMIUM_TIMEOUT_S = 120
+# any Chromium-family browser prints the same: these names on PATH, then where installers put them
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "msedge", "microsoft-edge",
+            "microsoft-edge-stable", "brave-browser", "brave")
+BROWSER_PATHS = ("C:/Program Files/Google/Chrome/Application/chrome.exe",
+                 "C:/Program Files (x86)/Google/Chrome/Application/chrome.exe",
+                 "~/AppData/Local/Google/Chrome/Application/chrome.exe",
+                 "C:/Program Files (x86)/Microsoft/Edge/Application/msedge.exe",
+                 "C:/Program Files/Microsoft/Edge/Application/msedge.exe",
+                 "C:/Program Files/BraveSoftware/Brave-Browser/Application/brave.exe",
+                 "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+                 "/Applications/Chromium.app/Contents/MacOS/Chromium",
+                 "/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+                 "/Applications/Brave Browser.app/Contents/MacOS/Brave Browser")
 # measurement name ending -> unit, scale, decimals
 UNITS = (("_mv_pp", " mV p-p", 1, 1), ("_mv_rms", " mV RMS", 1, 1), ("_v_per_min", " V/min", 1, 4),
          ("_ratio", " %", 100, 1), ("_ratio_min", " %", 100, 2), ("_ratio_max", " %", 100, 2),
@@ -49,7 +62,8 @@ def add_commands(subparsers):
     p.add_argument("run", help="run id or run directory")
     p.add_argument("--out", type=Path, help="the HTML file (default: RUN_ID.html in the current directory)")
     p.add_argument("--pdf", action="store_true",
-                   help="also print it to PDF beside the HTML (needs chromium: `make setup` installs it)")
+                   help="also print it to PDF beside the HTML (needs a Chromium-family browser: chromium, Chrome, "
+                        "Edge, Brave; or the settings' browser)")
     p.set_defaults(func=cmd_report)
 
 
@@ -327,9 +341,7 @@ def headless_chromium(page, *args):
 
     The flags keep it from reaching out (no sync, no component updates, no
     background networking): the page is local and so is everything in it."""
-    exe = shutil.which("chromium")
-    if exe is None:
-        raise ReportError("chromium is not installed: `make setup` installs it (Debian: apt-get install chromium)")
+    exe = find_browser()
     with tempfile.TemporaryDirectory(prefix="pbgrade-chromium-") as profile:
         try:
             return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args,
@@ -337,6 +349,26 @@ def headless_chromium(page, *args):
                                   timeout=CHROMIUM_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise ReportError(f"chromium did not finish within {CHROMIUM_TIMEOUT_S} s") from None
+
+
+def find_browser():
+    """The browser that prints: the settings' `browser`, else the first of BROWSERS on PATH, else of
+    BROWSER_PATHS that exists; one line naming what was searched when none is there."""
+    chosen = settings.load().get("browser")
+    if chosen:
+        exe = shutil.which(str(Path(chosen).expanduser()))
+        if exe is None:
+            raise ReportError(f"browser = {chosen!r} in {settings.settings_file()} is not an executable: give the "
+                              f"path of a Chromium-family browser (chromium, Chrome, Edge, Brave)")
+        return exe
+    found = [shutil.which(name) for name in BROWSERS] + [
+        str(p) for p in map(Path.expanduser, map(Path, BROWSER_PATHS)) if p.is_file()]
+    exe = next(filter(None, found), None)
+    if exe is None:
+        raise ReportError(f"no Chromium-family browser found (searched PATH for {', '.join(BROWSERS)}; and "
+                          f"{'; '.join(BROWSER_PATHS)}): install one (Debian: apt-get install chromium; `make "
+                          f"setup` does) or set browser = \"PATH\" in {settings.settings_file()}")
+    return exe
 
 
 def print_pdf(page, pdf):

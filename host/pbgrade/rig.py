@@ -12,8 +12,9 @@ import hashlib
 import json
 
 from . import wire
+from . import paths
 from .paths import RIGS
-from .tomlcheck import Fields, named_file, read_toml
+from .tomlcheck import Fields, read_toml
 
 SIGNED = ("shunt_error", "load_gain_error", "load_tempco_per_c")  # every other rig quantity is a magnitude
 # [load] kind -> the [pins] field that drives it (scpi: the host sets the external load, the device
@@ -53,7 +54,7 @@ class RigFileError(ValueError):
 
 
 def load_rig(name_or_path):
-    path = named_file(name_or_path, "rigs", "rig", RigFileError)
+    path = paths.named(name_or_path, "rigs", "rig", RigFileError)
     data = read_toml(path, RigFileError)
     Fields(data, f"{path}:", RigFileError).no_unknown((*SCHEMA, "channel"))
     tables = data.pop("channel", None)

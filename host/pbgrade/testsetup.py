@@ -40,9 +40,9 @@ def checked_test(rig, label_path, method_name, profile_name):
     return label, method, profile
 
 
-def start_sim(stack, rig, dut, speed=0):
+def start_sim(stack, rig, dut, speed=0, link=None):
     """Start the simulated rig for the length of `stack`; its flash persists per rig. dut: a
-    catalogue name or file, or None for an empty bay (SimRig.plug)."""
+    catalogue name or file, or None for an empty bay (SimRig.plug); link: simrig.LINKS."""
     if rig["rig"]["board"] != "sim":
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
     if speed < 0:
@@ -51,4 +51,4 @@ def start_sim(stack, rig, dut, speed=0):
         rig = with_sim(rig, speed=speed)
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
-    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash))
+    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash, link))

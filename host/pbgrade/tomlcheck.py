@@ -3,8 +3,6 @@ complaint is one line naming the file, the place, the field and the fix."""
 import tomllib
 from pathlib import Path
 
-from . import paths
-
 
 def read_toml(path: Path, error: type[Exception]) -> dict:
     """Parse a TOML file; an unreadable file or bad syntax becomes one line of `error`."""
@@ -15,15 +13,6 @@ def read_toml(path: Path, error: type[Exception]) -> dict:
         raise error(f"{path}: cannot be read ({e.strerror}): check the path") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"{path}: is not valid TOML: {e}: fix the syntax there") from None
-
-
-def named_file(name_or_path, kind: str, what: str, error: type[Exception]) -> Path:
-    """The file a command line names: a path, else the user's or the shipped file of that name (paths.find)."""
-    path = paths.find(name_or_path, kind)
-    if path is None:
-        raise error(f"{name_or_path}: no such {what}: use one of {', '.join(paths.names(kind))} "
-                    f"({paths.where(kind)}), or give the path of a .toml file")
-    return path
 
 
 def read_headed(path: Path, error: type[Exception], head: str, tables: str, head_fields) -> tuple:

@@ -1,0 +1,108 @@
+"""What a station sets once: settings.toml in the platform's config folder
+(platformdirs; $PBGRADE_CONFIG names another folder), and `pbgrade config`,
+which shows where it is and what is in effect.
+
+Precedence, first wins: a flag on the command line, then the environment
+($PBGRADE_DATA for `data`), then settings.toml, then the default.
+
+    station = "bench2"          # this station in every record (default: the computer's name)
+    rig = "pico-ina226"         # run, calibrate, sim and station (default: sim)
+    port = "COM3"               # the settings' rig's port for run, calibrate and deploy
+    ports = ["COM3", "COM4"]    # ... and its channels' ports for station
+    data = "D:/pbgrade-data"    # results, journals, runs.sqlite
+    browser = "C:/Program Files/Google/Chrome/Application/chrome.exe"  # report --pdf
+    sim_link = "socket"         # how the simulated rig is reached: pty or socket
+    operator = "A. Tester"      # kept for later: records do not carry it yet
+    language = "en"             # kept for later: pbgrade speaks English only yet
+"""
+import os
+import socket
+from pathlib import Path
+
+import platformdirs
+
+from .tomlcheck import Fields, Lines, read_toml
+
+APP = "pbgrade"
+SIM_LINKS = ("pty", "socket")
+FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` says it)
+    "station": ("text", "the computer's name: this station in every record"),
+    "rig": ("text", "sim: the rig run, calibrate, sim and station use"),
+    "port": ("text", "none, the simulated rig starts: the settings' rig's port for run, calibrate and deploy"),
+    "ports": ("texts", "none: the settings' rig's channel ports for station"),
+    "data": ("text", "results, journals and runs.sqlite"),
+    "browser": ("text", "the first Chromium-family browser found: prints report --pdf"),
+    "sim_link": ("text", "pty where the platform has one, else socket: how the simulated rig is reached"),
+    "operator": ("text", "none: who tests (kept for later: records do not carry it yet)"),
+    "language": ("text", "en: kept for later (pbgrade speaks English only yet)"),
+}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def config_dir():
+    """Where a station's own files live: $PBGRADE_CONFIG, else the platform's config folder."""
+    return Path(os.environ.get("PBGRADE_CONFIG") or platformdirs.user_config_dir(APP))
+
+
+def settings_file():
+    return config_dir() / "settings.toml"
+
+
+def load():
+    """The settings the file sets, checked ({} without a file); a wrong one is one line naming it."""
+    path = settings_file()
+    if not path.exists():
+        return {}
+    data = read_toml(path, SettingsError)
+    fields = Fields(data, f"{path}:", SettingsError, Lines(path))
+    fields.no_unknown(tuple(FIELDS))
+    for name, (kind, _) in FIELDS.items():
+        if kind == "texts" and name in data and not (
+                isinstance(data[name], list) and data[name] and all(isinstance(v, str) for v in data[name])):
+            fields.fail(name, f"must be a list of texts in quotes, got {data[name]!r}", 'e.g. ports = ["COM3", "COM4"]')
+        if kind == "text":
+            fields.get(name, "text", f'e.g. {name} = "..."', required=False)
+    if data.get("sim_link", "pty") not in SIM_LINKS:
+        fields.fail("sim_link", f"is {data['sim_link']!r}", f"write one of {', '.join(SIM_LINKS)}")
+    return data
+
+
+def data_dir():
+    """(folder, where it comes from): $PBGRADE_DATA, else the settings' `data`, else the platform's data folder."""
+    if os.environ.get("PBGRADE_DATA"):
+        return Path(os.environ["PBGRADE_DATA"]), "$PBGRADE_DATA"
+    chosen = load().get("data")
+    if chosen:
+        return Path(chosen).expanduser(), "settings"
+    return Path(platformdirs.user_data_dir(APP)), "default"
+
+
+def station_host():
+    """This station's name in records: the settings' `station`, else the computer's name."""
+    return load().get("station") or socket.gethostname()
+
+
+def add_commands(sub):
+    sub.add_parser("config", help="where the settings file is, and the settings in effect").set_defaults(
+        func=cmd_config)
+
+
+def cmd_config(args):
+    path = settings_file()
+    chosen = load()
+    print(f"settings file: {path}" + ("" if path.exists() else " (none yet: write it to set what follows)"))
+    print("precedence: flag > environment > settings file > default")
+    data, source = data_dir()
+    width = max(map(len, FIELDS)) + 1
+    for name, (_, about) in FIELDS.items():
+        if name == "data":
+            shown = f"{str(data)!r}  ({source})"
+        elif name in chosen:
+            shown = f"{chosen[name]!r}  (settings)"
+        else:
+            shown = f"(default: {about})"
+        print(f"{name:<{width}}{shown}")
+    return 0
