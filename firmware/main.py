@@ -4,11 +4,12 @@ the limits this station enforces: the rig file as the host reads it
 table on a rig with several. `pbgrade deploy` writes it; IDENTITY reports
 its name and a hash of its bytes, so the host knows which rig it talks to.
 
-Holding pin REPL_PIN (the rig's [pins] repl_pin, if it names one) low at
+Holding the rig's [pins] repl_pin (if it names one) low at
 power-up skips the station and leaves the board at its REPL: the fallback
 to the host's LEAVE command (protocol/SPEC.md) when the station cannot be
-reached. The pin has the MCU's internal pull-up, so a push button or a
-jumper to GND is all it needs."""
+reached. The pin has the MCU's internal pull-up (~50 kOhm on an RP2040), so a push
+button or a jumper to GND is all it needs; on an ESP32 not GPIO 34-39, which
+have no pull-ups, nor a strapping pin (0, 2, 12, 15; on the S3 0, 3, 45, 46)."""
 import gc
 
 import wire

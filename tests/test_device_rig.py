@@ -14,7 +14,7 @@ from conftest import ROOT
 from test_e2e import PBGRADE, pbgrade
 from pbgrade import wire
 from pbgrade.evaluate import Evaluation
-from pbgrade.link import IDLE_CONFIG, Link, command, identify, leave_station
+from pbgrade.link import IDLE_CONFIG, Link, command, identify, leave_station, open_rig
 from pbgrade.rig import load_rig, settings_hash, settings_json
 
 LABEL = ROOT / "rigs/sim/duts/honest-10000.label.toml"
@@ -34,13 +34,8 @@ def simulated(tmp_path, rig):
 
 def device_status(port):
     """The device's identify-step evaluation (IDENTITY, STATUS) on port."""
-    link = Link(port, lambda chunk: None)
-    try:
-        device = Evaluation(IDLE_CONFIG)
-        identify(link, device)
+    with open_rig(port) as (_, device):
         return device
-    finally:
-        link.close()
 
 
 @pytest.mark.parametrize("rig, channel", [("sim-ina219", 1), ("sim-3ch", 2)])

@@ -5,8 +5,7 @@ import tempfile
 from . import paths
 from .paths import RIGS
 from .label import load_label
-from .evaluate import Evaluation
-from .link import IDLE_CONFIG, Link, RigError, device_channel, identify
+from .link import RigError, device_channel, open_rig
 from .method import load_method
 from .profile import ProfileError, load_profile
 from .rig import RigFileError, channels, load_rig, settings_hash, settings_json
@@ -25,13 +24,8 @@ def device_rig(port, name_or_path=None, number=None):
     name and a hash of its settings): that rig's file, found by its name, or the one given, which must be
     the same rig with the same settings; refused before any current flows if not, naming both. number:
     the channel, default the one the device names."""
-    link = Link(port, lambda chunk: None)
-    try:
-        device = Evaluation(IDLE_CONFIG)
-        identify(link, device)
-    finally:
-        link.close()
-    ident = device.identity
+    with open_rig(port) as (_, device):
+        ident = device.identity
     reported = f"the device on {port} runs rig {ident.rig} (settings {ident.settings_hash.hex()})"
     deploy = f"`pbgrade deploy --rig {name_or_path or 'RIG'} --port {port}`"
     if name_or_path is None:
