@@ -11,8 +11,12 @@ one loop that samples whichever channel is due first.
 
 Usage (firmware/main.py does this on a board)::
 
+    rig, settings_hash = wire.read_settings("rig.json")
     links = wire.links(len(rigs))  # first, while the heap is in one piece
-    station.run(board_machine.boards(rigs), rigs, links)
+    station.run(board_machine.boards(rigs), rigs, links, settings_hash)
+
+The host's LEAVE ends the loop: every load off, the ACK, Ctrl-C on again,
+and run() returns, so the board is at its REPL for mpremote.
 """
 import micropython
 from micropython import const
@@ -23,7 +27,7 @@ import load
 import sensors
 import wire
 
-FW_VERSION = (0, 2, 0)
+FW_VERSION = (0, 3, 0)
 CALIBRATION_FILE = "calib.json"  # in the board's flash folder
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
@@ -63,20 +67,39 @@ _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched
            EV_LIMIT_TEMPERATURE: "temperature over the rig's limit: load switched off; let it cool",
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
-         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0, wire.LOAD_MODE: 5}
+         wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0, wire.LOAD_MODE: 5,
+         wire.LEAVE: 0}
 _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
-def run(boards, rigs, links):
-    """Serve the rig's channels: rigs[k] on boards[k] over links[k] (wire.links), one Station each."""
-    serve([Station(b, r, link) for b, r, link in zip(boards, rigs, links)])
+_CTRL_C = const(3)
+
+
+class Leave(Exception):
+    """A host sent LEAVE: the board is to go back to its REPL (serve() ends)."""
+
+
+def run(boards, rigs, links, settings_hash):
+    """Serve the rig's channels: rigs[k] on boards[k] over links[k] (wire.links), one Station each, until a
+    host sends LEAVE. settings_hash: that of the rig.json they came from (wire.read_settings)."""
+    serve([Station(b, r, link, settings_hash) for b, r, link in zip(boards, rigs, links)])
 
 
 def serve(stations):
-    """Serve the channels for ever. Their boards share one clock and one wait for input."""
+    """Serve the channels until a host sends LEAVE. Their boards share one clock and one wait for input.
+
+    LEAVE switches every channel's load off (ending its run, EVENT stopped) before the one asked
+    acknowledges; then Ctrl-C interrupts again, so a REPL tool (mpremote) can take the port."""
     stations[0].board.kbd_intr(-1)  # 0x03 inside a binary frame must not interrupt the firmware
-    while True:
-        step(stations)
+    try:
+        while True:
+            step(stations)
+    except Leave as leave:
+        for s in stations:
+            s.stop()
+        asked, seq = leave.args
+        asked._ack(wire.LEAVE, seq, OK)
+    stations[0].board.kbd_intr(_CTRL_C)
 
 
 def step(stations):
@@ -97,8 +120,12 @@ def step(stations):
 
 
 class Station:
-    def __init__(self, board, rig, link=None):
+    def __init__(self, board, rig, link=None, settings_hash=bytes(8)):
+        """settings_hash: IDENTITY's hash of the rig.json (wire.read_settings); all zero for a station made
+        without one (tests, the bench)."""
         self.board = board
+        self.rig_name = rig["rig"]["name"]
+        self.settings_hash = settings_hash
         self.link = link or wire.Link(None)  # a link may be made before its board (wire.links)
         self.link.out = board.serial_out
         self.set_limits(rig["limits"])
@@ -182,13 +209,19 @@ class Station:
         elif cmd == wire.CLEAR:
             self._ack(cmd, seq, self._clear())
         elif cmd == wire.STOP:
-            if self.state == RUNNING:
-                self._end(EV_STOPPED, self.index, 0, ENDED)
-            self.load.off()
-            self.board.short(False)
+            self.stop()
             self._ack(cmd, seq, OK)
+        elif cmd == wire.LEAVE:
+            raise Leave(self, seq)  # serve() switches every channel off, then acknowledges
         else:
             self._status()
+
+    def stop(self):
+        """End a run (EVENT stopped), the load and the short off."""
+        if self.state == RUNNING:
+            self._end(EV_STOPPED, self.index, 0, ENDED)
+        self.load.off()
+        self.board.short(False)
 
     def _clear(self):
         """The operator's acknowledgement of a fault: only this lets the load on again."""
@@ -444,7 +477,7 @@ class Station:
                                s.SAMPLE_FORMAT if ok else 1, int(self.shunt_ohms * 1e6 + 0.5),
                                s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
-                               self.max_mv, self.max_ma, self.board.name)
+                               self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name)
         self.link.send(self.link.msg, n)
 
     def _ack(self, cmd, seq, result):

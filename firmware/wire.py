@@ -13,12 +13,14 @@ Usage::
     link.send(link.msg, n)
 """
 import array
+import hashlib
+import json
 import struct
 
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(1)
+PROTO_VERSION = const(2)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
@@ -38,6 +40,7 @@ SHORT = const(0x09)
 RESEND = const(0x0A)
 CLEAR = const(0x0B)
 LOAD_MODE = const(0x0C)
+LEAVE = const(0x0D)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -50,7 +53,7 @@ ACCUMULATORS = const(0xA3)
 GONE = const(0xA4)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
-_IDENTITY_FIXED = const(32)  # header and fixed fields; the board name follows
+_IDENTITY_FIXED = const(40)  # header and fixed fields; the board's and the rig's names follow
 
 
 @micropython.viper
@@ -135,6 +138,14 @@ def cobs_decode(src, n: int, dst) -> int:
             d[o] = 0
             o += 1
     return o
+
+
+def read_settings(path):
+    """(the rig, the hash IDENTITY reports of it) from the rig.json a board boots with: the first 8 bytes of
+    the SHA-256 of the file's bytes, as the host hashed what it wrote (pbgrade.rig.settings_hash)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return json.loads(data), hashlib.sha256(data).digest()[:8]
 
 
 def links(channels):
@@ -284,15 +295,18 @@ class Batch:
 
 
 def pack_identity(buf, fw_version, sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                  cal, sensor_period_us, max_mv, max_ma, board):
+                  cal, sensor_period_us, max_mv, max_ma, settings_hash, board, rig):
+    """settings_hash: the first 8 bytes of the SHA-256 of the rig.json the device booted with; rig: its name."""
     buf[0] = IDENTITY
-    struct.pack_into("<BBBBBBBIffHIHH", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
+    struct.pack_into("<BBBBBBBIffHIHH8s", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
                      fw_version[2], sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                     cal, sensor_period_us, max_mv, max_ma)
-    name = board.encode()
-    buf[_IDENTITY_FIXED] = len(name)
-    buf[_IDENTITY_FIXED + 1:_IDENTITY_FIXED + 1 + len(name)] = name
-    return _IDENTITY_FIXED + 1 + len(name)
+                     cal, sensor_period_us, max_mv, max_ma, settings_hash)
+    n = _IDENTITY_FIXED
+    for name in (board.encode(), rig.encode()):
+        buf[n] = len(name)
+        buf[n + 1:n + 1 + len(name)] = name
+        n += 1 + len(name)
+    return n
 
 
 def pack_ack(buf, cmd_type, cmd_seq, result):

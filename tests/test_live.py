@@ -27,7 +27,7 @@ LABEL = Label(cell_capacity_mah=10000, cell_voltage_v=3.7, rated_capacity_mah=60
 IDENTITY = wire.BODIES["IDENTITY"].parse(wire.BODIES["IDENTITY"].build(dict(
     proto=1, fw_major=1, fw_minor=0, fw_patch=0, sensor=1, address=0x40, sample_format=0, shunt_uohm=10000,
     bus_lsb_v=0.00125, current_lsb_a=0.001, cal=512, sensor_period_us=35200, max_mv=24000, max_ma=3500,
-    board="test")))
+    settings_hash=bytes(8), board="test", rig="test")))
 PER_FRAME = 50
 
 

@@ -21,8 +21,8 @@ from pbgrade import wire
 
 TABLE = wire.TABLE
 HEADER = struct.calcsize("<" + "".join(f[1] for f in TABLE["header"]))
-# struct formats of the fixed fields: the body up to a string, which the firmware copies in by hand
-FIXED = {m["name"]: "<" + "".join(f[1] for f in m["body"] if len(f[1]) == 1) for m in TABLE["messages"]}
+# struct formats of the fixed fields: the body up to its strings, which the firmware copies in by hand
+FIXED = {m["name"]: "<" + "".join(f[1] for f in m["body"] if f[1] not in ("u8str", "str")) for m in TABLE["messages"]}
 SAME_LAYOUT = {"CAL_SET": "CALIBRATION"}  # the firmware reads CAL_SET with unpack_calibration
 
 
@@ -91,9 +91,15 @@ def test_pack_and_unpack_formats(m):
     assert all(n == HEADER + struct.calcsize(FIXED[name]) for n in returned), function
 
 
-def test_identity_board_name_follows_the_fixed_fields():
+def test_identity_names_follow_the_fixed_fields():
+    """The board's name, then the rig's, each a u8 length and its bytes, as pack_identity writes them."""
     assert fw._IDENTITY_FIXED == HEADER + struct.calcsize(FIXED["IDENTITY"])
-    assert wire.MESSAGES["IDENTITY"]["body"][-1] == ["board", "u8str"]
+    assert wire.MESSAGES["IDENTITY"]["body"][-2:] == [["board", "u8str"], ["rig", "u8str"]]
+    buf = bytearray(fw.MAX_FRAME)
+    n = fw.pack_identity(buf, (0, 2, 0), 1, 0x40, 1, 10000, 0.00125, 0.0001, 5120, 35200, 24000, 3500,
+                         bytes(range(8)), "rp2/ch2", "pico-3ch")
+    msg = wire.parse(bytes(buf[:n]))
+    assert (msg.body.settings_hash, msg.body.board, msg.body.rig) == (bytes(range(8)), "rp2/ch2", "pico-3ch")
 
 
 @pytest.mark.parametrize("m", [m for m in TABLE["messages"] if "samples" in m], ids=lambda m: m["name"])

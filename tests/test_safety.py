@@ -23,7 +23,7 @@ def start_sim(tmp_path, rig_text, dut):
     env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
     sim = subprocess.Popen([*PBGRADE, "sim", "--rig", rig, "--sim-dut", dut], stdout=subprocess.PIPE, text=True,
                            env=env, cwd=ROOT)
-    return sim, sim.stdout.readline().strip()
+    return sim, sim.stdout.readline().strip()  # tmp_path / "rig.toml" is the rig it runs (a run names it: --rig)
 
 
 def status(port):
@@ -49,13 +49,15 @@ def test_a_hot_unit_trips_the_rig_which_then_waits_to_be_cleared(tmp_path):
                           "honest-10000")
     try:
         out = tmp_path / "tripped.json"
-        first = pbgrade(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge", "--json", out)
+        first = pbgrade(tmp_path, "run", "--port", port, "--rig", tmp_path / "rig.toml", "--label", LABEL,
+                        "--method", "discharge", "--json", out)
         record = json.loads(out.read_text())
         assert first.returncode == 1 and record["cutoff_reason"] == "limit_temperature"
         assert 0 < record["duration_s"] < 3 * 3600  # stopped early, the load off: the unit failed its test
         assert status(port) == ("fault", 0)
 
-        refused = pbgrade(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge")
+        refused = pbgrade(tmp_path, "run", "--port", port, "--rig", tmp_path / "rig.toml", "--label", LABEL,
+                          "--method", "discharge")
         assert refused.returncode == 2 and "`pbgrade clear`" in refused.stderr
         assert "temperature over the rig's limit" in refused.stderr and refused.stderr.count("\n") <= 2
 

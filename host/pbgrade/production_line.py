@@ -27,7 +27,7 @@ from .simdut import load_dut
 from .simrig import add_sim_link_flag
 from .steps import OBSERVE, OFF_V
 from .store import Store
-from .testsetup import checked_test, start_sim
+from .testsetup import checked_test, device_rig, start_sim
 
 WATCH_PERIOD_US = 250_000  # the output is looked at 4 times a second while waiting for a unit
 PRESENT_HOLD_S = 1.0  # the voltage must stay (or stay away) this long: a plug wiggled in counts once
@@ -279,9 +279,9 @@ class SimulatedOperator:
 def add_commands(sub):
     st = sub.add_parser("station", help="production line: scan, plug in, test, PASS/FAIL, next; several channels")
     st.add_argument("--port", action="append", help="a channel's serial port; repeat for each channel")
-    st.add_argument("--rig", help="the channels' rig file or name (default: the settings', else sim: --channels of "
-                                                 "it are simulated unless --port is given); a rig with several "
-                                                 "channels gives one station channel each")
+    st.add_argument("--rig", help="the channels' rig file or name (default: with --port, the rig each device "
+                                   "reports; without, the settings', else sim, --channels of it simulated); a rig "
+                                   "with several channels gives one station channel each")
     st.add_argument("--channels", type=int, help="simulated one-channel rigs (default: 2)")
     st.add_argument("--sim-duts", default="honest-10000",
                     help="simulated units the operator plugs in, in turn (comma-separated catalogue names)")
@@ -295,7 +295,8 @@ def add_commands(sub):
 
 def cmd_station(args):
     """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit failed."""
-    rig = load_rig(args.rig)
+    devices = [device_rig(port, args.rig) for port in args.port or ()]  # each checked before any current flows
+    rig = devices[0][0] if devices else load_rig(args.rig or "sim")
     rigs = rig_channels(rig)
     # the label's current against the lowest current limit of the channels: the one that binds
     lowest = min(rigs, key=lambda r: r["limits"]["max_current_a"])
@@ -312,7 +313,11 @@ def cmd_station(args):
     with ExitStack() as stack:
         hooks = {}
         if args.port:
-            bays = list(zip(args.port, rigs if len(rigs) > 1 else rigs * len(args.port)))
+            names = {r["rig"]["name"] for r, _ in devices}
+            if len(names) > 1:
+                raise StationError(f"the devices on --port run different rigs ({', '.join(sorted(names))}): "
+                                   f"give the ports of one rig")
+            bays = [(port, channel_rig) for port, (_, channel_rig) in zip(args.port, devices)]
         else:
             names = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
             duts = [(name, load_dut(name)) for name in names]  # a wrong name is refused before any channel starts

@@ -24,7 +24,7 @@ LISTS = {"numbers": ((int, float), "numbers"), "integers": ((int,), "whole numbe
 MAX_RELAYS = 8  # the relay mask is a byte
 MAX_CHANNELS = 8
 CHANNEL_SECTIONS = ("sensor", "load", "limits", "pins", "sim")  # what a [[channel]] may change
-SHARED_PINS = ("i2c_id", "sda", "scl")  # the board's one I2C bus
+SHARED_PINS = ("i2c_id", "sda", "scl", "repl_pin")  # the board's one I2C bus, and its pin to skip the station
 TODO = f"see {RIGS / 'sim.toml'} for an example"
 
 # section -> field -> (kind, required)
@@ -41,7 +41,7 @@ SCHEMA = {
     "pins": {"i2c_id": ("integer", True), "sda": ("integer", True), "scl": ("integer", True),
              "load_pwm": ("integer", False), "load_pwm_hz": ("integer", False), "load_dac": ("integer", False),
              "load_relays": ("integers", False), "load_enable": ("integer", False), "ntc_load": ("integer", False),
-             "ntc_dut": ("integer", False)},
+             "ntc_dut": ("integer", False), "repl_pin": ("integer", False)},
     "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
             "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False),
             "load_gain_error": ("number", False), "load_tempco_per_c": ("number", False),
@@ -85,14 +85,6 @@ def settings_hash(data: bytes) -> str:
 def channels(rig):
     """The rig's test channels, each a rig table of its own (a one-channel rig is its only channel)."""
     return rig.get("channels") or [rig]
-
-
-def with_sim(rig, **fields):
-    """The rig with these [sim] fields set, on each of its channels too."""
-    out = {**rig, "sim": {**rig.get("sim", {}), **fields}}
-    if "channels" in rig:
-        out["channels"] = [with_sim(c, **fields) for c in rig["channels"]]
-    return out
 
 
 def _channels(path, rig, tables):

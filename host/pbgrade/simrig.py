@@ -7,7 +7,13 @@ on a local TCP port that pyserial opens as socket://127.0.0.1:PORT.
         serial.serial_for_url(sim.port)  # a device path, or socket://127.0.0.1:PORT
 
 The firmware runs in flash_dir, its filesystem: what it stores there (its
-calibration) is still there when the simulated rig starts again.
+calibration) is still there when the simulated rig starts again. Its
+rig.json is the rig the simulated board runs, as on a board: the one
+`pbgrade deploy` put there, else the rig SimRig was started with, written
+there (rig.settings_json) on its first start; sim.rig is the one it runs.
+The simulation's own wiring (terminals, units' files, the external load's
+port, the speed) goes to the work folder's sim-wiring.json, apart, so the
+settings hash the simulated device reports is that of the rig it runs.
 
 A rig with an external load ([load] kind = "scpi", resource = "sim") gets
 the simulator's own, listening on a free local TCP port: sim.rig names it
@@ -46,7 +52,7 @@ import time
 from pathlib import Path
 
 from .paths import FIRMWARE, SIM
-from .rig import channels
+from .rig import channels, settings_json
 
 HEAP_KB = 192  # an RP2040's MicroPython heap: the firmware must live in it, beside the simulator's own objects
 # A rig with several channels gets this much more per channel, for the simulator's own (its code, ~56 KB,
@@ -72,9 +78,11 @@ def micropython_exe():
 
 
 class SimRig:
-    def __init__(self, rig, dut, workdir, flash_dir, link=None):
-        """link: "pty" or "socket", how hosts reach the device (default: default_link())."""
+    def __init__(self, rig, dut, workdir, flash_dir, speed=0, link=None):
+        """speed: 0, virtual time, as fast as possible; N: N x real time. link: "pty" or "socket", how hosts
+        reach the device (default: default_link())."""
         self.rig = rig
+        self.speed = speed
         self.link = link or default_link()
         self.dut = dut
         self.workdir = Path(workdir)
@@ -90,24 +98,29 @@ class SimRig:
         exe = micropython_exe()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.flash_dir.mkdir(parents=True, exist_ok=True)
+        self.rig = self._board_rig()
         links = [LINKS[self.link](self.workdir, k) for k in range(1, len(channels(self.rig)) + 1)]
         self._dut_jsons = [t.dut_json for t in links]
         rigs = [_with_external_load(c) if c["load"]["kind"] == "scpi" else c for c in channels(self.rig)]
-        rigs = [{**c, "sim": {**c["sim"], **t.sim_fields()}} for c, t in zip(rigs, links)]
+        wiring = [{**({"scpi_port": c["sim"]["scpi_port"]} if "scpi_port" in c["sim"] else {}),
+                   **({"speed": self.speed} if self.speed else {}), **t.sim_fields()}
+                  for c, t in zip(rigs, links)]
+        rigs = [{**c, "sim": {**c["sim"], **w}} for c, w in zip(rigs, wiring)]
         self.rig = {**self.rig, "channels": rigs} if "channels" in self.rig else rigs[0]
         for path in self._dut_jsons:
             if self.dut is None:
                 self._swap({"kind": "none"}, path)
             else:  # a unit for good: the simulator need not look for another
                 path.write_text(json.dumps(self.dut))
-        rig_json = self.workdir / "sim-rig.json"
-        rig_json.write_text(json.dumps(self.rig))
+        wiring_json = self.workdir / "sim-wiring.json"
+        wiring_json.write_text(json.dumps({"channels": wiring}))
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
         self._log = open(self.workdir / "sim.log", "w+")
         first = links[0]
         heap_kb = HEAP_KB + (SIM_KB_PER_CHANNEL * len(links) if len(links) > 1 else 0)
-        self._proc = subprocess.Popen([exe, "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
-                                       str(rig_json), str(first.dut_json)],
+        # -i: once the station leaves (LEAVE) or fails, the interpreter's REPL takes the terminal, as a board's
+        self._proc = subprocess.Popen([exe, "-i", "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
+                                       str(wiring_json), str(first.dut_json)],
                                       stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
                                       pass_fds=[fd for t in links[1:] for fd in (t.device_in, t.out_write)],
@@ -122,6 +135,15 @@ class SimRig:
             if "scpi_port" in c["sim"]:
                 self._wait_for_load(c["sim"]["scpi_port"])
         return self
+
+    def _board_rig(self):
+        """The rig in the flash folder's rig.json, written there first if it has none."""
+        path = self.flash_dir / "rig.json"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(settings_json(self.rig))
+            os.replace(tmp, path)  # two simulated rigs starting at once never read half a file
+        return json.loads(path.read_bytes())
 
     def _wait_for_load(self, port, timeout_s=10.0):
         """Until the simulated external load listens, as a lab load is switched on before a test."""
@@ -150,7 +172,12 @@ class SimRig:
         os.replace(tmp, path)  # the simulator never reads half a file
 
     def alive(self):
+        """The simulated board runs: its station, or its REPL once the station left."""
         return self._proc is not None and self._proc.poll() is None
+
+    def station_running(self):
+        """Its station runs: it reports its truth when it leaves (LEAVE) or fails."""
+        return self.alive() and '{"truth"' not in self.log_tail(1)
 
     def log_tail(self, lines=5):
         self._log.flush()

@@ -4,10 +4,10 @@ import tempfile
 
 from . import paths
 from .label import load_label
-from .link import RigError
+from .link import RigError, device_channel, open_rig
 from .method import load_method
 from .profile import ProfileError, load_profile
-from .rig import channels, load_rig, with_sim
+from .rig import RigFileError, channels, load_rig, settings_hash, settings_json
 from .simdut import load_dut
 from .simrig import SimError, SimRig
 from .steps import measured_by
@@ -15,7 +15,48 @@ from .steps import measured_by
 
 def channel_rig(name_or_path, number):
     """(the rig file's table, its channel number's): a one-channel rig is its channel 1."""
-    rig = load_rig(name_or_path)
+    return _channel(load_rig(name_or_path), number)
+
+
+def device_rig(port, name_or_path=None, number=None):
+    """(the rig file's table, its channel's) for the device on port, which reports the rig it runs (its
+    name and a hash of its settings): that rig's file, found by its name, or the one given, which must be
+    the same rig with the same settings; refused before any current flows if not, naming both. number:
+    the channel, default the one the device names."""
+    with open_rig(port) as (_, device):
+        ident = device.identity
+    reported = f"the device on {port} runs rig {ident.rig} (settings {ident.settings_hash.hex()})"
+    deploy = f"`pbgrade deploy --rig {name_or_path or 'RIG'} --port {port}`"
+    if name_or_path is None:
+        rig = _rig_named(ident.rig)
+        if rig is None:
+            raise RigError(f"{reported}, which no rig file here names: give its file with --rig, or deploy "
+                           f"one with {deploy}")
+    else:
+        rig = load_rig(name_or_path)
+        if rig["rig"]["name"] != ident.rig:
+            raise RigError(f"--rig {name_or_path} is rig {rig['rig']['name']}, but {reported}: leave --rig out "
+                           f"to test with the device's, or deploy this one with {deploy}")
+    ours = settings_hash(settings_json(rig))
+    if ours != ident.settings_hash.hex():
+        raise RigError(f"{reported}, not the settings of rig file {name_or_path or ident.rig} ({ours}): "
+                       f"deploy the file again with {deploy}, or give --rig the file it was deployed from")
+    return _channel(rig, number or device_channel(ident))
+
+
+def _rig_named(name):
+    """The rig file, the user's or a shipped one (paths.find), whose [rig] name is name, or None."""
+    for path in (paths.find(n, "rigs") for n in paths.names("rigs")):
+        try:
+            rig = load_rig(path)
+        except RigFileError:
+            continue
+        if rig["rig"]["name"] == name:
+            return rig
+    return None
+
+
+def _channel(rig, number):
     chans = channels(rig)
     if not 1 <= number <= len(chans):
         raise RigError(f"--channel {number}: rig {rig['rig']['name']} has "
@@ -47,8 +88,6 @@ def start_sim(stack, rig, dut, speed=0, link=None):
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
     if speed < 0:
         raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
-    if speed:
-        rig = with_sim(rig, speed=speed)
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
-    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash, link))
+    return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash, speed, link))

@@ -332,7 +332,7 @@ class StillSensor:
 
 
 # A station's rig table: an INA226 at 0x40 (10 mOhm, one average), a 5 A sink, 24 V and 3.5 A limits.
-STATION_RIG = {"sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0,
+STATION_RIG = {"rig": {"name": "mp-test", "board": "sim"}, "sensor": {"chip": "INA226", "address": 0x40, "shunt_ohms": 0.01, "max_current_a": 4.0,
                           "averages": 1, "conversion_us": 1100},
                "limits": {"max_voltage_v": 24.0, "max_current_a": 3.5}, "load": {"kind": "cc", "max_current_a": 5.0}}
 

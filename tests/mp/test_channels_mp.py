@@ -63,7 +63,7 @@ class Board:
 
 
 def rig(number):
-    return {"sensor": dict(RIG["sensor"], address=0x40 + number - 1), "limits": RIG["limits"], "load": RIG["load"]}
+    return {"rig": RIG["rig"], "sensor": dict(RIG["sensor"], address=0x40 + number - 1), "limits": RIG["limits"], "load": RIG["load"]}
 
 
 clock = vclock.VirtualClock(0)

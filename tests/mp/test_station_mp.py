@@ -128,7 +128,7 @@ def new_station(boot_us=0):
     except OSError:
         pass
     board = Board(boot_us)
-    return board, station.Station(board, RIG)
+    return board, station.Station(board, RIG, settings_hash=b"12345678")
 
 
 def test_identity_and_configuration():
@@ -136,6 +136,7 @@ def test_identity_and_configuration():
     command(st, wire.HELLO)
     ident = board.serial_out.of_type(wire.IDENTITY)[-1]
     assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
+    assert ident[32:40] == b"12345678" and ident.endswith(b"\x04test\x07mp-test")  # settings hash, board, rig
     cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
     assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
     assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS

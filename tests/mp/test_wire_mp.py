@@ -27,7 +27,8 @@ def device_frame(v, link):
     if t == "IDENTITY":
         n = wire.pack_identity(m, (b["fw_major"], b["fw_minor"], b["fw_patch"]), b["sensor"],
                                b["address"], b["sample_format"], b["shunt_uohm"], b["bus_lsb_v"], b["current_lsb_a"],
-                               b["cal"], b["sensor_period_us"], b["max_mv"], b["max_ma"], b["board"])
+                               b["cal"], b["sensor_period_us"], b["max_mv"], b["max_ma"],
+                               bytes.fromhex(b["settings_hash"]), b["board"], b["rig"])
     elif t == "ACK":
         n = wire.pack_ack(m, getattr(wire, b["cmd_type"]), b["cmd_seq"], b["result"])
     elif t == "EVENT":
