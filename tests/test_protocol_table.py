@@ -94,7 +94,7 @@ def test_pack_and_unpack_formats(m):
 def test_identity_names_follow_the_fixed_fields():
     """The board's name, then the rig's, each a u8 length and its bytes, as pack_identity writes them."""
     assert fw._IDENTITY_FIXED == HEADER + struct.calcsize(FIXED["IDENTITY"])
-    assert wire.MESSAGES["IDENTITY"]["body"][-2:] == [["board", "u8str"], ["rig", "u8str"]]
+    assert [f[:2] for f in wire.MESSAGES["IDENTITY"]["body"][-2:]] == [["board", "u8str"], ["rig", "u8str"]]
     buf = bytearray(fw.MAX_FRAME)
     n = fw.pack_identity(buf, (0, 2, 0), 1, 0x40, 1, 10000, 0.00125, 0.0001, 5120, 35200, 24000, 3500,
                          bytes(range(8)), "rp2/ch2", "pico-3ch")

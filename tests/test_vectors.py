@@ -1,5 +1,6 @@
 """Golden vectors of protocol/ against the host's construct schema."""
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -128,3 +129,14 @@ def test_firmware_cobs_and_crc_agree_with_host_libraries(n):
     m = fw.cobs_encode(src, n, enc)
     assert bytes(enc[:m]) == cobs.encode(bytes(src))
     assert fw.crc16(src, n) == wire.crc16(bytes(src))
+
+
+def test_an_identity_of_protocol_1_still_parses():
+    """A journal recorded by a protocol 1 device (no settings hash, no rig name) is re-graded years later:
+    its IDENTITY must parse as it was sent, the fields added since absent, not turn the run into noise."""
+    fixed = struct.pack("<7BIffHIHH", 1, 0, 2, 0, 1, 0x40, 1, 10000, 0.00125, 0.0001, 5120, 35200, 24000, 3500)
+    payload = bytes([int(wire.MESSAGES["IDENTITY"]["type"], 16)]) + (7).to_bytes(2, "little") + fixed + b"\x03sim"
+    msg = wire.parse(payload)
+    assert (msg.body.proto, msg.body.board, msg.body.max_ma) == (1, "sim", 3500)
+    assert msg.body.settings_hash is None and msg.body.rig is None
+    assert wire.Payload.build(msg) == payload  # and builds back to the same bytes

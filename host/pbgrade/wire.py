@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from cobs import cobs
-from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl,
+from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, If, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl,
                        Int32ul, Int64sl, Int64ul, PascalString, Struct, Switch, Terminated, this)
 
 from .paths import PROTOCOL
@@ -46,8 +46,13 @@ _FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "
            "q": Int64sl, "f": Float32l, "8s": Bytes(8), "u8str": PascalString(Int8ul, "utf8"), "str": GreedyString("utf8")}
 
 
-def _field(name, kind, names=None):
-    return name / (Enum(_FIELDS[kind], **_ENUMS[names]) if names else _FIELDS[kind])
+def _field(name, kind, *more):
+    """A body field: more may name the table its values come from, and say {"since": N}: the field exists
+    from protocol N on, so a journal an older device sent still parses (IDENTITY says its protocol first)."""
+    names = next((m for m in more if isinstance(m, str)), None)
+    since = next((m["since"] for m in more if isinstance(m, dict)), None)
+    field = Enum(_FIELDS[kind], **_ENUMS[names]) if names else _FIELDS[kind]
+    return name / (If(this.proto >= since, field) if since else field)
 
 
 def _body(message):
