@@ -16,8 +16,9 @@ import serial
 
 from pbgrade import cli, deploy, wire
 from pbgrade.link import open_rig
-from pbgrade.paths import FIRMWARE
-from pbgrade.rig import channels, load_rig, settings_json
+from pbgrade.paths import DUTS, FIRMWARE
+from pbgrade.rig import channels, load_rig, settings_hash, settings_json
+from pbgrade.simdut import load_dut
 from pbgrade.simrig import SimRig, micropython_exe
 
 # the .mpy header's third byte holds the native architecture in its upper six bits (py/persistentcode.h:
@@ -240,10 +241,24 @@ def test_a_port_another_program_holds_is_reported_busy_in_one_line(tmp_path, cap
                                        f"(it may be in use by another program)\n")
 
 
-def test_a_station_that_holds_its_port_ends_the_deploy_in_one_line_and_nothing_is_written(tmp_path):
-    """Its binary link ignores the REPL's control characters: it must leave for the REPL first."""
+def test_a_running_station_leaves_for_the_repl_and_takes_another_rig(tmp_path, monkeypatch):
+    """The whole way onto a board that runs a station: LEAVE (load off), mpremote on its REPL writes the new
+    rig.json and checks its hash, the board restarts; booted again from its flash, it is the new rig.
+    A simulated board does not boot again by itself, so deploy waits for it and says so in its last line."""
+    monkeypatch.setattr(deploy, "BOOT_TIMEOUT_S", 1.0)
+    lines = []
     with SimRig(load_rig("sim-ina219"), None, tmp_path / "sim", tmp_path / "flash") as sim:
-        transport = deploy.MpremoteTransport(sim.port, timeout_s=5)
-        with pytest.raises(deploy.DeployError, match=rf"^{sim.port} gave mpremote no MicroPython REPL within 5 s: "):
-            deploy.carry_out(deploy.plan_for(load_rig("sim-ina219")), transport, lambda line: None)
-    assert list((tmp_path / "flash").iterdir()) == []
+        deploy.deploy("sim-ina228", port=sim.port, progress=lines.append)
+        assert not sim.station_running()
+    assert lines[0] == f"{sim.port}: the station switched its load off and left for the REPL"
+    assert "not back as a station within 1 s" in lines[-1]
+    assert (tmp_path / "flash" / "rig.json").read_bytes() == settings_json(load_rig("sim-ina228"))
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
+    with SimRig(load_rig("sim"), load_dut("honest-10000"), tmp_path / "sim2", tmp_path / "flash") as sim:
+        with open_rig(sim.port) as (_, dev):
+            assert (dev.identity.rig, wire.SENSORS[dev.identity.sensor]) == ("sim-ina228", "INA228")
+            assert dev.identity.settings_hash.hex() == settings_hash(settings_json(load_rig("sim-ina228")))
+        record = tmp_path / "record.json"  # and a run on its port, no --rig: with the rig it now runs
+        assert cli.main(["run", "--port", sim.port, "--method", "quick", "--json", str(record),
+                         "--label", str(DUTS / "honest-10000.label.toml")]) == 0
+    assert json.loads(record.read_text())["rig"]["rig"]["name"] == "sim-ina228"

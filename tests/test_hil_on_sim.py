@@ -37,12 +37,23 @@ def test_the_hil_tests_pass_against_the_simulated_rig(tmp_path):
     assert "4 passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
 
 
-def test_the_hil_tests_can_fail(tmp_path):
-    """A board deployed with another rig file, and a unit that is not what the label says, fail the run."""
+def hil_failures(tmp_path, rig, dut):
+    """The hil tests that fail against a simulated board that runs sim with `dut` in its bay, told it is `rig`."""
     label = DUTS / "honest-10000.label.toml"
-    with SimRig(load_rig("sim"), load_dut("sagging-output"), tmp_path / "sim", tmp_path / "flash") as sim:
-        proc = make_hil(tmp_path, f"PORT={sim.port}", "RIG=sim-ina228", f"LABEL={label}", "EXPECT=CONSISTENT")
-    failed = {line.split("::")[1].split()[0] for line in proc.stdout.splitlines() if line.startswith("FAILED")}
+    with SimRig(load_rig("sim"), load_dut(dut), tmp_path / "sim", tmp_path / "flash") as sim:
+        proc = make_hil(tmp_path, f"PORT={sim.port}", f"RIG={rig}", f"LABEL={label}", "EXPECT=CONSISTENT")
     assert proc.returncode != 0
-    assert failed == {"test_the_board_says_it_is_the_rig",  # an INA226 where the rig file says INA228
-                      "test_the_quick_method_measures_the_known_unit"}, proc.stdout  # sags: NOT CONSISTENT
+    return {line.split("::")[1].split()[0] for line in proc.stdout.splitlines() if line.startswith("FAILED")}, proc
+
+
+def test_the_hil_tests_fail_a_unit_that_is_not_what_its_label_says(tmp_path):
+    failed, proc = hil_failures(tmp_path, "sim", "sagging-output")
+    assert failed == {"test_the_quick_method_measures_the_known_unit"}, proc.stdout  # sags: NOT CONSISTENT
+
+
+def test_the_hil_tests_fail_a_board_deployed_with_another_rig(tmp_path):
+    """An INA226 board where the rig file says INA228: identify says so, and no run starts on it."""
+    failed, proc = hil_failures(tmp_path, "sim-ina228", "honest-10000")
+    assert failed == {"test_the_board_says_it_is_the_rig", "test_the_quick_method_measures_the_known_unit",
+                      "test_a_lossy_link_recovers_every_frame"}, proc.stdout
+    assert "runs rig sim" in proc.stdout  # the runs were refused before any current flowed, naming both rigs

@@ -67,7 +67,8 @@ def parsed(*argv):
 
 
 def test_flags_override_settings_and_the_settings_port_goes_with_the_settings_rig(config):
-    assert (parsed("run").rig, parsed("run").port, parsed("run").sim_link) == ("sim", None, None)  # no file
+    # no file: no rig chosen yet (with --port the device's, else sim: cli.test_rig), no port, the platform's link
+    assert (parsed("run").rig, parsed("run").port, parsed("run").sim_link) == (None, None, None)
     config('rig = "pico-ina226"\nport = "COM3"\nports = ["COM3", "COM4"]\nsim_link = "socket"\n')
     assert (parsed("run").rig, parsed("run").port) == ("pico-ina226", "COM3")
     assert parsed("calibrate").port == "COM3" and parsed("station", "--label", "L").port == ["COM3", "COM4"]

@@ -13,6 +13,7 @@ import hashlib
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .rig import channels, load_rig, settings_json
 
 BOOT_FILE = "main.py"
 SETTINGS_FILE = "rig.json"
+BOOT_TIMEOUT_S = 10.0  # a board restarted after a deploy answers as a station within this
 # [rig] board -> mpy-cross -march: the RP2040's Cortex-M0+; ESP32 and ESP32-S3 both run "xtensawin" code
 ARCH = {"rp2": "armv6m", "esp32": "xtensawin"}
 # [rig] board -> the sys.platform of a MicroPython running on it (the simulated board is the unix port)
@@ -262,7 +264,18 @@ def deploy(rig_name, port=None, index=None, progress=print):
         leave_station(port)
         progress(f"{port}: the station switched its load off and left for the REPL")
     carry_out(plan, MpremoteTransport(port, index), progress)
-    progress(f"done: {port}: {ports.one_line(ports.describe(port))}")
+    progress(f"done: {port}: {ports.one_line(_back_as_station(port))}")
+
+
+def _back_as_station(port):
+    """What is on port once the restarted board is back: a board's USB serial port goes away while it
+    boots, so it is asked again until its station answers or BOOT_TIMEOUT_S passes."""
+    timeout_s = BOOT_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
+    while not isinstance(what := ports.describe(port), dict) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return what if isinstance(what, dict) else (f"not back as a station within {timeout_s:g} s ({what}): "
+                                               f"`pbgrade ports` shows what it runs now")
 
 
 def add_commands(sub):
