@@ -247,16 +247,11 @@ def board_port():
     raise DeployError(f"several serial ports ({', '.join(found)}): give --port with the board's")
 
 
-def sim_flash(rig):
-    """The simulated board's flash folder: where `pbgrade sim` and `pbgrade run` start it."""
-    return paths.data_dir() / "sim-flash" / rig["rig"]["name"]
-
-
 def deploy(rig_name, port=None, index=None, progress=print):
     rig = load_rig(rig_name)
     plan = plan_for(rig)
     if port is None and rig["rig"]["board"] == "sim":
-        carry_out(plan, FolderTransport(sim_flash(rig)), progress)
+        carry_out(plan, FolderTransport(paths.sim_flash(rig)), progress)
         progress(f"done: `pbgrade sim --rig {plan.rig_name}` starts the simulated board from it")
         return
     port = port or board_port()

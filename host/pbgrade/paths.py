@@ -39,6 +39,12 @@ def data_dir():
     return settings.data_dir()[0]
 
 
+def sim_flash(rig):
+    """A simulated board's filesystem (its rig.json, its calibration): kept per rig in the data folder, where
+    `pbgrade deploy` writes and the simulated rig boots from."""
+    return data_dir() / "sim-flash" / rig["rig"]["name"]
+
+
 def run_db():
     """The run database (record.Store): every run's record, in the data directory."""
     return data_dir() / "runs.sqlite"

@@ -89,5 +89,5 @@ def start_sim(stack, rig, dut, speed=0, link=None):
     if speed < 0:
         raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
-    flash = paths.data_dir() / "sim-flash" / rig["rig"]["name"]
+    flash = paths.sim_flash(rig)
     return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash, speed, link))
