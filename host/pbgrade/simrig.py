@@ -187,11 +187,11 @@ class SimRig:
     def __exit__(self, *exc):
         for link in self._links:
             link.hang_up()  # the firmware sees its input end and reports its truth
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        deadline = time.monotonic() + 5
+        while self.station_running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._proc.kill()  # its REPL (-i) would wait on a terminal nobody holds any more
+        self._proc.wait()
         for relay in self._relays:
             relay.join(timeout=5)
         self._log.seek(0)
