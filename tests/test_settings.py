@@ -62,12 +62,12 @@ def test_the_data_folder_flag_env_settings_default(config, monkeypatch, tmp_path
 
 def parsed(*argv):
     args = cli._parser().parse_args(argv)
-    cli._fill_from_settings(args)
+    settings.fill(args)
     return args
 
 
 def test_flags_override_settings_and_the_settings_port_goes_with_the_settings_rig(config):
-    # no file: no rig chosen yet (with --port the device's, else sim: cli.test_rig), no port, the platform's link
+    # no file: no rig chosen yet (with --port the device's, else sim: testsetup.tested_rig), no port, the platform's link
     assert (parsed("run").rig, parsed("run").port, parsed("run").sim_link) == (None, None, None)
     config('rig = "pico-ina226"\nport = "COM3"\nports = ["COM3", "COM4"]\nsim_link = "socket"\n')
     assert (parsed("run").rig, parsed("run").port) == ("pico-ina226", "COM3")

@@ -26,7 +26,7 @@ from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store
-from .testsetup import channel_rig, checked_test, device_rig, start_sim
+from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
@@ -46,7 +46,7 @@ def main(argv=None):
     argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; otherwise nothing
     args = parser.parse_args(argv)
     try:
-        _fill_from_settings(args)
+        settings.fill(args)
         return args.func(args) or 0
     except USER_ERRORS as e:
         print(f"pbgrade: {e}", file=sys.stderr)
@@ -57,20 +57,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\npbgrade: stopped by operator", file=sys.stderr)
         return 130
-
-
-def _fill_from_settings(args):
-    """What the command line left out, from the settings file (flags > settings > defaults). The settings'
-    port (station: ports) belongs to the settings' rig: another --rig on the command line goes without it."""
-    chosen = settings.load()
-    if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
-        args.sim_link = chosen["sim_link"]
-    if "rig" not in args:
-        return
-    own_rig = args.rig in (None, chosen.get("rig"))
-    args.rig = args.rig or chosen.get("rig")  # still None: the device's rig with --port, else sim
-    if "port" in args and args.port is None and own_rig:
-        args.port = chosen.get("ports" if args.command == "station" else "port")
 
 
 def _parser():
@@ -140,16 +126,8 @@ def _parser():
     return p
 
 
-def test_rig(args):
-    """(the rig file's table, the channel's) a command tests on: with --port, the device's (checked against
-    --rig, if given: testsetup.device_rig); without, --rig's (default sim), simulated."""
-    if args.port:
-        return device_rig(args.port, args.rig, args.channel)
-    return channel_rig(args.rig or "sim", args.channel or 1)
-
-
 def cmd_run(args):
-    rig_file, rig = test_rig(args)
+    rig_file, rig = tested_rig(args.port, args.rig, args.channel)
     channel = rig["rig"].get("channel", 1)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
     label_path = args.label
@@ -241,7 +219,7 @@ def _one_line_each(items):
 
 
 def cmd_calibrate(args):
-    rig_file, rig = test_rig(args)
+    rig_file, rig = tested_rig(args.port, args.rig, args.channel)
     channel = rig["rig"].get("channel", 1)
     try:
         points = [float(a) for a in args.points.split(",")]

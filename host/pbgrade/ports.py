@@ -42,7 +42,7 @@ def describe(port):
         link.close()
     ident = device.identity
     return {"board": ident.board.rpartition("/ch")[0] or ident.board,
-            "firmware": f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}", "protocol": ident.proto,
+            "firmware": wire.firmware_version(ident), "protocol": ident.proto,
             "rig": ident.rig, "settings_hash": ident.settings_hash.hex(), "channel": device_channel(ident),
             "sensor": wire.SENSORS.get(ident.sensor, "none"), "state": wire.STATES[device.status.state]}
 

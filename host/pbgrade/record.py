@@ -63,7 +63,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         },
         "label": label.as_dict(),
         "rig": rig,
-        "firmware_version": f"{ident.fw_major}.{ident.fw_minor}.{ident.fw_patch}" if ident else None,
+        "firmware_version": wire.firmware_version(ident) if ident else None,
         "gaps": [{"start_us": start, "end_us": end} for start, end in integrator.gaps],
         "integrity": {
             "samples_received": integrator.samples,

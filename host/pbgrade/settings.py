@@ -85,6 +85,20 @@ def station_host():
     return load().get("station") or socket.gethostname()
 
 
+def fill(args):
+    """What the command line left out, from the settings file (flags > settings > defaults). The settings'
+    port (station: ports) belongs to the settings' rig: another --rig on the command line goes without it."""
+    chosen = load()
+    if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
+        args.sim_link = chosen["sim_link"]
+    if "rig" not in args:
+        return
+    own_rig = args.rig in (None, chosen.get("rig"))
+    args.rig = args.rig or chosen.get("rig")  # still None: the device's rig with --port, else sim
+    if "port" in args and args.port is None and own_rig:
+        args.port = chosen.get("ports" if args.command == "station" else "port")
+
+
 def add_commands(sub):
     sub.add_parser("config", help="where the settings file is, and the settings in effect").set_defaults(
         func=cmd_config)

@@ -13,6 +13,14 @@ from .simrig import SimError, SimRig
 from .steps import measured_by
 
 
+def tested_rig(port, name_or_path, number):
+    """(the rig file's table, the channel's) a command tests on: with a port, the device's (checked against
+    name_or_path, if given: device_rig); without, name_or_path's (default sim), simulated."""
+    if port:
+        return device_rig(port, name_or_path, number)
+    return channel_rig(name_or_path or "sim", number or 1)
+
+
 def channel_rig(name_or_path, number):
     """(the rig file's table, its channel number's): a one-channel rig is its channel 1."""
     return _channel(load_rig(name_or_path), number)

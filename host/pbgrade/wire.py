@@ -108,6 +108,11 @@ def parse(payload):
     return msg
 
 
+def firmware_version(identity):
+    """An IDENTITY's firmware version, as records and `pbgrade ports` show it: "0.3.0"."""
+    return f"{identity.fw_major}.{identity.fw_minor}.{identity.fw_patch}"
+
+
 def build(msg_type, seq=0, **body):
     """Build one wire frame: build('CONFIG', seq=3, period_us=100000, ...)."""
     return encode_frame(Payload.build(dict(type=msg_type, seq=seq, body=body or None)))
