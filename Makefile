@@ -14,15 +14,18 @@ PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
 RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
-.PHONY: run test setup clean bench bench-quick chromium hil hil-run
+.PHONY: run test setup clean bench bench-quick system-packages hil hil-run
 
-setup: $(STAMP) chromium
+setup: $(STAMP) system-packages
 
-# headless Chromium prints reports to PDF (pbgrade report --pdf), and the report tests render in it: Debian's package
-chromium:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || \
-	  { echo "make: chromium is missing: install it (Debian: sudo apt-get install chromium) for report PDFs and make test" >&2; exit 1; }; \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+# Debian packages the reports and tests need: chromium (prints reports to PDF; the report tests render in it),
+# fonts-noto-cjk (the reports' Chinese), sigrok-cli (reads back the sigrok sessions pbgrade exports)
+SYSTEM_PACKAGES := chromium fonts-noto-cjk sigrok-cli
+system-packages:
+	@missing=; for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || \
+	  { echo "make: missing$$missing: install them (Debian: sudo apt-get install$$missing) for reports, PDFs and make test" >&2; exit 1; }; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; }
 
 # pyproject.toml states the ranges pbgrade works with; constraints.txt the exact versions installed here and in CI
 $(STAMP): pyproject.toml constraints.txt
@@ -34,7 +37,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/pbgrade run --rig $(RIG) --sim-dut honest-10000 --label rigs/sim/duts/honest-10000.label.toml
 
-test: $(STAMP) chromium
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q -n 2
 
 hil:
