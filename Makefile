@@ -14,7 +14,7 @@ PBGRADE_DATA ?= $(CURDIR)/pbgrade-data
 RIG ?= sim  # make run RIG=sim-ina228: the same test with another sensor
 export PBGRADE_DATA
 
-.PHONY: run test setup clean bench bench-quick system-packages hil hil-run
+.PHONY: run test setup clean bench bench-quick system-packages hil hil-run translations
 
 setup: $(STAMP) system-packages
 
@@ -48,6 +48,12 @@ hil-run: $(STAMP)
 	@[ "$(origin RIG)" != file ] || { echo "make hil: give RIG=..., the rig file deployed to the board on $(PORT)" >&2; exit 2; }
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/hil --port '$(strip $(PORT))' --rig '$(strip $(RIG))' \
 	  --channel '$(or $(strip $(CHANNEL)),1)' --label '$(strip $(LABEL))' $(if $(strip $(EXPECT)),--expect '$(strip $(EXPECT))')
+
+# the Chinese catalogue in step with the source: new marked strings added (empty, for a translator), gone ones
+# kept as obsolete; tests/test_i18n.py fails while any is untranslated
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F tools/babel.cfg --no-wrap --sort-by-file -o $(VENV)/pbgrade.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-pot-creation-date --no-wrap -i $(VENV)/pbgrade.pot -d host/pbgrade/locale -D pbgrade -l zh_CN
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'

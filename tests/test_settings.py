@@ -42,6 +42,7 @@ def test_config_shows_where_the_file_is_and_each_value_with_its_source(config, m
     ('\nrig = 3\n', "settings.toml:2: rig must be text in quotes, got 3"),
     ('ports = "COM3"\n', "settings.toml:1: ports must be a list of texts in quotes, got 'COM3'"),
     ('sim_link = "usb"\n', "settings.toml:1: sim_link is 'usb': write one of pty, socket"),
+    ('language = "zh"\n', "settings.toml:1: language is 'zh': write one of en, zh-CN"),
     ('station = "bench7\n', "settings.toml: is not valid TOML"),
 ])
 def test_a_wrong_setting_is_one_line_naming_it(config, capsys, text, complaint):
@@ -115,4 +116,4 @@ def test_argcomplete_completes_commands_flags_and_choices(tmp_path, line, expect
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     got = {c.strip() for c in out.read_text().split("\n") if c.strip()}
-    assert expected <= got and got - expected <= {"-h", "--help"}, got
+    assert expected <= got and got - expected <= {"-h", "--help", "--lang"}, got  # every command takes --lang

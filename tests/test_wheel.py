@@ -49,9 +49,10 @@ def installed(tmp_path):
 def test_the_installed_wheel_runs_tests_from_outside_the_checkout(installed):
     """One test, so that parallel workers do not each build the wheel."""
     bin_dir, env, elsewhere = installed
-    where = json.loads(run(bin_dir / "python", "-c", "import json; from pbgrade import paths; print(json.dumps("
-                           "{k: str(getattr(paths, k)) for k in ('FIRMWARE', 'SIM', 'DUTS', 'PROTOCOL', 'METHODS', "
-                           "'PROFILES', 'REPORT_TEMPLATE')}))", env=env, cwd=elsewhere))
+    where = json.loads(run(bin_dir / "python", "-c", "import json; from pbgrade import i18n, paths; print(json.dumps("
+                           "dict({k: str(getattr(paths, k)) for k in ('FIRMWARE', 'SIM', 'DUTS', 'PROTOCOL', 'METHODS', "
+                           "'PROFILES', 'REPORT_TEMPLATE')}, LOCALE_DIR=str(i18n.catalogue('zh-CN') and i18n.LOCALE_DIR))))",
+                           env=env, cwd=elsewhere))
     for name, path in where.items():
         assert Path(path).is_relative_to(bin_dir.parent) and Path(path).exists(), (name, path)
     assert run(bin_dir / "pbgrade", "--version", env=env, cwd=elsewhere).strip() == versions.summary()

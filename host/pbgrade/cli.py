@@ -12,7 +12,7 @@ from pathlib import Path
 
 import argcomplete
 
-from . import completion, deploy, export, history, paths, ports, production_line, report, settings, versions
+from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig
@@ -36,6 +36,7 @@ RIG_HELP = ("the rig's file or name: its limits and load (default: the settings'
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
 CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one the device on --port names, else 1); "
                 "--port is that channel's port")
+LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError)
@@ -63,6 +64,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="pbgrade", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=versions.summary(),
                    help="show the host's, the protocol's and the shipped firmware's versions")
+    p.add_argument("--lang", choices=tuple(i18n.LANGUAGES), help=LANG_HELP)
     sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     run = sub.add_parser("run", help="run one graded discharge test")
@@ -123,6 +125,8 @@ def _parser():
 
     for module in COMMAND_MODULES:  # commands that live in modules of their own
         module.add_commands(sub)
+    for command in sub.choices.values():  # --lang after the command too; there, given, it wins
+        command.add_argument("--lang", choices=tuple(i18n.LANGUAGES), default=argparse.SUPPRESS, help=LANG_HELP)
     return p
 
 

@@ -13,7 +13,7 @@ Precedence, first wins: a flag on the command line, then the environment
     browser = "C:/Program Files/Google/Chrome/Application/chrome.exe"  # report --pdf
     sim_link = "socket"         # how the simulated rig is reached: pty or socket
     operator = "A. Tester"      # kept for later: records do not carry it yet
-    language = "en"             # kept for later: pbgrade speaks English only yet
+    language = "zh-CN"          # reports, verdict lines and the live view: en or zh-CN
 """
 import os
 import socket
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
+from . import i18n
 from .tomlcheck import Fields, Lines, read_toml
 
 APP = "pbgrade"
@@ -34,7 +35,7 @@ FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` s
     "browser": ("text", "the first Chromium-family browser found: prints report --pdf"),
     "sim_link": ("text", "pty where the platform has one, else socket: how the simulated rig is reached"),
     "operator": ("text", "none: who tests (kept for later: records do not carry it yet)"),
-    "language": ("text", "en: kept for later (pbgrade speaks English only yet)"),
+    "language": ("text", "en: the language of reports, verdict lines and the live view (en, zh-CN)"),
 }
 
 
@@ -67,6 +68,8 @@ def load():
             fields.get(name, "text", f'e.g. {name} = "..."', required=False)
     if data.get("sim_link", "pty") not in SIM_LINKS:
         fields.fail("sim_link", f"is {data['sim_link']!r}", f"write one of {', '.join(SIM_LINKS)}")
+    if data.get("language", i18n.SOURCE_LANGUAGE) not in i18n.LANGUAGES:
+        fields.fail("language", f"is {data['language']!r}", f"write one of {', '.join(i18n.LANGUAGES)}")
     return data
 
 
@@ -89,6 +92,7 @@ def fill(args):
     """What the command line left out, from the settings file (flags > settings > defaults). The settings'
     port (station: ports) belongs to the settings' rig: another --rig on the command line goes without it."""
     chosen = load()
+    i18n.use(getattr(args, "lang", None) or chosen.get("language", i18n.SOURCE_LANGUAGE))
     if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
         args.sim_link = chosen["sim_link"]
     if "rig" not in args:
