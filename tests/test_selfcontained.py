@@ -20,8 +20,9 @@ from pbgrade.testsetup import channel_rig
 
 DUTS = ROOT / "rigs" / "sim" / "duts"
 UNITS = sorted(p.name.removesuffix(".label.toml") for p in DUTS.glob("*.label.toml"))
+# the files a run starts from (label: the unit's own); eol: four step types in about a minute of virtual time
 SOURCES = {"label": None, "method": ROOT / "host/pbgrade/methods/eol.toml",
-           "profile": ROOT / "host/pbgrade/profiles/eol.toml"}  # eol: every step type a unit's label decides, in a minute
+           "profile": ROOT / "host/pbgrade/profiles/eol.toml"}
 EDITS = {"label": (re.compile(r"rated_capacity_mah = (\d+)"), lambda m: f"rated_capacity_mah = {int(m[1]) // 2}"),
          "method": (re.compile("seconds = 30"), "seconds = 20"),  # the discharge's length
          "profile": (re.compile("min = 0.97"), "min = 1.2")}  # loaded voltage: no unit holds 120 % of its rated
@@ -98,7 +99,8 @@ def test_a_station_run_keeps_the_label_with_its_scanned_serial(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "data" / "runs").iterdir()
     record = json.loads((run_dir / "record.json").read_text())
-    assert record["label"]["serial"] == "SN-0042" and 'serial = "SN-0042"' in (run_dir / "inputs/label.toml").read_text()
+    assert record["label"]["serial"] == "SN-0042"
+    assert 'serial = "SN-0042"' in (run_dir / "inputs" / "label.toml").read_text()
     assert regraded(tmp_path / "data", tmp_path, run_dir) == record
 
 
@@ -114,8 +116,9 @@ def test_a_run_from_before_self_contained_runs_reads_its_recorded_paths_or_says_
     assert regraded(data, started, run_dir) == record  # from where it started, the files are there
 
     proc = pbgrade(data, elsewhere, "regrade", run_dir)
-    assert proc.returncode == 2 and proc.stderr == (f"pbgrade: run {record['run_id']} predates self-contained runs "
-                                                    f"and its label file label.toml is gone: give --label\n")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"pbgrade: run {record['run_id']} predates self-contained runs and its label file label.toml is gone: put it "
+        f"back there, or regrade with --label\n")
 
 
 def test_a_method_file_edited_after_the_test_loaded_it_is_refused_before_the_run_starts(tmp_path):

@@ -46,7 +46,7 @@ def run_inputs(run_dir, meta, label=None, profile=None):
         for kind, path in files.items():
             if given.get(kind) is None and not Path(path).is_file():
                 raise RigError(f"run {meta['run_id']} predates self-contained runs and its {kind} file {path} "
-                               f"is gone: " + (f"give --{kind}" if kind in given else "put it back there"))
+                               f"is gone: put it back there" + (f", or regrade with --{kind}" if kind in given else ""))
     return (load_label(label or files["label"]), load_method(files["method"]),
             load_profile(profile or files["profile"]))
 
