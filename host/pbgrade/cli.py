@@ -14,12 +14,12 @@ import argcomplete
 
 from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
-from .label import LabelError, load_label
+from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
-from .replay import check_resumable, find_run, plans_from_meta, regrade
+from .replay import check_resumable, find_run, plans_from_meta, regrade, run_inputs
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
@@ -117,9 +117,12 @@ def _parser():
     rs.add_argument("--json", type=Path)
     rs.set_defaults(func=cmd_resume)
 
-    rg = sub.add_parser("regrade", help="rebuild a run's result from its journal")
+    rg = sub.add_parser("regrade", help="rebuild a run's result from its journal and its own label, method and "
+                                        "profile (kept in the run's folder)")
     rg.add_argument("run", help="run id or run directory")
-    rg.add_argument("--profile", help="grade with this profile instead of the run's")
+    rg.add_argument("--profile", help="grade with this profile (name or file) instead of the run's; the record "
+                                      "says so")
+    rg.add_argument("--label", help="grade against this label file instead of the run's; the record says so")
     rg.add_argument("--json", type=Path)
     rg.set_defaults(func=cmd_regrade)
 
@@ -278,17 +281,16 @@ def cmd_sim(args):
 
 
 def cmd_regrade(args):
-    run_dir, meta = find_run(args.run)
-    record = regrade(run_dir, load_label(meta["label_path"]), load_profile(args.profile or meta["profile"]))
-    return _report(record, args.json)
+    run_dir, _ = find_run(args.run)
+    return _report(regrade(run_dir, args.label, args.profile), args.json)
 
 
 def cmd_resume(args):
     run_dir, meta = find_run(args.run)
     check_resumable(meta)
     print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
-    label, profile = load_label(meta["label_path"]), load_profile(meta["profile"])
-    method, plans = plans_from_meta(meta)
+    label, method, profile = run_inputs(run_dir, meta)
+    plans = plans_from_meta(meta)
     live = Live(sys.stderr, label, method, plans)
     return _watch(live, lambda progress: resume_test(run_dir, meta, method, plans, label, profile, args.port,
                                                      progress), args.json)

@@ -1,7 +1,9 @@
 """Append-only journal of a run: what the host sent as configuration, and
 every byte it received, as received, one file per step of the method
-(rx-0-identify.bin, rx-1-no_load.bin, ...). Any result can be rebuilt from it
-(`pbgrade regrade`), with another profile too.
+(rx-0-identify.bin, rx-1-no_load.bin, ...), beside the run's own copies of the
+files that decided it (inputs/: label.toml, method.toml, profile.toml), so
+any result can be rebuilt from the run's folder alone (`pbgrade regrade`),
+wherever the files it started from went, or with another profile on purpose.
 
 Durability: each received chunk is written through to the OS at once (a host
 crash loses nothing the kernel has), and fsync'ed at most every
@@ -13,14 +15,19 @@ import time
 from pathlib import Path
 
 FSYNC_INTERVAL_S = 5.0
+INPUTS = "inputs"  # the folder of a run's own copies of the files that decided it, one per kind
+INPUT_KINDS = ("label", "method", "profile")
 
 
 class Journal:
-    def __init__(self, run_dir, meta=None):
-        """A new run's journal; without meta, the journal of a run that stopped, to go on with."""
+    def __init__(self, run_dir, meta=None, inputs=None):
+        """A new run's journal, its inputs ({kind: the file's bytes}, every one of INPUT_KINDS) kept before its
+        meta; without meta, the journal of a run that stopped, to go on with."""
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         if meta is not None:
+            for kind, data in inputs.items():
+                _write_atomically(input_file(self.dir, kind), data)
             self._write_json("meta.json", meta)
         self._rx = None
         files = step_files(self.dir)
@@ -56,12 +63,23 @@ class Journal:
             self._rx.close()
 
     def _write_json(self, name, data):
-        tmp = self.dir / (name + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / name)
+        _write_atomically(self.dir / name, json.dumps(data, indent=1).encode())
+
+
+def _write_atomically(path, data: bytes):
+    """Whole or not at all, even across a power cut: written beside, synced, then renamed over."""
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def input_file(run_dir, kind):
+    """The run's own copy of its label, method or profile file (kind: one of INPUT_KINDS)."""
+    return Path(run_dir) / INPUTS / f"{kind}.toml"
 
 
 def read_meta(run_dir):

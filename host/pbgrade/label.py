@@ -1,4 +1,5 @@
 """The power bank's label as the operator types it in: what the maker promises, checked for typos."""
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +34,15 @@ class Label:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "rated_energy_wh": self.rated_energy_wh}
+
+    def as_toml(self) -> str:
+        """The label file that says exactly this label (load_label reads it back equal): a run keeps it when
+        its label is not its file's as it is, e.g. with a serial scanned at a station."""
+        lines = ["[label]"]
+        for key, value in asdict(self).items():
+            if value is not None:  # a JSON number or string is TOML too, but for DEL, which TOML strings refuse raw
+                lines.append(f"{key} = " + json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f"))
+        return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,16 @@ RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
              "sensor_fault": "the sensor stopped answering (check the I2C wiring)"}
 
 
-def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None):
+def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None,
+                 host_version=None, overrides=None):
     """Everything a report or a later re-grade needs, in plain JSON types, from the identify step's
     evaluation and then each step's that ran (the last one as far as it got).
 
     `station` says where the unit was tested, so a batch can be split by test position: by default
-    this host and the rig; a host driving several channels passes its own ("host/rig/ch2")."""
+    this host and the rig (default_station); a host driving several channels passes its own ("host/rig/ch2").
+    host_version: the version of the host that ran the test (None: not known, a run from before records
+    kept it); overrides: {"label": file, "profile": name or file}, what a re-grade was told to use instead
+    of the run's own, as far as it was."""
     for evaluation in evaluations:
         evaluation.close()
     device = evaluations[0]
@@ -49,7 +53,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "record_version": RECORD_VERSION,
         "run_id": run_id,
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "station": station or f"{settings.station_host()}/{rig['rig']['name']}",
+        "station": station or default_station(rig),
         **measurements,
         "cutoff_reason": end["name"] if end else "none",
         "samples_received": integrator.samples,
@@ -64,6 +68,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "label": label.as_dict(),
         "rig": rig,
         "firmware_version": wire.firmware_version(ident) if ident else None,
+        "host_version": host_version,
         "gaps": [{"start_us": start, "end_us": end} for start, end in integrator.gaps],
         "integrity": {
             "samples_received": integrator.samples,
@@ -87,7 +92,13 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "device": _device(ident),
         "calibration": device.calibration_record(),
         "chip_accumulators": main.chip_accumulators(),
+        **({"overrides": overrides} if overrides else {}),
     }
+
+
+def default_station(rig):
+    """Where a unit was tested, unless the caller says: this host (the settings' station name) and the rig."""
+    return f"{settings.station_host()}/{rig['rig']['name']}"
 
 
 def _measure(method, plans, evaluations, label):

@@ -1,6 +1,7 @@
-"""A run read back from its journal: finding it, its method and plans as the
-run made them, its steps' evaluations rebuilt from every byte received (for
-a re-grade, a resumed run, the report's plots and the sample export).
+"""A run read back from its journal: finding it, the label, method, profile
+and plans that decided it, its steps' evaluations rebuilt from every byte
+received (for a re-grade, a resumed run, the report's plots and the sample
+export).
 
 A step's evaluation is made the same way live (runner) and here, so a
 re-grade gets the same numbers as the live run.
@@ -10,9 +11,11 @@ from pathlib import Path
 
 from . import paths, steps, wire
 from .evaluate import Evaluation
-from .journal import read_meta, read_received, step_files
+from .journal import INPUT_KINDS, INPUTS, input_file, read_meta, read_received, step_files
+from .label import load_label
 from .link import IDLE_CONFIG, RigError
 from .method import load_method
+from .profile import load_profile
 from .record import UNFINISHED, build_record
 from .series import JournalStep
 
@@ -28,8 +31,24 @@ def find_run(run):
 
 
 def plans_from_meta(meta):
-    """A run's method and its steps' plans, as its journal's meta keeps them: the plans as the run made them."""
-    return load_method(meta["method"]), [steps.Plan(**p) for p in meta["plans"]]
+    """The steps' plans as the run made them, which its journal's meta keeps."""
+    return [steps.Plan(**p) for p in meta["plans"]]
+
+
+def run_inputs(run_dir, meta, label=None, profile=None):
+    """(label, method, profile) that decided a run, from its own copies (journal.INPUTS), or on purpose others:
+    label, a label file; profile, a profile's name or file. A run recorded before runs kept their copies reads
+    the files at the paths it recorded, and says in one line which of them is gone."""
+    given = {"label": label, "profile": profile}
+    files = {kind: input_file(run_dir, kind) for kind in INPUT_KINDS}
+    if not (Path(run_dir) / INPUTS).is_dir():
+        files = {"label": meta["label_path"], "method": meta["method"], "profile": meta["profile"]}
+        for kind, path in files.items():
+            if given.get(kind) is None and not Path(path).is_file():
+                raise RigError(f"run {meta['run_id']} predates self-contained runs and its {kind} file {path} "
+                               f"is gone: put it back there" + (f", or regrade with --{kind}" if kind in given else ""))
+    return (load_label(label or files["label"]), load_method(files["method"]),
+            load_profile(profile or files["profile"]))
 
 
 def check_resumable(meta):
@@ -38,22 +57,28 @@ def check_resumable(meta):
                        f"`pbgrade regrade` rebuilds its result")
 
 
-def regrade(run_dir, label, profile, on_samples=None):
-    """Rebuild a run's record from its journal (optionally with another profile); on_samples: as replay()
-    takes it, every sample from the same replay (the report's plots of a run that saved no record)."""
+def regrade(run_dir, label=None, profile=None, on_samples=None):
+    """Rebuild a run's record from its journal and its own label, method and profile, or on purpose with
+    another label file or profile (name or file; run_inputs), which the record then names as its
+    "overrides"; on_samples: as replay() takes it, every sample from the same replay (the report's plots
+    of a run that saved no record)."""
     meta = read_meta(run_dir)
-    method, plans = plans_from_meta(meta)
+    graded_label, method, graded_profile = run_inputs(run_dir, meta, label, profile)
+    plans = plans_from_meta(meta)
     evaluations = replay_all(run_dir, plans, on_samples)
     started = datetime.fromisoformat(meta["started_at"])
-    return build_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
-                        meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"))
+    overrides = {kind: str(Path(given).resolve()) if Path(given).is_file() else given
+                 for kind, given in (("label", label), ("profile", profile)) if given is not None}
+    return build_record(evaluations, method, plans[:len(evaluations) - 1], graded_label, graded_profile,
+                        meta["rig"], meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"),
+                        meta.get("host_version"), overrides)
 
 
 def replay(run_dir, on_samples):
     """Every sample of a run, from its journal as a re-grade reads it, to on_samples(step, t_s, v, i) a
     decoded batch at a time, step by step (series.JournalStep; t_s from the step's start): for plots and
     exports. Only a step of an hour or less keeps its samples, as in a re-grade."""
-    for evaluation in replay_all(run_dir, [steps.Plan(**p) for p in read_meta(run_dir)["plans"]], on_samples):
+    for evaluation in replay_all(run_dir, plans_from_meta(read_meta(run_dir)), on_samples):
         evaluation.close()  # the last step's last batch
 
 

@@ -18,8 +18,7 @@ from string import Template
 
 from . import paths, plots, settings
 from .wire import END_EVENTS
-from .label import load_label
-from .profile import NEEDS_FULL_TEST, load_profile
+from .profile import NEEDS_FULL_TEST
 from .record import COMPLETE, outcome
 from .replay import find_run, regrade
 
@@ -68,8 +67,8 @@ def add_commands(subparsers):
 
 
 def cmd_report(args):
-    run_dir, meta = find_run(args.run)
-    record, traces = _record(run_dir, meta)
+    run_dir, _ = find_run(args.run)
+    record, traces = _record(run_dir)
     out = args.out or Path(f"{record['run_id']}.html")
     out.write_text(render(record, traces), encoding="utf-8")
     print(out)
@@ -80,14 +79,14 @@ def cmd_report(args):
     return 0
 
 
-def _record(run_dir, meta):
+def _record(run_dir):
     """The run's saved record, and its samples for the plots (plots.RunTraces), from one replay of its
     journal; for a run that never saved a record (killed, not resumed), that replay rebuilds it."""
     saved = run_dir / "record.json"
     if saved.is_file():
         return json.loads(saved.read_text(encoding="utf-8")), plots.collect(run_dir)
     traces = plots.RunTraces()
-    return regrade(run_dir, load_label(meta["label_path"]), load_profile(meta["profile"]), traces.add), traces
+    return regrade(run_dir, on_samples=traces.add), traces
 
 
 def render(record, traces):

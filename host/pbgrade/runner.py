@@ -8,13 +8,18 @@ import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from . import steps
 from .journal import Journal
-from .label import Label
+from .label import Label, load_label
 from .link import RigError, collect, command, external_load, open_rig
-from .record import ABORTED_BY_OPERATOR, COMPLETE, RIG_STOPS, STOPPED_BY_RIG, UNFINISHED, build_record
+from .method import load_method
+from .profile import load_profile
+from .record import (ABORTED_BY_OPERATOR, COMPLETE, RIG_STOPS, STOPPED_BY_RIG, UNFINISHED, build_record,
+                     default_station)
 from .replay import replay_all, step_evaluation
+from .versions import host_version
 
 
 @dataclass
@@ -39,18 +44,34 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
     """Run a method's steps on one unit; return its record (also kept in the journal).
 
     station: where it was tested, for the record (default: this host and the rig); plans: the
-    steps' plans, if the caller made them already (plans_for)."""
+    steps' plans, if the caller made them already (plans_for). Before anything is received the run's
+    folder keeps its own copies of the label, method and profile (journal.INPUTS): a re-grade reads
+    those, whatever becomes of the files later."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     plans = plans if plans is not None else plans_for(method, label, options, rig)
-    journal = Journal(data_root / "runs" / run_id, {
-        "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
-        "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
-        "profile": profile.path, "rig": rig, "station": station})
+    meta = {"run_id": run_id, "started_at": started.isoformat(), "port": port,
+            "method": str(Path(method.path).resolve()), "plans": [dataclasses.asdict(p) for p in plans],
+            "label_path": str(Path(label_path).resolve()), "label": label.as_dict(),
+            "profile": str(Path(profile.path).resolve()), "rig": rig, "station": station or default_station(rig),
+            "host_version": host_version()}
+    journal = Journal(data_root / "runs" / run_id, meta, _inputs(label, label_path, method, profile))
     load = external_load(rig)
     journal.begin("identify")
-    return _run_steps(port, load, journal, [], method, plans, label, profile, rig, run_id, started, progress,
-                      station)
+    return _run_steps(port, load, journal, [], method, plans, label, profile, meta, progress)
+
+
+def _inputs(label, label_path, method, profile):
+    """The bytes of the files that decide this run, for its own copies: the label file's, or, where the
+    label is not that file's as it is (a station's scanned serial), the label written out. A method or
+    profile file edited since the test loaded it is refused: its copy would not be what runs."""
+    for kind, loaded, reload in (("method", method, load_method), ("profile", profile, load_profile)):
+        if reload(loaded.path) != loaded:
+            raise RigError(f"the {kind} file {loaded.path} changed after this test loaded it: start the test "
+                           f"again, so that it runs what the file says now")
+    label_file = Path(label_path).read_bytes() if load_label(label_path) == label else label.as_toml().encode()
+    return {"label": label_file, "method": Path(method.path).read_bytes(),
+            "profile": Path(profile.path).read_bytes()}
 
 
 def plans_for(method, label, options, rig):
@@ -68,9 +89,8 @@ def resume_test(run_dir, meta, method, plans, label, profile, port=None, progres
     meta, method, plans: the run's (replay.find_run, check_resumable, plans_from_meta)."""
     journal = Journal(run_dir)
     evaluations = replay_all(run_dir, plans)
-    return _run_steps(port or meta["port"], external_load(meta["rig"]), journal, evaluations, method, plans,
-                      label, profile, meta["rig"], meta["run_id"], datetime.fromisoformat(meta["started_at"]),
-                      progress, meta.get("station"))
+    return _run_steps(port or meta["port"], external_load(meta["rig"]), journal, evaluations, method, plans, label,
+                      profile, meta, progress)
 
 
 class Aborted(KeyboardInterrupt):
@@ -82,11 +102,10 @@ class Aborted(KeyboardInterrupt):
         self.record = record
 
 
-def _run_steps(port, load, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress,
-               station=None):
+def _run_steps(port, load, journal, evaluations, method, plans, label, profile, meta, progress):
     """Run the steps not yet in evaluations (the identify step's first: a new run has none yet), grade,
     record. A step that a resumed run was in goes on first: the device carried on with it while the host
-    was away.
+    was away. meta: the run's, as its journal keeps it.
 
     Ctrl-C stops the test: the load is switched off and the run graded on
     what there is, from the journal (which has the interrupted step as far as
@@ -94,7 +113,7 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
     the device ended on one of its limits ends the test likewise (the device
     refuses the next until its fault is cleared), but for the last step,
     whose end is graded as it is."""
-    status = UNFINISHED
+    status, rig = UNFINISHED, meta["rig"]
     try:
         with open_rig(port, journal.received, load, evaluations[0] if evaluations else None, rig) as (link, device):
             evaluations = evaluations or [device]
@@ -113,7 +132,9 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
     aborted = status == ABORTED_BY_OPERATOR
     if aborted:
         evaluations = replay_all(journal.dir, plans)
-    record = build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station)
+    record = build_record(evaluations, method, plans, label, profile, rig, meta["run_id"],
+                          datetime.fromisoformat(meta["started_at"]), status, meta.get("station"),
+                          meta.get("host_version"))
     journal.save_record(record)
     if aborted:
         raise Aborted(record)

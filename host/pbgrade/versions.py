@@ -16,5 +16,10 @@ def firmware_version(station=paths.FIRMWARE / "station.py") -> str:
     raise LookupError(f"{station}: no {FIRMWARE_VERSION_NAME} = (major, minor, patch) in the firmware")
 
 
+def host_version() -> str:
+    """This host's version, as its package says: every record names the host that ran it."""
+    return version("pbgrade")
+
+
 def summary() -> str:
-    return f"pbgrade {version('pbgrade')} (protocol {wire.PROTO_VERSION}, firmware {firmware_version()})"
+    return f"pbgrade {host_version()} (protocol {wire.PROTO_VERSION}, firmware {firmware_version()})"
