@@ -162,10 +162,11 @@ def test_a_day_is_the_stations_local_day(store, capsys, monkeypatch, utc):
 # -- migration ------------------------------------------------------------------------------------------
 
 def old_records(real_record):
-    """The batch as records made before station, method and status were recorded."""
+    """The batch as records made before station, method, status and the verdict's kind were recorded."""
     for record in records(real_record):
         for added_later in ("station", "method", "status"):
             record.pop(added_later)
+        record["verdict"].pop("kind")
         yield record
 
 
@@ -190,6 +191,8 @@ def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run,
     assert [row["method"] for row in rows] == [None] * 6
     assert [row["capacity_ratio"] for row in rows] == [1.01, 0.88, 0.97, 0.95, None, None]
     assert [row["voltage_ratio_min"] for row in rows] == [0.99, 0.98, 0.97, 0.96, 0.99, 0.90]
+    assert [row["kind"] for row in rows] == ["pass-fail"] * 4 + ["screen"] * 2  # told by their methods
+    assert [row["channel"] for row in rows] == [1] * 6
     assert ids(store, model="pb-10*", passed=False) == ["r2", "r3"]
     assert Store(path).runs() == rows  # opening it again changes nothing
     store.add({**old[0], "run_id": "r7", "station": "line2/sim"})

@@ -248,7 +248,8 @@ class TerminalView:
             if c.state == "remove":
                 band = ("bold white on green" if c.passed else "bold black on yellow" if c.verdict == NEEDS_FULL_TEST
                         else "bold white on red")
-                body = Group(Padding(Text(" ".join(c.verdict), justify="center"), (1, 0), style=band),
+                big = " ".join(c.verdict) if len(c.verdict) <= 15 else c.verdict  # spaced out if it fits
+                body = Group(Padding(Text(big, justify="center"), (1, 0), style=band),
                              Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
             else:
                 what = {"free": "scan a serial number", "plug in": "plug the unit in",
