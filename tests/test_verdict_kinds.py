@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pbgrade import cli, production_line
+from pbgrade import cli, history, production_line
 from pbgrade.record import verdict_kind
 from pbgrade.store import Store
 from test_e2e import run_record
@@ -119,6 +119,25 @@ def test_history_json_is_one_document_with_kinds_and_graded_quantities(data, rea
 def test_history_json_with_no_match_is_still_a_document(data, capsys, monkeypatch):
     code, out, _ = pbgrade(capsys, monkeypatch, data, "history", "--json", "--grade", "Z")
     assert code == 0 and json.loads(out) == {"runs": []}
+
+
+def keys(document, data_keyed=("grades", "quantities")):
+    """Every key of a JSON document but those naming data (a grade's count, a quantity's value)."""
+    if isinstance(document, list):
+        return set().union(*map(keys, document))
+    if not isinstance(document, dict):
+        return set()
+    return set(document).union(*(keys(value) for key, value in document.items()
+                                  if not (key in data_keyed and isinstance(value, dict))))
+
+
+@pytest.mark.parametrize("command, args, shape", [("history", (), history.HISTORY_JSON),
+                                                  ("stats", ("--method", "eol"), history.STATS_JSON)])
+def test_help_documents_every_key_of_the_json(data, capsys, monkeypatch, command, args, shape):
+    code, out, _ = pbgrade(capsys, monkeypatch, data, command, "--json", *args)
+    found = keys(json.loads(out))
+    assert {"run_id", "kind"} <= found or {"verdicts", "cpk", "histogram"} <= found
+    assert [key for key in sorted(found) if f'"{key}"' not in shape] == []
 
 
 # -- stats ---------------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def add_commands(subparsers):
     filters.add_argument("--limit", type=int, help="only the latest N of the matching runs")
     filters.add_argument("--latest-per-unit", action="store_true",
                          help="a unit tested again counts once, with its latest matching run (by serial)")
+    # not a filter, but both commands take it
     filters.add_argument("--json", action="store_true", help="one JSON document on stdout (its shape: below)")
 
     history = subparsers.add_parser("history", parents=[filters], help="list past runs, one line each",
@@ -131,7 +132,7 @@ def cmd_stats(args):
     quantities = judged + (store.measured_quantities(others, matching) if args.all_quantities else [])
     rows = store.runs(matching, quantities)
     labels = [_label(row["label"]) for row in rows]
-    batch = [Judged(name, name in judged, [row[name] for row in rows if row[name] is not None],
+    batch = [BatchQuantity(name, name in judged, [row[name] for row in rows if row[name] is not None],
                     _pass_limits(profile, name, labels)) for name in quantities]
     verdicts = [_verdicts(kind, [row for row in rows if row["kind"] == kind], profile)
                 for kind in KINDS if any(row["kind"] == kind for row in rows)]
@@ -224,7 +225,7 @@ class Units:
     scale: float
     unit: str  # as written after the number
     decimals: int
-    mean_decimals: int  # of a mean and a standard deviation (one more)
+    mean_decimals: int  # of a mean; a standard deviation takes one more
 
     @classmethod
     def of(cls, quantity: str):
@@ -274,7 +275,7 @@ def _pass_limits(profile: Profile, quantity: str, labels: list[Label]) -> PassLi
 
 
 @dataclass(frozen=True)
-class Judged:
+class BatchQuantity:
     """One quantity across the batch: its measured values against the profile's limits."""
     name: str
     graded: bool  # the profile grades it (else: shown on request, against no limit)
