@@ -78,6 +78,7 @@ def test_summary_since_a_date(runs, monkeypatch, capsys):
     (("--samples", "x.csv"), "pbgrade export RUN --samples"),
     (("some-run", "--summary", "x.csv"), "--summary exports every run"),
     (("--summary", "x.csv", "--since", "last week"), "ISO 8601"),
+    (("some-run", "--samples", "x.csv", "--all-quantities"), "--all-quantities picks the columns of --summary"),
     (("no-such-run", "--samples", "x.csv"), "no journal for run 'no-such-run'"),
 ])
 def test_what_cannot_be_exported_is_one_line(runs, monkeypatch, capsys, args, says):

@@ -67,6 +67,8 @@ def cmd_export(args):
             raise ExportError("--samples exports one run: pbgrade export RUN --samples FILE.csv")
         if args.since:
             raise ExportError("--since selects runs for --summary; --samples exports the whole run")
+        if args.all_quantities:
+            raise ExportError("--all-quantities picks the columns of --summary; --samples has every sample's")
         run_dir, _ = find_run(args.run)
         count = export_samples(run_dir, args.samples)
         print(f"{args.samples}: {count} samples")
