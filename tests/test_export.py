@@ -8,8 +8,11 @@ import pytest
 from pbgrade.cli import main
 from test_e2e import pbgrade, run_record
 
-SUMMARY_HEADER = ["run_id", "started_at", "model", "serial", "grade", "passed", "capacity_mah", "capacity_ratio",
-                  "energy_wh", "efficiency", "min_voltage_v", "status", "profile", "method"]
+# then the quantities every summary has and those the quick profile grades, in the steps' order
+SUMMARY_HEADER = ["run_id", "started_at", "station", "channel", "model", "serial", "method", "profile", "kind",
+                  "verdict", "passed", "status", "no_load_voltage_ratio", "loaded_voltage_ratio", "ocp_below_rated",
+                  "capacity_mah", "energy_wh", "efficiency", "capacity_ratio", "min_voltage_v", "voltage_ratio_min",
+                  "collapsed"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,8 @@ def test_summary_has_one_row_per_run(runs, monkeypatch, capsys):
     assert header == SUMMARY_HEADER
     assert sorted(row[0] for row in rows) == sorted(r["run_id"] for r in records)  # in one second: ordered by id
     by_column = dict(zip(header, next(row for row in rows if row[0] == records[1]["run_id"])))
-    assert by_column["grade"] == "NOT CONSISTENT" and by_column["passed"] == "0"
+    assert (by_column["kind"], by_column["verdict"]) == ("screen", "NOT CONSISTENT")
+    assert by_column["passed"] == ""  # a screen's finding neither passes nor fails
     assert by_column["method"] == "quick" and by_column["status"] == "complete"
     assert by_column["capacity_mah"] == ""  # a quick check measures no capacity
     assert float(by_column["min_voltage_v"]) == pytest.approx(records[1]["min_voltage_v"])
@@ -74,6 +78,7 @@ def test_summary_since_a_date(runs, monkeypatch, capsys):
     (("--samples", "x.csv"), "pbgrade export RUN --samples"),
     (("some-run", "--summary", "x.csv"), "--summary exports every run"),
     (("--summary", "x.csv", "--since", "last week"), "ISO 8601"),
+    (("some-run", "--samples", "x.csv", "--all-quantities"), "--all-quantities picks the columns of --summary"),
     (("no-such-run", "--samples", "x.csv"), "no journal for run 'no-such-run'"),
 ])
 def test_what_cannot_be_exported_is_one_line(runs, monkeypatch, capsys, args, says):

@@ -50,12 +50,16 @@ def real_run(tmp_path_factory):
     return data, json.loads(out.read_text())
 
 
+KINDS = {"gbt35590": "pass-fail", "quick": "screen"}  # of the profiles' verdicts
+
+
 def records(real_record):
     for run_id, started, model, serial, station, method, profile, grade, passed, capacity, efficiency, voltage in BATCH:
         record = copy.deepcopy(real_record)
         record.update(run_id=run_id, started_at=started, station=station, method=method, profile=profile,
                       grade=grade, passed=passed, capacity_ratio=capacity, efficiency=efficiency,
-                      voltage_ratio_min=voltage)
+                      voltage_ratio_min=voltage, method_verdict="screen" if method == "quick" else "grade")
+        record["verdict"]["kind"] = KINDS[profile]
         record["label"].update(model=model, serial=serial)
         yield record
 
@@ -108,8 +112,10 @@ def ids(store, **criteria):
     ({"method": "QUICK"}, ["r5", "r6"]),
     ({"grade": "pass"}, ["r1"]),
     ({"grade": "not consistent"}, ["r6"]),
-    ({"passed": True}, ["r1", "r5"]),
-    ({"passed": False}, ["r2", "r3", "r4", "r6"]),
+    ({"passed": True}, ["r1"]),  # a screen's finding (r5 CONSISTENT, r6 NOT CONSISTENT) neither passes nor fails
+    ({"passed": False}, ["r2", "r3", "r4"]),
+    ({"kind": "screen"}, ["r5", "r6"]),
+    ({"kind": "pass-fail", "passed": False}, ["r2", "r3", "r4"]),
     ({"since": "2025-03-01T08:00:00Z"}, ["r2", "r3", "r4", "r5", "r6"]),  # included
     ({"before": "2025-03-01T08:00:00Z"}, ["r1"]),  # excluded
     ({"limit": 2}, ["r5", "r6"]),  # the latest two, still oldest first
@@ -156,10 +162,11 @@ def test_a_day_is_the_stations_local_day(store, capsys, monkeypatch, utc):
 # -- migration ------------------------------------------------------------------------------------------
 
 def old_records(real_record):
-    """The batch as records made before station, method and status were recorded."""
+    """The batch as records made before station, method, status and the verdict's kind were recorded."""
     for record in records(real_record):
         for added_later in ("station", "method", "status"):
             record.pop(added_later)
+        record["verdict"].pop("kind")
         yield record
 
 
@@ -184,6 +191,8 @@ def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run,
     assert [row["method"] for row in rows] == [None] * 6
     assert [row["capacity_ratio"] for row in rows] == [1.01, 0.88, 0.97, 0.95, None, None]
     assert [row["voltage_ratio_min"] for row in rows] == [0.99, 0.98, 0.97, 0.96, 0.99, 0.90]
+    assert [row["kind"] for row in rows] == ["pass-fail"] * 4 + ["screen"] * 2  # told by their methods
+    assert [row["channel"] for row in rows] == [1] * 6
     assert ids(store, model="pb-10*", passed=False) == ["r2", "r3"]
     assert Store(path).runs() == rows  # opening it again changes nothing
     store.add({**old[0], "run_id": "r7", "station": "line2/sim"})
@@ -208,10 +217,10 @@ def test_history_prints_one_plain_line_per_run(store, capsys, monkeypatch, utc):
     code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--model", "pb-10")
     assert code == 0 and err == ""
     assert [re.split(r"\s{2,}", line) for line in lines] == [
-        ["date", "run", "station", "model", "serial", "method", "grade", "result", "capacity", "efficiency"],
-        ["2025-02-28 23:30", "r1", "hall/sim/channel 1", "PB-10", "A001", "full", "PASS", "PASS", "101.0 %", "90.0 %"],
-        ["2025-03-01 08:00", "r2", "hall/sim/channel 2", "PB-10", "A002", "full", "FAIL", "FAIL", "88.0 %", "85.0 %"],
-        ["2025-03-03 10:00", "r5", "lab/sim", "PB-10", "A001", "quick", "CONSISTENT", "PASS", "-", "-"]]
+        ["date", "run", "station", "model", "serial", "method", "verdict", "capacity", "efficiency"],
+        ["2025-02-28 23:30", "r1", "hall/sim/channel 1", "PB-10", "A001", "full", "PASS", "101.0 %", "90.0 %"],
+        ["2025-03-01 08:00", "r2", "hall/sim/channel 2", "PB-10", "A002", "full", "FAIL", "88.0 %", "85.0 %"],
+        ["2025-03-03 10:00", "r5", "lab/sim", "PB-10", "A001", "quick", "CONSISTENT", "-", "-"]]
     assert "\033" not in "".join(lines)  # no colours: not a terminal
     assert lines[0].index("station") == lines[1].index("hall/") == lines[3].index("lab/")  # columns line up
 
@@ -251,7 +260,8 @@ def test_history_with_no_match_says_so_and_succeeds(store, capsys, monkeypatch):
 def stats_table(lines):
     """The per-quantity table of `pbgrade stats`: {quantity: [n, mean, s, min, max, limit, Cpk]}."""
     start = next(k for k, line in enumerate(lines) if line.split()[:2] == ["n", "mean"])
-    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[start + 1:start + 4]]
+    end = next(k for k, line in enumerate(lines) if k > start and (not line.strip() or line.startswith("  ")))
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[start + 1:end]]
     return {row[0]: row[1:] for row in rows}
 
 
@@ -261,22 +271,23 @@ def test_stats_of_the_full_runs(store, capsys, monkeypatch):
     assert lines[1] == "limits   profile gbt35590"
     # 1 of 4: p 0.25, z^2/n = 3.8415/4 = 0.96037; centre (0.25 + 0.48018) / 1.96037 = 0.37248;
     # half 1.95996 / 1.96037 x sqrt(0.1875 / 4 + 3.8415 / 64) = 0.32689: 4.6 % to 69.9 %
-    assert lines[2] == "yield    1 of 4 passed: 25.0 % (95 % Wilson interval 4.6 % to 69.9 %), as graded when tested"
+    assert lines[2] == ("yield    1 of 4 passed: 25.0 % (95 % Wilson interval 4.6 % to 69.9 %), as graded when tested "
+                        "(pass-fail: PASS 1, FAIL 3)")
     table = stats_table(lines)
     # capacity 1.01 0.88 0.97 0.95: mean 0.9525, s 0.0543906; (0.9525 - 1.00) / 0.1631718 = -0.291
-    assert table["capacity ratio"] == ["4", "95.2 %", "5.44 %", "88.0 %", "101.0 %", "≥ 100.0 %", "-0.29"]
+    assert table["capacity_ratio"] == ["4", "95.2 %", "5.44 %", "88.0 %", "101.0 %", "≥ 100.0 %", "-0.29"]
     # efficiency 0.90 0.85 0.88 0.87: mean 0.875, squares 0.000625 + 0.000625 + 0.000025 + 0.000025 = 0.0013,
     # s = sqrt(0.0013 / 3) = 0.0208167; (0.875 - 0.80) / 0.0624500 = 1.201
     assert table["efficiency"] == ["4", "87.5 %", "2.08 %", "85.0 %", "90.0 %", "≥ 80.0 %", "1.20"]
     # voltage 0.99 0.98 0.97 0.96: mean 0.975, squares sum 0.0005, s = sqrt(0.0005 / 3) = 0.0129099;
     # (0.975 - 0.95) / 0.0387298 = 0.645
-    assert table["min voltage under load"] == ["4", "97.5 %", "1.29 %", "96.0 %", "99.0 %", "≥ 95.0 %", "0.65"]
+    assert table["voltage_ratio_min"] == ["4", "97.5 %", "1.29 %", "96.0 %", "99.0 %", "≥ 95.0 %", "0.65"]
 
 
 def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeypatch):
     code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full")
     assert code == 0
-    start = lines.index("capacity ratio (n 4)")
+    start = lines.index("capacity_ratio: capacity at the output (n 4)")
     histogram = lines[start + 1:start + 9]
     assert [line.split()[:3] for line in histogram if "limit" not in line] == [
         ["88", "–", "90"], ["90", "–", "92"], ["92", "–", "94"], ["94", "–", "96"], ["96", "–", "98"],
@@ -293,21 +304,30 @@ def test_stats_with_another_profile_takes_its_lowest_passing_grade(store, capsys
     assert lines[1] == "limits   profile tiers (the runs were graded with gbt35590)"
     table = stats_table(lines)
     # tiers' C: capacity 0.75, efficiency 0.75, voltage 0.95
-    assert table["capacity ratio"][-2:] == ["≥ 75.0 %", "1.24"]  # (0.9525 - 0.75) / 0.1631718 = 1.241
+    assert table["capacity_ratio"][-2:] == ["≥ 75.0 %", "1.24"]  # (0.9525 - 0.75) / 0.1631718 = 1.241
     assert table["efficiency"][-2:] == ["≥ 75.0 %", "2.00"]  # (0.875 - 0.75) / 0.0624500 = 2.002
 
 
-def test_stats_of_a_screen_says_what_it_did_not_measure(store, capsys, monkeypatch):
+def test_stats_of_a_screen_counts_its_findings_and_judges_what_it_grades(store, capsys, monkeypatch):
     code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick")
     assert code == 0
+    assert lines[2] == "screen   2 screened: CONSISTENT 1, NOT CONSISTENT 1; a screen's findings, not a pass rate"
+    assert not any(line.startswith("yield") for line in lines)
     table = stats_table(lines)
-    assert table["capacity ratio"] == ["0", "-", "-", "-", "-", "no limit", "not measured"]
+    assert "capacity_ratio" not in table  # the quick profile does not grade it
     # 0.99, 0.90: mean 0.945, s = sqrt(2 x 0.045^2 / 1) = 0.0636396; (0.945 - 0.95) / 0.1909188 = -0.026
-    assert table["min voltage under load"][-2:] == ["≥ 95.0 %", "-0.03"]
-    assert "capacity ratio (n" not in "\n".join(lines)  # no histogram of nothing
+    assert table["voltage_ratio_min"][-2:] == ["≥ 95.0 %", "-0.03"]
+
+
+def test_stats_against_a_profile_grading_what_the_runs_did_not_measure_says_so(store, capsys, monkeypatch):
+    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick",
+                             "--profile", "gbt35590")
+    assert code == 0
+    assert stats_table(lines)["capacity_ratio"] == ["0", "-", "-", "-", "-", "≥ 100.0 %", "not measured"]
+    assert "capacity_ratio: capacity at the output (n" not in "\n".join(lines)  # no histogram of nothing
 
 
 def test_stats_of_one_run_has_no_cpk(store, capsys, monkeypatch):
     code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--serial", "B001")
     assert code == 0
-    assert stats_table(lines)["capacity ratio"][-1] == "needs 2 runs"
+    assert stats_table(lines)["capacity_ratio"][-1] == "needs 2 runs"

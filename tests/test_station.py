@@ -119,7 +119,7 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
 
     console = Console(width=80, record=True, color_system=None)
     channels = [production_line.Channel(1, "p1", {}, "s/ch1", state="remove", serial="SN-1", verdict="PASS",
-                                detail="grade PASS"),
+                                passed=True, detail="grade PASS"),
                 production_line.Channel(2, "p2", {}, "s/ch2", state="remove", serial="SN-2", verdict="FAIL",
                                 detail="loaded 4.61 V < 4.75 V"),
                 production_line.Channel(3, "p3", {}, "s/ch3", state="plug in", serial="SN-3")]

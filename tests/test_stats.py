@@ -72,3 +72,10 @@ def test_histogram_without_limits_starts_on_a_round_edge():
 
 def test_one_value_makes_one_bin():
     assert histogram([0.5, 0.5]) == [Bin(0.5, 0.505, 2)]
+
+
+def test_one_value_without_limits_makes_one_bin():
+    # a quantity judged against no limit, measured once: 4.995 alone; width 4.995 / 100 = 0.04995, rounded up
+    # to 0.05; first edge floor(4.995 / 0.05) x 0.05 = 4.95
+    [only] = histogram([4.995])
+    assert only.count == 1 and only.low == pytest.approx(4.95) and only.high == pytest.approx(5.0)

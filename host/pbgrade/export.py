@@ -15,21 +15,22 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .store import RunFilter, Store, utc_time
+from .store import RunFilter, Store, record_field, utc_time
 from .replay import find_run, replay
+from .steps import QUANTITIES
 
 SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
                    "source of truth: an export is a copy to read, and nothing reads it back.")
 SAMPLE_COLUMNS = "step,t_s,v,i,p"
 SAMPLE_DECIMALS = "%.6f"  # 1 us, 1 uV, 1 uA, 1 uW: finer than any supported sensor resolves
-# summary column -> SQL: the runs table's own column where it has one, else the field of the stored record
+# summary column -> SQL on the runs table: what the run was, where, and its verdict; the quantities follow
 SUMMARY_COLUMNS = {
-    "run_id": "run_id", "started_at": "started_at", "model": "model", "serial": "serial", "grade": "grade",
-    "passed": "passed", "capacity_mah": "capacity_mah",
-    "capacity_ratio": "capacity_ratio", "energy_wh": "energy_wh", "efficiency": "efficiency",
-    "min_voltage_v": "json_extract(record_json, '$.min_voltage_v')", "status": "status", "profile": "profile",
-    "method": "method",
+    "run_id": "run_id", "started_at": "started_at", "station": "station", "channel": "channel", "model": "model",
+    "serial": "serial", "method": "method", "profile": "profile", "kind": "kind", "verdict": "grade",
+    "passed": "CASE WHEN kind = 'screen' THEN NULL ELSE passed END", "status": "status",
 }
+# the quantities every summary has; then those the runs' profiles graded, and on request every one measured
+SUMMARY_QUANTITIES = ("capacity_mah", "capacity_ratio", "energy_wh", "efficiency", "min_voltage_v")
 
 
 class ExportError(ValueError):
@@ -47,11 +48,16 @@ def add_commands(subparsers):
                       help=f"every sample of RUN, as it was integrated: {SAMPLE_COLUMNS} (step: the journal's "
                            f"N-TYPE, as in its rx-N-TYPE.bin; t_s from the step's start; volts, amperes, watts)")
     what.add_argument("--summary", type=Path, metavar="FILE.csv",
-                      help=f"one row per run, oldest first: {', '.join(SUMMARY_COLUMNS)} (passed: 1 or 0; empty: "
-                           f"not measured)")
+                      help=f"one row per run, oldest first: {', '.join(SUMMARY_COLUMNS)}, then the quantities "
+                           f"{', '.join(SUMMARY_QUANTITIES)} and every other one the runs' profiles graded, in the "
+                           f"record's units (a ratio as a fraction) (channel: the rig's; kind: pass-fail, tiers or "
+                           f"screen; verdict: as graded, e.g. PASS, B, NEEDS A FULL TEST; passed: 1 or 0, empty for "
+                           f"a screen, whose finding neither passes nor fails; empty: not measured)")
     p.add_argument("--since", metavar="DATE",
                    help="with --summary: only runs started on or after DATE (ISO 8601, e.g. 2026-01-31 or "
                         "2026-01-31T08:00+01:00; the station's local time unless it names an offset, as in history)")
+    p.add_argument("--all-quantities", action="store_true",
+                   help="with --summary: a column for every quantity the runs measured, graded or not")
     p.set_defaults(func=cmd_export)
 
 
@@ -61,13 +67,15 @@ def cmd_export(args):
             raise ExportError("--samples exports one run: pbgrade export RUN --samples FILE.csv")
         if args.since:
             raise ExportError("--since selects runs for --summary; --samples exports the whole run")
+        if args.all_quantities:
+            raise ExportError("--all-quantities picks the columns of --summary; --samples has every sample's")
         run_dir, _ = find_run(args.run)
         count = export_samples(run_dir, args.samples)
         print(f"{args.samples}: {count} samples")
     else:
         if args.run is not None:
             raise ExportError(f"--summary exports every run: drop {args.run!r}, or use --samples for one run")
-        count = export_summary(paths.run_db(), args.summary, since_utc(args.since))
+        count = export_summary(paths.run_db(), args.summary, since_utc(args.since), args.all_quantities)
         print(f"{args.summary}: {count} runs")
     return 0
 
@@ -88,15 +96,19 @@ def export_samples(run_dir, out):
     return count
 
 
-def export_summary(db_path, out, since=None):
+def export_summary(db_path, out, since=None, all_quantities=False):
     """One row per run started at or after `since` (UTC, as the records write it) into a CSV file; how many."""
     if not Path(db_path).is_file():
         raise ExportError(f"no runs yet: {db_path} does not exist (PBGRADE_DATA says where the runs are)")
-    rows = Store(db_path).rows(SUMMARY_COLUMNS.values(), RunFilter(since=since))
+    store, matching = Store(db_path), RunFilter(since=since)
+    wanted = {*SUMMARY_QUANTITIES, *store.graded_quantities(matching),
+              *(store.measured_quantities(list(QUANTITIES), matching) if all_quantities else ())}
+    quantities = [name for name in QUANTITIES if name in wanted]
+    rows = store.rows([*SUMMARY_COLUMNS.values(), *map(record_field, quantities)], matching)
     count = 0
     with _replaced(out) as f:
         writer = csv.writer(f)
-        writer.writerow(SUMMARY_COLUMNS)
+        writer.writerow([*SUMMARY_COLUMNS, *quantities])
         for row in rows:
             writer.writerow(row)
             count += 1

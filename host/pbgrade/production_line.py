@@ -14,12 +14,15 @@ appearing with the load off, and its removal by the voltage going away.
 import queue
 import sys
 import threading
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 from . import paths, settings
 from .evaluate import Evaluation
 from .link import RigError, collect, command, open_rig
+from .profile import NEEDS_FULL_TEST
+from .record import outcome, verdict_kind
 from .rig import channels as rig_channels
 from .rig import load_rig
 from .runner import Aborted, Options, run_test
@@ -46,7 +49,8 @@ class Channel:
     state: str = "free"  # free, plug in, testing, remove, broken
     serial: str | None = None
     detail: str = ""  # the step under test, or the last verdict's reason
-    verdict: str | None = None  # PASS / FAIL of the last unit
+    verdict: str | None = None  # the last unit's verdict as shown: PASS, B (PASS), CONSISTENT, ...
+    passed: bool = False  # ... and whether it passed (a screen's CONSISTENT: the label holds, as far as seen)
     done: list = field(default_factory=list)  # run ids tested on this channel
 
 
@@ -174,7 +178,7 @@ class Session:
         self.records.append(record)
         channel.done.append(record["run_id"])
         reasons = record["verdict"]["reasons"]
-        self._set(channel, "remove", verdict="PASS" if record["passed"] else "FAIL",
+        self._set(channel, "remove", verdict=record["grade"] + outcome(record), passed=record["passed"],
                   detail=reasons[0] if reasons else f"grade {record['grade']}")
         self.unplug(channel)
         watch_output(channel.port, False, stop)
@@ -242,8 +246,10 @@ class TerminalView:
         panels = []
         for c in channels:
             if c.state == "remove":
-                band = "bold white on green" if c.verdict == "PASS" else "bold white on red"
-                body = Group(Padding(Text(" ".join(c.verdict), justify="center"), (1, 0), style=band),
+                band = ("bold white on green" if c.passed else "bold black on yellow" if c.verdict == NEEDS_FULL_TEST
+                        else "bold white on red")
+                big = " ".join(c.verdict) if len(c.verdict) <= 15 else c.verdict  # spaced out if it fits
+                body = Group(Padding(Text(big, justify="center"), (1, 0), style=band),
                              Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
             else:
                 what = {"free": "scan a serial number", "plug in": "plug the unit in",
@@ -294,7 +300,8 @@ def add_commands(sub):
 
 
 def cmd_station(args):
-    """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit failed."""
+    """Serials from stdin until it ends (Ctrl-D, or the end of a piped list); exit 1 if any unit did not pass
+    (failed, or a screen found it not consistent or could not decide)."""
     devices = [device_rig(port, args.rig) for port in args.port or ()]  # each checked before any current flows
     rig = devices[0][0] if devices else load_rig(args.rig or "sim")
     rigs = rig_channels(rig)
@@ -333,7 +340,22 @@ def cmd_station(args):
         for channel in channels:
             view(session, channel)
         records = session.run(sys.stdin)
-    failed = sum(not r["passed"] for r in records)
-    print(f"pbgrade station: {len(records)} units tested, {len(records) - failed} passed, {failed} failed; "
-          f"`pbgrade history --station '*'` lists them")
-    return 1 if failed else 0
+    print(f"pbgrade station: {tally(records)}; `pbgrade history --station '*'` lists them")
+    return 0 if all(r["passed"] for r in records) else 1
+
+
+def tally(records) -> str:
+    """A session's units as the operator reads them: how many passed and failed of those given a pass/fail
+    or tier verdict (the tiers' grades counted too); a screen's findings by name, for CONSISTENT is not a
+    pass and NEEDS A FULL TEST not a fail."""
+    kinds = [verdict_kind(r) for r in records]
+    parts = [f"{len(records)} units tested"]
+    graded = [r for r, kind in zip(records, kinds) if kind != "screen"]
+    if graded:
+        passed = sum(r["passed"] for r in graded)
+        parts.append(f"{passed} passed, {len(graded) - passed} failed")
+    for kind, word in (("tiers", "grades "), ("screen", "")):
+        counts = Counter(r["grade"] for r, k in zip(records, kinds) if k == kind)
+        if counts:
+            parts.append(word + ", ".join(f"{grade} {count}" for grade, count in sorted(counts.items())))
+    return ", ".join(parts)

@@ -61,6 +61,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "passed": passed,
         "profile": profile.name,
         "verdict": {
+            "kind": profile.kind,  # what the grade is: a pass/fail, a tier grade or a screen's finding
             "decided_by": decided_by,
             "reasons": reasons,
             "checks": [dataclasses.asdict(check) for check in verdict.checks],
@@ -161,9 +162,25 @@ def _device(ident):
             "settings_hash": ident.settings_hash and ident.settings_hash.hex()}
 
 
+def verdict_kind(record: dict) -> str:
+    """The kind of the record's verdict (profile.KINDS): pass-fail, tiers or screen. A record made before
+    the kind was recorded tells it by its method (a screen) or by how many grades its checks name."""
+    verdict = record["verdict"]
+    if "kind" in verdict:
+        return verdict["kind"]
+    if record.get("method_verdict") == "screen":
+        return "screen"
+    return "tiers" if len({check["grade"] for check in verdict["checks"]}) > 1 else "pass-fail"
+
+
 def outcome(record: dict) -> str:
-    """What follows a record's grade wherever it is shown: " (PASS)" or " (FAIL)" after a grade such as B,
-    nothing after one that says it itself (PASS, FAIL) or after a screening method's (CONSISTENT)."""
-    if record["method_verdict"] == "screen" or record["grade"] in ("PASS", "FAIL"):
+    """What follows a record's grade wherever it is shown (see grade_outcome)."""
+    return grade_outcome(record["grade"], record["passed"], verdict_kind(record))
+
+
+def grade_outcome(graded: str, passed: bool, kind: str) -> str:
+    """" (PASS)" or " (FAIL)" after a grade such as B or ABORTED; nothing after one that says it itself
+    (PASS, FAIL) or after a screen's (CONSISTENT, NEEDS A FULL TEST): a screen finds, it does not pass."""
+    if kind == "screen" or graded in ("PASS", "FAIL"):
         return ""
-    return f" ({'PASS' if record['passed'] else 'FAIL'})"
+    return f" ({'PASS' if passed else 'FAIL'})"

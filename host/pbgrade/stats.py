@@ -61,7 +61,7 @@ def histogram(values: list[float], limits: tuple[float, ...] = (), target_bins: 
     One edge falls exactly on the first limit, so every bin lies wholly on one side of it and the
     bars below a lower limit count exactly the runs that failed it.
     """
-    low, high = min(*values, *limits), max(*values, *limits)
+    low, high = min([*values, *limits]), max([*values, *limits])
     width = _round_width((high - low) / target_bins or abs(low) / 100 or 1.0)
     anchor = limits[0] if limits else math.floor(low / width) * width
     # bins under the anchor: the rounding keeps a float hair from adding an empty bin, the int() keeps

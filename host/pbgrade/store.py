@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from .record import verdict_kind
+
 
 # Every column but record_json is derived from the record by _row(), so a database made by an older
 # pbgrade gains a new column by ALTER TABLE and a fill from record_json (Store._migrate). A column added
@@ -16,6 +18,7 @@ _COLUMNS = {
     "grade": "TEXT NOT NULL", "passed": "INTEGER NOT NULL", "capacity_mah": "REAL", "energy_wh": "REAL",
     "efficiency": "REAL", "profile": "TEXT NOT NULL",
     "station": "TEXT", "method": "TEXT", "status": "TEXT", "capacity_ratio": "REAL", "voltage_ratio_min": "REAL",
+    "kind": "TEXT", "channel": "INTEGER",
 }
 
 
@@ -24,7 +27,9 @@ def _row(record: dict) -> dict:
     return {**{column: record.get(column) for column in _COLUMNS},
             "station": record.get("station") or record["rig"]["rig"]["name"],  # older records: the rig
             "model": record["label"].get("model"), "serial": record["label"].get("serial"),
-            "passed": int(record["passed"]), "record_json": json.dumps(record)}
+            "passed": int(record["passed"]), "kind": verdict_kind(record),
+            "channel": record["rig"]["rig"].get("channel", 1),  # the rig's channel; a one-channel rig's only one
+            "record_json": json.dumps(record)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +39,9 @@ class RunFilter:
     serial: str | None = None
     station: str | None = None
     method: str | None = None
-    grade: str | None = None  # any case
-    passed: bool | None = None
+    grade: str | None = None  # the verdict as graded (PASS, B, NEEDS A FULL TEST), any case
+    kind: str | None = None  # of the verdict: pass-fail, tiers or screen
+    passed: bool | None = None  # pass/fail and tier verdicts only: a screen's finding neither passes nor fails
     since: str | None = None  # a UTC time as records write it ("2025-03-01T01:30:00Z"), included
     before: str | None = None  # likewise, excluded
     limit: int | None = None  # only the latest this many of the matching runs
@@ -80,7 +86,8 @@ def _where(matching: RunFilter) -> tuple[str, list]:
         if pattern is not None:  # SQLite's LIKE ignores case (ASCII letters)
             clauses.append(f"{column} LIKE ? ESCAPE '\\'")
             params.append(_like(pattern))
-    for clause, value in (("grade = ? COLLATE NOCASE", matching.grade), ("passed = ?", matching.passed),
+    for clause, value in (("grade = ? COLLATE NOCASE", matching.grade), ("kind = ?", matching.kind),
+                          ("passed = ? AND kind != 'screen'", matching.passed),
                           ("started_at >= ?", matching.since), ("started_at < ?", matching.before)):
         if value is not None:
             clauses.append(clause)
@@ -160,10 +167,12 @@ class Store:
             row = db.execute("SELECT record_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else json.loads(row["record_json"])
 
-    def runs(self, matching: RunFilter = RunFilter()) -> list[dict]:
-        """A summary of each matching run, its label included (for the limits a label sets), oldest first."""
+    def runs(self, matching: RunFilter = RunFilter(), quantities=()) -> list[dict]:
+        """A summary of each matching run, its label included (for the limits a label sets), oldest first;
+        with the record's value of each of `quantities` (None: not measured)."""
+        extra = [f"{record_field(name)} AS {name}" for name in quantities if name not in _COLUMNS]
         return [{**dict(row), "passed": bool(row["passed"]), "label": json.loads(row["label"])}
-                for row in self.rows([*_COLUMNS, "json_extract(record_json, '$.label') AS label"], matching)]
+                for row in self.rows([*_COLUMNS, *extra, f"{record_field('label')} AS label"], matching)]
 
     def rows(self, columns, matching: RunFilter = RunFilter()):
         """Each matching run's `columns` (SQL on the runs table: its columns, or json_extract(record_json, ...)),
@@ -171,14 +180,46 @@ class Store:
 
         The filter runs in SQLite: only the matching runs' rows leave the database.
         """
-        where, params = _where(matching)
-        source = f"SELECT * FROM runs WHERE {where}"
-        if matching.latest_per_unit:  # a run without a serial is a unit of its own
-            source = (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY COALESCE(serial, run_id) "
-                      f"ORDER BY started_at DESC, run_id DESC) AS newest FROM runs WHERE {where}) WHERE newest = 1")
-        latest = f"{source} ORDER BY started_at DESC, run_id DESC"
-        if matching.limit is not None:
-            latest += " LIMIT ?"
-            params.append(matching.limit)
+        selection, params = _selection(matching)
         with self._connect() as db:
-            yield from db.execute(f"SELECT {', '.join(columns)} FROM ({latest}) ORDER BY started_at, run_id", params)
+            yield from db.execute(f"SELECT {', '.join(columns)} FROM ({selection}) ORDER BY started_at, run_id",
+                                  params)
+
+    def graded_quantities(self, matching: RunFilter = RunFilter()) -> set[str]:
+        """The quantities the matching runs' profiles graded, as their records' checks name them."""
+        selection, params = _selection(matching)
+        with self._connect() as db:
+            return {row[0] for row in db.execute(
+                f"SELECT DISTINCT json_extract(checks.value, '$.quantity') FROM ({selection}) AS run, "
+                f"json_each(run.record_json, '$.verdict.checks') AS checks", params)}
+
+    def measured_quantities(self, names, matching: RunFilter = RunFilter()) -> list[str]:
+        """Those of `names` (record fields) that at least one matching run measured, in the order given."""
+        if not names:
+            return []
+        selection, params = _selection(matching)
+        with self._connect() as db:
+            seen = db.execute(f"SELECT {', '.join(f'MAX({record_field(n)} IS NOT NULL)' for n in names)} "
+                              f"FROM ({selection})", params).fetchone()
+        return [name for name, measured in zip(names, seen) if measured]
+
+
+def record_field(name: str) -> str:
+    """SQL for a top-level field of the stored record; the name must be a plain one (a quantity's)."""
+    if not name.isidentifier():
+        raise ValueError(f"{name!r} is not a record field")
+    return f"json_extract(record_json, '$.{name}')"
+
+
+def _selection(matching: RunFilter) -> tuple[str, list]:
+    """The matching runs as a query of the runs table's rows, and its parameters."""
+    where, params = _where(matching)
+    source = f"SELECT * FROM runs WHERE {where}"
+    if matching.latest_per_unit:  # a run without a serial is a unit of its own
+        source = (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY COALESCE(serial, run_id) "
+                  f"ORDER BY started_at DESC, run_id DESC) AS newest FROM runs WHERE {where}) WHERE newest = 1")
+    latest = f"{source} ORDER BY started_at DESC, run_id DESC"
+    if matching.limit is not None:
+        latest += " LIMIT ?"
+        params.append(matching.limit)
+    return latest, params
