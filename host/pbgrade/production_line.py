@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 
 from . import paths, settings
 from .evaluate import Evaluation
+from .i18n import N_, _, ngettext
 from .link import RigError, collect, command, open_rig
+from .live import step_title
 from .rig import channels as rig_channels
 from .rig import load_rig
 from .runner import Aborted, Options, run_test
@@ -161,8 +163,8 @@ class Session:
         def progress(step, evaluation):
             if self.stopping.is_set():
                 raise KeyboardInterrupt  # the runner switches the load off and saves the run as aborted
-            if step.type != channel.detail:
-                self._set(channel, "testing", detail=step.type)
+            if step_title(step) != channel.detail:
+                self._set(channel, "testing", detail=step_title(step))
 
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
@@ -191,21 +193,34 @@ def station_name(rig, channel_number):
     return f"{settings.station_host()}/{rig['rig']['name']}/ch{channel_number}"
 
 
+# The verdicts a channel shows, in the station's language
+VERDICT_WORDS = {"PASS": N_("PASS"), "FAIL": N_("FAIL")}
+
+
+def channel_name(channel):
+    return _("ch{number}").format(number=channel.number)
+
+
+def verdict_word(channel):
+    return channel.verdict and _(VERDICT_WORDS.get(channel.verdict, channel.verdict))
+
+
 class PlainView:
     """One line per change of a channel: for logs, pipes and tests."""
+
+    _SAYS = {"free": N_("free: scan the next serial number"), "plug in": N_("{serial}: plug the unit in"),
+             "testing": N_("{serial}: testing {step}"), "remove": N_("{serial}: {verdict} - {reason}; remove the unit"),
+             "broken": N_("out of service: {reason}")}
 
     def __init__(self, stream=sys.stdout):
         self.stream = stream
         self._lock = threading.Lock()
 
     def __call__(self, session, channel):
-        what = {"free": "free: scan the next serial number",
-                "plug in": f"{channel.serial}: plug the unit in",
-                "testing": f"{channel.serial}: testing {channel.detail}".rstrip(),
-                "remove": f"{channel.serial}: {channel.verdict} - {channel.detail}; remove the unit",
-                "broken": f"out of service: {channel.detail}"}[channel.state]
+        what = _(self._SAYS[channel.state]).format(serial=channel.serial, step=channel.detail, reason=channel.detail,
+                                                   verdict=verdict_word(channel))
         with self._lock:
-            print(f"ch{channel.number} {what}", file=self.stream, flush=True)
+            print(f"{channel_name(channel)} {what.rstrip()}", file=self.stream, flush=True)
 
 
 class TerminalView:
@@ -243,13 +258,14 @@ class TerminalView:
         for c in channels:
             if c.state == "remove":
                 band = "bold white on green" if c.verdict == "PASS" else "bold white on red"
-                body = Group(Padding(Text(" ".join(c.verdict), justify="center"), (1, 0), style=band),
-                             Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
+                body = Group(Padding(Text(" ".join(verdict_word(c)), justify="center"), (1, 0), style=band),
+                             Text("\n".join(("", c.serial, c.detail, _("remove the unit"))), justify="center"))
             else:
-                what = {"free": "scan a serial number", "plug in": "plug the unit in",
-                        "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
+                what = {"free": _("scan a serial number"), "plug in": _("plug the unit in"),
+                        "testing": _("testing: {step}").format(step=c.detail), "broken": c.detail}[c.state]
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
-            panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
+            panels.append(Panel(body, title=Text(channel_name(c)), subtitle=Text(_("{count} tested").format(
+                count=len(c.done))), width=34))
         return Columns(panels)
 
 
@@ -334,6 +350,9 @@ def cmd_station(args):
             view(session, channel)
         records = session.run(sys.stdin)
     failed = sum(not r["passed"] for r in records)
-    print(f"pbgrade station: {len(records)} units tested, {len(records) - failed} passed, {failed} failed; "
-          f"`pbgrade history --station '*'` lists them")
+    print(ngettext("pbgrade station: {count} unit tested, {passed} passed, {failed} failed; "
+                   "`pbgrade history --station '*'` lists them",
+                   "pbgrade station: {count} units tested, {passed} passed, {failed} failed; "
+                   "`pbgrade history --station '*'` lists them", len(records)).format(
+        count=len(records), passed=len(records) - failed, failed=failed))
     return 1 if failed else 0
