@@ -177,7 +177,9 @@ NOT_WORDS = {"V", "A", "W", "Wh", "mAh", "mV", "min", "Ctrl-C", "pbgrade", "hist
 def untranslated(text, data=()):
     """The words of text in Latin letters that are neither units nor commands nor the data shown (data: the
     serial numbers and such): in Chinese text, English left untranslated."""
-    return [w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*", text) if w not in NOT_WORDS and w not in data]
+    for shown in sorted(data, key=len, reverse=True):
+        text = text.replace(shown, " ")
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*", text) if w not in NOT_WORDS]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ than most commands run.
 """
 import io
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -25,10 +26,10 @@ from .series import Envelope
 BUCKETS = 1000  # min/max pairs per trace: at most about 2000 points, whatever the run's length
 # Chinese text falls back glyph by glyph to Noto Sans CJK SC (Debian's fonts-noto-cjk, installed by make setup);
 # the SVG names both families, so the page's browser draws the same fonts matplotlib measured
+CJK_FONT = "Noto Sans CJK SC"
 STYLE = {"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 11, "axes.titlelocation": "left",
          "axes.grid": True, "grid.color": "#d0d4d9", "grid.linewidth": 0.5, "axes.xmargin": 0,
-         "lines.linewidth": 0.8, "legend.fontsize": 8, "font.family": "sans-serif",
-         "font.sans-serif": ["DejaVu Sans", "Noto Sans CJK SC"]}
+         "lines.linewidth": 0.8, "legend.fontsize": 8, "font.family": ["DejaVu Sans", CJK_FONT]}
 # A voltage axis spans the data with this much room above and below (a fraction of the data's span, at least
 # MIN_PAD_V): a 5 V output that droops 150 mV fills the plot's height instead of its top 3 %
 PAD_FRACTION = 0.1
@@ -139,9 +140,15 @@ def _time_unit(end_s):
 
 
 def voltage_axis(ys, references):
-    """The voltage axis's (low, high) for the data ys, and the references (volts, name) drawn on it: those
-    near the data stretch the axis to them; the others are left off it."""
-    lo, hi = min(y.min() for y in ys), max(y.max() for y in ys)
+    """The voltage axis's (low, high) for the data ys, and the references (volts, name) drawn on it.
+
+    The axis spans the readings with the output on (above steps.OFF_V): a unit asleep at rest, tripped or
+    shorted reads 0 V, and those readings would squash the droop into the axis's top few percent again; they
+    run off its bottom edge, and the legend says so. References near the data stretch the axis to them; the
+    others are left off it."""
+    on = [y[y > steps.OFF_V] for y in ys]
+    on = [y for y in on if y.size] or ys  # a unit whose output never came on: its 0 V is the data
+    lo, hi = min(y.min() for y in on), max(y.max() for y in on)
     pad = max((hi - lo) * PAD_FRACTION, MIN_PAD_V)
     near = NEAR_FRACTION * max(abs(hi), abs(lo))
     shown = [(volts, name) for volts, name in references if lo - near <= volts <= hi + near]
@@ -160,6 +167,7 @@ def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, references=None, gaps=
     import matplotlib
     from matplotlib.figure import Figure
 
+    _know_new_fonts()
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(10, 3))
         fig.subplots_adjust(left=0.07, right=0.99, bottom=0.16, top=0.84)
@@ -180,12 +188,34 @@ def _svg(title, xlabel, ylabel, lines, spans=(), scale=1, references=None, gaps=
                 if (volts, name) not in shown:  # named, not drawn: where it lies says the data is far from it
                     where = _("{name} (below the plot)") if volts < low else _("{name} (above the plot)")
                     ax.plot([], [], ls="--", lw=0.9, color="#9aa0a6", label=where.format(name=name))
+            if any(y.min() < low for _x, y, _name in lines):
+                ax.plot([], [], color="none", label=_("output off (under {volts:g} V): off the bottom of the plot")
+                        .format(volts=steps.OFF_V))
         if any(not a.get_label().startswith("_") for a in (*ax.get_lines(), *ax.patches)):
             ax.legend(loc="best")
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]  # without the XML declaration and DOCTYPE: it goes inside the page
+
+
+@cache
+def _know_new_fonts():
+    """matplotlib lists the system's fonts once and keeps the list in its cache: a CJK font installed after
+    matplotlib first ran (make setup's fonts-noto-cjk, after any earlier use) is missing from it, and Chinese
+    text would be drawn as boxes. The fonts installed since are added to its list."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    if any(font.name == CJK_FONT for font in manager.ttflist):
+        return
+    known = {font.fname for font in manager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                manager.addfont(path)
+            except (OSError, RuntimeError):  # a font file FreeType cannot read: as matplotlib's own scan does
+                continue
 
 
 def _number_steps(ax, spans, scale):
