@@ -21,7 +21,7 @@ def untranslated(source, language):
         catalogue = read_po(po)
     problems = []
     for filename, line, text, *_ in extract_from_dir(source, [("**.py", "python")]):
-        for msgid in (text if isinstance(text, tuple) else (text,)):
+        for msgid in (text[:1] if isinstance(text, tuple) else (text,)):  # a plural's entry: its singular
             entry = catalogue.get(msgid)
             translations = entry and (entry.string if isinstance(entry.string, tuple) else (entry.string,))
             if not entry or entry.fuzzy or not all(translations):

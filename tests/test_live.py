@@ -4,20 +4,22 @@ off, the run saved as aborted, exit 130."""
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 
 import numpy as np
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from conftest import ROOT
-from pbgrade import cli, steps, wire
+from pbgrade import cli, i18n, steps, wire
 from pbgrade.evaluate import UNCALIBRATED, Evaluation
 from pbgrade.journal import read_received, step_files
 from pbgrade.label import Label
-from pbgrade.live import SPARK_WIDTH, SPARKS, Live, Trace, line, panel, snapshot, sparkline
+from pbgrade.live import SPARK_WIDTH, SPARKS, Live, Trace, line, panel, snapshot, sparkline, step_title
 from pbgrade.method import load_method
 from pbgrade.runner import Options
 from test_e2e import PBGRADE
@@ -100,7 +102,7 @@ def test_timed_steps_count_down_and_a_discharge_to_the_end_still_to_come_is_unkn
     full, quick = load_method("full"), load_method("quick")
     plans = plans_of(full)
     s = snapshot(evaluation(plans[0], 3, amps=0.0), full, plans, 0, LABEL)
-    assert (s.n, s.steps, s.step) == (1, 6, "no_load")
+    assert (s.n, s.steps, s.step) == (1, 6, "no-load output voltage")
     assert s.step_left_s == pytest.approx(10 - 2.9) and s.test_left_s is None
     assert "discharge to the end" in s.basis
     plans = plans_of(quick)
@@ -165,6 +167,56 @@ def test_the_terminal_panel():
     assert f"{s.v:.3f} V" in text and "2.100 A" in text and f"{s.wh:.3f} Wh" in text and f"{s.mah:.1f} mAh" in text
     assert "end voltage 4.00 V" in text and "3.50 A (1.40 A to spare)" in text and "2 recovered" in text
     assert s.spark and s.spark in text and set(s.spark) <= set(SPARKS)
+    assert "output" in untranslated(text)  # the check of the Chinese view finds English
+
+
+# What may stay in Latin letters in a Chinese text: units, the key to press, the command and its words
+NOT_WORDS = {"V", "A", "W", "Wh", "mAh", "mV", "min", "Ctrl-C", "pbgrade", "history", "station"}
+
+
+def untranslated(text, data=()):
+    """The words of text in Latin letters that are neither units nor commands nor the data shown (data: the
+    serial numbers and such): in Chinese text, English left untranslated."""
+    for shown in sorted(data, key=len, reverse=True):
+        text = text.replace(shown, " ")
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z_'-]*", text) if w not in NOT_WORDS]
+
+
+@pytest.fixture
+def chinese():
+    i18n.use("zh-CN")
+    yield
+    i18n.use(i18n.SOURCE_LANGUAGE)
+
+
+def snapshots():
+    """A snapshot of each kind of moment the live view tells of: a timed step, a discharge projected from its
+    energy and from its voltage trend, one without a basis."""
+    full = load_method("full")
+    plans = plans_of(full)
+    trace = Trace()
+    for t in range(0, 3600, 10):
+        trace.add(t, 5.0 - 0.5 * t / 3600)
+    falling = evaluation(plans_of(DISCHARGE)[0], 3600, volts=lambda t: 5.0 - 0.5 * t / 3600)
+    return [snapshot(evaluation(plans[0], 3, amps=0.0), full, plans, 0, LABEL), discharge_after(7200),
+            discharge_after(3.6 * 3600), discharge_after(30),
+            snapshot(falling, DISCHARGE, plans_of(DISCHARGE), 0, LABEL, trace=trace.points)]
+
+
+def test_the_live_view_speaks_chinese_fitting_80_columns(chinese):
+    for s in snapshots():
+        console = Console(width=80, force_terminal=True, record=True, file=io.StringIO())
+        console.print(panel(s))
+        text = console.export_text()
+        rows = text.splitlines()
+        assert all(cell_len(row) == 80 for row in rows), text  # CJK characters are two columns: the frame holds
+        assert rows[0].startswith("╭─ 第 ") and rows[-1].endswith("╯") and "Ctrl-C 停止" in rows[-1]
+        assert "输出" in text and "剩余" in text and "通信" in text and "[" not in text
+        assert untranslated(text) == [], text
+        for what in ("started", "running", "ended", "stopped"):
+            assert untranslated(line(s, what)) == [], line(s, what)
+    s = snapshots()[0]
+    assert s.step == "空载输出电压" and line(s, "started") == "0:00:00 第 1/6 步 空载输出电压 开始：时长 0:00:10"
 
 
 class Terminal(io.StringIO):
@@ -182,8 +234,9 @@ def test_live_on_a_terminal_redraws_and_keeps_a_line_per_step(monkeypatch):
             ev = evaluation(plans[n], 4)
             live.update(quick.steps[n], ev)
     text = out.getvalue()
-    assert "\x1b[" in text and "step 2/4: load_regulation" in text
-    assert "step 1/4 no_load ended" in text and "step 2/4 load_regulation ended" in text
+    assert "\x1b[" in text and "step 2/4: load regulation" in text
+    assert "step 1/4 no-load output voltage ended" in text and "step 2/4 load regulation ended" in text
+    assert "[/]" not in text and "[dim]" not in text and "[cyan]" not in text  # lines printed under a live panel
 
 
 def run_plain(tmp_path, *args):
@@ -199,10 +252,10 @@ def test_without_a_terminal_a_plain_line_per_step_start_and_end(tmp_path):
     assert "\r" not in err and "\x1b" not in err
     lines = err.splitlines()[1:]
     quick = load_method("quick")
-    expected = [f"step {n}/4 {step.type} {what}" for n, step in enumerate(quick.steps, 1)
+    expected = [f"step {n}/4 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
                 for what in ("started", "ended")]
-    assert [" ".join(x.split()[1:5]).rstrip(":") for x in lines] == expected
-    assert lines[0] == "0:00:00 step 1/4 no_load started: runs 0:00:05"
+    assert [x.split(" ", 1)[1].split(":")[0] for x in lines] == expected
+    assert lines[0] == "0:00:00 step 1/4 no-load output voltage started: runs 0:00:05"
     assert lines[-1].startswith("0:02:") and " mAh; link: " in lines[-1]
 
 

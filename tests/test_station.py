@@ -1,6 +1,7 @@
 """Station mode on simulated channels: units plugged into empty bays are
 detected by their voltage, tested concurrently, each with its own record,
 serial and channel; the command line's session ends with the tally."""
+import io
 import json
 import sqlite3
 import threading
@@ -10,7 +11,8 @@ import pytest
 
 from conftest import ROOT
 from test_e2e import pbgrade
-from pbgrade import production_line
+from test_live import chinese, untranslated  # noqa: F401 (chinese: a fixture)
+from pbgrade import i18n, production_line
 from pbgrade.label import load_label
 from pbgrade.method import load_method
 from pbgrade.profile import load_profile
@@ -126,6 +128,53 @@ def test_the_terminal_shows_each_verdict_big_with_its_reason():
     console.print(production_line.TerminalView(console).render(channels))
     text = console.export_text()
     assert "P A S S" in text and "F A I L" in text and "loaded 4.61 V < 4.75 V" in text and "plug the unit in" in text
+
+
+def every_state():
+    """A channel in each state the board shows, its texts as the session sets them."""
+    load_regulation = load_method("eol").steps[1]
+    return [production_line.Channel(1, "p1", {}, "s/ch1"),
+            production_line.Channel(2, "p2", {}, "s/ch2", state="plug in", serial="SN-2"),
+            production_line.Channel(3, "p3", {}, "s/ch3", state="testing", serial="SN-3",
+                                    detail=production_line.step_title(load_regulation)),
+            production_line.Channel(4, "p4", {}, "s/ch4", state="remove", serial="SN-4", verdict="PASS",
+                                    detail="SN-4-REASON", done=["r1", "r2"]),
+            production_line.Channel(5, "p5", {}, "s/ch5", state="remove", serial="SN-5", verdict="FAIL",
+                                    detail="SN-5-REASON"),
+            production_line.Channel(6, "p6", {}, "s/ch6", state="broken", detail="SN-6-REASON")]
+
+
+DATA = {"SN-2", "SN-3", "SN-4", "SN-5", "SN-4-REASON", "SN-5-REASON", "SN-6-REASON"}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_board_speaks_the_language_and_fits_80_columns(language):
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    i18n.use(language)
+    try:
+        console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+        console.print(production_line.TerminalView(console).render(every_state()))
+        board = console.export_text()
+        plain = io.StringIO()
+        view = production_line.PlainView(plain)
+        for channel in every_state():
+            view(None, channel)
+    finally:
+        i18n.use(i18n.SOURCE_LANGUAGE)
+    for row in board.splitlines():  # two 34-column tiles a row, their sides in line: CJK text is two columns wide
+        assert cell_len(row) <= 80
+        assert {cell_len(row[:k]) for k, c in enumerate(row) if c in "│╭╮╰╯"} <= {0, 33, 35, 68}, board
+    if language == "zh-CN":
+        assert "合 格" in board and "不 合 格" in board and "请接入样品" in board and "正在测试：负载调整率" in board
+        assert "通道1" in board and "已测 2 台" in board and "请取下样品" in board
+        assert plain.getvalue().splitlines()[3] == "通道4 SN-4：合格 - SN-4-REASON；请取下样品"
+        assert untranslated(board, DATA) == [] and untranslated(plain.getvalue(), DATA) == []
+    else:
+        assert "P A S S" in board and "F A I L" in board and "testing: load regulation" in board
+        assert plain.getvalue().splitlines()[3] == "ch4 SN-4: PASS - SN-4-REASON; remove the unit"
+        assert "remove" in untranslated(board, DATA)  # the check finds English
 
 
 def test_a_port_with_no_rig_is_refused_in_one_line_before_the_station_starts(tmp_path):

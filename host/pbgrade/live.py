@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import steps
+from .i18n import N_, _
+
 
 REFRESH_S = 0.25  # at most 4 redraws a second of wall time: more is flicker, not news
 # A plain line per 10 minutes of test time: a 3-hour discharge logs ~20 lines, few enough to read in a CI log,
@@ -30,7 +33,7 @@ TREND_POINTS = 12  # the voltage trend is fitted to this many of the trace's lat
 @dataclass(frozen=True)
 class Snapshot:
     """What the live view shows at one moment; None where nothing is known (yet)."""
-    step: str  # its type, and its name if it has one ("discharge half")
+    step: str  # its title, and its name if it has one ("discharge half")
     n: int  # 1-based place of the step in the method ...
     steps: int  # ... of this many
     elapsed_s: float  # test time since the first step began
@@ -81,26 +84,31 @@ def snapshot(evaluation, method, plans, n, label, before_s=0.0, trace=()):
     t, v, i = evaluation.last or (0.0, None, None)
     integrator = evaluation.integrator
     if evaluation.finished:
-        step_left, basis = 0.0, "the step has ended"
+        step_left, basis = 0.0, _("the step has ended")
     elif plan.seconds:
-        step_left, basis = max(plan.seconds - t, 0.0), "timed steps"
+        step_left, basis = max(plan.seconds - t, 0.0), _("timed steps")
     else:
         step_left, basis = _discharge_left(t, integrator.energy_wh, label, trace,
                                            evaluation.config["end_mv"] / 1000)
     test_left = None if step_left is None else step_left + sum(p.seconds for p in plans[n + 1:])
     if test_left is not None and any(not (p.seconds or p.skip) for p in plans[n + 1:]):
-        test_left, basis = None, "the test is unknown until its discharge to the end runs"
+        test_left, basis = None, _("the test is unknown until its discharge to the end runs")
     ident = evaluation.identity
     shown = trace[-SPARK_WIDTH:]
     points = [p[1] for p in shown]
     return Snapshot(
-        step=f"{step.type} {step.name}".strip(), n=n + 1, steps=len(method.steps), elapsed_s=before_s + t,
+        step=step_title(step), n=n + 1, steps=len(method.steps), elapsed_s=before_s + t,
         step_s=t, length_s=plan.seconds or None, v=v, i=i, wh=integrator.energy_wh, mah=integrator.charge_mah,
         step_left_s=step_left, test_left_s=test_left, basis=basis, end_v=evaluation.config["end_mv"] / 1000 or None,
         max_v=ident.max_mv / 1000 if ident else None, max_a=ident.max_ma / 1000 if ident else None,
         frames=evaluation.frames, corrupt=evaluation.frames_corrupt, lost=evaluation.frames_lost,
         recovered=evaluation.order.recovered, spark=sparkline(points), spark_v=(min(points), max(points)) if points else None,
         spark_s=shown[-1][0] - shown[0][0] if shown else 0.0)
+
+
+def step_title(step):
+    """The step as the operator reads it: its test item, and the method's name for it if it has one."""
+    return f"{steps.title(step.type)} {step.name}".strip()
 
 
 def _discharge_left(t, wh, label, trace, end_v):
@@ -111,18 +119,19 @@ def _discharge_left(t, wh, label, trace, end_v):
     its cells for). From the voltage trend, when the output is falling: when
     it reaches the end voltage. The sooner of the two."""
     if t < MIN_BASIS_S:
-        return None, "unknown in the discharge's first minute"
+        return None, _("unknown in the discharge's first minute")
     watts = wh * 3600 / t
     if watts < 0.01:
-        return None, "unknown: no current is drawn"
+        return None, _("unknown: no current is drawn")
     rated_wh = label.rated_output_wh
     if wh < rated_wh:
-        target, whose = rated_wh, "the label's rated output"
+        target, basis = rated_wh, _("energy: {wh:.1f} of the label's rated output {target:.1f} Wh at {watts:.1f} W")
     elif wh < label.rated_energy_wh:
-        target, whose = label.rated_energy_wh, "the label's cells'"
+        target, basis = label.rated_energy_wh, _("energy: {wh:.1f} of the label's cells' {target:.1f} Wh at "
+                                                 "{watts:.1f} W")
     else:
-        return None, f"unknown: past the {label.rated_energy_wh:.1f} Wh its cells are rated for"
-    left, basis = (target - wh) * 3600 / watts, f"energy: {wh:.1f} of {whose} {target:.1f} Wh at {watts:.1f} W"
+        return None, _("unknown: past the {wh:.1f} Wh its cells are rated for").format(wh=label.rated_energy_wh)
+    left, basis = (target - wh) * 3600 / watts, basis.format(wh=wh, target=target, watts=watts)
     falling = _falling(trace, end_v)
     if falling is not None and falling[0] < left:
         return falling
@@ -138,7 +147,8 @@ def _falling(trace, end_v):
     if slope >= 0:
         return None
     now = slope * points[-1, 0] + intercept
-    return max(now - end_v, 0.0) / -slope, f"voltage trend: {slope * 60000:+.0f} mV/min to {end_v:.2f} V"
+    return max(now - end_v, 0.0) / -slope, _("voltage trend: {slope:+.0f} mV/min to {end_v:.2f} V").format(
+        slope=slope * 60000, end_v=end_v)
 
 
 def sparkline(values):
@@ -182,11 +192,19 @@ def _num(value, fmt, none="-"):
 
 
 def _left(s):
-    return f"step {_hms_or_unknown(s.step_left_s)}, test {_hms_or_unknown(s.test_left_s)}"
+    return _("step {step}, test {test}").format(step=_hms_or_unknown(s.step_left_s),
+                                                test=_hms_or_unknown(s.test_left_s))
 
 
 def _hms_or_unknown(seconds):
-    return "unknown" if seconds is None else hms(seconds)
+    return _("unknown") if seconds is None else hms(seconds)
+
+
+# The plain line's head for each moment of a step; {what} is what follows the colon
+_HEADS = {"started": N_("{time} step {n}/{steps} {step} started: {what}"),
+          "running": N_("{time} step {n}/{steps} {step} running: {what}"),
+          "ended": N_("{time} step {n}/{steps} {step} ended: {what}"),
+          "stopped": N_("{time} step {n}/{steps} {step} stopped: {what}")}
 
 
 def line(s, what):
@@ -194,44 +212,73 @@ def line(s, what):
 
     what: "started" (the step's length), "running" (readings, time left),
     "ended" or "stopped" (readings)."""
-    head = f"step {s.n}/{s.steps} {s.step} {what}"
     if what == "started":
-        length = "until the unit stops or reaches its end voltage" if s.length_s is None else hms(s.length_s)
-        return f"{hms(s.elapsed_s - s.step_s)} {head}: runs {length}"
-    left = f"; left: {_left(s)}" if what == "running" else ""
-    return (f"{hms(s.elapsed_s)} {head}: {_num(s.v, '.3f')} V {_num(s.i, '.3f')} A {_num(s.p, '.2f')} W "
-            f"{s.wh:.3f} Wh {s.mah:.1f} mAh{left}; link: {s.frames} frames, {s.corrupt} corrupt, {s.lost} lost, "
-            f"{s.recovered} recovered")
+        length = (_("runs until the unit stops or reaches its end voltage") if s.length_s is None
+                  else _("runs {length}").format(length=hms(s.length_s)))
+        return _(_HEADS[what]).format(time=hms(s.elapsed_s - s.step_s), n=s.n, steps=s.steps, step=s.step,
+                                      what=length)
+    readings = f"{_output(s)} {_drawn(s)}"
+    if what == "running":
+        readings = _("{readings}; left: {left}").format(readings=readings, left=_left(s))
+    return _(_HEADS[what]).format(time=hms(s.elapsed_s), n=s.n, steps=s.steps, step=s.step,
+                                  what=_("{readings}; link: {link}").format(readings=readings, link=_link(s)))
+
+
+def _output(s, gap=" "):
+    return gap.join((f"{_num(s.v, '.3f')} V", f"{_num(s.i, '.3f')} A", f"{_num(s.p, '.2f')} W"))
+
+
+def _drawn(s, gap=" "):
+    return gap.join((f"{s.wh:.3f} Wh", f"{s.mah:.1f} mAh"))
+
+
+def _link(s):
+    return _("{frames} frames, {corrupt} corrupt, {lost} lost, {recovered} recovered").format(
+        frames=s.frames, corrupt=s.corrupt, lost=s.lost, recovered=s.recovered)
 
 
 def _margin(limit, margin, unit, inside, outside):
+    """A limit and how far the reading is from it: inside and outside are templates of {margin}."""
     if limit is None or margin is None:
-        return "none"
-    return f"{limit:.2f} {unit} ({abs(margin):.2f} {unit} {inside if margin >= 0 else outside})"
+        return _("none")
+    distance = (inside if margin >= 0 else outside).format(margin=f"{abs(margin):.2f} {unit}")
+    return f"{limit:.2f} {unit} ({distance})"
 
 
 def panel(s):
-    """The terminal view of a snapshot."""
+    """The terminal view of a snapshot.
+
+    Every cell is a Text, never a markup string: a console.print(markup=False) while the panel is live renders
+    the panel with the same options, which printed "[dim]timed steps[/]" raw at each step change."""
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("output", f"{_num(s.v, '.3f')} V   {_num(s.i, '.3f')} A   {_num(s.p, '.2f')} W")
-    grid.add_row("drawn", f"{s.wh:.3f} Wh   {s.mah:.1f} mAh")
-    grid.add_row("time", f"{hms(s.elapsed_s)} test, {hms(s.step_s)} in this step")
-    grid.add_row("left", _left(s))
-    grid.add_row("", f"[dim]{s.basis}[/]")
-    grid.add_row("limits", f"end voltage {_margin(s.end_v, s.end_margin_v, 'V', 'above', 'below')}")
-    grid.add_row("", f"rig {_margin(s.max_v, s.v_margin, 'V', 'to spare', 'over')}, "
-                     f"{_margin(s.max_a, s.a_margin, 'A', 'to spare', 'over')}")
-    grid.add_row("link", f"{s.frames} frames, {s.corrupt} corrupt, {s.lost} lost, {s.recovered} recovered by resend")
-    grid.add_row("voltage", f"[cyan]{s.spark}[/]")
+    spare, over = _("{margin} to spare"), _("{margin} over")
+    rows = [
+        (_("output"), Text(_output(s, "   "))),
+        (_("drawn"), Text(_drawn(s, "   "))),
+        (_("time"), Text(_("{test} test, {step} in this step").format(test=hms(s.elapsed_s), step=hms(s.step_s)))),
+        (_("left"), Text(_left(s))),
+        ("", Text(s.basis, style="dim")),
+        (_("limits"), Text(_("end voltage {margin}").format(
+            margin=_margin(s.end_v, s.end_margin_v, "V", _("{margin} above"), _("{margin} below"))))),
+        ("", Text(_("rig {volts}, {amps}").format(volts=_margin(s.max_v, s.v_margin, "V", spare, over),
+                                                   amps=_margin(s.max_a, s.a_margin, "A", spare, over)))),
+        (_("link"), Text(_link(s))),
+        (_("voltage"), Text(s.spark, style="cyan")),
+    ]
     if s.spark_v:
-        grid.add_row("", f"{s.spark_v[0]:.3f}-{s.spark_v[1]:.3f} V over the last {hms(s.spark_s)}")
-    return Panel(grid, title=f"step {s.n}/{s.steps}: {s.step}", title_align="left",
-                 subtitle="Ctrl-C stops: load off, run saved as aborted", subtitle_align="right")
+        rows.append(("", Text(_("{low:.3f}-{high:.3f} V over the last {span}").format(
+            low=s.spark_v[0], high=s.spark_v[1], span=hms(s.spark_s)))))
+    for name, value in rows:
+        grid.add_row(Text(name), value)
+    return Panel(grid, title=Text(_("step {n}/{steps}: {step}").format(n=s.n, steps=s.steps, step=s.step)),
+                 title_align="left", subtitle=Text(_("Ctrl-C stops: load off, run saved as aborted")),
+                 subtitle_align="right")
 
 
 class Live:
@@ -261,7 +308,7 @@ class Live:
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *_):
+    def __exit__(self, exc_type, *_exc):
         if self._evaluation is not None:
             self._line("stopped" if exc_type else "ended")
         if self._display is not None:
@@ -305,7 +352,9 @@ class Live:
         s = self.snapshot()
         self._printed_s = s.elapsed_s
         if self._terminal:  # above the panel, kept in the scrollback
-            self._console.print(line(s, what), markup=False, highlight=False)
+            from rich.text import Text
+
+            self._console.print(Text(line(s, what)), highlight=False)
         else:
             self.stream.write(line(s, what) + "\n")
             self.stream.flush()

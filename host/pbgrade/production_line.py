@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, replace
 
 from . import paths, settings
 from .evaluate import Evaluation
+from .i18n import N_, _, ngettext
 from .link import RigError, collect, command, open_rig
+from .live import step_title
 from .profile import NEEDS_FULL_TEST
 from .record import outcome, verdict_kind
 from .rig import channels as rig_channels
@@ -165,8 +167,8 @@ class Session:
         def progress(step, evaluation):
             if self.stopping.is_set():
                 raise KeyboardInterrupt  # the runner switches the load off and saves the run as aborted
-            if step.type != channel.detail:
-                self._set(channel, "testing", detail=step.type)
+            if step_title(step) != channel.detail:
+                self._set(channel, "testing", detail=step_title(step))
 
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
@@ -195,21 +197,36 @@ def station_name(rig, channel_number):
     return f"{settings.station_host()}/{rig['rig']['name']}/ch{channel_number}"
 
 
+# The verdicts a channel shows, in the station's language
+VERDICT_WORDS = {"PASS": N_("PASS"), "FAIL": N_("FAIL"), "CONSISTENT": N_("CONSISTENT"),
+                 "NOT CONSISTENT": N_("NOT CONSISTENT"), "NEEDS A FULL TEST": N_("NEEDS A FULL TEST"),
+                 "ABORTED": N_("ABORTED")}
+
+
+def channel_name(channel):
+    return _("ch{number}").format(number=channel.number)
+
+
+def verdict_word(channel):
+    return channel.verdict and _(VERDICT_WORDS.get(channel.verdict, channel.verdict))
+
+
 class PlainView:
     """One line per change of a channel: for logs, pipes and tests."""
+
+    _SAYS = {"free": N_("free: scan the next serial number"), "plug in": N_("{serial}: plug the unit in"),
+             "testing": N_("{serial}: testing {step}"), "remove": N_("{serial}: {verdict} - {reason}; remove the unit"),
+             "broken": N_("out of service: {reason}")}
 
     def __init__(self, stream=sys.stdout):
         self.stream = stream
         self._lock = threading.Lock()
 
     def __call__(self, session, channel):
-        what = {"free": "free: scan the next serial number",
-                "plug in": f"{channel.serial}: plug the unit in",
-                "testing": f"{channel.serial}: testing {channel.detail}".rstrip(),
-                "remove": f"{channel.serial}: {channel.verdict} - {channel.detail}; remove the unit",
-                "broken": f"out of service: {channel.detail}"}[channel.state]
+        what = _(self._SAYS[channel.state]).format(serial=channel.serial, step=channel.detail, reason=channel.detail,
+                                                   verdict=verdict_word(channel))
         with self._lock:
-            print(f"ch{channel.number} {what}", file=self.stream, flush=True)
+            print(f"{channel_name(channel)} {what.rstrip()}", file=self.stream, flush=True)
 
 
 class TerminalView:
@@ -248,14 +265,16 @@ class TerminalView:
             if c.state == "remove":
                 band = ("bold white on green" if c.passed else "bold black on yellow" if c.verdict == NEEDS_FULL_TEST
                         else "bold white on red")
-                big = " ".join(c.verdict) if len(c.verdict) <= 15 else c.verdict  # spaced out if it fits
+                word = verdict_word(c)
+                big = " ".join(word) if len(word) <= 15 else word  # spaced out if it fits
                 body = Group(Padding(Text(big, justify="center"), (1, 0), style=band),
-                             Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
+                             Text("\n".join(("", c.serial, c.detail, _("remove the unit"))), justify="center"))
             else:
-                what = {"free": "scan a serial number", "plug in": "plug the unit in",
-                        "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
+                what = {"free": _("scan a serial number"), "plug in": _("plug the unit in"),
+                        "testing": _("testing: {step}").format(step=c.detail), "broken": c.detail}[c.state]
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
-            panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
+            panels.append(Panel(body, title=Text(channel_name(c)), subtitle=Text(_("{count} tested").format(
+                count=len(c.done))), width=34))
         return Columns(panels)
 
 
@@ -340,7 +359,7 @@ def cmd_station(args):
         for channel in channels:
             view(session, channel)
         records = session.run(sys.stdin)
-    print(f"pbgrade station: {tally(records)}; `pbgrade history --station '*'` lists them")
+    print(_("pbgrade station: {tally}; `pbgrade history --station '*'` lists them").format(tally=tally(records)))
     return 0 if all(r["passed"] for r in records) else 1
 
 
@@ -349,13 +368,14 @@ def tally(records) -> str:
     or tier verdict (the tiers' grades counted too); a screen's findings by name, for CONSISTENT is not a
     pass and NEEDS A FULL TEST not a fail."""
     kinds = [verdict_kind(r) for r in records]
-    parts = [f"{len(records)} units tested"]
+    parts = [ngettext("{count} unit tested", "{count} units tested", len(records)).format(count=len(records))]
     graded = [r for r, kind in zip(records, kinds) if kind != "screen"]
     if graded:
         passed = sum(r["passed"] for r in graded)
-        parts.append(f"{passed} passed, {len(graded) - passed} failed")
-    for kind, word in (("tiers", "grades "), ("screen", "")):
+        parts.append(_("{passed} passed, {failed} failed").format(passed=passed, failed=len(graded) - passed))
+    for kind, word in (("tiers", _("grades {counts}")), ("screen", "{counts}")):
         counts = Counter(r["grade"] for r, k in zip(records, kinds) if k == kind)
         if counts:
-            parts.append(word + ", ".join(f"{grade} {count}" for grade, count in sorted(counts.items())))
-    return ", ".join(parts)
+            parts.append(word.format(counts=_(", ").join(f"{_(VERDICT_WORDS.get(grade, grade))} {count}"
+                                                          for grade, count in sorted(counts.items()))))
+    return _(", ").join(parts)

@@ -8,6 +8,7 @@ Measurements are plain numbers (None: not measured); behaviours are
 sentences for the record: what the unit did that is worth knowing but is not
 a failure (a unit switching itself off without load).
 """
+from ..i18n import N_, _
 from . import discharge, load_regulation, no_load, over_current, rest, short_circuit
 from .discharge import FULL_DISCHARGE
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHARGE: what the runner uses
@@ -15,6 +16,16 @@ from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHA
 TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "over_current": over_current,
          "short_circuit": short_circuit, "discharge": discharge}
 QUANTITIES = {name: quantity for kind in TYPES.values() for name, quantity in kind.QUANTITIES.items()}
+# What people read for a step type: its test item as GB/T 35590-2017 and the grading standards name it
+# (../shared/reference/standards.md: 输出电压, 过流保护, 短路保护), not the method file's key
+TITLES = {"no_load": N_("no-load output voltage"), "rest": N_("rest"), "load_regulation": N_("load regulation"),
+          "over_current": N_("over-current protection"), "short_circuit": N_("short-circuit protection"),
+          "discharge": N_("discharge")}
+
+
+def title(step_type):
+    """The step type's test item, in the language in use."""
+    return _(TITLES[step_type])
 
 
 def plan(step, label, options):
