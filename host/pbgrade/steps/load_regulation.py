@@ -2,23 +2,24 @@
 ripple and noise the sensor can see at the rated current."""
 import numpy as np
 
+from ..i18n import N_
 from .quantity import Quantity, plain, voltage_ratio
 from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"light_fraction": (0.01, 0.9, 0.1), "seconds": (1, 600, 10)})
 QUANTITIES = {
-    "noise_mv_rms": Quantity("ripple and noise", plain("ripple and noise at rated current read {} RMS", " mV", 1),
-                             "mV"),
-    "loaded_voltage_ratio": Quantity("output voltage at rated current",
-                                     voltage_ratio("read", "at the rated current"), "%"),
-    "loaded_voltage_v": Quantity("output voltage at rated current",
-                                 plain("at the rated current the output read {}", " V", 2), "V"),
-    "ripple_mv_pp": Quantity("ripple and noise",
-                             plain("ripple and noise at rated current read {} peak to peak", " mV", 1), "mV"),
-    "load_regulation": Quantity("load regulation",
-                                plain("from light to rated load the output fell by {}", " %", 1, 100), "%"),
-    "light_load_voltage_v": Quantity("output voltage at light load",
-                                     plain("at light load the output read {}", " V", 2), "V"),
+    "noise_mv_rms": Quantity(N_("ripple and noise (RMS)"),
+                             plain(N_("ripple and noise at rated current read {value} RMS"), " mV", 1), "mV"),
+    "loaded_voltage_ratio": Quantity(N_("output voltage at rated current against rated"),
+                                     voltage_ratio(N_("output read {value} at the rated current")), "%"),
+    "loaded_voltage_v": Quantity(N_("output voltage at rated current"),
+                                 plain(N_("at the rated current the output read {value}"), " V", 2), "V"),
+    "ripple_mv_pp": Quantity(N_("ripple and noise (peak to peak)"),
+                             plain(N_("ripple and noise at rated current read {value} peak to peak"), " mV", 1), "mV"),
+    "load_regulation": Quantity(N_("load regulation"),
+                                plain(N_("from light to rated load the output fell by {value}"), " %", 1, 100), "%"),
+    "light_load_voltage_v": Quantity(N_("output voltage at light load"),
+                                     plain(N_("at light load the output read {value}"), " V", 2), "V"),
 }
 
 

@@ -1,12 +1,14 @@
 """No load: the output voltage with nothing drawn, and whether the unit switches itself off."""
+from ..i18n import N_
 from .quantity import Quantity, plain, voltage_ratio
 from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, switched_off
 
 SCHEMA = Schema({"seconds": (1, 3600, None)})
 QUANTITIES = {
-    "no_load_voltage_ratio": Quantity("output voltage without load", voltage_ratio("read", "without load"), "%"),
-    "no_load_voltage_v": Quantity("output voltage without load", plain("without load the output read {}", " V", 2),
-                                  "V"),
+    "no_load_voltage_ratio": Quantity(N_("no-load output voltage against rated"),
+                                      voltage_ratio(N_("output read {value} without load")), "%"),
+    "no_load_voltage_v": Quantity(N_("no-load output voltage"),
+                                  plain(N_("without load the output read {value}"), " V", 2), "V"),
 }
 
 

@@ -2,22 +2,24 @@
 trips (or the rig's limit), then watches whether the output comes back."""
 import numpy as np
 
+from ..i18n import N_
 from .quantity import Quantity, plain
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
                  "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)})
 QUANTITIES = {
-    "ocp_below_rated": Quantity("over-current protection",
-                                plain("protection tripped below the rated current: {} (1 yes, 0 no)", "", 0)),
-    "ocp_recovered": Quantity("over-current protection",
-                              plain("the output came back after the trip: {} (1 yes, 0 no)", "", 0)),
-    "ocp_trip_time_s": Quantity("over-current protection",
-                                plain("over-current protection took {} to trip", " s", 1), "s"),
-    "ocp_trip_a": Quantity("over-current protection", plain("over-current protection tripped at {}", " A", 2), "A"),
-    "ocp_trip_ratio": Quantity("over-current protection",
-                               plain("over-current protection tripped at {} of the rated current", " %", 0, 100),
-                               "%"),
+    "ocp_below_rated": Quantity(N_("over-current protection below rated current"),
+                                plain(N_("protection tripped below the rated current: {value} (1 yes, 0 no)"), "", 0)),
+    "ocp_recovered": Quantity(N_("output recovered after over-current protection"),
+                              plain(N_("the output came back after the trip: {value} (1 yes, 0 no)"), "", 0)),
+    "ocp_trip_time_s": Quantity(N_("over-current protection trip time"),
+                                plain(N_("over-current protection took {value} to trip"), " s", 1), "s"),
+    "ocp_trip_a": Quantity(N_("over-current protection trip current"),
+                           plain(N_("over-current protection tripped at {value}"), " A", 2), "A"),
+    "ocp_trip_ratio": Quantity(N_("over-current protection trip current against rated"),
+                               plain(N_("over-current protection tripped at {value} of the rated current"), " %", 0,
+                                     100), "%"),
 }
 RAMP_HEADROOM = 0.98  # the ramp stops this far below the rig's limit: the load's ripple and the
 # sensor's noise at the limit itself would trip the device's own protection

@@ -1,16 +1,17 @@
 """Short circuit: the output is seen working at light load, shorted through the
 rig's switch, then watched for whether it comes back."""
+from ..i18n import N_
 from .quantity import Quantity, plain
 from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, rated_ma
 
 SCHEMA = Schema({"short_ms": (10, 2000, 500), "observe_s": (1, 60, 5), "light_fraction": (0.01, 0.9, 0.1)})
 QUANTITIES = {
-    "short_trip_time_s": Quantity("short-circuit protection",
-                                  plain("short-circuit protection acted within {}", " s", 1), "s"),
-    "short_recovered": Quantity("short-circuit protection",
-                                plain("the output came back after the short: {} (1 yes, 0 no)", "", 0)),
-    "short_protected": Quantity("short-circuit protection",
-                                plain("the unit cut a short circuit itself: {} (1 yes, 0 no)", "", 0)),
+    "short_trip_time_s": Quantity(N_("short-circuit protection time"),
+                                  plain(N_("short-circuit protection acted within {value}"), " s", 1), "s"),
+    "short_recovered": Quantity(N_("output recovered after short circuit"),
+                                plain(N_("the output came back after the short: {value} (1 yes, 0 no)"), "", 0)),
+    "short_protected": Quantity(N_("short-circuit protection acted"),
+                                plain(N_("the unit cut a short circuit itself: {value} (1 yes, 0 no)"), "", 0)),
 }
 SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
 
