@@ -65,6 +65,8 @@ RIG_FIELDS = {("rig", "name"): (N_("rig"), ""), ("rig", "board"): (N_("board"), 
               ("limits", "max_load_temp_c"): (N_("load's temperature limit"), " °C"),
               ("load", "kind"): (N_("electronic load"), ""), ("load", "max_current_a"): (N_("load's current range"), " A"),
               ("sim", "seed"): (N_("simulated rig: random seed"), "")}
+LOAD_KINDS = {"cc": N_("constant-current sink (PWM-driven MOSFET)"), "dac": N_("constant-current sink (DAC-driven)"),
+              "relays": N_("switched resistors"), "scpi": N_("programmable electronic load (SCPI)")}  # rig.LOAD_KINDS
 INTEGRITY_COLUMNS = {"samples_received": N_("samples received"), "samples_lost": N_("samples lost"),
                      "frames": N_("frames"), "frames_corrupt": N_("frames corrupt"), "frames_lost": N_("frames lost"),
                      "frames_duplicate": N_("frames repeated")}
@@ -194,7 +196,7 @@ def _traceability(r):
             (_("calibration due"), _date(cal.get("due"))),
             (_("pbgrade version"), r.get("host_version") or MISSING),
             (_("firmware version"), r.get("firmware_version") or MISSING)]
-    return f'<h2>{_e(_("Test record"))}</h2>\n' + _table((), rows)
+    return _heading(2, _("Test record")) + "\n" + _table((), rows)
 
 
 def _calibrated(cal):
@@ -209,7 +211,7 @@ def _signatures():
     """Blank lines to sign on the printed page."""
     fields = "".join(f'<div class="sign"><span>{_e(name)}</span><span class="line"></span></div>'
                      for name in (_("tested by"), _("checked by"), _("date")))
-    return f'<h2>{_e(_("Signatures"))}</h2>\n<div class="signatures">{fields}</div>'
+    return _heading(2, _("Signatures")) + f'\n<div class="signatures">{fields}</div>'
 
 
 # -- label against measured, and the steps -------------------------------------------------------------
@@ -236,14 +238,14 @@ def _label_table(r):
     if label.get("declared_efficiency") is not None:
         rows.append((_("conversion efficiency"), _fmt("efficiency", label["declared_efficiency"]),
                      _fmt("efficiency", r["efficiency"]), ""))
-    return f'<h2>{_e(_("Label against measured"))}</h2>\n' + _table(
+    return _heading(2, _("Label against measured")) + "\n" + _table(
         ("", _("on the label"), _("measured"), _("measured / label")), rows, numeric=(2, 3))
 
 
 def _steps(r):
     """Each step with its measurements, the limits graded on them, and what the unit did."""
     checks_of = _checks_by_step(r)
-    parts = [f'<h2>{_e(_("Steps"))}</h2>']
+    parts = [_heading(2, _("Steps"))]
     for number, step in enumerate(r["steps"], start=1):
         step_settings = ", ".join(wording.setting(k, v) for k, v in step["settings"].items())
         name = f" {step['name']}" if step["name"] else ""
@@ -254,13 +256,13 @@ def _steps(r):
                      f'<small>{_e(step_settings + ended_by)}</small></h3>')
         rows = [(wording.quantity_name(key), _fmt(key, value)) for key, value in step["measurements"].items()]
         parts.append(_table((_("measurement"), _("value")), rows, numeric=(1,)) if rows else
-                     f'<p class="faint">{_e(_("no measurements"))}</p>')
+                     _paragraph(_("no measurements"), "faint"))
         parts.append(_checks_table(checks_of.get(number, [])))
         parts.append(_recorded(step["behaviours"]) + _list([_settling(step["load_settling"])], "behaviours"))
         parts.append("</section>")
     whole_run = checks_of.get(None)
     if whole_run:
-        parts += [f'<h3>{_e(_("Limits on the whole run"))}</h3>', _checks_table(whole_run)]
+        parts += [_heading(3, _("Limits on the whole run")), _checks_table(whole_run)]
     return "\n".join(parts)
 
 
@@ -269,7 +271,7 @@ def _recorded(behaviours):
     if not behaviours:
         return ""
     heading = "" if i18n.language() == SOURCE_LANGUAGE else \
-        f'<p class="faint">{_e(_("What the unit did, as the record words it (in English):"))}</p>'
+        _paragraph(_("What the unit did, as the record words it (in English):"), "faint")
     return heading + '<ul class="behaviours" lang="en">' + "".join(f"<li>{_e(b)}</li>" for b in behaviours if b) + "</ul>"
 
 
@@ -291,9 +293,8 @@ def _checks_table(checks):
         limit = (_("must be {value}") if key.endswith(YES_NO) else
                  _("at least {value}") if c["bound"] == "min" else _("at most {value}")).format(
             value=_fmt(key, c["threshold"]))
-        result = (f'<span class="ok">{_e(_("met"))}</span>' if c["ok"] else
-                  f'<span class="faint">{_e(_("not measured"))}</span>' if c["value"] is None else
-                  f'<span class="not-ok">{_e(_("not met"))}</span>')
+        result = (_span(_("met"), "ok") if c["ok"] else _span(_("not measured"), "faint") if c["value"] is None
+                  else _span(_("not met"), "not-ok"))
         rows.append((_e(wording.shown(wording.GRADES, c["grade"])),
                      f'{_e(wording.quantity_name(key))}<span class="source" lang="en">{_e(c["source"])}</span>',
                      _e(limit), _e(_fmt(key, c["value"])), result))
@@ -313,9 +314,9 @@ def _settling(settling):
 # -- plots of every sample ---------------------------------------------------------------------------
 
 def _plots(r, traces):
-    heading = f'<h2>{_e(_("Plots"))}</h2>'
+    heading = _heading(2, _("Plots"))
     if not traces.spans:
-        return f"{heading}\n<p>{_e(_('No samples were received.'))}</p>"
+        return heading + "\n" + _paragraph(_("No samples were received."))
     about = _("The steps run back to back on the time axis, a dotted line where each begins, numbered above where "
               "there is room (the pause between steps, a second or so, is left out): {steps}. Each trace shows the "
               "lowest and the highest reading of every 1/{buckets} of the run or less, so no spike or dropout is "
@@ -352,11 +353,11 @@ def _identity(r):
         run.append((_("sensor's own energy count"), f"{chip['energy_wh']:.3f} Wh" + (
             "" if difference is None else " " + _("(host integral {difference} from it)").format(
                 difference=f"{difference:+.3%}"))))
-    return "\n".join((f'<h2>{_e(_("Rig, calibration and firmware"))}</h2>',
-                      f'<h3>{_e(_("Run"))}</h3>', _table((), run),
-                      f'<h3>{_e(_("Calibration"))}</h3>', _table((), calibration),
-                      f'<h3>{_e(_("Device as it reported itself"))}</h3>', _table((), _device(r["device"])),
-                      f'<h3>{_e(_("Rig file"))}</h3>', _table((), _rig(r["rig"]))))
+    return "\n".join((_heading(2, _("Rig, calibration and firmware")),
+                      _heading(3, _("Run")), _table((), run),
+                      _heading(3, _("Calibration")), _table((), calibration),
+                      _heading(3, _("Device as it reported itself")), _table((), _device(r["device"])),
+                      _heading(3, _("Rig file")), _table((), _rig(r["rig"]))))
 
 
 def _device(device):
@@ -377,8 +378,12 @@ def _device(device):
 
 def _rig(rig):
     """The rig file's fields that bear on the measurement, named for people."""
-    return [(_(name), f"{rig[section][key]:g}{unit}" if isinstance(rig[section][key], float) else
-             f"{rig[section][key]}{unit}")
+    def value(section, key):
+        written = rig[section][key]
+        if (section, key) == ("load", "kind"):
+            return wording.shown(LOAD_KINDS, written)
+        return f"{written:g}" if isinstance(written, float) else written
+    return [(_(name), f"{value(section, key)}{unit}")
             for (section, key), (name, unit) in RIG_FIELDS.items() if key in rig.get(section, {})]
 
 
@@ -399,7 +404,7 @@ def _integrity(r):
             if whole["gap_count"] else _("The graded discharge has no gaps."))
     shown = 20
     more = [_("and {n} more").format(n=len(gaps) - shown)] if len(gaps) > shown else []
-    return "\n".join((f'<h2>{_e(_("Data integrity"))}</h2>',
+    return "\n".join((_heading(2, _("Data integrity")),
                       _table((_("step"), *map(_, INTEGRITY_COLUMNS.values()), _("gaps")), rows + [totals],
                              numeric=range(1, len(INTEGRITY_COLUMNS) + 2)),
                       f"<p>{_e(note)}</p>", _list(gaps[:shown] + more, "")))
@@ -409,6 +414,18 @@ def _integrity(r):
 
 def _e(text):
     return html.escape(str(text))
+
+
+def _heading(level, text):
+    return f"<h{level}>{_e(text)}</h{level}>"
+
+
+def _paragraph(text, css_class=None):
+    return f'<p class="{css_class}">{_e(text)}</p>' if css_class else f"<p>{_e(text)}</p>"
+
+
+def _span(text, css_class):
+    return f'<span class="{css_class}">{_e(text)}</span>'
 
 
 def _table(head, rows, numeric=(), escape=True):

@@ -73,9 +73,9 @@ def reasons(record):
     told = []
     for reason in record["verdict"]["reasons"]:
         check = by_reason.get(reason)
-        if check is not None and "from_label" in check:
+        if check is not None:
             told.append(explain(check["grade"], check["quantity"], check["bound"], check["threshold"],
-                                check["value"], check["from_label"], label, _))
+                                check["value"], check.get("from_label"), label, _))
         else:
             told.append(_stop(reason, record) or reason)
     return told
