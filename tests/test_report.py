@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pbgrade import i18n, resulttable, wording
-from pbgrade.report import headless_chromium
+from pbgrade import i18n, plots, resulttable, wording
+from pbgrade.report import headless_chromium, render
 from pbgrade.series import Envelope
 from test_e2e import SIM_RIG, pbgrade, run_record
 from test_export import pbgrade_here
@@ -90,7 +90,8 @@ def untranslated(page, record):
     """The visible text nodes of a Chinese page that still hold an English word: any Latin-letter word but
     units, acronyms, and the names and ids the record holds (model, serial, run id, method, profile, rig)."""
     names = {str(v) for v in (*record["label"].values(), record["run_id"], record["method"], record["profile"],
-                              record["station"], record["firmware_version"], *record["rig"]["rig"].values(),
+                              record["station"], record["firmware_version"],
+                              record.get("operator"), record.get("note"), *record["rig"]["rig"].values(),
                               *record["device"].values()) if v is not None}
     allowed = UNITS_AND_ACRONYMS | {word for name in names for word in _latin_words(name)}
     parser = VisibleText()
@@ -184,6 +185,26 @@ def test_a_chinese_pdf_carries_a_cjk_font_and_its_screenshot_is_a_page(runs):
     headless_chromium(out, f"--screenshot={png}", "--window-size=1200,1600")
     pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
     assert np.all(pixels == PASS_BAND_RGB, axis=1).mean() > 0.02 and (pixels.sum(axis=1) < 200).mean() > 0.005
+
+
+def test_the_test_record_shows_who_where_when_and_with_what_in_the_language(runs):
+    _, records, _homes = runs
+    record = {**records["full"], "operator": "王工", "note": "batch 7", "started_local": "2026-12-04T14:46:43+08:00",
+              "ambient": {"temperature_c": 23.46, "source": "rig"}, "host_version": "0.9.1",
+              "calibration": {"calibrated": True, "date": "2026-11-02T08:00:00Z", "v_gain": 1.001, "v_offset_v": 0.002,
+                              "i_gain": 0.998, "i_offset_a": -0.001, "reference_instrument": "Keysight 34465A #MY123",
+                              "due": "2027-11-02"}}
+    try:
+        i18n.use("zh-CN")
+        chinese = render(record, plots.RunTraces())
+    finally:
+        i18n.use("en")
+    english = render(record, plots.RunTraces())
+    for page, shown in ((chinese, ("<td>王工</td>", "<td>batch 7</td>", "GMT+08:00 14:46:43", "23.5 °C（测试台传感器）",
+                                   "Keysight 34465A #MY123", "2027年11月2日", "校准于 2026年11月2日", "<td>0.9.1</td>")),
+                        (english, ("<td>王工</td>", "2:46:43 PM GMT+08:00", "23.5 °C (the rig's sensor)",
+                                   "November 2, 2027", "calibrated November 2, 2026"))):
+        assert all(html.escape(text) in page for text in shown), [t for t in shown if html.escape(t) not in page]
 
 
 @pytest.fixture(scope="module")

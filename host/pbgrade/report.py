@@ -186,8 +186,9 @@ def _started(r):
 def _traceability(r):
     label, cal = r["label"], r["calibration"]
     ambient = r.get("ambient")
-    ambient_shown = MISSING if not ambient else "{:.1f} °C ({})".format(
-        ambient["temperature_c"], _("the rig's sensor") if ambient["source"] == "rig" else _("typed in"))
+    ambient_shown = MISSING if not ambient else _("{temperature} °C ({source})").format(
+        temperature=f"{ambient['temperature_c']:.1f}",
+        source=_("the rig's sensor") if ambient["source"] == "rig" else _("typed in"))
     rows = [(_("operator"), r.get("operator") or MISSING), (_("note"), r.get("note") or MISSING),
             (_("serial number"), label.get("serial") or MISSING), (_("station"), r.get("station") or MISSING),
             (_("started"), _started(r)), (_("ambient temperature"), ambient_shown),
