@@ -202,7 +202,7 @@ def test_the_test_record_shows_who_where_when_and_with_what_in_the_language(runs
     english = render(record, plots.RunTraces())
     for page, shown in ((chinese, ("王工", "batch 7", "GMT+08:00 14:46:43", "23.5 °C（测试台传感器）",
                                    "Keysight 34465A #MY123", "2027年11月2日", "校准于 2026年11月2日", "0.9.1")),
-                        (english, ("王工", "2:46:43 PM GMT+08:00", "23.5 °C (the rig's sensor)",
+                        (english, ("王工", "Friday, December 4, 2026", "GMT+08:00", "23.5 °C (the rig's sensor)",
                                    "November 2, 2027", "calibrated November 2, 2026"))):
         assert all(html.escape(text) in page for text in shown), [t for t in shown if html.escape(t) not in page]
 
