@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pbgrade import i18n, plots, resulttable, wording
+from pbgrade import i18n, plots, resulttable, steps, wording
 from pbgrade.report import headless_chromium, render
 from pbgrade.series import Envelope
 from test_e2e import SIM_RIG, pbgrade, run_record
@@ -60,8 +60,8 @@ def pages(runs):
 
 
 class VisibleText(HTMLParser):
-    """The text a reader sees, less what is quoted from English data (lang="en": the profile's sources, the
-    behaviours as the record words them) and the plots' SVG (their axes are plots.py's)."""
+    """The text a reader sees, less what is quoted from English data (lang="en": the profile's sources) and the
+    plots' SVG (their axes are plots.py's)."""
 
     SKIPPED = {"style", "title", "svg"}
 
@@ -140,6 +140,22 @@ def test_reasons_are_retold_from_the_checks_in_either_language_and_the_record_st
     for reason in chinese:
         command = re.sub(r"`[^`]*`", "", reason)  # a command to type stays as typed
         assert re.search(r"[\u4e00-\u9fff]", reason) and not re.search(r"\b[a-z]{3,}\b", command), reason
+
+
+def test_what_the_unit_did_is_retold_from_the_templates_that_said_it(runs):
+    _, records, _homes = runs
+    said = [sentence for record in records.values() for step in record["steps"] for sentence in step["behaviours"]]
+    samples = [template.format(**dict.fromkeys(re.findall(r"{(\w+)}", template), "1.5")) for template in
+               steps.SAYINGS]
+    assert len(said) > 8 and [wording.retold(s) for s in said + samples] == said + samples  # English: as recorded
+    try:
+        i18n.use("zh-CN")
+        chinese = [wording.retold(s) for s in said + samples]
+    finally:
+        i18n.use("en")
+    assert [s for s in chinese if not re.search(r"[\u4e00-\u9fff]", s)
+            or set(_latin_words(s)) - UNITS_AND_ACRONYMS] == []
+    assert "过流保护在 3.36 A（额定电流的 160%）时于 0.1 s 内动作；8.0 s 后输出恢复（自动恢复）" in chinese
 
 
 def test_the_verdict_line_speaks_the_language(runs):

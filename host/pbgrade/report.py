@@ -259,7 +259,7 @@ def _steps(r):
         parts.append(_table((_("measurement"), _("value")), rows, numeric=(1,)) if rows else
                      _paragraph(_("no measurements"), "faint"))
         parts.append(_checks_table(checks_of.get(number, [])))
-        parts.append(_recorded(step["behaviours"]) + _list([_settling(step["load_settling"])], "behaviours"))
+        parts.append(_behaviours(step))
         parts.append("</section>")
     whole_run = checks_of.get(None)
     if whole_run:
@@ -267,13 +267,15 @@ def _steps(r):
     return "\n".join(parts)
 
 
-def _recorded(behaviours):
-    """What the unit did, as the record words it: in English (the record's language), marked so."""
-    if not behaviours:
-        return ""
-    heading = "" if i18n.language() == SOURCE_LANGUAGE else \
-        _paragraph(_("What the unit did, as the record words it (in English):"), "faint")
-    return heading + '<ul class="behaviours" lang="en">' + "".join(f"<li>{_e(b)}</li>" for b in behaviours if b) + "</ul>"
+def _behaviours(step):
+    """What the unit did, re-told in the language in use, and how the load settled; a sentence no step's template
+    says (a record from an older pbgrade) stays as the record words it, marked as English."""
+    told = [(wording.retold(sentence), sentence) for sentence in step["behaviours"] if sentence]
+    told.append((_settling(step["load_settling"]), None))
+    in_english = i18n.language() != SOURCE_LANGUAGE
+    items = [f'<li{" lang=en" if in_english and said == sentence else ""}>{_e(said)}</li>' for said, sentence in told
+             if said]
+    return '<ul class="behaviours">' + "".join(items) + "</ul>" if items else ""
 
 
 def _checks_by_step(r):

@@ -5,13 +5,15 @@ A record stays in English whatever the language (it is data, and a re-grade must
 report and the verdict line translate here, when they show it. The quantities' names and reasons come from
 steps' QUANTITIES and profile.explain: one template each for both languages.
 """
+import itertools
 import re
+from functools import cache
 
 from .i18n import N_, _
 from .label import Label
 from .profile import NEEDS_FULL_TEST, explain
 from .record import ABORTED, ABORTED_BY_OPERATOR, COMPLETE, RIG_STOPS, STOPPED_BY_RIG, UNFINISHED, outcome
-from .steps import QUANTITIES
+from .steps import QUANTITIES, SAYINGS
 
 STEP_TYPES = {"no_load": N_("no-load output voltage"), "rest": N_("rest without load"),
               "load_regulation": N_("load regulation and ripple"), "over_current": N_("over-current protection"),
@@ -63,6 +65,26 @@ def grade(record):
     """The grade as a word of the language, and " (PASS)" after a grade that does not say it itself (B)."""
     passed = outcome(record).strip(" ()")
     return shown(GRADES, record["grade"]) + (f" ({shown(GRADES, passed)})" if passed else "")
+
+
+def retold(sentence):
+    """A step's sentence about the unit (a behaviour, as the record keeps it in English) in the language in use:
+    the template that says it (steps.SAYINGS), translated, its values re-told in turn; as kept if none does."""
+    for template, pattern in _sayings():
+        found = pattern.fullmatch(sentence)
+        if found:
+            return _(template).format(**{name: retold(value) for name, value in found.groupdict().items()})
+    return sentence
+
+
+@cache
+def _sayings():
+    """Each template with the pattern that reads its values back out of the English it printed."""
+    def pattern(template):
+        pieces = re.split(r"{(\w+)}", template)
+        return re.compile("".join(f"(?P<{piece}>.+?)" if odd else re.escape(piece)
+                                  for odd, piece in zip(itertools.cycle((False, True)), pieces)))
+    return tuple((template, pattern(template)) for template in SAYINGS)
 
 
 def reasons(record):

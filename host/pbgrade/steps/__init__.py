@@ -8,13 +8,15 @@ Measurements are plain numbers (None: not measured); behaviours are
 sentences for the record: what the unit did that is worth knowing but is not
 a failure (a unit switching itself off without load).
 """
-from . import discharge, load_regulation, no_load, over_current, rest, short_circuit
+from . import discharge, load_regulation, no_load, over_current, rest, shared, short_circuit
 from .discharge import FULL_DISCHARGE
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHARGE: what the runner uses
 
 TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "over_current": over_current,
          "short_circuit": short_circuit, "discharge": discharge}
 QUANTITIES = {name: quantity for kind in TYPES.values() for name, quantity in kind.QUANTITIES.items()}
+# every sentence a step may say about the unit (its behaviours), for wording.retold
+SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_current.SAYINGS + short_circuit.SAYINGS
 
 
 def plan(step, label, options):

@@ -58,6 +58,10 @@ QUANTITIES = {
     "short_energy_wh": Quantity(N_("energy in the short discharge"),
                                 plain(N_("delivered {value} in the short discharge"), " Wh", 2), "Wh"),
 }
+STILL_ON = N_("the output was still at {volts} V when the test ended below its end-of-discharge voltage: the unit's "
+              "own over-discharge cut-off was not reached")
+COLLAPSED = N_("the output collapsed after {seconds} s at the rated current")
+SAYINGS = (STILL_ON, COLLAPSED)  # what it says the unit did (shared.SAYINGS)
 # what a discharge to the end measures, and what a timed one does
 FULL_DISCHARGE = ("capacity_mah", "energy_wh", "efficiency", "capacity_ratio", "min_voltage_v", "max_voltage_v",
                   "mean_voltage_v", "voltage_ratio_min", "voltage_ratio_max", "duration_s", "samples_lost",
@@ -124,9 +128,7 @@ def measure(step, evaluation, plan_, label):
         last_v = evaluation.last[1] if evaluation.last else 0.0
         m["stopped_by_itself"] = int(last_v < OFF_V)
         cut_by_test = t_end is not None and t_end["name"] == "end_voltage"
-        words = [] if last_v < OFF_V or not cut_by_test else [
-            f"the output was still at {last_v:.2f} V when the test ended below its end-of-discharge voltage: "
-            f"the unit's own over-discharge cut-off was not reached"]
+        words = [] if last_v < OFF_V or not cut_by_test else [STILL_ON.format(volts=f"{last_v:.2f}")]
         return Outcome(m, words)
     # a short discharge: never a capacity, only what minutes can tell
     t, v, i = evaluation.samples()
@@ -141,5 +143,5 @@ def measure(step, evaluation, plan_, label):
         m["voltage_ratio_max"] = evaluation.voltage.sustained_max_v / label.rated_output_v
     if loaded.sum() >= 10:
         m["voltage_slope_v_per_min"] = float(np.polyfit(t[loaded] / 60, v[loaded], 1)[0])
-    words = [f"the output collapsed after {t_end['t_s']:.0f} s at the rated current"] if collapsed else []
+    words = [COLLAPSED.format(seconds=f"{t_end['t_s']:.0f}")] if collapsed else []
     return Outcome(m, words)

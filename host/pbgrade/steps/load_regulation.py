@@ -22,6 +22,14 @@ QUANTITIES = {
                                      plain(N_("at light load the output read {value}"), " V", 2), "V"),
 }
 
+OFF_AT_RATED = N_("the output was off at the rated current: regulation not measured")
+RIPPLE = N_("ripple and noise at the rated current: {pp} mV peak to peak, {rms} mV RMS, seen from DC to {hz} Hz "
+            "(sensor noise included); switching ripple above that needs an oscilloscope")
+RIPPLE_AVERAGED = N_("ripple and noise at the rated current: {pp} mV peak to peak, {rms} mV RMS, seen from DC to "
+                     "{hz} Hz, each reading averaged over {ms} ms (sensor noise included); switching ripple above "
+                     "that needs an oscilloscope")
+SAYINGS = (OFF_AT_RATED, RIPPLE, RIPPLE_AVERAGED)  # what it says the unit did (shared.SAYINGS)
+
 
 def measures(settings):
     return tuple(QUANTITIES)
@@ -51,7 +59,7 @@ def measure(step, evaluation, plan_, label):
          "load_regulation": None if None in (light, loaded) else (light - loaded) / light,
          "ripple_mv_pp": None, "noise_mv_rms": None}
     if not loaded:
-        return Outcome(m, ["the output was off at the rated current: regulation not measured"])
+        return Outcome(m, [OFF_AT_RATED])
     return Outcome(m, _ripple(t, v, seconds, evaluation, m))
 
 
@@ -72,8 +80,6 @@ def _ripple(t, v, seconds, evaluation, m):
     m["noise_mv_rms"] = float(residual.std() * 1000)
     ident = evaluation.identity
     window_ms = ident.sensor_period_us / 1000 if ident else None
-    seen = f"{1e6 / evaluation.period_us / 2:g} Hz"
-    averaged = f", each reading averaged over {window_ms:g} ms" if window_ms else ""
-    return [f"ripple and noise at the rated current: {m['ripple_mv_pp']:.1f} mV peak to peak, "
-            f"{m['noise_mv_rms']:.1f} mV RMS, seen from DC to {seen}{averaged} (sensor noise included); "
-            f"switching ripple above that needs an oscilloscope"]
+    seen = {"pp": f"{m['ripple_mv_pp']:.1f}", "rms": f"{m['noise_mv_rms']:.1f}",
+            "hz": f"{1e6 / evaluation.period_us / 2:g}"}
+    return [RIPPLE_AVERAGED.format(**seen, ms=f"{window_ms:g}") if window_ms else RIPPLE.format(**seen)]
