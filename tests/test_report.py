@@ -158,6 +158,21 @@ def test_what_the_unit_did_is_retold_from_the_templates_that_said_it(runs):
     assert "过流保护在 3.36 A（额定电流的 160%）时于 0.1 s 内动作；8.0 s 后输出恢复（自动恢复）" in chinese
 
 
+def test_an_operators_stop_is_retold_too(runs):
+    _, records, _homes = runs
+    stopped = records["stopped"]
+    by_operator = ("stopped by the operator after 0.4 min of test time, in step 3 of 4 (over_current): an aborted run "
+                   "is never passed; on what it measured until then it grades FAIL")
+    record = {**stopped, "status": "aborted by operator",
+              "verdict": {**stopped["verdict"], "reasons": [by_operator, *stopped["verdict"]["reasons"][1:]]}}
+    try:
+        i18n.use("zh-CN")
+        first = wording.reasons(record)[0]
+    finally:
+        i18n.use("en")
+    assert first == "测试 0.4 min 后由操作员在第 3 步（共 4 步，过流保护）停止：中止的测试一律不判为合格；按此前的测量结果，等级为不合格"
+
+
 def test_the_verdict_line_speaks_the_language(runs):
     _, records, _homes = runs
     try:
