@@ -14,12 +14,13 @@ import argcomplete
 
 from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
+from .journal import RunFolderError
 from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
-from .replay import check_resumable, find_run, plans_from_meta, regrade, run_inputs
+from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
@@ -39,7 +40,7 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError)
+               deploy.DeployError, settings.SettingsError, RunFolderError)
 
 
 def main(argv=None):
@@ -112,14 +113,14 @@ def _parser():
     sub.add_parser("profiles", help="list the grading profiles").set_defaults(func=cmd_profiles)
 
     rs = sub.add_parser("resume", help="go on with a run whose host stopped (crash, kill, power cut)")
-    rs.add_argument("run", help="run id or run directory")
+    rs.add_argument("run", help=RUN_HELP)
     rs.add_argument("--port", help="the rig's port, if it changed (default: the run's)")
     rs.add_argument("--json", type=Path)
     rs.set_defaults(func=cmd_resume)
 
     rg = sub.add_parser("regrade", help="rebuild a run's result from its journal and its own label, method and "
                                         "profile (kept in the run's folder)")
-    rg.add_argument("run", help="run id or run directory")
+    rg.add_argument("run", help=RUN_HELP)
     rg.add_argument("--profile", help="grade with this profile (name or file) instead of the run's; the record "
                                       "says so")
     rg.add_argument("--label", help="grade against this label file instead of the run's; the record says so")
