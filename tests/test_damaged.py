@@ -229,3 +229,13 @@ def test_a_data_folder_that_cannot_be_written_is_one_line_before_a_test_starts(t
     for argv in (["run", "--rig", "sim"], ["history"], ["regrade", "last"]):
         code, _, err = pbgrade_here(monkeypatch, capsys, folder, *argv)
         assert one_line(code, err) and f"data folder {folder}" in err and "PBGRADE_DATA" in err, err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "a folder"])
+def test_a_run_database_that_cannot_be_used_is_one_line_before_a_test_starts(tmp_path, monkeypatch, capsys, damage):
+    database = tmp_path / "data" / "runs.sqlite"
+    database.parent.mkdir()
+    database.mkdir() if damage == "a folder" else database.write_bytes(garbled(bytes(range(256))) * 8)
+    for argv in (["run", "--rig", "sim"], ["history"], ["export", "--summary", tmp_path / "s.csv"]):
+        code, _, err = pbgrade_here(monkeypatch, capsys, tmp_path / "data", *argv)
+        assert one_line(code, err) and str(database) in err, err

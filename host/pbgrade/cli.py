@@ -26,7 +26,7 @@ from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
-from .store import Store
+from .store import Store, StoreError
 from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
@@ -40,7 +40,8 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError, RunFolderError)
+               deploy.DeployError, settings.SettingsError, RunFolderError,
+               StoreError)
 
 
 def main(argv=None):
@@ -146,6 +147,7 @@ def cmd_run(args):
     label, method, profile = checked_test(rig, label_path, args.method, args.profile)
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
+    Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
         if sim:  # the sim's rig names its own external load
