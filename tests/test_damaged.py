@@ -196,6 +196,15 @@ def test_every_input_file_that_is_no_text_is_one_line(real_run, tmp_path, monkey
     assert one_line(code, err) and (str(bad) in err or bad.name.removesuffix(".toml") in err), err
 
 
+@pytest.mark.parametrize("text", ["dut = 5\n", 'cell = 5\n[dut]\nkind = "model"\n'])
+def test_a_field_where_a_table_belongs_is_one_line(tmp_path, monkeypatch, capsys, text):
+    model = tmp_path / "unit.toml"
+    model.write_text(text)
+    code, _, err = pbgrade_here(monkeypatch, capsys, tmp_path / "data", "run", "--rig", "sim", "--sim-dut", model,
+                                "--label", HONEST_LABEL)
+    assert one_line(code, err) and "is not a table (got 5)" in err, err
+
+
 @pytest.mark.parametrize("kind", [*DAMAGED_FILES, "unreadable"])
 def test_a_curve_or_settings_file_that_is_no_text_is_one_line(tmp_path, monkeypatch, capsys, kind):
     (tmp_path / "curve").mkdir()

@@ -92,6 +92,9 @@ class Fields:
 
     def __init__(self, table: dict, where: str, error: type[Exception], lines: Lines | None = None,
                  header_line: int | None = None):
+        if not isinstance(table, dict):  # `cell = 5` where a [cell] table belongs
+            raise error(f"{where} is not a table (got {table!r}): write it as a [table] header with its fields "
+                        f"under it")
         self.table, self.where, self.error = table, where, error
         self.lines, self.header_line = lines, header_line
 
