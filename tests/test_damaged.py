@@ -41,8 +41,9 @@ def garbled(data):
     return bytes((b * 7 + 13) & 0xFF for b in data)
 
 
-FILES = ("meta.json", "record.json", "rx-0-identify.bin", "rx-1-no_load.bin", "rx-2-load_regulation.bin",
-         "rx-3-over_current.bin", "rx-4-discharge.bin")
+FILES = ("meta.json", "record.json", "inputs/label.toml", "inputs/method.toml", "inputs/profile.toml",
+         "rx-0-identify.bin", "rx-1-no_load.bin", "rx-2-load_regulation.bin", "rx-3-over_current.bin",
+         "rx-4-discharge.bin")
 FILE_DAMAGES = {
     "deleted": lambda path: path.unlink(),
     "empty": lambda path: path.write_bytes(b""),
@@ -66,26 +67,29 @@ META_DAMAGES = {
 
 
 def corpus():
-    """name -> damage(run_dir), and whether it must be refused: a step journal cut short or garbled after
+    """name -> (damage(run_dir), the commands that must refuse it). A step journal cut short or garbled after
     the identify step is still re-graded from what it holds (what it lost, issue 21's journal manifest will
     tell); the last step's journal deleted leaves a run that stopped a step earlier; record.json is read
-    only by report."""
+    only by report, which reads the run's own label, method and profile (inputs/) only without it."""
     cases = {}
     for name in FILES:
         for how, damage in FILE_DAMAGES.items():
             later_step = name.startswith("rx-") and not name.startswith("rx-0")
-            refused = not later_step or (how == "deleted" and name != FILES[-1])
+            refused = set() if later_step and (how != "deleted" or name == FILES[-1]) else set(RUN_COMMANDS)
             if name == "record.json":
-                refused = how != "deleted" and "report"  # deleted, report rebuilds it from the journal
+                refused = set() if how == "deleted" else {"report"}  # deleted, report rebuilds it
+            if name.startswith("inputs/"):
+                refused = {"regrade", "resume"}
             cases[f"{name} {how}"] = (lambda run_dir, name=name, damage=damage: damage(run_dir / name), refused)
+    every = set(RUN_COMMANDS)
     for how, edit in META_DAMAGES.items():
-        cases[f"meta.json {how}"] = (lambda run_dir, edit=edit: edit_meta(run_dir, edit), True)
-    cases["meta.json a list"] = (lambda run_dir: (run_dir / "meta.json").write_text("[1]"), True)
-    cases["only meta.json"] = (lambda run_dir: [p.unlink() for p in run_dir.iterdir() if p.name != "meta.json"],
-                               True)
-    cases["a stray rx file"] = (lambda run_dir: (run_dir / "rx-x-copy.bin").write_bytes(b"\0"), True)
+        cases[f"meta.json {how}"] = (lambda run_dir, edit=edit: edit_meta(run_dir, edit), every)
+    cases["meta.json a list"] = (lambda run_dir: (run_dir / "meta.json").write_text("[1]"), every)
+    cases["only meta.json"] = (lambda run_dir: [p.unlink() for p in run_dir.glob("*.*") if p.name != "meta.json"],
+                               every)
+    cases["a stray rx file"] = (lambda run_dir: (run_dir / "rx-x-copy.bin").write_bytes(b"\0"), every)
     cases["meta.json a folder"] = (lambda run_dir: ((run_dir / "meta.json").unlink(),
-                                                    (run_dir / "meta.json").mkdir()), True)
+                                                    (run_dir / "meta.json").mkdir()), every)
     return cases
 
 
@@ -117,7 +121,7 @@ def test_every_run_command_answers_a_damaged_folder_in_one_line(real_run, tmp_pa
     damage_it(run_dir)
     monkeypatch.chdir(tmp_path)
     code, _, err = pbgrade_here(monkeypatch, capsys, data, command, real_run.name, *RUN_COMMANDS[command])
-    if refused is True or refused == command:
+    if command in refused:
         assert one_line(code, err), err
         assert NO_PORT not in err.splitlines()[-1]  # refused for the damage, not for the port resume would use
     else:  # rebuilt from what there is; resume then fails on the port, in one line
