@@ -42,14 +42,15 @@ def _run_named(run):
         raise RunFolderError(f"no runs yet in {runs}: run a test first, or point PBGRADE_DATA at the data")
     if run == LAST:
         return runs / ids[-1]  # ids start with their UTC start time: the last in order is the latest
-    matching = [i for i in ids if i == run] or [i for i in ids if i.startswith(run) or i.partition("-")[2].startswith(run)]
+    matching = [i for i in ids if i == run] or [
+        i for i in ids if i.startswith(run) or i.partition("-")[2].startswith(run)]  # "-": before the suffix
     if not matching:
         raise RunFolderError(f"no journal for run {run!r} in {runs}: give a run id (`pbgrade history` lists them), "
                              f"a unique start of one, its last 6 characters, `{LAST}`, or a run's folder")
     if len(matching) > 1:
         more = f" and {len(matching) - SHOWN_CANDIDATES} more" if len(matching) > SHOWN_CANDIDATES else ""
-        raise RunFolderError(f"run {run!r} is ambiguous: it could be {', '.join(matching[:SHOWN_CANDIDATES])}{more}: "
-                             f"give more of the id")
+        candidates = ", ".join(matching[:SHOWN_CANDIDATES])
+        raise RunFolderError(f"run {run!r} is ambiguous: it could be {candidates}{more}: give more of the id")
     return runs / matching[0]
 
 

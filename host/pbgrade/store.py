@@ -131,8 +131,9 @@ class Store:
                 self._migrate(db)
                 db.execute("CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)")
         except sqlite3.DatabaseError as e:
+            runs = self.path.parent / "runs"
             raise StoreError(f"the run database {self.path} cannot be used ({e}): move it aside if it is damaged "
-                             f"(each run's folder in {self.path.parent / 'runs'} keeps its journal and record)") from None
+                             f"(each run's folder in {runs} keeps its journal and record)") from None
 
     @contextmanager
     def _connect(self):
