@@ -139,10 +139,8 @@ def test_a_missing_run_or_a_folder_that_is_no_run_is_one_line(tmp_path, monkeypa
 
 def test_a_run_is_named_by_last_a_prefix_or_its_suffix(real_run, tmp_path, monkeypatch, capsys):
     data = tmp_path / "data"
-    run_id = real_run.name
-    stamp, suffix = run_id.split("-")
-    twins = [f"{stamp}-{suffix[:3]}{n}{n}{n}" for n in "09"]  # same start and same first half of the suffix
-    for name in (run_id, *twins):
+    run_id, twin, latest = "20261204T064643Z-a1b2c3", "20261204T064643Z-a1b999", "20261204T070000Z-0e0e0e"
+    for name in (run_id, twin, latest):  # copies of the real run under ids chosen to share starts
         shutil.copytree(real_run, data / "runs" / name)
         edit_meta(data / "runs" / name, lambda meta: meta.update(run_id=name))
 
@@ -151,12 +149,14 @@ def test_a_run_is_named_by_last_a_prefix_or_its_suffix(real_run, tmp_path, monke
         assert code in (0, 1), err
         return json.loads((tmp_path / "r.json").read_text())["run_id"]
 
-    assert {regraded(name) for name in (run_id, suffix, suffix[:4], f"{stamp}-{suffix[:4]}")} == {run_id}
-    assert regraded("last") == max(run_id, *twins)  # ids start with their start time: the latest
-    for ambiguous in (stamp, suffix[:3]):
+    assert {regraded(name) for name in (run_id, "a1b2c3", "a1b2", "20261204T064643Z-a1b2")} == {run_id}
+    assert regraded("last") == latest  # ids start with their start time: the latest is the last in order
+    assert regraded("20261204T07") == latest
+    for ambiguous, candidates in (("20261204T06", (run_id, twin)), ("a1b", (run_id, twin)),
+                                  ("2026", (run_id, twin, latest))):
         code, _, err = pbgrade_here(monkeypatch, capsys, data, "regrade", ambiguous)
-        assert one_line(code, err) and "ambiguous" in err and all(name in err for name in (run_id, *twins)), err
-    code, _, err = pbgrade_here(monkeypatch, capsys, data, "regrade", "ffffff")
+        assert one_line(code, err) and "ambiguous" in err and all(name in err for name in candidates), err
+    code, _, err = pbgrade_here(monkeypatch, capsys, data, "regrade", "zzzzzz")
     assert one_line(code, err) and "last" in err, err
 
 
