@@ -235,7 +235,7 @@ def test_live_on_a_terminal_redraws_and_keeps_a_line_per_step(monkeypatch):
             live.update(quick.steps[n], ev)
     text = out.getvalue()
     assert "\x1b[" in text and "step 2/4: load regulation" in text
-    assert "step 1/4 no-load output voltage ended" in text and "step 2/4 load regulation ended" in text
+    assert "step 1/4 no-load output voltage ended" in text and "step 2/4 load regulation and ripple ended" in text
     assert "[/]" not in text and "[dim]" not in text and "[cyan]" not in text  # lines printed under a live panel
 
 

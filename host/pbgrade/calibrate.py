@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from .evaluate import UNCALIBRATED, Evaluation
 from .link import IDLE_CONFIG, RigError, collect, command, open_rig
+from .tomlcheck import read_json
 
 MIN_VOLTAGE_SPAN_V = 0.5  # closer than this, a voltage offset is not determined
 
@@ -52,8 +53,20 @@ def fit(measured, reference, what, allow_offset):
     return gain, offset
 
 
+def _history(path):
+    """The rig's calibrations so far, oldest first."""
+    if not path.exists():
+        return []
+    todo = "move it aside: the next calibration then starts a new history"
+    history = read_json(path, CalibrationError, todo)
+    if not isinstance(history, list):
+        raise CalibrationError(f"{path}: is damaged (not a list of calibrations): {todo}")
+    return history
+
+
 def calibrate(port, points_a, seconds, ask, history_file):
     """Run the procedure; returns the calibration the device now holds."""
+    history = _history(history_file)  # first: a damaged history is refused before any current flows
     with open_rig(port) as (link, device):
         measured, reference = [], []
         for k, amps in enumerate(points_a, start=1):
@@ -75,7 +88,6 @@ def calibrate(port, points_a, seconds, ask, history_file):
               "voltage_method": "two-point" if two_point_v else "gain only (the points were at one voltage)",
               "points": [{"load_a": a, "measured_v": m[0], "measured_a": m[1], "reference_v": r[0],
                           "reference_a": r[1]} for a, m, r in zip(points_a, measured, reference)]}
-    history = json.loads(history_file.read_text()) if history_file.exists() else []
     history_file.parent.mkdir(parents=True, exist_ok=True)
     history_file.write_text(json.dumps(history + [result], indent=1))
     return result

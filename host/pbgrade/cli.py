@@ -14,18 +14,19 @@ import argcomplete
 
 from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
 from .calibrate import CalibrationError, calibrate
+from .journal import RunFolderError
 from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
-from .replay import check_resumable, find_run, plans_from_meta, regrade, run_inputs
+from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
-from .store import Store
+from .store import Store, StoreError
 from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
@@ -39,7 +40,8 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError)
+               deploy.DeployError, settings.SettingsError, RunFolderError,
+               StoreError)
 
 
 def main(argv=None):
@@ -112,14 +114,14 @@ def _parser():
     sub.add_parser("profiles", help="list the grading profiles").set_defaults(func=cmd_profiles)
 
     rs = sub.add_parser("resume", help="go on with a run whose host stopped (crash, kill, power cut)")
-    rs.add_argument("run", help="run id or run directory")
+    rs.add_argument("run", help=RUN_HELP)
     rs.add_argument("--port", help="the rig's port, if it changed (default: the run's)")
     rs.add_argument("--json", type=Path)
     rs.set_defaults(func=cmd_resume)
 
     rg = sub.add_parser("regrade", help="rebuild a run's result from its journal and its own label, method and "
                                         "profile (kept in the run's folder)")
-    rg.add_argument("run", help="run id or run directory")
+    rg.add_argument("run", help=RUN_HELP)
     rg.add_argument("--profile", help="grade with this profile (name or file) instead of the run's; the record "
                                       "says so")
     rg.add_argument("--label", help="grade against this label file instead of the run's; the record says so")
@@ -145,6 +147,7 @@ def cmd_run(args):
     label, method, profile = checked_test(rig, label_path, args.method, args.profile)
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
+    Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
         if sim:  # the sim's rig names its own external load

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import paths
 from .store import RunFilter, Store, record_field, utc_time
-from .replay import find_run, replay
+from .replay import RUN_HELP, find_run, replay
 from .steps import QUANTITIES
 
 SOURCE_OF_TRUTH = ("The journal (pbgrade-data/runs/RUN_ID/: the configuration and every byte received) stays the "
@@ -42,7 +42,7 @@ def add_commands(subparsers):
         "export", help="write a run's samples, or one row per run, as CSV",
         description="Write CSV: every sample of one run (--samples), or one row per run in the database "
                     "(--summary). " + SOURCE_OF_TRUTH)
-    p.add_argument("run", nargs="?", help="with --samples: run id or run directory")
+    p.add_argument("run", nargs="?", help=f"with --samples: {RUN_HELP}")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--samples", type=Path, metavar="FILE.csv",
                       help=f"every sample of RUN, as it was integrated: {SAMPLE_COLUMNS} (step: the journal's "

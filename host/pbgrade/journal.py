@@ -11,12 +11,25 @@ FSYNC_INTERVAL_S and at close (a power cut loses at most that much).
 """
 import json
 import os
+import re
 import time
+from datetime import datetime
 from pathlib import Path
+
+from .tomlcheck import read_json
 
 FSYNC_INTERVAL_S = 5.0
 INPUTS = "inputs"  # the folder of a run's own copies of the files that decided it, one per kind
 INPUT_KINDS = ("label", "method", "profile")
+STEP_FILE = re.compile(r"rx-(\d+)-(\w+)\.bin")
+RESTORE = "restore the run's folder from a backup; without it the run cannot be re-read"
+# what a re-grade and a resume read from meta.json: key -> the kinds it may be
+META_KINDS = {"run_id": (str,), "started_at": (str,), "port": (str,), "method": (str,), "plans": (list,),
+              "label_path": (str,), "profile": (str,), "rig": (dict,)}
+
+
+class RunFolderError(Exception):
+    """A run's folder is missing, partial or damaged: the message names the file and what to do."""
 
 
 class Journal:
@@ -83,12 +96,60 @@ def input_file(run_dir, kind):
 
 
 def read_meta(run_dir):
-    return json.loads((Path(run_dir) / "meta.json").read_text())
+    """A run's meta.json, checked: every field a re-grade or a resume reads is there and of its kind, so a
+    damaged one is one line (RunFolderError), never a KeyError or TypeError deep in a replay."""
+    path = Path(run_dir) / "meta.json"
+    meta = read_json(path, RunFolderError, RESTORE)
+    problem = _meta_problem(meta)
+    if problem:
+        raise RunFolderError(f"{path}: is damaged ({problem}): {RESTORE}")
+    return meta
+
+
+def read_record(run_dir):
+    """The record a run saved (record.json), or None if it saved none; RunFolderError if it is damaged."""
+    path = Path(run_dir) / "record.json"
+    if not path.exists():
+        return None
+    todo = "delete it: the run's result is then rebuilt from its journal (`pbgrade regrade`, `pbgrade report`)"
+    record = read_json(path, RunFolderError, todo)
+    if not (isinstance(record, dict) and isinstance(record.get("run_id"), str)):
+        raise RunFolderError(f"{path}: is damaged (not a run's record): {todo}")
+    return record
+
+
+def _meta_problem(meta):
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    for key, kinds in META_KINDS.items():
+        if not isinstance(meta.get(key), kinds):
+            return f"{key} is {'missing' if key not in meta else f'{meta[key]!r}'}"
+    try:
+        datetime.fromisoformat(meta["started_at"])
+    except ValueError:
+        return f"started_at {meta['started_at']!r} is not a time"
+    rig = meta["rig"]
+    if not all(isinstance(rig.get(table), dict) for table in ("rig", "load", "limits")):
+        return "its rig lacks its [rig], [load] or [limits] table"
+    return None
 
 
 def step_files(run_dir):
-    """The received-bytes file of each step, in the order the steps ran."""
-    return sorted(Path(run_dir).glob("rx-*.bin"), key=lambda p: int(p.name.split("-")[1]))
+    """The received-bytes file of each step, in the order the steps ran; RunFolderError if one is missing
+    between them or a file is not one the journal writes."""
+    files = sorted(Path(run_dir).glob("rx-*.bin"))
+    numbered = {}
+    for path in files:
+        match = STEP_FILE.fullmatch(path.name)
+        if match is None:
+            raise RunFolderError(f"{path}: is not a file pbgrade's journal writes (rx-N-STEP.bin): move it out "
+                                 f"of the run's folder")
+        numbered[int(match[1])] = path
+    missing = sorted(set(range(len(numbered))) - set(numbered))
+    if missing:
+        raise RunFolderError(f"{run_dir}: the journal of step {missing[0]} (rx-{missing[0]}-*.bin) is missing: "
+                             f"{RESTORE}")
+    return [numbered[n] for n in sorted(numbered)]
 
 
 def read_received(path, chunk_size=1 << 20):

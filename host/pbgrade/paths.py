@@ -8,6 +8,7 @@ import system finds them either way, as real files on disk: the simulator runs t
 A rig, method, profile or simulated unit named on the command line is, in this order: a file at that path,
 the user's file of that name in config_dir() (rigs/, methods/, profiles/, duts/), the shipped one."""
 import importlib.util
+import tempfile
 from pathlib import Path
 
 from . import settings
@@ -35,8 +36,19 @@ SHIPPED = {"rigs": RIGS, "methods": METHODS, "profiles": PROFILES, "duts": DUTS}
 
 def data_dir():
     """Results, journals and the run database: $PBGRADE_DATA, else the settings' `data`, else the platform's
-    data folder (Linux: ~/.local/share/pbgrade)."""
-    return settings.data_dir()[0]
+    data folder (Linux: ~/.local/share/pbgrade). Made if missing and tried with a file: one that cannot be
+    written is one line (SettingsError) before any command starts, not a traceback once a test has run."""
+    folder, source = settings.data_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        why = "it is a file, not a folder" if folder.is_file() else e.strerror
+        raise settings.SettingsError(
+            f"the data folder {folder} ({source}) cannot be written ({why}): point $PBGRADE_DATA or the "
+            f"settings' data (`pbgrade config`) at a folder you can write") from None
+    return folder
 
 
 def sim_flash(rig):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import paths, steps, wire
 from .evaluate import Evaluation
-from .journal import INPUT_KINDS, INPUTS, input_file, read_meta, read_received, step_files
+from .journal import INPUT_KINDS, INPUTS, RESTORE, RunFolderError, input_file, read_meta, read_received, step_files
 from .label import load_label
 from .link import IDLE_CONFIG, RigError
 from .method import load_method
@@ -20,19 +20,55 @@ from .record import UNFINISHED, build_record
 from .series import JournalStep
 
 
+LAST = "last"  # names the latest run wherever a run is named
+RUN_HELP = f"the run: its id, a unique start of it, its last 6 characters, `{LAST}` (the latest), or its folder"
+SHOWN_CANDIDATES = 5
+
+
 def find_run(run):
-    """A run's journal directory, from its id or its path, and its meta; RigError if it has none."""
-    run_dir = Path(run)
-    if not run_dir.is_dir():
-        run_dir = paths.data_dir() / "runs" / run
-    if not (run_dir / "meta.json").is_file():
-        raise RigError(f"no journal for run {run!r}: give a run id from the database or a run directory")
+    """A run's journal directory and its checked meta, from its path, its id, a unique start of its id, its
+    random suffix ("a1b2c3", or a unique start of it) or `last`; RunFolderError if there is none, several
+    or its folder is damaged."""
+    run_dir = Path(run) if Path(run).is_dir() else _run_named(run)
+    if not (run_dir / "meta.json").exists():
+        raise RunFolderError(f"{run_dir}: has no meta.json: not a run's folder, or a damaged one ({RESTORE})")
     return run_dir, read_meta(run_dir)
 
 
+def _run_named(run):
+    runs = paths.data_dir() / "runs"
+    ids = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    if not ids:
+        raise RunFolderError(f"no runs yet in {runs}: run a test first, or point PBGRADE_DATA at the data")
+    if run == LAST:
+        return runs / ids[-1]  # ids start with their UTC start time: the last in order is the latest
+    matching = [i for i in ids if i == run] or [
+        i for i in ids if i.startswith(run) or i.partition("-")[2].startswith(run)]  # "-": before the suffix
+    if not matching:
+        raise RunFolderError(f"no journal for run {run!r} in {runs}: give a run id (`pbgrade history` lists them), "
+                             f"a unique start of one, its last 6 characters, `{LAST}`, or a run's folder")
+    if len(matching) > 1:
+        more = f" and {len(matching) - SHOWN_CANDIDATES} more" if len(matching) > SHOWN_CANDIDATES else ""
+        candidates = ", ".join(matching[:SHOWN_CANDIDATES])
+        raise RunFolderError(f"run {run!r} is ambiguous: it could be {candidates}{more}: give more of the id")
+    return runs / matching[0]
+
+
 def plans_from_meta(meta):
-    """The steps' plans as the run made them, which its journal's meta keeps."""
-    return [steps.Plan(**p) for p in meta["plans"]]
+    """The steps' plans as the run made them, which its journal's meta keeps; RunFolderError if one is not
+    a plan pbgrade made (a damaged meta)."""
+    plans = []
+    for number, fields in enumerate(meta["plans"], start=1):
+        try:
+            plan = steps.Plan(**fields)
+        except TypeError:
+            plan = None
+        if not (plan and isinstance(plan.config, dict) and all(isinstance(v, int) for v in plan.config.values())
+                and plan.config.get("period_us", 0) > 0):
+            raise RunFolderError(f"{meta['run_id']}: meta.json is damaged (the plan of step {number} is not one "
+                                 f"pbgrade made): {RESTORE}")
+        plans.append(plan)
+    return plans
 
 
 def run_inputs(run_dir, meta, label=None, profile=None):
@@ -89,8 +125,20 @@ def replay_all(run_dir, plans, on_samples=None):
     closed once the next one is made, so the batches come in the steps' order; the last is left open,
     as a resumed run goes on with it: closing it hands on its last batch."""
     files = step_files(run_dir)
+    if not files:
+        raise RunFolderError(f"{run_dir}: holds no data received from the rig: the run stopped before its first "
+                             f"step, so there is nothing to rebuild or go on with; start a new run")
+    if len(files) > len(plans) + 1:
+        raise RunFolderError(f"{run_dir}: has the journals of {len(files) - 1} steps but meta.json plans "
+                             f"{len(plans)}: {RESTORE}")
     device = Evaluation(IDLE_CONFIG)
     _feed_file(files[0], device)
+    if device.identity is None or device.calibration is None:
+        if files[0].stat().st_size == 0:
+            raise RunFolderError(f"{files[0]}: is empty: the run stopped before the rig answered, so there is "
+                                 f"nothing to rebuild or go on with; start a new run")
+        raise RunFolderError(f"{files[0]}: is damaged (it holds no identity and calibration from the rig, "
+                             f"which scale every sample): {RESTORE}")
     evaluations = [device]
     for number, (plan, path) in enumerate(zip(plans, files[1:]), start=1):
         step = JournalStep(number, path.stem.split("-", 2)[2], plan.config["period_us"] / 1e6)

@@ -9,7 +9,6 @@ SVG), so it reads the same offline, archived, or mailed; Chromium prints
 it to PDF because a browser is what lays the page out anyway.
 """
 import html
-import json
 import shutil
 import subprocess
 import tempfile
@@ -22,9 +21,10 @@ from babel.dates import format_date, format_datetime
 from . import i18n, paths, plots, settings, steps, wording
 from .i18n import N_, SOURCE_LANGUAGE, _
 from .wire import END_EVENTS
+from .journal import read_record
 from .profile import NEEDS_FULL_TEST
 from .record import COMPLETE, verdict_kind
-from .replay import find_run, regrade
+from .replay import RUN_HELP, find_run, regrade
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -82,7 +82,7 @@ def add_commands(subparsers):
                                           "rig, its calibration and the data's integrity, in one HTML file "
                                           "that loads nothing from outside. Samples come from the run's "
                                           "journal, the source of truth.")
-    p.add_argument("run", help="run id or run directory")
+    p.add_argument("run", help=RUN_HELP)
     p.add_argument("--out", type=Path, help="the HTML file (default: RUN_ID.html in the current directory)")
     p.add_argument("--pdf", action="store_true",
                    help="also print it to PDF beside the HTML (needs a Chromium-family browser: chromium, Chrome, "
@@ -106,9 +106,9 @@ def cmd_report(args):
 def _record(run_dir):
     """The run's saved record, and its samples for the plots (plots.RunTraces), from one replay of its
     journal; for a run that never saved a record (killed, not resumed), that replay rebuilds it."""
-    saved = run_dir / "record.json"
-    if saved.is_file():
-        return json.loads(saved.read_text(encoding="utf-8")), plots.collect(run_dir)
+    saved = read_record(run_dir)
+    if saved is not None:
+        return saved, plots.collect(run_dir)
     traces = plots.RunTraces()
     return regrade(run_dir, on_samples=traces.add), traces
 

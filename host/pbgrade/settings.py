@@ -58,7 +58,7 @@ def load():
     if not path.exists():
         return {}
     data = read_toml(path, SettingsError)
-    fields = Fields(data, f"{path}:", SettingsError, Lines(path))
+    fields = Fields(data, f"{path}:", SettingsError, Lines(path, SettingsError))
     fields.no_unknown(tuple(FIELDS))
     for name, (kind, _) in FIELDS.items():
         if kind == "texts" and name in data and not (

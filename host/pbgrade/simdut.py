@@ -11,7 +11,7 @@ rigs/sim/duts/honest-10000.toml). Both become the plain dict the simulator
 import csv
 
 from . import paths
-from .tomlcheck import Fields, read_toml
+from .tomlcheck import Fields, read_text, read_toml
 
 # section -> field -> (kind, required, low, high)
 MODEL = {
@@ -59,8 +59,7 @@ def load_dut(name_or_path):
 
 
 def _curve(path):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(read_text(path, DutError).splitlines()))
     if not rows or [c.strip() for c in rows[0]] != ["delivered_mah", "voltage_v"]:
         raise DutError(f"{path}:1: header must be exactly 'delivered_mah,voltage_v'")
     points = []

@@ -111,18 +111,29 @@ def _write_ahead_log(db, tries=200):
     raise sqlite3.OperationalError(f"database is locked: could not switch it to WAL in {tries} tries")
 
 
+class StoreError(Exception):
+    """The run database cannot be used: one line saying why and what to do."""
+
+
 class Store:
     """All runs in one SQLite file. WAL and a busy timeout let a runner write while others read."""
 
     def __init__(self, path):
+        """Open (or make) the database; one that cannot be used (not a database, read-only) is one line of
+        StoreError here, before a command does anything else."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            _write_ahead_log(db)
-            columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
-            db.execute(f"CREATE TABLE IF NOT EXISTS runs ({columns}, record_json TEXT NOT NULL)")
-            self._migrate(db)
-            db.execute("CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)")
+        try:
+            with self._connect() as db:
+                _write_ahead_log(db)
+                columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
+                db.execute(f"CREATE TABLE IF NOT EXISTS runs ({columns}, record_json TEXT NOT NULL)")
+                self._migrate(db)
+                db.execute("CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)")
+        except sqlite3.DatabaseError as e:
+            runs = self.path.parent / "runs"
+            raise StoreError(f"the run database {self.path} cannot be used ({e}): move it aside if it is damaged "
+                             f"(each run's folder in {runs} keeps its journal and record)") from None
 
     @contextmanager
     def _connect(self):

@@ -1,16 +1,41 @@
-"""Checked reading of TOML files (labels, profiles, rigs, simulated units): every
-complaint is one line naming the file, the place, the field and the fix."""
+"""Checked reading of the files pbgrade is given or keeps (labels, profiles, rigs, simulated units and their
+curves, settings; a run's meta and record, calibration histories): every complaint is one line naming the file,
+the place, the field and the fix."""
+import json
 import tomllib
 from pathlib import Path
+
+
+def read_text(path: Path, error: type[Exception]) -> str:
+    """A text file's content; a folder, an unreadable, binary or not UTF-8 file becomes one line of `error`.
+    The one place input files are read, so no file can end in a traceback (a UnicodeDecodeError)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise error(f"{path}: cannot be read ({e.strerror}): check the path and its permissions") from None
+    if b"\0" in data:
+        raise error(f"{path}: is not a text file (it holds zero bytes: binary, or UTF-16): "
+                    f"give the text file meant here, saved as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): "
+                    f"save it as UTF-8, or give the file meant here") from None
+
+
+def read_json(path: Path, error: type[Exception], todo: str):
+    """A JSON file pbgrade keeps (a run's meta or record, a rig's calibration history); an unreadable or
+    damaged one becomes one line of `error` ending in todo, what to do about it."""
+    try:
+        return json.loads(read_text(path, error))
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: is damaged (not valid JSON: {e.msg} at line {e.lineno}): {todo}") from None
 
 
 def read_toml(path: Path, error: type[Exception]) -> dict:
     """Parse a TOML file; an unreadable file or bad syntax becomes one line of `error`."""
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise error(f"{path}: cannot be read ({e.strerror}): check the path") from None
+        return tomllib.loads(read_text(path, error))
     except tomllib.TOMLDecodeError as e:
         raise error(f"{path}: is not valid TOML: {e}: fix the syntax there") from None
 
@@ -19,7 +44,7 @@ def read_headed(path: Path, error: type[Exception], head: str, tables: str, head
     """A file of one [head] table and [[tables]]: (lines, top-level Fields, the head's Fields, its texts).
     head_fields: field -> what to write when it is missing; every one is required text."""
     data = read_toml(path, error)
-    lines = Lines(path)
+    lines = Lines(path, error)
     top = Fields(data, f"{path}:", error, lines)
     top.no_unknown((head, tables))
     if not isinstance(data.get(head), dict):
@@ -32,9 +57,9 @@ def read_headed(path: Path, error: type[Exception], head: str, tables: str, head
 class Lines:
     """Where tables and keys sit in a TOML file, so a complaint can name the line."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, error: type[Exception]):
         self.path = path
-        self.lines = Path(path).read_text().splitlines()
+        self.lines = read_text(path, error).splitlines()
 
     def header(self, name: str, occurrence: int = 1) -> int | None:
         """Line number (1-based) of the n-th [name] or [[name]] header."""
@@ -67,6 +92,9 @@ class Fields:
 
     def __init__(self, table: dict, where: str, error: type[Exception], lines: Lines | None = None,
                  header_line: int | None = None):
+        if not isinstance(table, dict):  # `cell = 5` where a [cell] table belongs
+            raise error(f"{where} is not a table (got {table!r}): write it as a [table] header with its fields "
+                        f"under it")
         self.table, self.where, self.error = table, where, error
         self.lines, self.header_line = lines, header_line
 
