@@ -75,3 +75,8 @@ class Board:
     def temperature_raw(self, sensor):
         """A temperature sensor's reading: 0 the load's heatsink, 1 the unit's case."""
         raise NotImplementedError
+
+    def temperature_c(self, sensor):
+        """temperature_raw(sensor) in degC, or None if the rig has no such sensor or it reads at a rail
+        (open or shorted): what the device reports, never used in the sampling loop."""
+        raise NotImplementedError

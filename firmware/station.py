@@ -27,7 +27,7 @@ import load
 import sensors
 import wire
 
-FW_VERSION = (0, 3, 0)
+FW_VERSION = (0, 4, 0)
 CALIBRATION_FILE = "calib.json"  # in the board's flash folder
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
@@ -184,6 +184,7 @@ class Station:
             self.acked = (-1, -1, 0)  # a new host: its numbering starts afresh
             self._identity()
             self.link.send(self.link.msg, wire.pack_calibration(self.link.msg, self.calibration))
+            self._temperatures()
             if self.fault:
                 self._text(2, self.fault)
             self._status()
@@ -479,6 +480,15 @@ class Station:
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
                                self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name)
         self.link.send(self.link.msg, n)
+
+    def _temperatures(self):
+        """Each NTC the rig has, in degC (the board converts; the sampling loop compares raw codes): the
+        host keeps the unit's, read before a run's first load, as the run's ambient temperature."""
+        for sensor in (0, 1):
+            celsius = self.board.temperature_c(sensor)
+            if celsius is not None:
+                centi = max(-32768, min(32767, int(round(celsius * 100))))
+                self.link.send(self.link.msg, wire.pack_temperature(self.link.msg, sensor, centi))
 
     def _ack(self, cmd, seq, result):
         self.acked = (cmd, seq, result)

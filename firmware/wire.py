@@ -20,7 +20,7 @@ import struct
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(2)
+PROTO_VERSION = const(3)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
@@ -51,6 +51,7 @@ STATUS = const(0xA1)
 TEXT = const(0xA2)
 ACCUMULATORS = const(0xA3)
 GONE = const(0xA4)
+TEMPERATURE = const(0xA5)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
 _IDENTITY_FIXED = const(40)  # header and fixed fields; the board's and the rig's names follow
@@ -376,6 +377,13 @@ def pack_accumulators(buf, index, energy, charge):
     buf[0] = ACCUMULATORS
     struct.pack_into("<IQq", buf, 3, index, energy, charge)
     return 23
+
+
+def pack_temperature(buf, sensor, centi_c):
+    """One NTC's reading: sensor 0 the load's heatsink, 1 the unit's case; centi_c in 0.01 degC."""
+    buf[0] = TEMPERATURE
+    struct.pack_into("<Bh", buf, 3, sensor, centi_c)
+    return 6
 
 
 def pack_text(buf, level, message):
