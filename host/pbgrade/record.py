@@ -3,7 +3,7 @@ re-read from the journal), and the grade and statuses a record names."""
 import dataclasses
 from datetime import timezone
 
-from . import settings, steps, wire
+from . import settings, steps, traceability, wire
 from .profile import grade
 
 RECORD_VERSION = 1
@@ -26,12 +26,13 @@ RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
              "sensor_fault": "the sensor stopped answering (check the I2C wiring)"}
 
 
-def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None):
+def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None, trace=None):
     """Everything a report or a later re-grade needs, in plain JSON types, from the identify step's
     evaluation and then each step's that ran (the last one as far as it got).
 
     `station` says where the unit was tested, so a batch can be split by test position: by default
-    this host and the rig; a host driving several channels passes its own ("host/rig/ch2")."""
+    this host and the rig; a host driving several channels passes its own ("host/rig/ch2"). `trace`: what
+    the run was given at its start (the journal's "trace": traceability.given, with its started_local)."""
     for evaluation in evaluations:
         evaluation.close()
     device = evaluations[0]
@@ -45,11 +46,18 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
     end = main.end_event
     integrator = main.integrator
     energy = measurements["energy_wh"]
+    trace = trace or {}
+    started_at = started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    calibration = traceability.calibration(device, trace, (trace.get("started_local") or started_at)[:10])
     return {
         "record_version": RECORD_VERSION,
         "run_id": run_id,
-        "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started_at": started_at,
+        "started_local": trace.get("started_local"),
         "station": station or f"{settings.station_host()}/{rig['rig']['name']}",
+        "operator": trace.get("operator"),
+        "note": trace.get("note"),
+        "ambient": traceability.ambient(trace, device),
         **measurements,
         "cutoff_reason": end["name"] if end else "none",
         "samples_received": integrator.samples,
@@ -61,7 +69,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
             "reasons": reasons,
             "checks": [dataclasses.asdict(check) for check in verdict.checks],
         },
-        "label": label.as_dict(),
+        "label": traceability.label(label, trace),
         "rig": rig,
         "firmware_version": wire.firmware_version(ident) if ident else None,
         "gaps": [{"start_us": start, "end_us": end} for start, end in integrator.gaps],
@@ -85,7 +93,8 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "config": main.config,
         "events": main.events,
         "device": _device(ident),
-        "calibration": device.calibration_record(),
+        "calibration": calibration,
+        "notes": traceability.notes(calibration),
         "chip_accumulators": main.chip_accumulators(),
     }
 

@@ -46,7 +46,7 @@ def regrade(run_dir, label, profile, on_samples=None):
     evaluations = replay_all(run_dir, plans, on_samples)
     started = datetime.fromisoformat(meta["started_at"])
     return build_record(evaluations, method, plans[:len(evaluations) - 1], label, profile, meta["rig"],
-                        meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"))
+                        meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"), meta.get("trace"))
 
 
 def replay(run_dir, on_samples):

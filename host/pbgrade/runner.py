@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import steps
+from . import steps, traceability
 from .journal import Journal
 from .label import Label
 from .link import RigError, collect, command, external_load, open_rig
@@ -35,22 +35,25 @@ class Options:
 
 
 def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None,
-             station=None, plans=None):
+             station=None, plans=None, trace=None, announce=lambda run_id: None):
     """Run a method's steps on one unit; return its record (also kept in the journal).
 
     station: where it was tested, for the record (default: this host and the rig); plans: the
-    steps' plans, if the caller made them already (plans_for)."""
+    steps' plans, if the caller made them already (plans_for); trace: what the run was given
+    (traceability.given); announce(run_id): called once the run's journal exists, before the first step."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     plans = plans if plans is not None else plans_for(method, label, options, rig)
+    trace = {**(trace or {}), "started_local": traceability.local_time(started)}
     journal = Journal(data_root / "runs" / run_id, {
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
-        "profile": profile.path, "rig": rig, "station": station})
+        "profile": profile.path, "rig": rig, "station": station, "trace": trace})
+    announce(run_id)
     load = external_load(rig)
     journal.begin("identify")
     return _run_steps(port, load, journal, [], method, plans, label, profile, rig, run_id, started, progress,
-                      station)
+                      station, trace)
 
 
 def plans_for(method, label, options, rig):
@@ -70,7 +73,7 @@ def resume_test(run_dir, meta, method, plans, label, profile, port=None, progres
     evaluations = replay_all(run_dir, plans)
     return _run_steps(port or meta["port"], external_load(meta["rig"]), journal, evaluations, method, plans,
                       label, profile, meta["rig"], meta["run_id"], datetime.fromisoformat(meta["started_at"]),
-                      progress, meta.get("station"))
+                      progress, meta.get("station"), meta.get("trace"))
 
 
 class Aborted(KeyboardInterrupt):
@@ -83,7 +86,7 @@ class Aborted(KeyboardInterrupt):
 
 
 def _run_steps(port, load, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress,
-               station=None):
+               station=None, trace=None):
     """Run the steps not yet in evaluations (the identify step's first: a new run has none yet), grade,
     record. A step that a resumed run was in goes on first: the device carried on with it while the host
     was away.
@@ -113,7 +116,7 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
     aborted = status == ABORTED_BY_OPERATOR
     if aborted:
         evaluations = replay_all(journal.dir, plans)
-    record = build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station)
+    record = build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station, trace)
     journal.save_record(record)
     if aborted:
         raise Aborted(record)

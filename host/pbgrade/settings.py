@@ -12,7 +12,7 @@ Precedence, first wins: a flag on the command line, then the environment
     data = "D:/pbgrade-data"    # results, journals, runs.sqlite
     browser = "C:/Program Files/Google/Chrome/Application/chrome.exe"  # report --pdf
     sim_link = "socket"         # how the simulated rig is reached: pty or socket
-    operator = "A. Tester"      # kept for later: records do not carry it yet
+    operator = "A. Tester"      # who tests, in every record of run and station (--operator overrides)
     language = "en"             # kept for later: pbgrade speaks English only yet
 """
 import os
@@ -33,7 +33,7 @@ FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` s
     "data": ("text", "results, journals and runs.sqlite"),
     "browser": ("text", "the first Chromium-family browser found: prints report --pdf"),
     "sim_link": ("text", "pty where the platform has one, else socket: how the simulated rig is reached"),
-    "operator": ("text", "none: who tests (kept for later: records do not carry it yet)"),
+    "operator": ("text", "none: who tests, in every record of run and station (--operator overrides it)"),
     "language": ("text", "en: kept for later (pbgrade speaks English only yet)"),
 }
 
@@ -91,6 +91,8 @@ def fill(args):
     chosen = load()
     if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
         args.sim_link = chosen["sim_link"]
+    if "operator" in args and args.operator is None:
+        args.operator = chosen.get("operator")
     if "rig" not in args:
         return
     own_rig = args.rig in (None, chosen.get("rig"))
