@@ -144,7 +144,7 @@ def cmd_run(args):
             raise LabelError("no label given: pass --label LABEL.toml with the figures printed on the unit")
     label, method, profile = checked_test(rig, label_path, args.method, args.profile)
     label = replace(label, serial=args.serial or label.serial)
-    trace = traceability.given(label.serial, args.operator, args.note, traceability.typed_ambient(args.ambient_c),
+    trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()

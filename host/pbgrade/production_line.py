@@ -17,7 +17,8 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings
+from . import paths, settings, traceability
+from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
 from .link import RigError, collect, command, open_rig
 from .rig import channels as rig_channels
@@ -43,11 +44,13 @@ class Channel:
     port: str
     rig: dict  # the rig table of this channel
     station: str
-    state: str = "free"  # free, plug in, testing, remove, broken
+    state: str = "free"  # free, plug in, started, testing, remove, broken
     serial: str | None = None
     detail: str = ""  # the step under test, or the last verdict's reason
     verdict: str | None = None  # PASS / FAIL of the last unit
     done: list = field(default_factory=list)  # run ids tested on this channel
+    calibration_reference: dict | None = None  # its rig's latest calibration here (calibrate.latest_reference)
+    run_id: str | None = None  # of the unit in test
 
 
 def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
@@ -87,8 +90,10 @@ class Session:
     operator; on real hardware a person does both and they do nothing."""
 
     def __init__(self, channels, label, label_path, method, profile, options: Options, show,
-                 plug=lambda channel, serial: None, unplug=lambda channel: None):
+                 plug=lambda channel, serial: None, unplug=lambda channel: None, trace=None):
+        """trace: the shift's operator, note and typed ambient temperature (traceability.given, no serial)."""
         self.channels = channels
+        self.trace = trace or {}
         self.label, self.label_path = label, label_path
         self.method, self.profile, self.options = method, profile, options
         self.show = show  # show(session, channel): a channel changed
@@ -167,7 +172,10 @@ class Session:
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
                               self.profile, channel.rig, replace(self.options), paths.data_dir(), progress,
-                              station=channel.station)
+                              station=channel.station,
+                              trace={**self.trace, "serial": serial,
+                                     "calibration_reference": channel.calibration_reference},
+                              announce=lambda run_id: self._set(channel, "started", run_id=run_id))
         except Aborted as stopped:
             record = stopped.record
         self.store.add(record)
@@ -201,6 +209,8 @@ class PlainView:
     def __call__(self, session, channel):
         what = {"free": "free: scan the next serial number",
                 "plug in": f"{channel.serial}: plug the unit in",
+                "started": f"{channel.serial}: run {channel.run_id} started (resume with `pbgrade resume "
+                           f"{channel.run_id}`)",
                 "testing": f"{channel.serial}: testing {channel.detail}".rstrip(),
                 "remove": f"{channel.serial}: {channel.verdict} - {channel.detail}; remove the unit",
                 "broken": f"out of service: {channel.detail}"}[channel.state]
@@ -211,7 +221,8 @@ class PlainView:
 class TerminalView:
     """One panel per channel, the verdict big and coloured: readable from across the bench."""
 
-    _STYLE = {"free": "dim", "plug in": "bold yellow", "testing": "bold cyan", "broken": "bold white on red"}
+    _STYLE = {"free": "dim", "plug in": "bold yellow", "started": "bold cyan", "testing": "bold cyan",
+              "broken": "bold white on red"}
 
     def __init__(self, console=None):
         from rich.console import Console
@@ -247,7 +258,7 @@ class TerminalView:
                              Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
             else:
                 what = {"free": "scan a serial number", "plug in": "plug the unit in",
-                        "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
+                        "started": f"run {c.run_id} started", "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
             panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
         return Columns(panels)
@@ -289,6 +300,7 @@ def add_commands(sub):
     st.add_argument("--method", default="eol", help="test method (default: eol)")
     st.add_argument("--profile", help="grading profile (default: the method's)")
     st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    traceability.add_flags(st)
     add_sim_link_flag(st)
     st.set_defaults(func=cmd_station)
 
@@ -301,6 +313,7 @@ def cmd_station(args):
     # the label's current against the lowest current limit of the channels: the one that binds
     lowest = min(rigs, key=lambda r: r["limits"]["max_current_a"])
     label, method, profile = checked_test(lowest, args.label, args.method, args.profile)
+    shift = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c))
     if len(rigs) > 1 and args.channels is not None:
         raise StationError(f"--channels {args.channels}: rig {rig['rig']['name']} has {len(rigs)} channels of its "
                            f"own; leave --channels out")
@@ -326,10 +339,12 @@ def cmd_station(args):
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]
             hooks = {"plug": operator.plug, "unplug": operator.unplug}
-        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n))
+        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n),
+                            calibration_reference=latest_reference(history_path(rig, channel_rig["rig"].get("channel", 1))))
                     for n, (port, channel_rig) in enumerate(bays, 1)]
         view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
-        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks)
+        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks,
+                          trace=shift)
         for channel in channels:
             view(session, channel)
         records = session.run(sys.stdin)

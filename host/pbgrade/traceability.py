@@ -42,7 +42,7 @@ def due_date(text):
                          f"YYYY-MM-DD, e.g. --due 2027-06-01") from None
 
 
-def given(serial, operator, note, ambient_c, calibration_reference):
+def given(operator, note, ambient_c, serial=None, calibration_reference=None):
     """The trace a run keeps in its journal; serial: the unit's (--serial, else its label's, else None);
     calibration_reference: the rig's latest calibration in this station's history (calibrate.latest_reference)."""
     return {"serial": serial or None, "operator": operator or None, "note": note or None, "ambient_c": ambient_c,
