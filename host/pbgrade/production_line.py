@@ -161,7 +161,6 @@ class Session:
         self.plug(channel, serial)
         if not watch_output(channel.port, True, stop):
             return
-        self._set(channel, "testing")
 
         def progress(step, evaluation):
             if self.stopping.is_set():

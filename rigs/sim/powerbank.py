@@ -20,7 +20,8 @@ from math import sqrt
 
 import micropython
 from micropython import const
-from world import AMBIENT_C
+
+AMBIENT_C = 23.0  # the room the rig stands in, unless a unit's model names its own ([thermal] ambient_c)
 
 # Open-circuit voltage of a typical NMC/graphite cell against state of charge
 # (a generic curve: 4.18 V full, 3.75 V at 40 %, steep below 10 %).

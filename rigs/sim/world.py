@@ -8,8 +8,7 @@ are judged. Runs under CPython and MicroPython; under MicroPython as native
 code, for speed and for the firmware's heap (see powerbank.py).
 """
 import micropython
-
-AMBIENT_C = 23.0  # the room the rig stands in, unless the unit's model names its own ([thermal] ambient_c)
+from powerbank import AMBIENT_C
 
 
 class World:
