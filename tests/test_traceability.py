@@ -2,6 +2,7 @@
 reference instrument; the run id shows as the run starts; a re-grade years later, elsewhere, says the same."""
 import json
 import os
+import sqlite3
 import subprocess
 from datetime import datetime
 from types import SimpleNamespace
@@ -49,6 +50,8 @@ def test_a_run_records_serial_operator_note_local_time_and_the_rigs_ambient_and_
     lines = proc.stderr.splitlines()
     announced = f"pbgrade: run {run_id} started (resume with `pbgrade resume {run_id}`)"
     assert announced in lines and lines.index(announced) < min(k for k, l in enumerate(lines) if "step 1/" in l)
+    with sqlite3.connect(tmp_path / "data" / "runs.sqlite") as db:  # kept for history's filters and columns
+        assert db.execute("SELECT serial, operator FROM runs").fetchall() == [("SN-0042", "Li Wei")]
 
     again = tmp_path / "regraded.json"
     regraded = pbgrade_in(tmp_path, "regrade", run_id, "--json", again, tz="America/New_York")
