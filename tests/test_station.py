@@ -106,7 +106,8 @@ def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
     assert {r["label"]["serial"] for r in records} == {"A-1", "A-2", "A-3"}
     assert {(r["operator"], r["note"]) for r in records} == {("Li Wei", "shift 2")}
     for r in records:  # each unit's run id, shown as its run started
-        assert f"{r['label']['serial']}: run {r['run_id']} started (resume with `pbgrade resume {r['run_id']}`)" in proc.stderr
+        run_id = r["run_id"]
+        assert f"{r['label']['serial']}: run {run_id} started (resume with `pbgrade resume {run_id}`)" in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

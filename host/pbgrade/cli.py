@@ -13,7 +13,8 @@ from pathlib import Path
 
 import argcomplete
 
-from . import completion, deploy, export, history, paths, ports, production_line, report, settings, traceability, versions
+from . import (completion, deploy, export, history, paths, ports, production_line, report, settings, traceability,
+               versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .label import LabelError, load_label
 from .link import RigError, command, open_rig

@@ -257,7 +257,8 @@ class TerminalView:
                              Text(f"\n{c.serial}\n{c.detail}\nremove the unit", justify="center"))
             else:
                 what = {"free": "scan a serial number", "plug in": "plug the unit in",
-                        "started": f"run {c.run_id} started", "testing": f"testing: {c.detail}", "broken": c.detail}[c.state]
+                        "started": f"run {c.run_id} started", "testing": f"testing: {c.detail}",
+                        "broken": c.detail}[c.state]
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
             panels.append(Panel(body, title=f"ch{c.number}", subtitle=f"{len(c.done)} tested", width=34))
         return Columns(panels)
@@ -338,8 +339,8 @@ def cmd_station(args):
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]
             hooks = {"plug": operator.plug, "unplug": operator.unplug}
-        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n),
-                            calibration_reference=latest_reference(history_path(rig, channel_rig["rig"].get("channel", 1))))
+        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n), calibration_reference=latest_reference(
+                            history_path(rig, channel_rig["rig"].get("channel", 1))))
                     for n, (port, channel_rig) in enumerate(bays, 1)]
         view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
         session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks,
