@@ -135,3 +135,12 @@ def test_a_damaged_calibration_history_is_one_line(tmp_path):
     history.write_text("[{")
     with pytest.raises(ValueError, match="move it away and calibrate the rig again"):
         latest_reference(history)
+
+
+def test_the_serial_given_replaces_the_labels_and_none_given_says_none():
+    from pbgrade.label import Label
+
+    unlabelled = Label(10000, 3.7, 6000, 5.0, 2.1)
+    assert traceability.label(unlabelled, {"serial": None})["serial"] is None  # neither: the record says so
+    assert traceability.label(unlabelled, {"serial": "SN-1"})["serial"] == "SN-1"
+    assert traceability.label(Label(10000, 3.7, 6000, 5.0, 2.1, serial="L-7"), {})["serial"] == "L-7"  # an old run
