@@ -277,7 +277,10 @@ def _ask_text(prompt):
     """A line typed at a terminal, None if empty; never asked when the input is piped (the meter's readings)."""
     if not sys.stdin.isatty():
         return None
-    return input(prompt).strip() or None
+    try:
+        return input(prompt).strip() or None
+    except EOFError:  # Ctrl-D: none given
+        return None
 
 
 def cmd_sim(args):
