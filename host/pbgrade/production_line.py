@@ -91,7 +91,8 @@ class Session:
 
     def __init__(self, channels, label, label_path, method, profile, options: Options, show,
                  plug=lambda channel, serial: None, unplug=lambda channel: None, trace=None):
-        """trace: the shift's operator, note and typed ambient temperature (traceability.given, no serial)."""
+        """trace: the shift's operator, note and typed ambient temperature (traceability.given); each unit
+        brings its serial, each channel its calibration reference."""
         self.channels = channels
         self.trace = trace or {}
         self.label, self.label_path = label, label_path

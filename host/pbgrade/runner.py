@@ -40,7 +40,7 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
 
     station: where it was tested, for the record (default: this host and the rig); plans: the
     steps' plans, if the caller made them already (plans_for); trace: what the run was given
-    (traceability.given); announce(run_id): called once the run's journal exists, before the first step."""
+    (traceability.given); announce(run_id): called once the device answered, before the first step."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     plans = plans if plans is not None else plans_for(method, label, options, rig)
@@ -49,11 +49,10 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
         "run_id": run_id, "started_at": started.isoformat(), "port": port, "method": method.path,
         "plans": [dataclasses.asdict(p) for p in plans], "label_path": str(label_path), "label": label.as_dict(),
         "profile": profile.path, "rig": rig, "station": station, "trace": trace})
-    announce(run_id)
     load = external_load(rig)
     journal.begin("identify")
     return _run_steps(port, load, journal, [], method, plans, label, profile, rig, run_id, started, progress,
-                      station, trace)
+                      station, trace, announce)
 
 
 def plans_for(method, label, options, rig):
@@ -86,7 +85,7 @@ class Aborted(KeyboardInterrupt):
 
 
 def _run_steps(port, load, journal, evaluations, method, plans, label, profile, rig, run_id, started, progress,
-               station=None, trace=None):
+               station=None, trace=None, announce=lambda run_id: None):
     """Run the steps not yet in evaluations (the identify step's first: a new run has none yet), grade,
     record. A step that a resumed run was in goes on first: the device carried on with it while the host
     was away.
@@ -100,6 +99,7 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
     status = UNFINISHED
     try:
         with open_rig(port, journal.received, load, evaluations[0] if evaluations else None, rig) as (link, device):
+            announce(run_id)
             evaluations = evaluations or [device]
             try:
                 status = _steps_left(link, journal, evaluations, method, plans, progress)
