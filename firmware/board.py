@@ -77,6 +77,7 @@ class Board:
         raise NotImplementedError
 
     def temperature_c(self, sensor):
-        """temperature_raw(sensor) in degC, or None if the rig has no such sensor or it reads at a rail
-        (open or shorted): what the device reports, never used in the sampling loop."""
+        """temperature_raw(sensor) in degC, or None if the rig has no such sensor or its reading is outside
+        what an NTC reads, -55 to 150 degC (open or shorted): what the device reports at HELLO (the
+        conversion is here, never in the sampling loop)."""
         raise NotImplementedError

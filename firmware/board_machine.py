@@ -165,7 +165,8 @@ class Board:
         if not 0 < reading < _NTC_FULL:
             return None
         r = _NTC_FIXED * reading / (_NTC_FULL - reading)
-        return 1 / (1 / 298.15 + math.log(r / _NTC_R0) / _NTC_BETA) - 273.15
+        celsius = 1 / (1 / 298.15 + math.log(r / _NTC_R0) / _NTC_BETA) - 273.15
+        return celsius if -55 <= celsius <= 150 else None
 
     def short(self, on):
         if self._short is not None:

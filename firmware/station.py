@@ -184,7 +184,6 @@ class Station:
             self.acked = (-1, -1, 0)  # a new host: its numbering starts afresh
             self._identity()
             self.link.send(self.link.msg, wire.pack_calibration(self.link.msg, self.calibration))
-            self._temperatures()
             if self.fault:
                 self._text(2, self.fault)
             self._status()
@@ -478,17 +477,9 @@ class Station:
                                s.SAMPLE_FORMAT if ok else 1, int(self.shunt_ohms * 1e6 + 0.5),
                                s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
-                               self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name)
+                               self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name,
+                               _centi(self.board.temperature_c(0)), _centi(self.board.temperature_c(1)))
         self.link.send(self.link.msg, n)
-
-    def _temperatures(self):
-        """Each NTC the rig has, in degC (the board converts; the sampling loop compares raw codes): the
-        host keeps the unit's, read before a run's first load, as the run's ambient temperature."""
-        for sensor in (0, 1):
-            celsius = self.board.temperature_c(sensor)
-            if celsius is not None:
-                centi = max(-32768, min(32767, int(round(celsius * 100))))
-                self.link.send(self.link.msg, wire.pack_temperature(self.link.msg, sensor, centi))
 
     def _ack(self, cmd, seq, result):
         self.acked = (cmd, seq, result)
@@ -504,6 +495,12 @@ class Station:
 
     def _text(self, level, message):
         self.link.send(self.link.msg, wire.pack_text(self.link.msg, level, message))
+
+
+def _centi(celsius):
+    # an NTC's reading as IDENTITY carries it (protocol 3): hundredths of a degC, -32768 for none; the host
+    # keeps the unit's, read at the HELLO before a run's first load, as the run's ambient temperature
+    return -32768 if celsius is None else round(celsius * 100)
 
 
 def _load_calibration(path):

@@ -51,10 +51,9 @@ STATUS = const(0xA1)
 TEXT = const(0xA2)
 ACCUMULATORS = const(0xA3)
 GONE = const(0xA4)
-TEMPERATURE = const(0xA5)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
-_IDENTITY_FIXED = const(40)  # header and fixed fields; the board's and the rig's names follow
+_IDENTITY_FIXED = const(44)  # header and fixed fields; the board's and the rig's names follow
 
 
 @micropython.viper
@@ -296,12 +295,13 @@ class Batch:
 
 
 def pack_identity(buf, fw_version, sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                  cal, sensor_period_us, max_mv, max_ma, settings_hash, board, rig):
+                  cal, sensor_period_us, max_mv, max_ma, settings_hash, board, rig, load_centi_c, dut_centi_c):
     """settings_hash: the first 8 bytes of the SHA-256 of the rig.json the device booted with; rig: its name."""
+    # load_centi_c, dut_centi_c: the NTCs in 0.01 degC, -32768 where the rig has none (protocol 3)
     buf[0] = IDENTITY
-    struct.pack_into("<BBBBBBBIffHIHH8s", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
+    struct.pack_into("<BBBBBBBIffHIHH8shh", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
                      fw_version[2], sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                     cal, sensor_period_us, max_mv, max_ma, settings_hash)
+                     cal, sensor_period_us, max_mv, max_ma, settings_hash, load_centi_c, dut_centi_c)
     n = _IDENTITY_FIXED
     for name in (board.encode(), rig.encode()):
         buf[n] = len(name)
@@ -377,13 +377,6 @@ def pack_accumulators(buf, index, energy, charge):
     buf[0] = ACCUMULATORS
     struct.pack_into("<IQq", buf, 3, index, energy, charge)
     return 23
-
-
-def pack_temperature(buf, sensor, centi_c):
-    """One NTC's reading: sensor 0 the load's heatsink, 1 the unit's case; centi_c in 0.01 degC."""
-    buf[0] = TEMPERATURE
-    struct.pack_into("<Bh", buf, 3, sensor, centi_c)
-    return 6
 
 
 def pack_text(buf, level, message):

@@ -38,7 +38,7 @@ def evaluations():
     for chunk in np.array_split(np.arange(t.size), 100):
         integrator.add(t[chunk], v[chunk], i[chunk])
         voltage.add(v[chunk], i[chunk])
-    device = SimpleNamespace(identity=None, close=lambda: None, temperatures={},
+    device = SimpleNamespace(identity=None, close=lambda: None,
                              calibration_record=lambda: {"calibrated": False})
     discharge = SimpleNamespace(integrator=integrator, voltage=voltage, last=(t[-1] / 1e6, 5.0, 2.1),
                                 end_event={"name": "undervoltage", "t_s": t[-1] / 1e6}, events=[],

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 from test_e2e import PBGRADE
-from pbgrade import traceability
+from pbgrade import traceability, wire
 from pbgrade.calibrate import latest_reference
 
 DUTS = ROOT / "rigs" / "sim" / "duts"
@@ -101,18 +101,22 @@ def test_calibration_reference_and_due_date_reach_the_record_and_an_overdue_one_
     assert record["grade"] in ("CONSISTENT", "NOT CONSISTENT", "NEEDS A FULL TEST")  # a note, not a verdict
 
 
-def device(temperatures=None, calibrated_on=None):
-    """An identify step's evaluation, as far as traceability reads one."""
+def device(load_centi_c=wire.NO_TEMPERATURE, dut_centi_c=wire.NO_TEMPERATURE, calibrated_on=None, proto=3):
+    """An identify step's evaluation, as far as traceability reads one: its IDENTITY's NTC readings."""
     record = ({"calibrated": True, "date": calibrated_on} if calibrated_on
               else {"calibrated": False, "note": "never calibrated: datasheet scaling only"})
-    return SimpleNamespace(temperatures=temperatures or {}, calibration_record=lambda: record)
+    identity = {"proto": proto, **({"load_centi_c": load_centi_c, "dut_centi_c": dut_centi_c} if proto >= 3 else
+                                   {"load_centi_c": None, "dut_centi_c": None})}
+    return SimpleNamespace(identity=identity, calibration_record=lambda: record)
 
 
 def test_ambient_from_the_unit_case_ntc_only_else_none():
-    assert traceability.ambient({}, device({"dut": 22.75}))["temperature_c"] == 22.75
-    assert traceability.ambient({}, device({"load": 31.0})) is None  # a heatsink may be warm from the last unit
+    assert traceability.ambient({}, device(dut_centi_c=2275))["temperature_c"] == 22.75
+    assert traceability.ambient({}, device(load_centi_c=3100)) is None  # a heatsink may be warm from the last unit
     assert traceability.ambient({}, device()) is None  # no NTC, none typed: the report shows "—"
-    assert traceability.ambient({"ambient_c": 20.0}, device({"dut": 22.75}))["source"] == "typed"
+    assert traceability.ambient({}, device(proto=2)) is None  # a journal of a device before protocol 3
+    assert traceability.ambient({}, SimpleNamespace(identity=None)) is None  # the device never answered
+    assert traceability.ambient({"ambient_c": 20.0}, device(dut_centi_c=2275))["source"] == "typed"
 
 
 def test_the_reference_belongs_to_the_calibration_the_device_holds():

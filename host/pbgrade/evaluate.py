@@ -43,7 +43,6 @@ class Evaluation:
         self.trace = [] if keep_trace else None
         self.on_samples = on_samples
         self.accumulators = None
-        self.temperatures = {}  # the rig's NTCs at HELLO (TEMPERATURE): {"dut": 23.0, "load": 23.4} in degC
         self.events = []
         self.texts = []
         self.status = None
@@ -118,9 +117,6 @@ class Evaluation:
 
     def _on_calibration(self, body):
         self.calibration = body if self.apply_calibration else UNCALIBRATED
-
-    def _on_temperature(self, body):
-        self.temperatures[str(body.sensor)] = body.centi_c / 100
 
     def _on_accumulators(self, body):
         self.accumulators = body

@@ -4,11 +4,12 @@ instrument: what a record needs beside its measurements for an inspector to sign
 What is given at the start of a run (the unit's serial, the operator, a note, a typed ambient
 temperature) and the rig's calibration reference are kept in the run's journal (meta.json "trace"),
 so a re-grade or a resumed run records the same years later; the rig's ambient reading comes from
-the journal itself (the TEMPERATURE the device sent at HELLO, before the first load)."""
+the journal itself (the IDENTITY the device sent at HELLO, before the first load: protocol 3)."""
 from datetime import date
 
+from . import wire
+
 AMBIENT_RANGE_C = (-20.0, 60.0)  # a room a power bank may be tested in; outside it, a typo (or °F)
-RIG_AMBIENT_SENSOR = "dut"  # the unit's case NTC: at HELLO, before any load, the unit sits at the room's temperature
 
 
 class TraceError(ValueError):
@@ -64,10 +65,11 @@ def ambient(trace, device):
     before the first load; None if neither."""
     if trace.get("ambient_c") is not None:
         return {"temperature_c": trace["ambient_c"], "source": "typed", "sensor": None}
-    if RIG_AMBIENT_SENSOR in device.temperatures:
-        return {"temperature_c": device.temperatures[RIG_AMBIENT_SENSOR], "source": "rig",
-                "sensor": "the unit's case NTC ([pins] ntc_dut), read before the first load"}
-    return None
+    reading = device.identity and device.identity.get("dut_centi_c")  # None from a device before protocol 3
+    if reading is None or reading == wire.NO_TEMPERATURE:
+        return None  # the heatsink's NTC is no ambient: it may still be warm from the unit before
+    return {"temperature_c": reading / 100, "source": "rig",
+            "sensor": "the unit's case NTC ([pins] ntc_dut), read before the first load"}
 
 
 def calibration(device, trace, started_on):

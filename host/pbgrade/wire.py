@@ -22,6 +22,7 @@ from .paths import PROTOCOL
 TABLE = json.loads((PROTOCOL / "protocol.json").read_text())
 PROTO_VERSION = TABLE["version"]
 MAX_FRAME = TABLE["max_frame"]  # payload + CRC, one COBS block
+NO_TEMPERATURE = TABLE["no_temperature"]  # IDENTITY's reading of an NTC the rig does not have
 DELIMITER = b"\x00"
 
 
@@ -41,8 +42,7 @@ SENSORS = _names(TABLE["chips"])
 
 # fields whose value is a name from another table: the construct Enum of that table
 _ENUMS = {"messages": {m["name"]: int(m["type"], 16) for m in TABLE["messages"]},
-          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]},
-          "temperature_sensors": {row["name"]: row["code"] for row in TABLE["temperature_sensors"]}}
+          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]}}
 _FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "h": Int16sl, "i": Int32sl,
            "q": Int64sl, "f": Float32l, "8s": Bytes(8), "u8str": PascalString(Int8ul, "utf8"), "str": GreedyString("utf8")}
 

@@ -144,7 +144,7 @@ def test_identity_and_configuration():
     cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
     assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
     assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS
-    assert not board.serial_out.of_type(wire.TEMPERATURE)  # a rig without NTCs reports none
+    assert struct.unpack_from("<hh", ident, 40) == (-32768, -32768)  # a rig without NTCs reports none
     assert command(st, wire.START) == station.BAD_STATE  # not configured
     assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
     assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
@@ -152,17 +152,14 @@ def test_identity_and_configuration():
     assert command(st, wire.CONFIG, config()) == station.OK
 
 
-def test_hello_reports_each_ntc_in_hundredths_of_a_degree():
+def test_identity_carries_each_ntc_in_hundredths_of_a_degree():
     board, st = new_station()
     board.temps = [None, 23.456]  # the unit's case NTC only
     command(st, wire.HELLO)
-    assert [struct.unpack_from("<Bh", m, 3) for m in board.serial_out.of_type(wire.TEMPERATURE)] == [(1, 2346)]
-    board.temps = [-5.25, 400.0]  # beyond what a reading holds: the most it can say
+    assert struct.unpack_from("<hh", board.serial_out.of_type(wire.IDENTITY)[-1], 40) == (-32768, 2346)
+    board.temps = [-5.25, 149.994]
     command(st, wire.HELLO)
-    assert [struct.unpack_from("<Bh", m, 3) for m in board.serial_out.of_type(wire.TEMPERATURE)][1:] == [
-        (0, -525), (1, 32767)]
-    kinds = [m[0] for m in board.serial_out.messages if m[0] in (wire.CALIBRATION, wire.TEMPERATURE, wire.STATUS)]
-    assert kinds[-4:] == [wire.CALIBRATION, wire.TEMPERATURE, wire.TEMPERATURE, wire.STATUS]
+    assert struct.unpack_from("<hh", board.serial_out.of_type(wire.IDENTITY)[-1], 40) == (-525, 14999)
 
 
 def test_a_discharge_across_the_tick_wrap():

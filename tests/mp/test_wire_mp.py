@@ -28,7 +28,8 @@ def device_frame(v, link):
         n = wire.pack_identity(m, (b["fw_major"], b["fw_minor"], b["fw_patch"]), b["sensor"],
                                b["address"], b["sample_format"], b["shunt_uohm"], b["bus_lsb_v"], b["current_lsb_a"],
                                b["cal"], b["sensor_period_us"], b["max_mv"], b["max_ma"],
-                               bytes.fromhex(b["settings_hash"]), b["board"], b["rig"])
+                               bytes.fromhex(b["settings_hash"]), b["board"], b["rig"], b["load_centi_c"],
+                               b["dut_centi_c"])
     elif t == "ACK":
         n = wire.pack_ack(m, getattr(wire, b["cmd_type"]), b["cmd_seq"], b["result"])
     elif t == "EVENT":
@@ -43,8 +44,6 @@ def device_frame(v, link):
         n = wire.pack_gone(m, b["first"], b["count"])
     elif t == "ACCUMULATORS":
         n = wire.pack_accumulators(m, b["index"], b["energy"], b["charge"])
-    elif t == "TEMPERATURE":
-        n = wire.pack_temperature(m, ("load", "dut").index(b["sensor"]), b["centi_c"])
     else:
         raise AssertionError("no encoder for " + t)
     link.send(m, n)
