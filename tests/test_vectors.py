@@ -24,10 +24,7 @@ def raw_bytes(v):
 
 
 def body_for_build(v):
-    """The vector's body to build it from: a field its protocol did not have yet ({"since": N}) is None."""
-    fields = wire.MESSAGES[v["type"]]["body"]
-    newer = [f[0] for f in fields if any(isinstance(m, dict) and m["since"] > v["body"].get("proto", 0) for m in f[2:])]
-    body = {**dict.fromkeys(newer), **raw_bytes(v)}
+    body = raw_bytes(v)
     if v["type"] == "SAMPLES":
         samples = np.array([tuple(s) for s in body.pop("samples")], dtype=wire.SAMPLE_DTYPE)
         body.update(count=len(samples), data=samples.tobytes())
