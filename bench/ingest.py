@@ -45,7 +45,8 @@ def pbgrade_stream(samples):
     frames = [wire.build("IDENTITY", 0, proto=wire.PROTO_VERSION, fw_major=0, fw_minor=2, fw_patch=0, sensor=1,
                          address=0x40, sample_format=1, shunt_uohm=10000, bus_lsb_v=BUS_LSB_V,
                          current_lsb_a=CURRENT_LSB_A, cal=2560, sensor_period_us=664, max_mv=24000, max_ma=3500,
-                         settings_hash=bytes(8), board="bench", rig="bench"),
+                         settings_hash=bytes(8), load_centi_c=wire.NO_TEMPERATURE, dut_centi_c=wire.NO_TEMPERATURE,
+                         board="bench", rig="bench"),
               wire.build("CALIBRATION", 1, v_gain=1.0, v_offset_v=0.0, i_gain=1.0, i_offset_a=0.0, date=0),
               wire.build("ACK", 2, cmd_type="START", cmd_seq=0, result=0)]
     data = samples.tobytes()

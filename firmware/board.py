@@ -75,3 +75,9 @@ class Board:
     def temperature_raw(self, sensor):
         """A temperature sensor's reading: 0 the load's heatsink, 1 the unit's case."""
         raise NotImplementedError
+
+    def temperature_c(self, sensor):
+        """temperature_raw(sensor) in degC, or None if the rig has no such sensor or its reading is outside
+        what an NTC reads, -55 to 150 degC (open or shorted): what the device reports at HELLO (the
+        conversion is here, never in the sampling loop)."""
+        raise NotImplementedError

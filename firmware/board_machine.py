@@ -157,6 +157,17 @@ class Board:
         adc = self._ntc[sensor]
         return _NTC_FULL - (adc.read_uv() if _ESP32 else adc.read_u16())
 
+    def temperature_c(self, sensor):
+        adc = self._ntc[sensor]
+        if adc is None:
+            return None
+        reading = adc.read_uv() if _ESP32 else adc.read_u16()  # the NTC's share of the divider
+        if not 0 < reading < _NTC_FULL:
+            return None
+        r = _NTC_FIXED * reading / (_NTC_FULL - reading)
+        celsius = 1 / (1 / 298.15 + math.log(r / _NTC_R0) / _NTC_BETA) - 273.15
+        return celsius if -55 <= celsius <= 150 else None
+
     def short(self, on):
         if self._short is not None:
             self._short.value(1 if on else 0)

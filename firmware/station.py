@@ -27,7 +27,7 @@ import load
 import sensors
 import wire
 
-FW_VERSION = (0, 3, 0)
+FW_VERSION = (0, 4, 0)
 CALIBRATION_FILE = "calib.json"  # in the board's flash folder
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
@@ -477,7 +477,8 @@ class Station:
                                s.SAMPLE_FORMAT if ok else 1, int(self.shunt_ohms * 1e6 + 0.5),
                                s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
-                               self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name)
+                               self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name,
+                               _centi(self.board.temperature_c(0)), _centi(self.board.temperature_c(1)))
         self.link.send(self.link.msg, n)
 
     def _ack(self, cmd, seq, result):
@@ -494,6 +495,12 @@ class Station:
 
     def _text(self, level, message):
         self.link.send(self.link.msg, wire.pack_text(self.link.msg, level, message))
+
+
+def _centi(celsius):
+    # an NTC's reading as IDENTITY carries it (protocol 3): hundredths of a degC, -32768 for none; the host
+    # keeps the unit's, read at the HELLO before a run's first load, as the run's ambient temperature
+    return -32768 if celsius is None else round(celsius * 100)
 
 
 def _load_calibration(path):

@@ -250,7 +250,8 @@ def test_without_a_terminal_a_plain_line_per_step_start_and_end(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "\r" not in err and "\x1b" not in err
-    lines = err.splitlines()[1:]
+    lines = err.splitlines()[2:]  # after what is tested, and the run id as the run starts
+    assert err.splitlines()[1].startswith("pbgrade: run ")
     quick = load_method("quick")
     expected = [f"step {n}/4 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
                 for what in ("started", "ended")]

@@ -488,6 +488,10 @@ def test_board_reads_its_ntcs_against_thresholds_worked_out_once(monkeypatch, pl
         ADC.celsius = celsius
         reading = board.temperature_raw(1)
         assert board.temperature_code(1, celsius - 0.5) < reading < board.temperature_code(1, celsius + 0.5)
+        assert board.temperature_c(1) == pytest.approx(celsius, abs=0.1)  # what IDENTITY says (protocol 3)
+    assert board.temperature_c(0) is None  # no NTC on the load: nothing reported
+    monkeypatch.setattr(ADC, "celsius", 200.0)  # beyond an NTC's range: a shorted sensor, not a temperature
+    assert board.temperature_c(1) is None
 
 
 DISCHARGE_AT = """

@@ -97,9 +97,11 @@ def test_identity_names_follow_the_fixed_fields():
     assert [f[:2] for f in wire.MESSAGES["IDENTITY"]["body"][-2:]] == [["board", "u8str"], ["rig", "u8str"]]
     buf = bytearray(fw.MAX_FRAME)
     n = fw.pack_identity(buf, (0, 2, 0), 1, 0x40, 1, 10000, 0.00125, 0.0001, 5120, 35200, 24000, 3500,
-                         bytes(range(8)), "rp2/ch2", "pico-3ch")
+                         bytes(range(8)), "rp2/ch2", "pico-3ch", wire.NO_TEMPERATURE, 2346)
     msg = wire.parse(bytes(buf[:n]))
     assert (msg.body.settings_hash, msg.body.board, msg.body.rig) == (bytes(range(8)), "rp2/ch2", "pico-3ch")
+    assert (msg.body.load_centi_c, msg.body.dut_centi_c) == (wire.NO_TEMPERATURE, 2346)
+    assert station._centi(None) == wire.NO_TEMPERATURE and station._centi(23.456) == 2346
 
 
 @pytest.mark.parametrize("m", [m for m in TABLE["messages"] if "samples" in m], ids=lambda m: m["name"])

@@ -112,7 +112,7 @@ def test_store_round_trips(tmp_path, record):
                    "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590",
                    "station": record["station"], "method": "discharge", "status": "complete",
                    "capacity_ratio": record["capacity_ratio"], "voltage_ratio_min": record["voltage_ratio_min"],
-                   "kind": "pass-fail", "channel": 1, "label": record["label"]}
+                   "kind": "pass-fail", "channel": 1, "operator": None, "label": record["label"]}
     with sqlite3.connect(tmp_path / "data" / "runs.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

@@ -40,6 +40,8 @@ def test_a_killed_host_resumes_the_run_and_loses_nothing(tmp_path):
 
         proc = pbgrade(tmp_path, "resume", run_id, "--json", tmp_path / "resumed.json")
         assert proc.returncode == 0, proc.stderr
+        announced = f"pbgrade: run {run_id} resumed on {port} (resume with `pbgrade resume {run_id}`)"
+        assert proc.stderr.startswith(announced)
         resumed = json.loads((tmp_path / "resumed.json").read_text())
     finally:
         sim.terminate()

@@ -80,6 +80,10 @@ def test_flags_override_settings_and_the_settings_port_goes_with_the_settings_ri
     assert parsed("sim").rig == "pico-ina226" and parsed("sim").sim_link == "socket"
     assert parsed("run", "--sim-link", "pty").sim_link == "pty"
     assert parsed("resume", "RUN").port is None  # a resumed run keeps its own port
+    assert parsed("run").operator is None
+    config('operator = "A. Tester"\n')
+    assert parsed("run").operator == parsed("station", "--label", "L").operator == "A. Tester"
+    assert parsed("run", "--operator", "B. Other").operator == "B. Other"  # the flag wins
 
 
 def test_a_run_takes_station_rig_data_and_link_from_the_settings(tmp_path):
@@ -91,6 +95,7 @@ def test_a_run_takes_station_rig_data_and_link_from_the_settings(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["station"] == "bench7/sim-ina228" and record["samples_lost"] == 0
+    assert record["operator"] == "A. Tester"  # the settings' operator, no --operator given
     (run_dir,) = (tmp_path / "runs" / "runs").iterdir()
     assert json.loads((run_dir / "meta.json").read_text())["port"].startswith("socket://127.0.0.1:")
 

@@ -73,7 +73,7 @@ def test_channels_test_units_concurrently_each_with_its_own_record(tmp_path, mon
     for number in (c.number for c in channels):  # every unit waited for, tested, removed
         states = [state for n, state, s in watcher.changes if n == number]
         states = [s for k, s in enumerate(states) if k == 0 or s != states[k - 1]]  # each step shows "testing"
-        assert states[-4:] == ["plug in", "testing", "remove", "free"], states
+        assert states[-5:] == ["plug in", "started", "testing", "remove", "free"], states
     db = sqlite3.connect(tmp_path / "data" / "runs.sqlite")
     assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == units
 
@@ -97,14 +97,19 @@ def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
 
 def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
     proc = pbgrade(tmp_path, "station", "--channels", "2", "--sim-duts", "honest-10000,sagging-output",
-                   "--label", LABEL, input="A-1\nA-2\n\nA-3\n")
+                   "--label", LABEL, "--operator", "Li Wei", "--note", "shift 2", input="A-1\nA-2\n\nA-3\n")
     assert proc.returncode == 1, proc.stderr  # a unit failed
     assert proc.stdout.strip().endswith("`pbgrade history --station '*'` lists them")
     assert "3 units tested, 2 passed, 1 failed" in proc.stdout
     assert "\x1b" not in proc.stderr and "plug the unit in" in proc.stderr  # plain lines when not a terminal
     runs = list((tmp_path / "data" / "runs").iterdir())
     assert len(runs) == 3
-    assert {json.loads((r / "record.json").read_text())["label"]["serial"] for r in runs} == {"A-1", "A-2", "A-3"}
+    records = [json.loads((r / "record.json").read_text()) for r in runs]
+    assert {r["label"]["serial"] for r in records} == {"A-1", "A-2", "A-3"}
+    assert {(r["operator"], r["note"]) for r in records} == {("Li Wei", "shift 2")}
+    for r in records:  # each unit's run id, shown as its run started
+        run_id = r["run_id"]
+        assert f"{r['label']['serial']}: run {run_id} started (resume with `pbgrade resume {run_id}`)" in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

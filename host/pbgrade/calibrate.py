@@ -6,12 +6,15 @@ offset follow for current and for voltage (gain only when the two points sit
 at nearly the same voltage: an offset from them would be noise). The device
 keeps the result in its flash and answers every HELLO with it, so each
 result record carries the calibration it was measured with; the rig's
-history of calibrations is kept in the data folder.
+history of calibrations is kept in the data folder, each with the reference
+instrument it was made against and when that instrument's own calibration
+falls due, which a run's record then names (matched by the calibration's date).
 """
 import json
 import time
 from datetime import datetime, timezone
 
+from . import paths
 from .evaluate import UNCALIBRATED, Evaluation
 from .link import IDLE_CONFIG, RigError, collect, command, open_rig
 from .tomlcheck import read_json
@@ -64,8 +67,25 @@ def _history(path):
     return history
 
 
-def calibrate(port, points_a, seconds, ask, history_file):
-    """Run the procedure; returns the calibration the device now holds."""
+def history_path(rig_file, channel):
+    """The station's history of a rig channel's calibrations (rig_file: the whole rig file's table)."""
+    suffix = f"-ch{channel}" if "channels" in rig_file else ""
+    return paths.data_dir() / "rigs" / rig_file["rig"]["name"] / f"calibrations{suffix}.json"
+
+
+def latest_reference(path):
+    """{"date", "reference_instrument", "due"} of the latest calibration in a history, None without one:
+    what a run keeps, for its record to name the reference if the device holds that calibration."""
+    history = _history(path)
+    if not history:
+        return None
+    last = history[-1]
+    return {"date": last["date"], "reference_instrument": last.get("reference_instrument"), "due": last.get("due")}
+
+
+def calibrate(port, points_a, seconds, ask, history_file, reference_instrument=None, due=None):
+    """Run the procedure; returns the calibration the device now holds. reference_instrument: the meter's
+    make, model and serial; due: its own calibration's due date (ISO)."""
     history = _history(history_file)  # first: a damaged history is refused before any current flows
     with open_rig(port) as (link, device):
         measured, reference = [], []
@@ -87,7 +107,8 @@ def calibrate(port, points_a, seconds, ask, history_file):
               "v_offset_v": v_offset, "i_gain": i_gain, "i_offset_a": i_offset,
               "voltage_method": "two-point" if two_point_v else "gain only (the points were at one voltage)",
               "points": [{"load_a": a, "measured_v": m[0], "measured_a": m[1], "reference_v": r[0],
-                          "reference_a": r[1]} for a, m, r in zip(points_a, measured, reference)]}
+                          "reference_a": r[1]} for a, m, r in zip(points_a, measured, reference)],
+              "reference_instrument": reference_instrument, "due": due}
     history_file.parent.mkdir(parents=True, exist_ok=True)
     history_file.write_text(json.dumps(history + [result], indent=1))
     return result

@@ -8,12 +8,14 @@ import signal
 import sys
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import argcomplete
 
-from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
-from .calibrate import CalibrationError, calibrate
+from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings,
+               traceability, versions)
+from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError
 from .label import LabelError
 from .link import RigError, command, open_rig
@@ -40,8 +42,7 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError, RunFolderError,
-               StoreError)
+               deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError)
 
 
 def main(argv=None):
@@ -84,6 +85,8 @@ def _parser():
     run.add_argument("--end-voltage", type=float,
                      help="end of discharge below this output voltage (default: 80%% of rated)")
     run.add_argument("--json", type=Path, help="also write the result record to this file")
+    run.add_argument("--serial", help="the unit's serial number (replaces the label file's)")
+    traceability.add_flags(run)
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
     add_sim_link_flag(run)
@@ -103,6 +106,10 @@ def _parser():
     cal.add_argument("--sim-dut", default=CALIBRATION_DUT, help="the simulated source to calibrate against")
     cal.add_argument("--points", default="0.5,2.5", help="the two load currents in A (default: 0.5,2.5)")
     cal.add_argument("--seconds", type=float, default=10.0, help="seconds of samples per point (default: 10)")
+    cal.add_argument("--reference", help='the reference meter, make, model and serial, e.g. "Fluke 87V s/n 1234" '
+                                         "(asked at a terminal if not given)")
+    cal.add_argument("--due", help="the reference meter's own calibration due date, YYYY-MM-DD "
+                                   "(asked at a terminal if not given)")
     add_sim_link_flag(cal)
     cal.set_defaults(func=cmd_calibrate)
 
@@ -145,6 +152,9 @@ def cmd_run(args):
         if label_path is None:
             raise LabelError("no label given: pass --label LABEL.toml with the figures printed on the unit")
     label, method, profile = checked_test(rig, label_path, args.method, args.profile)
+    label = replace(label, serial=args.serial or label.serial)
+    trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
+                               latest_reference(history_path(rig_file, channel)))
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
@@ -160,11 +170,18 @@ def cmd_run(args):
         try:
             return _watch(Live(sys.stderr, label, method, plans),
                           lambda progress: run_test(port, label, label_path, method, profile, rig, options, data_root,
-                                                    progress, plans=plans), args.json)
+                                                    progress, plans=plans, trace=trace,
+                                                    announce=lambda run_id: _announce(run_id, "started")),
+                          args.json)
         except RigError as e:
             if sim and not sim.station_running():
                 raise SimError(f"the simulated rig stopped: {sim.log_tail(1)}") from e
             raise
+
+
+def _announce(run_id, how):
+    """The run's id as soon as it has one, so that after a crash the operator knows what to resume."""
+    print(f"pbgrade: run {run_id} {how} (resume with `pbgrade resume {run_id}`)", file=sys.stderr, flush=True)
 
 
 def _watch(live, run, json_path):
@@ -239,14 +256,16 @@ def cmd_calibrate(args):
         raise CalibrationError(f"--points {args.points!r}: give two different load currents in A, e.g. 0.5,2.5")
     if max(points) > rig["limits"]["max_current_a"]:
         raise CalibrationError(f"--points {args.points}: over the rig's {rig['limits']['max_current_a']:g} A limit")
+    reference = args.reference or _ask_text("the reference meter (make, model, serial; Enter for none)? ")
+    due = traceability.due_date(args.due or _ask_text("its calibration due date (YYYY-MM-DD; Enter for none)? "))
     with ExitStack() as stack:
         sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, link=args.sim_link)
-        suffix = f"-ch{channel}" if "channels" in rig_file else ""
-        history = paths.data_dir() / "rigs" / rig["rig"]["name"] / f"calibrations{suffix}.json"
-        result = calibrate(args.port or sim.ports[channel - 1], points, args.seconds, _ask_number, history)
+        result = calibrate(args.port or sim.ports[channel - 1], points, args.seconds, _ask_number,
+                           history_path(rig_file, channel), reference, due)
     print(f"calibrated {rig['rig']['name']} on {result['date']}: voltage gain {result['v_gain']:.5f} "
           f"offset {result['v_offset_v'] * 1000:+.2f} mV ({result['voltage_method']}), "
-          f"current gain {result['i_gain']:.5f} offset {result['i_offset_a'] * 1000:+.2f} mA")
+          f"current gain {result['i_gain']:.5f} offset {result['i_offset_a'] * 1000:+.2f} mA; "
+          f"against {reference or 'an unnamed reference'}" + (f", due {due}" if due else ", due date not given"))
     return 0
 
 
@@ -261,6 +280,16 @@ def _ask_number(prompt):
             return float(answer)
         except ValueError:
             print(f"{answer!r} is not a number: type the meter's reading, e.g. 4.987", file=sys.stderr)
+
+
+def _ask_text(prompt):
+    """A line typed at a terminal, None if empty; never asked when the input is piped (the meter's readings)."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return input(prompt).strip() or None
+    except EOFError:  # Ctrl-D: none given
+        return None
 
 
 def cmd_sim(args):
@@ -291,12 +320,12 @@ def cmd_regrade(args):
 def cmd_resume(args):
     run_dir, meta = find_run(args.run)
     check_resumable(meta)
-    print(f"pbgrade: resuming run {meta['run_id']} on {args.port or meta['port']}", file=sys.stderr)
     label, method, profile = run_inputs(run_dir, meta)
     plans = plans_from_meta(meta)
     live = Live(sys.stderr, label, method, plans)
-    return _watch(live, lambda progress: resume_test(run_dir, meta, method, plans, label, profile, args.port,
-                                                     progress), args.json)
+    return _watch(live, lambda progress: resume_test(
+        run_dir, meta, method, plans, label, profile, args.port, progress,
+        lambda run_id: _announce(run_id, f"resumed on {args.port or meta['port']}")), args.json)
 
 
 def _report(record, json_path):

@@ -18,7 +18,8 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings
+from . import paths, settings, traceability
+from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
 from .i18n import N_, _, ngettext
 from .link import RigError, collect, command, open_rig
@@ -48,12 +49,14 @@ class Channel:
     port: str
     rig: dict  # the rig table of this channel
     station: str
-    state: str = "free"  # free, plug in, testing, remove, broken
+    state: str = "free"  # free, plug in, started, testing, remove, broken
     serial: str | None = None
     detail: str = ""  # the step under test, or the last verdict's reason
     verdict: str | None = None  # the last unit's verdict as shown: PASS, B (PASS), CONSISTENT, ...
     passed: bool = False  # ... and whether it passed (a screen's CONSISTENT: the label holds, as far as seen)
     done: list = field(default_factory=list)  # run ids tested on this channel
+    calibration_reference: dict | None = None  # its rig's latest calibration here (calibrate.latest_reference)
+    run_id: str | None = None  # of the unit in test
 
 
 def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
@@ -93,8 +96,11 @@ class Session:
     operator; on real hardware a person does both and they do nothing."""
 
     def __init__(self, channels, label, label_path, method, profile, options: Options, show,
-                 plug=lambda channel, serial: None, unplug=lambda channel: None):
+                 plug=lambda channel, serial: None, unplug=lambda channel: None, trace=None):
+        """trace: the shift's operator, note and typed ambient temperature (traceability.given); each unit
+        brings its serial, each channel its calibration reference."""
         self.channels = channels
+        self.trace = trace or {}
         self.label, self.label_path = label, label_path
         self.method, self.profile, self.options = method, profile, options
         self.show = show  # show(session, channel): a channel changed
@@ -162,7 +168,6 @@ class Session:
         self.plug(channel, serial)
         if not watch_output(channel.port, True, stop):
             return
-        self._set(channel, "testing")
 
         def progress(step, evaluation):
             if self.stopping.is_set():
@@ -173,7 +178,10 @@ class Session:
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
                               self.profile, channel.rig, replace(self.options), paths.data_dir(), progress,
-                              station=channel.station)
+                              station=channel.station,
+                              trace={**self.trace, "serial": serial,
+                                     "calibration_reference": channel.calibration_reference},
+                              announce=lambda run_id: self._set(channel, "started", run_id=run_id))
         except Aborted as stopped:
             record = stopped.record
         self.store.add(record)
@@ -215,6 +223,7 @@ class PlainView:
     """One line per change of a channel: for logs, pipes and tests."""
 
     _SAYS = {"free": N_("free: scan the next serial number"), "plug in": N_("{serial}: plug the unit in"),
+             "started": N_("{serial}: run {run_id} started (resume with `pbgrade resume {run_id}`)"),
              "testing": N_("{serial}: testing {step}"), "remove": N_("{serial}: {verdict} - {reason}; remove the unit"),
              "broken": N_("out of service: {reason}")}
 
@@ -224,7 +233,7 @@ class PlainView:
 
     def __call__(self, session, channel):
         what = _(self._SAYS[channel.state]).format(serial=channel.serial, step=channel.detail, reason=channel.detail,
-                                                   verdict=verdict_word(channel))
+                                                   verdict=verdict_word(channel), run_id=channel.run_id).rstrip()
         with self._lock:
             print(f"{channel_name(channel)} {what.rstrip()}", file=self.stream, flush=True)
 
@@ -232,7 +241,8 @@ class PlainView:
 class TerminalView:
     """One panel per channel, the verdict big and coloured: readable from across the bench."""
 
-    _STYLE = {"free": "dim", "plug in": "bold yellow", "testing": "bold cyan", "broken": "bold white on red"}
+    _STYLE = {"free": "dim", "plug in": "bold yellow", "started": "bold cyan", "testing": "bold cyan",
+              "broken": "bold white on red"}
 
     def __init__(self, console=None):
         from rich.console import Console
@@ -271,6 +281,7 @@ class TerminalView:
                              Text("\n".join(("", c.serial, c.detail, _("remove the unit"))), justify="center"))
             else:
                 what = {"free": _("scan a serial number"), "plug in": _("plug the unit in"),
+                        "started": _("run {run_id} started").format(run_id=c.run_id),
                         "testing": _("testing: {step}").format(step=c.detail), "broken": c.detail}[c.state]
                 body = Text(f"\n{c.serial or ''}\n{what}\n", style=self._STYLE[c.state], justify="center")
             panels.append(Panel(body, title=Text(channel_name(c)), subtitle=Text(_("{count} tested").format(
@@ -314,6 +325,7 @@ def add_commands(sub):
     st.add_argument("--method", default="eol", help="test method (default: eol)")
     st.add_argument("--profile", help="grading profile (default: the method's)")
     st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    traceability.add_flags(st)
     add_sim_link_flag(st)
     st.set_defaults(func=cmd_station)
 
@@ -327,6 +339,7 @@ def cmd_station(args):
     # the label's current against the lowest current limit of the channels: the one that binds
     lowest = min(rigs, key=lambda r: r["limits"]["max_current_a"])
     label, method, profile = checked_test(lowest, args.label, args.method, args.profile)
+    shift = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c))
     if len(rigs) > 1 and args.channels is not None:
         raise StationError(f"--channels {args.channels}: rig {rig['rig']['name']} has {len(rigs)} channels of its "
                            f"own; leave --channels out")
@@ -352,10 +365,12 @@ def cmd_station(args):
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]
             hooks = {"plug": operator.plug, "unplug": operator.unplug}
-        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n))
+        channels = [Channel(n, port, channel_rig, station_name(channel_rig, n), calibration_reference=latest_reference(
+                            history_path(rig, channel_rig["rig"].get("channel", 1))))
                     for n, (port, channel_rig) in enumerate(bays, 1)]
         view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
-        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks)
+        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks,
+                          trace=shift)
         for channel in channels:
             view(session, channel)
         records = session.run(sys.stdin)

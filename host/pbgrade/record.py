@@ -3,7 +3,7 @@ re-read from the journal), and the grade and statuses a record names."""
 import dataclasses
 from datetime import timezone
 
-from . import settings, steps, wire
+from . import settings, steps, traceability, wire
 from .i18n import N_
 from .profile import grade
 
@@ -28,7 +28,7 @@ RIG_STOPS = {"limit_voltage": N_("the output voltage went over the rig's limit")
 
 
 def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None,
-                 host_version=None, overrides=None):
+                 host_version=None, overrides=None, trace=None):
     """Everything a report or a later re-grade needs, in plain JSON types, from the identify step's
     evaluation and then each step's that ran (the last one as far as it got).
 
@@ -36,7 +36,8 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
     this host and the rig (default_station); a host driving several channels passes its own ("host/rig/ch2").
     host_version: the version of the host that ran the test (None: not known, a run from before records
     kept it); overrides: {"label": file, "profile": name or file}, what a re-grade was told to use instead
-    of the run's own, as far as it was."""
+    of the run's own, as far as it was. `trace`: what the run was given at its start (the journal's "trace":
+    traceability.given, with its started_local)."""
     for evaluation in evaluations:
         evaluation.close()
     device = evaluations[0]
@@ -50,11 +51,18 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
     end = main.end_event
     integrator = main.integrator
     energy = measurements["energy_wh"]
+    trace = trace or {}
+    started_at = started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    calibration = traceability.calibration(device, trace, (trace.get("started_local") or started_at)[:10])
     return {
         "record_version": RECORD_VERSION,
         "run_id": run_id,
-        "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started_at": started_at,
+        "started_local": trace.get("started_local"),
         "station": station or default_station(rig),
+        "operator": trace.get("operator"),
+        "note": trace.get("note"),
+        "ambient": traceability.ambient(trace, device),
         **measurements,
         "cutoff_reason": end["name"] if end else "none",
         "samples_received": integrator.samples,
@@ -67,7 +75,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
             "reasons": reasons,
             "checks": [dataclasses.asdict(check) for check in verdict.checks],
         },
-        "label": label.as_dict(),
+        "label": traceability.label(label, trace),
         "rig": rig,
         "firmware_version": wire.firmware_version(ident) if ident else None,
         "host_version": host_version,
@@ -92,7 +100,8 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "config": main.config,
         "events": main.events,
         "device": _device(ident),
-        "calibration": device.calibration_record(),
+        "calibration": calibration,
+        "notes": traceability.notes(calibration),
         "chip_accumulators": main.chip_accumulators(),
         **({"overrides": overrides} if overrides else {}),
     }

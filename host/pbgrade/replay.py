@@ -107,7 +107,7 @@ def regrade(run_dir, label=None, profile=None, on_samples=None):
                  for kind, given in (("label", label), ("profile", profile)) if given is not None}
     return build_record(evaluations, method, plans[:len(evaluations) - 1], graded_label, graded_profile,
                         meta["rig"], meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"),
-                        meta.get("host_version"), overrides)
+                        meta.get("host_version"), overrides, meta.get("trace"))
 
 
 def replay(run_dir, on_samples):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import steps
+from . import steps, traceability
 from .journal import Journal
 from .label import Label, load_label
 from .link import RigError, collect, command, external_load, open_rig
@@ -40,13 +40,14 @@ class Options:
 
 
 def run_test(port, label, label_path, method, profile, rig, options, data_root, progress=lambda step, ev: None,
-             station=None, plans=None):
+             station=None, plans=None, trace=None, announce=lambda run_id: None):
     """Run a method's steps on one unit; return its record (also kept in the journal).
 
     station: where it was tested, for the record (default: this host and the rig); plans: the
-    steps' plans, if the caller made them already (plans_for). Before anything is received the run's
-    folder keeps its own copies of the label, method and profile (journal.INPUTS): a re-grade reads
-    those, whatever becomes of the files later."""
+    steps' plans, if the caller made them already (plans_for); trace: what the run was given
+    (traceability.given); announce(run_id): called once the device answered, before the first step.
+    Before anything is received the run's folder keeps its own copies of the label, method and profile
+    (journal.INPUTS): a re-grade reads those, whatever becomes of the files later."""
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     plans = plans if plans is not None else plans_for(method, label, options, rig)
@@ -54,11 +55,12 @@ def run_test(port, label, label_path, method, profile, rig, options, data_root, 
             "method": str(Path(method.path).resolve()), "plans": [dataclasses.asdict(p) for p in plans],
             "label_path": str(Path(label_path).resolve()), "label": label.as_dict(),
             "profile": str(Path(profile.path).resolve()), "rig": rig, "station": station or default_station(rig),
-            "host_version": host_version()}
+            "host_version": host_version(),
+            "trace": {**(trace or {}), "started_local": traceability.local_time(started)}}
     journal = Journal(data_root / "runs" / run_id, meta, _inputs(label, label_path, method, profile))
     load = external_load(rig)
     journal.begin("identify")
-    return _run_steps(port, load, journal, [], method, plans, label, profile, meta, progress)
+    return _run_steps(port, load, journal, [], method, plans, label, profile, meta, progress, announce)
 
 
 def _inputs(label, label_path, method, profile):
@@ -82,15 +84,17 @@ def plans_for(method, label, options, rig):
     return [steps.plan(step, label, options) for step in method.steps]
 
 
-def resume_test(run_dir, meta, method, plans, label, profile, port=None, progress=lambda step, ev: None):
+def resume_test(run_dir, meta, method, plans, label, profile, port=None, progress=lambda step, ev: None,
+                announce=lambda run_id: None):
     """Go on with a run whose host stopped (a crash, SIGKILL, a power cut): the
     journal gives back every step so far, the device re-sends what it sent
     meanwhile (as far as it still keeps it), and the steps left run as usual.
-    meta, method, plans: the run's (replay.find_run, check_resumable, plans_from_meta)."""
+    meta, method, plans: the run's (replay.find_run, check_resumable, plans_from_meta); announce(run_id):
+    called once the device answered."""
     journal = Journal(run_dir)
     evaluations = replay_all(run_dir, plans)
     return _run_steps(port or meta["port"], external_load(meta["rig"]), journal, evaluations, method, plans, label,
-                      profile, meta, progress)
+                      profile, meta, progress, announce)
 
 
 class Aborted(KeyboardInterrupt):
@@ -102,7 +106,8 @@ class Aborted(KeyboardInterrupt):
         self.record = record
 
 
-def _run_steps(port, load, journal, evaluations, method, plans, label, profile, meta, progress):
+def _run_steps(port, load, journal, evaluations, method, plans, label, profile, meta, progress,
+               announce=lambda run_id: None):
     """Run the steps not yet in evaluations (the identify step's first: a new run has none yet), grade,
     record. A step that a resumed run was in goes on first: the device carried on with it while the host
     was away. meta: the run's, as its journal keeps it.
@@ -116,6 +121,7 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
     status, rig = UNFINISHED, meta["rig"]
     try:
         with open_rig(port, journal.received, load, evaluations[0] if evaluations else None, rig) as (link, device):
+            announce(meta["run_id"])
             evaluations = evaluations or [device]
             try:
                 status = _steps_left(link, journal, evaluations, method, plans, progress)
@@ -134,7 +140,7 @@ def _run_steps(port, load, journal, evaluations, method, plans, label, profile, 
         evaluations = replay_all(journal.dir, plans)
     record = build_record(evaluations, method, plans, label, profile, rig, meta["run_id"],
                           datetime.fromisoformat(meta["started_at"]), status, meta.get("station"),
-                          meta.get("host_version"))
+                          meta.get("host_version"), trace=meta.get("trace"))
     journal.save_record(record)
     if aborted:
         raise Aborted(record)

@@ -12,7 +12,7 @@ Precedence, first wins: a flag on the command line, then the environment
     data = "D:/pbgrade-data"    # results, journals, runs.sqlite
     browser = "C:/Program Files/Google/Chrome/Application/chrome.exe"  # report --pdf
     sim_link = "socket"         # how the simulated rig is reached: pty or socket
-    operator = "A. Tester"      # kept for later: records do not carry it yet
+    operator = "A. Tester"      # who tests, in every record of run and station (--operator overrides)
     language = "zh-CN"          # reports, verdict lines and the live view: en or zh-CN
 """
 import os
@@ -34,7 +34,7 @@ FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` s
     "data": ("text", "results, journals and runs.sqlite"),
     "browser": ("text", "the first Chromium-family browser found: prints report --pdf"),
     "sim_link": ("text", "pty where the platform has one, else socket: how the simulated rig is reached"),
-    "operator": ("text", "none: who tests (kept for later: records do not carry it yet)"),
+    "operator": ("text", "none: who tests, in every record of run and station (--operator overrides it)"),
     "language": ("text", "en: the language of reports, verdict lines and the live view (en, zh-CN)"),
 }
 
@@ -95,6 +95,8 @@ def fill(args):
     i18n.use(getattr(args, "lang", None) or chosen.get("language", i18n.SOURCE_LANGUAGE))
     if getattr(args, "sim_link", None) is None and "sim_link" in chosen:
         args.sim_link = chosen["sim_link"]
+    if "operator" in args and args.operator is None:
+        args.operator = chosen.get("operator")
     if "rig" not in args:
         return
     own_rig = args.rig in (None, chosen.get("rig"))

@@ -18,7 +18,7 @@ _COLUMNS = {
     "grade": "TEXT NOT NULL", "passed": "INTEGER NOT NULL", "capacity_mah": "REAL", "energy_wh": "REAL",
     "efficiency": "REAL", "profile": "TEXT NOT NULL",
     "station": "TEXT", "method": "TEXT", "status": "TEXT", "capacity_ratio": "REAL", "voltage_ratio_min": "REAL",
-    "kind": "TEXT", "channel": "INTEGER",
+    "kind": "TEXT", "channel": "INTEGER", "operator": "TEXT",
 }
 
 

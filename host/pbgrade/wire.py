@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from cobs import cobs
-from construct import (Bytes, Const, Enum, Error, Float32l, GreedyString, If, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl,
-                       Int32ul, Int64sl, Int64ul, PascalString, Struct, Switch, Terminated, this)
+from construct import (Bytes, Const, Default, Enum, Error, Float32l, GreedyString, If, Int8sl, Int8ul, Int16sl, Int16ul,
+                       Int32sl, Int32ul, Int64sl, Int64ul, PascalString, Struct, Switch, Terminated, this)
 
 from .paths import PROTOCOL
 
 TABLE = json.loads((PROTOCOL / "protocol.json").read_text())
 PROTO_VERSION = TABLE["version"]
 MAX_FRAME = TABLE["max_frame"]  # payload + CRC, one COBS block
+NO_TEMPERATURE = TABLE["no_temperature"]  # IDENTITY's reading of an NTC the rig does not have
 DELIMITER = b"\x00"
 
 
@@ -48,11 +49,12 @@ _FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "
 
 def _field(name, kind, *more):
     """A body field: more may name the table its values come from, and say {"since": N}: the field exists
-    from protocol N on, so a journal an older device sent still parses (IDENTITY says its protocol first)."""
+    from protocol N on, so a journal an older device sent still parses (IDENTITY says its protocol first),
+    and a message of an older protocol is built without it."""
     names = next((m for m in more if isinstance(m, str)), None)
     since = next((m["since"] for m in more if isinstance(m, dict)), None)
     field = Enum(_FIELDS[kind], **_ENUMS[names]) if names else _FIELDS[kind]
-    return name / (If(this.proto >= since, field) if since else field)
+    return name / (Default(If(this.proto >= since, field), None) if since else field)
 
 
 def _body(message):

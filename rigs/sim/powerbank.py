@@ -21,6 +21,8 @@ from math import sqrt
 import micropython
 from micropython import const
 
+AMBIENT_C = 23.0  # the room the rig stands in, unless a unit's model names its own ([thermal] ambient_c)
+
 # Open-circuit voltage of a typical NMC/graphite cell against state of charge
 # (a generic curve: 4.18 V full, 3.75 V at 40 %, steep below 10 %).
 LI_ION_OCV = ((0.0, 3.0), (0.03, 3.3), (0.06, 3.45), (0.1, 3.55), (0.2, 3.65), (0.3, 3.71), (0.4, 3.75),
@@ -117,7 +119,7 @@ class ModelBank:
         self.auto_off_s = prot.get("auto_off_after_s", FOREVER)
         self.r_th = heat.get("c_per_w", 0.0)
         self.tau_s = heat.get("tau_s", 1.0)
-        self.temp_c = self.ambient_c = heat.get("ambient_c", 25.0)
+        self.temp_c = self.ambient_c = heat.get("ambient_c", AMBIENT_C)
         self.dropout_every_s = contact.get("dropout_every_s", FOREVER)
         self.dropout_s = contact.get("dropout_s", 0.0)
         self._x = ((seed + 7) * 0x9E3779B1) & 0xFFFFFFFF or 1

@@ -211,6 +211,10 @@ class SimBoard:
     def temperature_raw(self, sensor):
         return int(self.world.temperature_c(sensor) * 100)
 
+    def temperature_c(self, sensor):
+        """The simulated rig has both NTCs, reading as they would to 0.01 degC."""
+        return self.temperature_raw(sensor) / 100
+
 
 def _chip(sensor, sim, clock, source):
     """The simulated chip the rig names, where the [sim] table says it really is.

@@ -8,8 +8,7 @@ are judged. Runs under CPython and MicroPython; under MicroPython as native
 code, for speed and for the firmware's heap (see powerbank.py).
 """
 import micropython
-
-AMBIENT_C = 25.0  # the room the rig stands in
+from powerbank import AMBIENT_C
 
 
 class World:
@@ -152,10 +151,12 @@ class World:
 
     @micropython.native
     def temperature_c(self, sensor):
-        """What the rig's temperature sensors read: 0 the load's heatsink, 1 the unit's case."""
+        """What the rig's temperature sensors read: 0 the load's heatsink, 1 the unit's case (a unit
+        modelled without heat sits at the room's temperature)."""
+        ambient = getattr(self.bank, "ambient_c", AMBIENT_C)
         if sensor == 0:
-            return AMBIENT_C + self.load.rise_c
-        return getattr(self.bank, "temp_c", AMBIENT_C)
+            return ambient + self.load.rise_c
+        return getattr(self.bank, "temp_c", ambient)
 
     @micropython.native
     def truth(self):

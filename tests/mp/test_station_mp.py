@@ -46,6 +46,7 @@ class Board:
         self.has_short = False
         self.stuck = False  # a short-circuit switch welded closed
         self.short_calls = []
+        self.temps = [None, None]  # no NTC fitted
 
     def kbd_intr(self, ch):
         self.kbd = ch
@@ -61,6 +62,9 @@ class Board:
 
     def temperature_raw(self, sensor):
         return int(self.temps[sensor] * 100)
+
+    def temperature_c(self, sensor):
+        return self.temps[sensor]
 
     def short(self, on):
         assert self.has_short or not on
@@ -140,11 +144,22 @@ def test_identity_and_configuration():
     cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
     assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
     assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS
+    assert struct.unpack_from("<hh", ident, 40) == (-32768, -32768)  # a rig without NTCs reports none
     assert command(st, wire.START) == station.BAD_STATE  # not configured
     assert command(st, wire.CONFIG, config(period_us=100)) == station.BAD_VALUE  # faster than the sensor
     assert command(st, wire.CONFIG, config(load_ma=3600)) == station.OVER_LIMIT  # over the rig's 3.5 A
     assert command(st, wire.CONFIG, config()[:-2]) == station.BAD_LENGTH
     assert command(st, wire.CONFIG, config()) == station.OK
+
+
+def test_identity_carries_each_ntc_in_hundredths_of_a_degree():
+    board, st = new_station()
+    board.temps = [None, 23.456]  # the unit's case NTC only
+    command(st, wire.HELLO)
+    assert struct.unpack_from("<hh", board.serial_out.of_type(wire.IDENTITY)[-1], 40) == (-32768, 2346)
+    board.temps = [-5.25, 149.994]
+    command(st, wire.HELLO)
+    assert struct.unpack_from("<hh", board.serial_out.of_type(wire.IDENTITY)[-1], 40) == (-525, 14999)
 
 
 def test_a_discharge_across_the_tick_wrap():
