@@ -38,6 +38,15 @@ timeout: the device goes on, and keeps its recent frames for that host.
 Meanwhile the simulated device runs at real time (the relay leaves the file
 HOST_AWAY in the work folder), as a board does while nobody listens:
 virtual time would run its kept frames out in a fraction of a second.
+
+Bytes alone do not keep virtual time near its host: at a few samples a
+second the pipe and HOST_BUFFER hold minutes of output, so a host that took a
+few milliseconds to act (more on a busy machine) acted minutes of the rig's
+time late (a station's watch saw a unit present, and by its STOP the unit had
+switched itself off at no load). So once a simulated second the device asks
+its relay whether its host has taken all it sent, and waits for the answer
+(at most TX_TIMEOUT_S): like a board at real time, it is never more than
+about a second ahead of a host that keeps reading.
 """
 import functools
 import json
@@ -123,7 +132,7 @@ class SimRig:
                                        str(wiring_json), str(first.dut_json)],
                                       stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
-                                      pass_fds=[fd for t in links[1:] for fd in (t.device_in, t.out_write)],
+                                      pass_fds=[fd for t in links for fd in t.device_fds()],
                                       start_new_session=True)  # the operator's Ctrl-C is the host's, not the rig's
         for t in links:
             t.relay()
@@ -212,6 +221,9 @@ class _Link:
         self.dut_json = workdir / f"sim-dut{suffix}.json"
         self.away = workdir / f"{HOST_AWAY}{suffix}"
         self.out_read, self.out_write = os.pipe()
+        self.asks_read, self.asks_write = os.pipe()  # the device asks: has my host taken all I sent?
+        self.answers_read, self.answers_write = os.pipe()  # the relay answers once it has
+        self._holding = False  # the relay holds output it read from the pipe and has not passed on
         if sys.platform == "linux":  # elsewhere a pipe holds what it holds (macOS: 16 KB)
             import fcntl
             fcntl.fcntl(self.out_write, fcntl.F_SETPIPE_SZ, 4096)
@@ -221,14 +233,41 @@ class _Link:
     def sim_fields(self):
         """What the simulator is told of this channel: its unit's file, the host-away flag and, but
         for channel 1 on stdin/stdout, the fds of its input and its output pipe."""
-        fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away)}
+        fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away),
+                  "host_taken_fds": [self.asks_write, self.answers_read]}
         return fields if self.first else {**fields, "fds": [self.device_in, self.out_write]}
 
+    def device_fds(self):
+        """The file descriptors the simulator inherits for this channel (channel 1's input and output are
+        its stdin and stdout)."""
+        return [self.asks_write, self.answers_read] + ([] if self.first else [self.device_in, self.out_write])
+
     def relay(self):
-        """Once the simulator has its ends: pass its output on to the host."""
-        os.close(self.out_write)
+        """Once the simulator has its ends: pass its output on to the host, and answer its asks."""
+        for fd in (self.out_write, self.asks_write, self.answers_read):
+            os.close(fd)
         self.thread = threading.Thread(target=self._pass_output, daemon=True)
         self.thread.start()
+        threading.Thread(target=self._answer_asks, daemon=True).start()
+
+    def _answer_asks(self):
+        """Answer each ask of the device once its host has taken all the device sent before it, or after
+        TX_TIMEOUT_S (the host is away: the device then paces itself to real time)."""
+        try:
+            while os.read(self.asks_read, 64):
+                asked = time.monotonic()
+                while not self.taken_all() and time.monotonic() - asked < TX_TIMEOUT_S:
+                    time.sleep(0.0002)
+                os.write(self.answers_write, b"!")
+        except OSError:
+            pass  # the simulation is ending
+        finally:
+            os.close(self.asks_read)
+            os.close(self.answers_write)
+
+    def taken_all(self):
+        """The host has read all the device sent: nothing left in the pipe, with the relay, or unread."""
+        return True  # where the host's end cannot tell what it left unread
 
     def _pass_output(self):
         """Pass the device's output to the host while it keeps up (see the module's docstring)."""
@@ -236,6 +275,7 @@ class _Link:
         self.away.unlink(missing_ok=True)
         try:
             while chunk := os.read(self.out_read, 256):
+                self._holding = True
                 while chunk:
                     taken = self.deliver(chunk)
                     if taken:
@@ -249,6 +289,7 @@ class _Link:
                         self.away.touch()
                         break  # dropped
                     time.sleep(0.0002)
+                self._holding = False
         except OSError:
             pass  # the host closed its end: the simulation is ending
         finally:
@@ -275,6 +316,9 @@ class _Pty(_Link):
         self.port = os.ttyname(self._slave)
         self._unread_query = functools.partial(fcntl.ioctl, self._slave, termios.FIONREAD)
         self._unread = bytearray(4)
+
+    def taken_all(self):
+        return not (self._holding or _unread(self.out_read) or _unread(self._slave))
 
     def deliver(self, chunk):
         self._unread_query(self._unread)
@@ -363,6 +407,14 @@ class _Socket(_Link):
 
 
 LINKS = {"pty": _Pty, "socket": _Socket}
+
+
+def _unread(fd):
+    """Bytes waiting to be read from a pipe or a terminal (POSIX)."""
+    import fcntl
+    import termios
+
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
 
 
 def add_sim_link_flag(parser):

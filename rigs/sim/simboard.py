@@ -17,7 +17,8 @@ Once a simulated second it answers the hosts of its external loads (if
 any) and looks at two files pbgrade.simrig may change while it runs: the
 DUT file of a rig started with an empty bay (a unit plugged in or pulled
 out), and the host-away flag (while the host does not read, time passes at
-real time, as it does for a board).
+real time, as it does for a board); with its host there, it waits until that
+host has taken all it sent (pbgrade.simrig says why).
 """
 import json
 import os
@@ -32,6 +33,7 @@ from powerbank import bank_from
 from world import World
 
 _CTRL_C = 3
+_HOST_TAKEN_WAIT_MS = 1000  # the relay answers within its TX_TIMEOUT_S (0.5 s) even when the host is away
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
           "INA3221": "ina3221_sim"}
 
@@ -83,6 +85,13 @@ class SimBoard:
         self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
         self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
         self._one = bytearray(1)
+        taken = sim.get("host_taken_fds")  # [asks, answers]: has this channel's host taken all it sent?
+        self._asks = open(taken[0], "wb") if taken else None
+        self._answers = open(taken[1], "rb") if taken else None
+        self._answered = select.poll()
+        if taken:
+            self._answered.register(self._answers, select.POLLIN)
+        self._answer = bytearray(1)
         self._poll = select.poll()  # this channel's input
         self._poll.register(self._in, select.POLLIN)
         first._any.register(self._in, select.POLLIN)
@@ -146,6 +155,24 @@ class SimBoard:
             self._away = self._away or b._host_away()
             if b._scpi is not None:
                 b._scpi.poll()
+        if not self._away:
+            for b in self._boards:
+                b._wait_for_host()
+
+    def _wait_for_host(self):
+        """Until this channel's host has taken all the channel sent: virtual time runs on no further than
+        about a second ahead of its host, as a board's real time does."""
+        if self._asks is None:
+            return
+        try:
+            while self._answered.poll(0):  # a late answer to an ask that timed out
+                if not self._answers.readinto(self._answer):
+                    raise OSError  # the relay is gone: the simulation is ending
+            self._asks.write(b"?")
+            if self._answered.poll(_HOST_TAKEN_WAIT_MS):
+                self._answers.readinto(self._answer)
+        except OSError:
+            self._asks = None
 
     def _look_at_bay(self):
         if self._dut_path is not None:
