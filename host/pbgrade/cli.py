@@ -23,6 +23,7 @@ from .replay import check_resumable, find_run, plans_from_meta, regrade
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
+from .sigrok import SigrokError
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store
@@ -38,7 +39,7 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
                 "--port is that channel's port")
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError)
+               deploy.DeployError, settings.SettingsError, SigrokError)
 
 
 def main(argv=None):
