@@ -94,9 +94,9 @@ def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
         assert not production_line.watch_output(sim.port, present=True, stop=stop.is_set)  # nothing plugged: the wait ends
 
 
-def test_a_slow_host_finds_the_simulated_rig_about_a_second_on_not_minutes(tmp_path, monkeypatch):
-    """Virtual time runs as fast as the simulator can, but no more than about a second ahead of its host:
-    a host that took 0.3 s to act on a watch's sample stops the watch about a second later on the rig's
+def test_a_slow_host_finds_the_simulated_rig_seconds_on_not_minutes(tmp_path, monkeypatch):
+    """Virtual time runs as fast as the simulator can, but no more than a few seconds ahead of its host:
+    a host that took 0.3 s to act on a watch's sample stops the watch a few seconds later on the rig's
     clock. Ahead as far as the pipe and the host's buffer held (minutes at 4 samples/s), the honest unit
     had switched itself off at no load (30 s) before its test began, and the station test failed on a busy
     machine."""
@@ -120,7 +120,7 @@ def test_a_slow_host_finds_the_simulated_rig_about_a_second_on_not_minutes(tmp_p
             command(link, watch, "STOP")
             collect(link, watch, lambda: any(e["name"] == "stopped" for e in watch.events))
     stopped_s = next(e["t_s"] for e in watch.events if e["name"] == "stopped")
-    assert stopped_s - seen_s <= 2.5
+    assert stopped_s - seen_s <= 4.0  # simboard._HOST_LAG_ASKS + 1 s, and the watch's 1 s batches
 
 
 def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):

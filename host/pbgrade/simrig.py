@@ -44,9 +44,9 @@ second the pipe and HOST_BUFFER hold minutes of output, so a host that took a
 few milliseconds to act (more on a busy machine) acted minutes of the rig's
 time late (a station's watch saw a unit present, and by its STOP the unit had
 switched itself off at no load). So once a simulated second the device asks
-its relay whether its host has taken all it sent, and waits for the answer
-(at most TX_TIMEOUT_S): like a board at real time, it is never more than
-about a second ahead of a host that keeps reading.
+its relay whether its host has taken all it sent, and waits when more than a
+couple of asks are unanswered (each is answered within TX_TIMEOUT_S): like a
+board at real time, it is never more than a few seconds ahead of its host.
 """
 import functools
 import json
@@ -254,11 +254,11 @@ class _Link:
         """Answer each ask of the device once its host has taken all the device sent before it, or after
         TX_TIMEOUT_S (the host is away: the device then paces itself to real time)."""
         try:
-            while os.read(self.asks_read, 64):
+            while asks := os.read(self.asks_read, 64):
                 asked = time.monotonic()
                 while not self.taken_all() and time.monotonic() - asked < TX_TIMEOUT_S:
                     time.sleep(0.0002)
-                os.write(self.answers_write, b"!")
+                os.write(self.answers_write, b"!" * len(asks))  # one answer each
         except OSError:
             pass  # the simulation is ending
         finally:

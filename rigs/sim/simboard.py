@@ -33,6 +33,8 @@ from powerbank import bank_from
 from world import World
 
 _CTRL_C = 3
+_HOST_LAG_ASKS = 2  # asks left unanswered before the device waits: it runs on this many simulated seconds
+# ahead of its host at most, and seldom waits on a host process busy decoding (its relay answers late)
 _HOST_TAKEN_WAIT_MS = 1000  # the relay answers within its TX_TIMEOUT_S (0.5 s) even when the host is away
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
           "INA3221": "ina3221_sim"}
@@ -92,6 +94,7 @@ class SimBoard:
         if taken:
             self._answered.register(self._answers, select.POLLIN)
         self._answer = bytearray(1)
+        self._unanswered = 0
         self._poll = select.poll()  # this channel's input
         self._poll.register(self._in, select.POLLIN)
         first._any.register(self._in, select.POLLIN)
@@ -160,17 +163,20 @@ class SimBoard:
                 b._wait_for_host()
 
     def _wait_for_host(self):
-        """Until this channel's host has taken all the channel sent: virtual time runs on no further than
-        about a second ahead of its host, as a board's real time does."""
+        """Ask whether this channel's host has taken all the channel sent; wait while more than
+        _HOST_LAG_ASKS asks are unanswered: virtual time runs on no more than a few seconds ahead of its
+        host, as a board's real time runs on no more than the host's latency."""
         if self._asks is None:
             return
         try:
-            while self._answered.poll(0):  # a late answer to an ask that timed out
-                if not self._answers.readinto(self._answer):
-                    raise OSError  # the relay is gone: the simulation is ending
             self._asks.write(b"?")
-            if self._answered.poll(_HOST_TAKEN_WAIT_MS):
-                self._answers.readinto(self._answer)
+            self._unanswered += 1
+            while self._answered.poll(_HOST_TAKEN_WAIT_MS if self._unanswered > _HOST_LAG_ASKS else 0):
+                if not self._answers.readinto(self._answer):  # a byte at a time: readinto waits to fill
+                    raise OSError  # the relay is gone: the simulation is ending
+                self._unanswered = max(0, self._unanswered - 1)
+            if self._unanswered > _HOST_LAG_ASKS:
+                self._unanswered = 0  # the relay is stuck: go on, as before asks
         except OSError:
             self._asks = None
 
