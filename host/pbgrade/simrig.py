@@ -48,7 +48,6 @@ its relay whether its host has taken all it sent, and waits when more than a
 couple of asks are unanswered (each is answered within TX_TIMEOUT_S): like a
 board at real time, it is never more than a few seconds ahead of its host.
 """
-import functools
 import json
 import os
 import select
@@ -266,8 +265,9 @@ class _Link:
             os.close(self.answers_write)
 
     def taken_all(self):
-        """The host has read all the device sent: nothing left in the pipe, with the relay, or unread."""
-        return True  # where the host's end cannot tell what it left unread
+        """Whether the host has read all the device sent: a pty can tell (nothing left in the pipe, with the
+        relay, or unread); a socket cannot say what its host left unread, so it answers yes."""
+        return True
 
     def _pass_output(self):
         """Pass the device's output to the host while it keeps up (see the module's docstring)."""
@@ -305,24 +305,19 @@ class _Pty(_Link):
     """A pseudo-terminal: the device reads its master, the host opens its slave like /dev/ttyACM0."""
 
     def __init__(self, workdir, number):
-        import fcntl  # POSIX only: where there is none, the socket link serves
-        import termios
-        import tty
+        import tty  # POSIX only: where there is none, the socket link serves
 
         super().__init__(workdir, number)
         self.device_in, self._slave = os.openpty()  # the relay writes the device's output to the master too
         tty.setraw(self.device_in)
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
-        self._unread_query = functools.partial(fcntl.ioctl, self._slave, termios.FIONREAD)
-        self._unread = bytearray(4)
 
     def taken_all(self):
         return not (self._holding or _unread(self.out_read) or _unread(self._slave))
 
     def deliver(self, chunk):
-        self._unread_query(self._unread)
-        if int.from_bytes(self._unread, sys.byteorder) >= HOST_BUFFER:
+        if _unread(self._slave) >= HOST_BUFFER:
             return 0
         return os.write(self.device_in, chunk)
 
@@ -410,7 +405,7 @@ LINKS = {"pty": _Pty, "socket": _Socket}
 
 
 def _unread(fd):
-    """Bytes waiting to be read from a pipe or a terminal (POSIX)."""
+    """Bytes waiting to be read from a pipe or a terminal (POSIX: the pty link's)."""
     import fcntl
     import termios
 
