@@ -120,7 +120,9 @@ def test_a_slow_host_finds_the_simulated_rig_seconds_on_not_minutes(tmp_path, mo
             command(link, watch, "STOP")
             collect(link, watch, lambda: any(e["name"] == "stopped" for e in watch.events))
     stopped_s = next(e["t_s"] for e in watch.events if e["name"] == "stopped")
-    assert stopped_s - seen_s <= 4.0  # simboard._HOST_LAG_ASKS + 1 s, and the watch's 1 s batches
+    # the device runs on at most _HOST_LAG_ASKS + 1 s past what its host has read, and the host may have read
+    # that far past the sample it acted on: 3.25 s measured here, 6.25 s on a busy machine, 241 s before asks
+    assert stopped_s - seen_s <= 10
 
 
 def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):
