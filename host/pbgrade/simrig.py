@@ -45,8 +45,12 @@ few milliseconds to act (more on a busy machine) acted minutes of the rig's
 time late (a station's watch saw a unit present, and by its STOP the unit had
 switched itself off at no load). So once a simulated second the device asks
 its relay whether its host has taken all it sent, and waits when more than a
-couple of asks are unanswered (each is answered within TX_TIMEOUT_S): like a
-board at real time, it is never more than a few seconds ahead of its host.
+couple of asks are unanswered: like a board at real time, it is never more
+than a few seconds ahead of a host that reads. A host that has not taken it
+all within HOST_READS_WITHIN_S is not waited on (the pipe and the host-away
+flag hold the device back, as above) until it reads again: waiting longer on
+a host that left (a status query's) made a vanished host's discharge twice as
+slow to end.
 """
 import json
 import os
@@ -69,6 +73,7 @@ HEAP_KB = 192  # an RP2040's MicroPython heap: the firmware must live in it, bes
 SIM_KB_PER_CHANNEL = 32
 HOST_BUFFER = 1024  # bytes the host may leave unread before the device's writes wait, as USB's would
 TX_TIMEOUT_S = 0.5  # then dropped: MicroPython's USB-CDC transmit timeout on the RP2040
+HOST_READS_WITHIN_S = 0.2  # a host that took nothing the device sent for this long is not waited on (see above)
 HOST_AWAY = "host-away"  # rigs/sim/simboard.py paces itself to real time while this file exists
 
 
@@ -250,14 +255,14 @@ class _Link:
         threading.Thread(target=self._answer_asks, daemon=True).start()
 
     def _answer_asks(self):
-        """Answer each ask of the device once its host has taken all the device sent before it, or after
-        TX_TIMEOUT_S (the host is away: the device then paces itself to real time)."""
+        """Answer each ask of the device: "!" once its host has taken all the device sent before it, "-"
+        if it has not within HOST_READS_WITHIN_S (it stopped reading: the device does not wait on it)."""
         try:
             while asks := os.read(self.asks_read, 64):
                 asked = time.monotonic()
-                while not self.taken_all() and time.monotonic() - asked < TX_TIMEOUT_S:
+                while not (taken := self.taken_all()) and time.monotonic() - asked < HOST_READS_WITHIN_S:
                     time.sleep(0.0002)
-                os.write(self.answers_write, b"!" * len(asks))  # one answer each
+                os.write(self.answers_write, (b"!" if taken else b"-") * len(asks))  # one answer each
         except OSError:
             pass  # the simulation is ending
         finally:

@@ -35,7 +35,8 @@ from world import World
 _CTRL_C = 3
 _HOST_LAG_ASKS = 2  # asks left unanswered before the device waits: it runs on this many simulated seconds
 # ahead of its host at most, and seldom waits on a host process busy decoding (its relay answers late)
-_HOST_TAKEN_WAIT_MS = 1000  # the relay answers within its TX_TIMEOUT_S (0.5 s) even when the host is away
+_HOST_TAKEN_WAIT_MS = 1000  # the relay answers within its HOST_READS_WITHIN_S (0.2 s) even when the host is away
+_TAKEN = 0x21  # "!": the host took all; "-": it did not within the relay's HOST_READS_WITHIN_S
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
           "INA3221": "ina3221_sim"}
 
@@ -95,6 +96,7 @@ class SimBoard:
             self._answered.register(self._answers, select.POLLIN)
         self._answer = bytearray(1)
         self._unanswered = 0
+        self._host_reads = True  # its host took all the channel sent in time, when last asked
         self._poll = select.poll()  # this channel's input
         self._poll.register(self._in, select.POLLIN)
         first._any.register(self._in, select.POLLIN)
@@ -164,18 +166,24 @@ class SimBoard:
 
     def _wait_for_host(self):
         """Ask whether this channel's host has taken all the channel sent; wait while more than
-        _HOST_LAG_ASKS asks are unanswered: virtual time runs on no more than a few seconds ahead of its
-        host, as a board's real time runs on no more than the host's latency."""
+        _HOST_LAG_ASKS asks are unanswered: virtual time runs on no more than a few seconds ahead of a host
+        that reads, as a board's real time runs on no more than the host's latency. A host that did not take
+        it all within the relay's HOST_READS_WITHIN_S is not waited on until it reads again (its output is
+        then held back by the pipe, and the device paced by the host-away flag, as before asks)."""
         if self._asks is None:
             return
         try:
-            self._asks.write(b"?")
-            self._unanswered += 1
-            while self._answered.poll(_HOST_TAKEN_WAIT_MS if self._unanswered > _HOST_LAG_ASKS else 0):
+            if self._host_reads or not self._unanswered:  # a host that stopped reading is asked once at a time
+                self._asks.write(b"?")
+                self._unanswered += 1
+            wait = self._host_reads and self._unanswered > _HOST_LAG_ASKS
+            while self._answered.poll(_HOST_TAKEN_WAIT_MS if wait else 0):
                 if not self._answers.readinto(self._answer):  # a byte at a time: readinto waits to fill
                     raise OSError  # the relay is gone: the simulation is ending
                 self._unanswered = max(0, self._unanswered - 1)
-            if self._unanswered > _HOST_LAG_ASKS:
+                self._host_reads = self._answer[0] == _TAKEN
+                wait = self._host_reads and self._unanswered > _HOST_LAG_ASKS
+            if wait:
                 self._unanswered = 0  # the relay is stuck: go on, as before asks
         except OSError:
             self._asks = None
