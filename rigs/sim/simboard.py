@@ -33,10 +33,6 @@ from powerbank import bank_from
 from world import World
 
 _CTRL_C = 3
-_HOST_LAG_ASKS = 2  # asks left unanswered before the device waits: it runs on this many simulated seconds
-# ahead of its host at most, and seldom waits on a host process busy decoding (its relay answers late)
-_HOST_TAKEN_WAIT_MS = 1000  # the relay answers within its HOST_READS_WITHIN_S (0.2 s) even when the host is away
-_TAKEN = 0x21  # "!": the host took all; "-": it did not within the relay's HOST_READS_WITHIN_S
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
           "INA3221": "ina3221_sim"}
 
@@ -88,15 +84,11 @@ class SimBoard:
         self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
         self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
         self._one = bytearray(1)
-        taken = sim.get("host_taken_fds")  # [asks, answers]: has this channel's host taken all it sent?
-        self._asks = open(taken[0], "wb") if taken else None
-        self._answers = open(taken[1], "rb") if taken else None
-        self._answered = select.poll()
-        if taken:
-            self._answered.register(self._answers, select.POLLIN)
-        self._answer = bytearray(1)
-        self._unanswered = 0
-        self._host_reads = True  # its host took all the channel sent in time, when last asked
+        self._host = None  # asked whether this channel's host has taken all it sent (pbgrade.simrig)
+        if "host_taken_fds" in sim:  # its code only where asked: the bench's loop has an RP2040's heap
+            from hostwait import HostWait
+
+            self._host = HostWait(*sim["host_taken_fds"])
         self._poll = select.poll()  # this channel's input
         self._poll.register(self._in, select.POLLIN)
         first._any.register(self._in, select.POLLIN)
@@ -162,31 +154,8 @@ class SimBoard:
                 b._scpi.poll()
         if not self._away:
             for b in self._boards:
-                b._wait_for_host()
-
-    def _wait_for_host(self):
-        """Ask whether this channel's host has taken all the channel sent; wait while more than
-        _HOST_LAG_ASKS asks are unanswered: virtual time runs on no more than a few seconds ahead of a host
-        that reads, as a board's real time runs on no more than the host's latency. A host that did not take
-        it all within the relay's HOST_READS_WITHIN_S is not waited on until it reads again (its output is
-        then held back by the pipe, and the device paced by the host-away flag, as before asks)."""
-        if self._asks is None:
-            return
-        try:
-            if self._host_reads or not self._unanswered:  # a host that stopped reading is asked once at a time
-                self._asks.write(b"?")
-                self._unanswered += 1
-            wait = self._host_reads and self._unanswered > _HOST_LAG_ASKS
-            while self._answered.poll(_HOST_TAKEN_WAIT_MS if wait else 0):
-                if not self._answers.readinto(self._answer):  # a byte at a time: readinto waits to fill
-                    raise OSError  # the relay is gone: the simulation is ending
-                self._unanswered = max(0, self._unanswered - 1)
-                self._host_reads = self._answer[0] == _TAKEN
-                wait = self._host_reads and self._unanswered > _HOST_LAG_ASKS
-            if wait:
-                self._unanswered = 0  # the relay is stuck: go on, as before asks
-        except OSError:
-            self._asks = None
+                if b._host is not None:
+                    b._host.wait()
 
     def _look_at_bay(self):
         if self._dut_path is not None:
