@@ -120,8 +120,8 @@ def test_a_slow_host_finds_the_simulated_rig_seconds_on_not_minutes(tmp_path, mo
             command(link, watch, "STOP")
             collect(link, watch, lambda: any(e["name"] == "stopped" for e in watch.events))
     stopped_s = next(e["t_s"] for e in watch.events if e["name"] == "stopped")
-    # the device runs on at most rigs/sim/hostwait.HOST_LAG_ASKS + 1 s past what its host has read, and the host may have read
-    # that far past the sample it acted on: 3.25 s measured here, 6.25 s on a busy machine, 241 s before asks
+    # the device runs on at most hostwait.HOST_LAG_ASKS + 1 s (rigs/sim) past what its host has read, and the
+    # host may have read that far past the sample it acted on: 3.25 s measured, 6.25 s busy, 241 s before asks
     assert stopped_s - seen_s <= 10
 
 
