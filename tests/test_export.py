@@ -57,8 +57,8 @@ def test_samples_csv_holds_every_sample_and_the_discharge_energy(runs):
 
 
 def test_samples_csv_times_each_sample_in_utc_from_the_run_start_and_the_slots(runs):
-    """As its first line says: the run's start (the journal's, to the microsecond), then each step where the one before ended on the device's
-    clock (its last slot + 1 period), plus the sample's own time in its step."""
+    """As its first line says: the run's start (the journal's, to the microsecond), then each step where the
+    one before ended on the device's clock (its last slot + 1 period), plus the sample's own time in its step."""
     tmp, (record, _) = runs
     out = tmp / "utc.csv"
     assert pbgrade(tmp, "export", record["run_id"], "--samples", out).returncode == 0
