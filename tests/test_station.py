@@ -5,6 +5,7 @@ import io
 import json
 import sqlite3
 import threading
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -93,6 +94,37 @@ def test_a_unit_plugged_in_late_is_waited_for(tmp_path, monkeypatch):
         stop = threading.Event()
         threading.Timer(0.5, stop.set).start()
         assert not production_line.watch_output(sim.port, present=True, stop=stop.is_set)  # nothing plugged: the wait ends
+
+
+def test_a_slow_host_finds_the_simulated_rig_seconds_on_not_minutes(tmp_path, monkeypatch):
+    """Virtual time runs as fast as the simulator can, but no more than a few seconds ahead of its host:
+    a host that took 0.15 s to act on a watch's sample stops the watch a few seconds later on the rig's
+    clock. Ahead as far as the pipe and the host's buffer held (minutes at 4 samples/s), the honest unit
+    had switched itself off at no load (30 s) before its test began, and the station test failed on a busy
+    machine."""
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
+    from pbgrade.evaluate import Evaluation
+    from pbgrade.link import collect, command, open_rig
+    from pbgrade.steps import OBSERVE
+    from pbgrade.testsetup import start_sim
+
+    with ExitStack() as stack:
+        sim = start_sim(stack, load_rig("sim"), None)
+        with open_rig(sim.port) as (link, device):
+            config = {**OBSERVE, "period_us": production_line.WATCH_PERIOD_US}
+            watch = Evaluation(config, device=(device.identity, device.calibration),
+                               first_seq=device.order.expected)
+            command(link, watch, "CONFIG", **config)
+            command(link, watch, "START")
+            collect(link, watch, lambda: watch.last is not None and watch.last[0] >= 1.0)
+            seen_s = watch.last[0]
+            time.sleep(0.15)  # busy elsewhere: less than simrig.HOST_READS_WITHIN_S, after which it is not waited on
+            command(link, watch, "STOP")
+            collect(link, watch, lambda: any(e["name"] == "stopped" for e in watch.events))
+    stopped_s = next(e["t_s"] for e in watch.events if e["name"] == "stopped")
+    # the device runs on at most hostwait.HOST_LAG_ASKS + 1 s (rigs/sim) past what its host has read, and the
+    # host may have read that far past the sample it acted on: 3.25 s measured, 6.25 s busy, 241 s before asks
+    assert stopped_s - seen_s <= 10
 
 
 def test_station_command_reads_serials_from_stdin_and_tallies(tmp_path):

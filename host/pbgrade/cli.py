@@ -26,6 +26,7 @@ from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrad
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
 from .runner import Aborted, Options, plans_for, resume_test, run_test
+from .sigrok import SigrokError
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store, StoreError
@@ -42,7 +43,8 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError)
+               deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
+               SigrokError)
 
 
 def main(argv=None):

@@ -25,6 +25,29 @@ class JournalStep:
         return f"{self.number}-{self.type}"
 
 
+class RunTimeline:
+    """One time axis for a whole run, for exports that lay its steps end to end.
+
+    The device numbers each step's sample slots from 0 (protocol/SPEC.md), so a step starts here where
+    the one before ended on the device's clock: its last sample's slot + 1. The host's turnaround between
+    steps (its commands; the journal keeps no clock for it) is not on this axis, so each later step lies
+    that much earlier than it ran."""
+
+    def __init__(self):
+        self._step = None
+        self._start_us = 0  # the step being read, from the run's first sample slot
+        self._end_us = 0  # its end so far: its last sample's slot + 1
+
+    def run_us(self, step, t_s):
+        """A batch's times (t_s from its step's start) in whole microseconds from the first step's start."""
+        t_us = np.rint(np.asarray(t_s) * 1e6).astype(np.int64)
+        if step != self._step:
+            self._step, self._start_us = step, self._end_us
+        if t_us.size:
+            self._end_us = self._start_us + int(t_us[-1]) + round(step.period_s * 1e6)
+        return self._start_us + t_us
+
+
 class Envelope:
     """Min/max decimation of traces that share an x axis, in bounded memory.
 

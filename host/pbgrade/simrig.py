@@ -38,8 +38,20 @@ timeout: the device goes on, and keeps its recent frames for that host.
 Meanwhile the simulated device runs at real time (the relay leaves the file
 HOST_AWAY in the work folder), as a board does while nobody listens:
 virtual time would run its kept frames out in a fraction of a second.
+
+Bytes alone do not keep virtual time near its host: at a few samples a
+second the pipe and HOST_BUFFER hold minutes of output, so a host that took a
+few milliseconds to act (more on a busy machine) acted minutes of the rig's
+time late (a station's watch saw a unit present, and by its STOP the unit had
+switched itself off at no load). So once a simulated second the device asks
+its relay whether its host has taken all it sent, and waits when more than a
+couple of asks are unanswered: like a board at real time, it is never more
+than a few seconds ahead of a host that reads. A host that has not taken it
+all within HOST_READS_WITHIN_S is not waited on (the pipe and the host-away
+flag hold the device back, as above) until it reads again: waiting longer on
+a host that left (a status query's) made a vanished host's discharge twice as
+slow to end.
 """
-import functools
 import json
 import os
 import select
@@ -61,6 +73,7 @@ HEAP_KB = 192  # an RP2040's MicroPython heap: the firmware must live in it, bes
 SIM_KB_PER_CHANNEL = 32
 HOST_BUFFER = 1024  # bytes the host may leave unread before the device's writes wait, as USB's would
 TX_TIMEOUT_S = 0.5  # then dropped: MicroPython's USB-CDC transmit timeout on the RP2040
+HOST_READS_WITHIN_S = 0.2  # a host that took nothing the device sent for this long is not waited on (see above)
 HOST_AWAY = "host-away"  # rigs/sim/simboard.py paces itself to real time while this file exists
 
 
@@ -123,7 +136,7 @@ class SimRig:
                                        str(wiring_json), str(first.dut_json)],
                                       stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
-                                      pass_fds=[fd for t in links[1:] for fd in (t.device_in, t.out_write)],
+                                      pass_fds=[fd for t in links for fd in t.device_fds()],
                                       start_new_session=True)  # the operator's Ctrl-C is the host's, not the rig's
         for t in links:
             t.relay()
@@ -212,6 +225,9 @@ class _Link:
         self.dut_json = workdir / f"sim-dut{suffix}.json"
         self.away = workdir / f"{HOST_AWAY}{suffix}"
         self.out_read, self.out_write = os.pipe()
+        self.asks_read, self.asks_write = os.pipe()  # the device asks: has my host taken all I sent?
+        self.answers_read, self.answers_write = os.pipe()  # the relay answers once it has
+        self._holding = False  # the relay holds output it read from the pipe and has not passed on
         if sys.platform == "linux":  # elsewhere a pipe holds what it holds (macOS: 16 KB)
             import fcntl
             fcntl.fcntl(self.out_write, fcntl.F_SETPIPE_SZ, 4096)
@@ -221,14 +237,42 @@ class _Link:
     def sim_fields(self):
         """What the simulator is told of this channel: its unit's file, the host-away flag and, but
         for channel 1 on stdin/stdout, the fds of its input and its output pipe."""
-        fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away)}
+        fields = {"dut_file": str(self.dut_json), "host_away_file": str(self.away),
+                  "host_taken_fds": [self.asks_write, self.answers_read]}
         return fields if self.first else {**fields, "fds": [self.device_in, self.out_write]}
 
+    def device_fds(self):
+        """The file descriptors the simulator inherits for this channel (channel 1's input and output are
+        its stdin and stdout)."""
+        return [self.asks_write, self.answers_read] + ([] if self.first else [self.device_in, self.out_write])
+
     def relay(self):
-        """Once the simulator has its ends: pass its output on to the host."""
-        os.close(self.out_write)
+        """Once the simulator has its ends: pass its output on to the host, and answer its asks."""
+        for fd in (self.out_write, self.asks_write, self.answers_read):
+            os.close(fd)
         self.thread = threading.Thread(target=self._pass_output, daemon=True)
         self.thread.start()
+        threading.Thread(target=self._answer_asks, daemon=True).start()
+
+    def _answer_asks(self):
+        """Answer each ask of the device: "!" once its host has taken all the device sent before it, "-"
+        if it has not within HOST_READS_WITHIN_S (it stopped reading: the device does not wait on it)."""
+        try:
+            while asks := os.read(self.asks_read, 64):
+                asked = time.monotonic()
+                while not (taken := self.taken_all()) and time.monotonic() - asked < HOST_READS_WITHIN_S:
+                    time.sleep(0.0002)
+                os.write(self.answers_write, (b"!" if taken else b"-") * len(asks))  # one answer each
+        except OSError:
+            pass  # the simulation is ending
+        finally:
+            os.close(self.asks_read)
+            os.close(self.answers_write)
+
+    def taken_all(self):
+        """Whether the host has read all the device sent: a pty can tell (nothing left in the pipe, with the
+        relay, or unread); a socket cannot say what its host left unread, so it answers yes."""
+        return True
 
     def _pass_output(self):
         """Pass the device's output to the host while it keeps up (see the module's docstring)."""
@@ -236,6 +280,7 @@ class _Link:
         self.away.unlink(missing_ok=True)
         try:
             while chunk := os.read(self.out_read, 256):
+                self._holding = True
                 while chunk:
                     taken = self.deliver(chunk)
                     if taken:
@@ -249,6 +294,7 @@ class _Link:
                         self.away.touch()
                         break  # dropped
                     time.sleep(0.0002)
+                self._holding = False
         except OSError:
             pass  # the host closed its end: the simulation is ending
         finally:
@@ -264,21 +310,19 @@ class _Pty(_Link):
     """A pseudo-terminal: the device reads its master, the host opens its slave like /dev/ttyACM0."""
 
     def __init__(self, workdir, number):
-        import fcntl  # POSIX only: where there is none, the socket link serves
-        import termios
-        import tty
+        import tty  # POSIX only: where there is none, the socket link serves
 
         super().__init__(workdir, number)
         self.device_in, self._slave = os.openpty()  # the relay writes the device's output to the master too
         tty.setraw(self.device_in)
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
-        self._unread_query = functools.partial(fcntl.ioctl, self._slave, termios.FIONREAD)
-        self._unread = bytearray(4)
+
+    def taken_all(self):
+        return not (self._holding or _unread(self.out_read) or _unread(self._slave))
 
     def deliver(self, chunk):
-        self._unread_query(self._unread)
-        if int.from_bytes(self._unread, sys.byteorder) >= HOST_BUFFER:
+        if _unread(self._slave) >= HOST_BUFFER:
             return 0
         return os.write(self.device_in, chunk)
 
@@ -363,6 +407,14 @@ class _Socket(_Link):
 
 
 LINKS = {"pty": _Pty, "socket": _Socket}
+
+
+def _unread(fd):
+    """Bytes waiting to be read from a pipe or a terminal (POSIX: the pty link's)."""
+    import fcntl
+    import termios
+
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
 
 
 def add_sim_link_flag(parser):

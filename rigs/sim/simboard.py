@@ -17,7 +17,8 @@ Once a simulated second it answers the hosts of its external loads (if
 any) and looks at two files pbgrade.simrig may change while it runs: the
 DUT file of a rig started with an empty bay (a unit plugged in or pulled
 out), and the host-away flag (while the host does not read, time passes at
-real time, as it does for a board).
+real time, as it does for a board); with its host there, it waits until that
+host has taken all it sent (pbgrade.simrig says why).
 """
 import json
 import os
@@ -83,6 +84,11 @@ class SimBoard:
         self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
         self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
         self._one = bytearray(1)
+        self._host = None  # asked whether this channel's host has taken all it sent (pbgrade.simrig)
+        if "host_taken_fds" in sim:  # its code only where asked: the bench's loop has an RP2040's heap
+            from hostwait import HostWait
+
+            self._host = HostWait(*sim["host_taken_fds"])
         self._poll = select.poll()  # this channel's input
         self._poll.register(self._in, select.POLLIN)
         first._any.register(self._in, select.POLLIN)
@@ -146,6 +152,10 @@ class SimBoard:
             self._away = self._away or b._host_away()
             if b._scpi is not None:
                 b._scpi.poll()
+        if not self._away:
+            for b in self._boards:
+                if b._host is not None:
+                    b._host.wait()
 
     def _look_at_bay(self):
         if self._dut_path is not None:
