@@ -123,6 +123,10 @@ def _headline(r):
     if r["capacity_ratio"] is not None:
         detail = [f"It delivered {r['capacity_mah']:,.0f} mAh of the {label['rated_capacity_mah']:,.0f} mAh "
                   f"printed on it, at {label['rated_output_v']:g} V and {label['rated_output_a']:g} A."]
+        if r.get("energy_before_discharge_wh"):  # counted from full: the steps before the discharge are credited
+            detail.append(f"Counted from the start of the test: {r['charge_before_discharge_mah']:,.1f} mAh and "
+                          f"{r['energy_before_discharge_wh']:.2f} Wh of it came out in the steps before the "
+                          f"discharge, at other currents.")
         if r["efficiency"] is not None:
             detail.append(f"Of the {label['rated_energy_wh']:.1f} Wh its cells are rated for, it delivered "
                           f"{r['energy_wh']:.1f} Wh: {r['efficiency'] * 100:.0f} %.")
