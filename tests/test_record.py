@@ -86,6 +86,12 @@ def test_record_says_what_the_gap_may_have_cost(record):
     assert record["capacity_mah"] + integrity["gap_charge_estimate_mah"] == pytest.approx(6300)
 
 
+def test_a_discharge_with_no_step_before_it_credits_nothing(record):
+    (part,) = record["delivered_by_step"]
+    assert (part["step"], part["type"], part["charge_mah"]) == (1, "discharge", record["capacity_mah"])
+    assert (record["charge_before_discharge_mah"], record["energy_before_discharge_wh"]) == (0, 0)
+
+
 def test_station_is_this_host_and_the_rig_unless_given(evaluations, record):
     assert record["station"] == f"{socket.gethostname()}/sim"
     assert make_record(evaluations, station="line3/sim/ch2")["station"] == "line3/sim/ch2"

@@ -100,8 +100,8 @@ def untranslated(page, record):
 
 
 def _latin_words(text):
-    """Words that begin with a Latin letter, but in `a command to type`."""
-    return re.findall(r"(?<![\w.])[A-Za-z][\w.²-]*", re.sub(r"`[^`]*`", "", text))
+    """Words that begin with a Latin letter, but in `a command to type` and a unit such as °C."""
+    return re.findall(r"(?<![\w.°])[A-Za-z][\w.²-]*", re.sub(r"`[^`]*`", "", text))
 
 
 @pytest.mark.parametrize("run", ("full", "quick", "eol", "stopped"))

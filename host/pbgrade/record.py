@@ -41,7 +41,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
     for evaluation in evaluations:
         evaluation.close()
     device = evaluations[0]
-    measurements, results, main, drawn_before = _measure(method, plans, evaluations, label)
+    measurements, results, main, drawn = _measure(method, plans, evaluations, label)
     verdict = grade(profile, measurements, label)
     graded, passed, decided_by, reasons = verdict.grade, verdict.passed, verdict.decided_by, verdict.reasons
     if status in (ABORTED_BY_OPERATOR, STOPPED_BY_RIG):  # what it measured until then keeps its checks
@@ -96,7 +96,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "method": method.name,
         "method_verdict": method.verdict,
         "steps": results,
-        "charge_before_discharge_mah": drawn_before,
+        **drawn,
         "config": main.config,
         "events": main.events,
         "device": _device(ident),
@@ -113,27 +113,49 @@ def default_station(rig):
 
 
 def _measure(method, plans, evaluations, label):
-    """(every quantity a record shows, each step's result, the main discharge's evaluation, the charge
-    drawn before it). A quantity this method did not measure is None (a quick check: no capacity);
+    """(every quantity a record shows, each step's result, the main discharge's evaluation, what each step
+    up to it delivered: _drawn). A quantity this method did not measure is None (a quick check: no capacity);
     a run aborted before its discharge grades what its last step measured."""
     measurements = dict.fromkeys(steps.FULL_DISCHARGE)
     measurements.update((name, None) for step in method.steps for name in steps.measured_by(step))
-    results, main, drawn_before = [], None, 0.0
-    for step, plan, evaluation in zip(method.steps, plans, evaluations[1:]):
+    results, main, parts = [], None, []
+    for number, (step, plan, evaluation) in enumerate(zip(method.steps, plans, evaluations[1:]), 1):
         outcome = steps.measure(step, evaluation, plan, label)
         measurements.update(outcome.measurements)
         results.append({"type": step.type, "name": step.name, "settings": step.settings,
                         "measurements": outcome.measurements, "behaviours": outcome.behaviours,
                         "load_settling": _settling(evaluation, plan), "events": evaluation.events,
                         "integrity": evaluation.integrity()})
+        if main is None:
+            parts.append({"step": number, "type": step.type, "name": step.name,
+                          "charge_mah": evaluation.integrator.charge_mah,
+                          "energy_wh": evaluation.integrator.energy_wh})
         if step.type == "discharge" and not step.name:
             main = evaluation
-        elif main is None:
-            drawn_before += evaluation.integrator.charge_mah
+    before = parts if main is None else parts[:-1]
     if main is None:
         main = evaluations[-1]
+    elif measurements["capacity_mah"] is not None:
+        _credit_from_start(measurements, before, label)
     measurements["samples_lost"] = main.samples_lost
-    return measurements, results, main, drawn_before
+    return measurements, results, main, _drawn(before, parts)
+
+
+def _credit_from_start(measurements, before, label):
+    """Count the capacity and energy that grade the unit from the start of the test, as the standards
+    measure them from full: the no-load, regulation and protection steps before the discharge drew from the
+    unit, at other currents (methods/full.toml's provenance says why crediting them beats recharging)."""
+    charge = measurements["capacity_mah"] + sum(part["charge_mah"] for part in before)
+    energy = measurements["energy_wh"] + sum(part["energy_wh"] for part in before)
+    measurements.update(steps.discharge.delivered(charge, energy, label))
+
+
+def _drawn(before, parts):
+    """The record's account of what the unit delivered step by step up to the end of its discharge: the
+    totals before the discharge (credited to its capacity and energy) and each step's part."""
+    return {"charge_before_discharge_mah": sum(part["charge_mah"] for part in before),
+            "energy_before_discharge_wh": sum(part["energy_wh"] for part in before),
+            "delivered_by_step": parts}
 
 
 def _why_never_passed(evaluations, method, status, graded):

@@ -152,6 +152,10 @@ def _headline(r):
         detail = [_("It delivered {delivered} mAh of the {rated} mAh printed on it, at {volts} V and {amps} A.").format(
             delivered=f"{r['capacity_mah']:,.0f}", rated=f"{label['rated_capacity_mah']:,.0f}",
             volts=f"{label['rated_output_v']:g}", amps=f"{label['rated_output_a']:g}")]
+        if r.get("energy_before_discharge_wh"):  # counted from full: the steps before the discharge are credited
+            detail.append(_("Counted from the start of the test: {charge} mAh and {energy} Wh of it came out in the "
+                            "steps before the discharge, at other currents.").format(
+                charge=f"{r['charge_before_discharge_mah']:,.1f}", energy=f"{r['energy_before_discharge_wh']:.2f}"))
         if r["efficiency"] is not None:
             detail.append(_("Of the {rated} Wh its cells are rated for, it delivered {delivered} Wh: {percent} %.").format(
                 rated=f"{label['rated_energy_wh']:.1f}", delivered=f"{r['energy_wh']:.1f}",

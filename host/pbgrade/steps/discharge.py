@@ -105,10 +105,7 @@ def measurements_from(integrator, voltage_stats, label: Label) -> dict:
         return None if volts is None else volts / label.rated_output_v
 
     return {
-        "capacity_mah": integrator.charge_mah,
-        "energy_wh": integrator.energy_wh,
-        "efficiency": integrator.energy_wh / label.rated_energy_wh,
-        "capacity_ratio": integrator.charge_mah / label.rated_capacity_mah,
+        **delivered(integrator.charge_mah, integrator.energy_wh, label),
         "min_voltage_v": low,
         "max_voltage_v": high,
         "mean_voltage_v": voltage_stats.mean_v,
@@ -119,6 +116,13 @@ def measurements_from(integrator, voltage_stats, label: Label) -> dict:
         "interruptions": voltage_stats.interruptions,
         "longest_interruption_s": voltage_stats.longest_interruption_s,
     }
+
+
+def delivered(charge_mah, energy_wh, label: Label) -> dict:
+    """The capacity, energy and ratios the profiles grade, from what the output delivered: the discharge's
+    alone, or counted from the start of the test (record.py credits what the steps before it drew)."""
+    return {"capacity_mah": charge_mah, "energy_wh": energy_wh, "efficiency": energy_wh / label.rated_energy_wh,
+            "capacity_ratio": charge_mah / label.rated_capacity_mah}
 
 
 def measure(step, evaluation, plan_, label):
