@@ -13,13 +13,15 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
 from pbgrade import cli
-from pbgrade.store import RunFilter, Store
+from pbgrade.store import RunFilter, Store, is_database_url
 
 # run, started at (UTC), model, serial, station, method, profile, grade, passed, capacity, efficiency, voltage
 BATCH = [
@@ -64,12 +66,25 @@ def records(real_record):
         yield record
 
 
-@pytest.fixture(scope="module")
-def store(real_run, tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("batch") / "runs.sqlite")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(real_run, tmp_path_factory, request):
+    """The batch in a station's own file, and in a central PostgreSQL database: the same answers from both."""
+    if request.param == "sqlite":
+        store = Store(tmp_path_factory.mktemp("batch") / "runs.sqlite")
+    else:
+        store = Store(request.getfixturevalue("postgresql_server").new_database())
     for record in records(real_run[1]):
         store.add(record)
     return store
+
+
+def data_of(store, monkeypatch):
+    """The data folder the command line reads `store` from: its file's, or (a central database, which
+    history and stats read when one is set) an empty one with $PBGRADE_DB naming the database."""
+    if is_database_url(store.where):
+        monkeypatch.setenv("PBGRADE_DB", store.where)
+        return Path(tempfile.mkdtemp(prefix="pbgrade-no-local-runs-"))
+    return Path(store.where).parent
 
 
 @pytest.fixture
@@ -145,14 +160,14 @@ def test_a_summary_row_carries_the_new_columns_and_the_label(store):
 ])
 def test_dates_on_the_command_line(store, capsys, monkeypatch, utc, since, until, expected):
     args = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "history", *args)
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", *args)
     assert code == 0
     assert [line.split()[2] for line in lines[1:]] == expected
 
 
 def test_a_day_is_the_stations_local_day(store, capsys, monkeypatch, utc):
     utc("CST-8")  # UTC+8: 1 March local is 28 Feb 16:00 to 1 March 16:00 UTC
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--since", "2025-03-01",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--since", "2025-03-01",
                              "--until", "2025-03-01")
     assert code == 0
     assert [line.split()[2] for line in lines[1:]] == ["r1", "r2"]
@@ -214,7 +229,7 @@ def test_processes_opening_an_old_database_together_migrate_it_once(real_run, tm
 # -- the commands -----------------------------------------------------------------------------------------
 
 def test_history_prints_one_plain_line_per_run(store, capsys, monkeypatch, utc):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--model", "pb-10")
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--model", "pb-10")
     assert code == 0 and err == ""
     assert [re.split(r"\s{2,}", line) for line in lines] == [
         ["date", "run", "station", "model", "serial", "method", "verdict", "capacity", "efficiency"],
@@ -241,7 +256,7 @@ def test_the_real_run_is_listed_with_this_hosts_station(real_run, capsys, monkey
     (["stats", "--method", "full", "--profile", "no-such-profile"], "no-such-profile: no such profile"),
 ])
 def test_what_the_operator_can_fix_is_one_line_and_exit_2(store, capsys, monkeypatch, args, message):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, *args)
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), *args)
     assert code == 2 and lines == []
     assert err.count("\n") == 1 and message in err
 
@@ -253,7 +268,7 @@ def test_no_database_yet_is_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_history_with_no_match_says_so_and_succeeds(store, capsys, monkeypatch):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--grade", "Z")
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--grade", "Z")
     assert (code, lines, err) == (0, [], "pbgrade: no run matches\n")
 
 
@@ -266,7 +281,7 @@ def stats_table(lines):
 
 
 def test_stats_of_the_full_runs(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full")
     assert code == 0
     assert lines[1] == "limits   profile gbt35590"
     # 1 of 4: p 0.25, z^2/n = 3.8415/4 = 0.96037; centre (0.25 + 0.48018) / 1.96037 = 0.37248;
@@ -285,7 +300,7 @@ def test_stats_of_the_full_runs(store, capsys, monkeypatch):
 
 
 def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full")
     assert code == 0
     start = lines.index("capacity_ratio: capacity at the output (n 4)")
     histogram = lines[start + 1:start + 9]
@@ -298,7 +313,7 @@ def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeyp
 
 
 def test_stats_with_another_profile_takes_its_lowest_passing_grade(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full",
                              "--profile", "tiers")
     assert code == 0
     assert lines[1] == "limits   profile tiers (the runs were graded with gbt35590)"
@@ -309,7 +324,7 @@ def test_stats_with_another_profile_takes_its_lowest_passing_grade(store, capsys
 
 
 def test_stats_of_a_screen_counts_its_findings_and_judges_what_it_grades(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "quick")
     assert code == 0
     assert lines[2] == "screen   2 screened: CONSISTENT 1, NOT CONSISTENT 1; a screen's findings, not a pass rate"
     assert not any(line.startswith("yield") for line in lines)
@@ -320,7 +335,7 @@ def test_stats_of_a_screen_counts_its_findings_and_judges_what_it_grades(store, 
 
 
 def test_stats_against_a_profile_grading_what_the_runs_did_not_measure_says_so(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "quick",
                              "--profile", "gbt35590")
     assert code == 0
     assert stats_table(lines)["capacity_ratio"] == ["0", "-", "-", "-", "-", "≥ 100.0 %", "not measured"]
@@ -328,6 +343,6 @@ def test_stats_against_a_profile_grading_what_the_runs_did_not_measure_says_so(s
 
 
 def test_stats_of_one_run_has_no_cpk(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--serial", "B001")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--serial", "B001")
     assert code == 0
     assert stats_table(lines)["capacity_ratio"][-1] == "needs 2 runs"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import argcomplete
 
-from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, versions
+from . import completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, sync, versions
 from .calibrate import CalibrationError, calibrate
 from .label import LabelError
 from .link import RigError, command, open_rig
@@ -30,7 +30,7 @@ from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -39,7 +39,7 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
-               deploy.DeployError, settings.SettingsError)
+               deploy.DeployError, settings.SettingsError, sync.SyncError)
 
 
 def main(argv=None):
@@ -199,7 +199,9 @@ def _interrupted_once():
 
 
 def _keep(record, json_path):
-    Store(paths.run_db()).add(record)
+    store = Store(paths.run_db())
+    store.add(record)
+    sync.send_after_run(store)
     return _report(record, json_path)
 
 
