@@ -4,6 +4,7 @@ migration of a database made by an older pbgrade, and what the commands print an
 The runs are copies of one real record (a quick run on the simulated rig, made once for the module)
 with the fields the filters and statistics look at set by hand.
 """
+import contextlib
 import copy
 import json
 import multiprocessing
@@ -17,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import ROOT
@@ -185,22 +187,29 @@ def old_records(real_record):
         yield record
 
 
-def old_database(path, old):
-    with sqlite3.connect(path) as db:
-        db.execute(OLD_SCHEMA)
-        db.executemany("INSERT INTO runs VALUES (:run_id, :started_at, :model, :serial, :grade, :passed, "
-                       ":capacity_mah, :energy_wh, :efficiency, :profile, :record_json)",
-                       [{**r, "model": r["label"]["model"], "serial": r["label"]["serial"],
-                         "passed": int(r["passed"]), "record_json": json.dumps(r)} for r in old])
-    db.close()
-    return path
-
-
-def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(request, real_run, tmp_path):
+    """The batch in a table as pbgrade 0.1 made it, in a station's file or in a central database: (path or
+    URL, the records)."""
     old = list(old_records(real_run[1]))
-    path = old_database(tmp_path / "runs.sqlite", old)
+    rows = [(r["run_id"], r["started_at"], r["label"]["model"], r["label"]["serial"], r["grade"], int(r["passed"]),
+             r["capacity_mah"], r["energy_wh"], r["efficiency"], r["profile"], json.dumps(r)) for r in old]
+    if request.param == "sqlite":
+        target = tmp_path / "runs.sqlite"
+        with contextlib.closing(sqlite3.connect(target)) as db, db:
+            db.execute(OLD_SCHEMA)
+            db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 11)})", rows)
+    else:
+        target = request.getfixturevalue("postgresql_database")
+        with psycopg.connect(target) as db:
+            db.execute(OLD_SCHEMA)
+            db.cursor().executemany(f"INSERT INTO runs VALUES ({', '.join(['%s'] * 11)})", rows)
+    return target, old
 
-    store = Store(path)
+
+def test_an_old_database_gains_the_new_columns_filled_from_its_records(old_database):
+    target, old = old_database
+    store = Store(target)
     rows = store.runs()
     assert [row["station"] for row in rows] == ["sim-ina226"] * 6  # no station recorded: the rig's name
     assert [row["method"] for row in rows] == [None] * 6
@@ -209,21 +218,21 @@ def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run,
     assert [row["kind"] for row in rows] == ["pass-fail"] * 4 + ["screen"] * 2  # told by their methods
     assert [row["channel"] for row in rows] == [1] * 6
     assert ids(store, model="pb-10*", passed=False) == ["r2", "r3"]
-    assert Store(path).runs() == rows  # opening it again changes nothing
+    assert Store(target).runs() == rows  # opening it again changes nothing
     store.add({**old[0], "run_id": "r7", "station": "line2/sim"})
     assert ids(store, station="line2*") == ["r7"]
     assert store.get("r1") == old[0]
 
 
-def test_processes_opening_an_old_database_together_migrate_it_once(real_run, tmp_path):
-    path = old_database(tmp_path / "runs.sqlite", old_records(real_run[1]))
-    openers = [multiprocessing.Process(target=Store, args=(path,)) for _ in range(4)]
+def test_processes_opening_an_old_database_together_migrate_it_once(old_database):
+    target, _ = old_database
+    openers = [multiprocessing.Process(target=Store, args=(target,)) for _ in range(4)]
     for opener in openers:
         opener.start()
     for opener in openers:
         opener.join(timeout=60)
     assert [opener.exitcode for opener in openers] == [0] * 4
-    assert [row["station"] for row in Store(path).runs()] == ["sim-ina226"] * 6
+    assert [row["station"] for row in Store(target).runs()] == ["sim-ina226"] * 6
 
 
 # -- the commands -----------------------------------------------------------------------------------------

@@ -102,8 +102,9 @@ class Uploader:
         while True:
             self.wake.wait(self.retry_s if self.unreachable else None)
             self.wake.clear()
+            last = self.stopping.is_set()  # seen before the try: close() comes after the station's last run
             self._try()
-            if self.stopping.is_set():
+            if last:
                 return
 
     def _try(self):
