@@ -24,14 +24,14 @@ from pbgrade.sync import Pushed, Uploader, push
 STATIONS, CHANNELS, RUNS_PER_CHANNEL = 4, 3, 5
 
 
-def pbgrade(data, config, *args, db=None):
+def pbgrade(data, config, *args, db=None, input=None):
     """The real command in a process of its own, as a kit or a station runs it."""
     env = {**os.environ, "PBGRADE_DATA": str(data), "PBGRADE_CONFIG": str(config)}
     env.pop("PBGRADE_DB", None)
     if db:
         env["PBGRADE_DB"] = db
     return subprocess.run([sys.executable, "-m", "pbgrade.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env=env)
+                          timeout=300, cwd=ROOT, env=env, input=input)
 
 
 def kit(tmp_path, name):
@@ -161,6 +161,19 @@ def test_a_station_keeps_testing_while_the_database_is_down_and_sends_all_when_i
     assert [line.split(":")[1].strip() for line in err] == ["central database unreachable (postgresql",
                                                             "central database back"]
     assert err[1] == "pbgrade: central database back: 3 waiting run(s) sent"
+
+
+def test_the_station_command_sends_each_run_to_the_central_database(tmp_path, postgresql_database):
+    data, config = kit(tmp_path, "line1")
+    proc = pbgrade(data, config, "station", "--channels", "2", "--sim-duts", "honest-10000,sagging-output",
+                   "--label", ROOT / "rigs" / "sim" / "duts" / "honest-10000.label.toml", input="A-1\nA-2\nA-3\n",
+                   db=postgresql_database)
+    assert proc.returncode == 1, proc.stderr  # a unit failed
+    here = Store(data / "runs.sqlite").runs()
+    assert len(here) == 3  # the station's own history, and its queue
+    central = Store(postgresql_database).runs()
+    assert central == here
+    assert {row["station"] for row in central} == {"line1/sim-ina226/ch1", "line1/sim-ina226/ch2"}
 
 
 def station(url, local_path, name, record):
