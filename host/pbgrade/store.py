@@ -169,9 +169,7 @@ class _SQLite:
         return (f"SELECT DISTINCT json_extract(checks.value, '$.quantity') FROM ({selection}) AS run, "
                 f"json_each(run.record_json, '$.verdict.checks') AS checks")
 
-    @staticmethod
-    def json_value(text):
-        return json.loads(text)
+    json_value = staticmethod(json.loads)  # json_extract gives an object as its JSON text
 
 
 class _Row(tuple):
@@ -219,7 +217,7 @@ class _PostgreSQL:
         try:
             db = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_rows)
         except psycopg.OperationalError as e:
-            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__  # libpq's own words
             raise DatabaseUnreachable(f"{self.where}: {reason}") from None
         with db:  # commits, or rolls back on error; then closes
             yield _PostgreSQLConnection(db)
