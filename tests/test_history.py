@@ -311,7 +311,7 @@ def test_stats_of_the_full_runs(store, capsys, monkeypatch):
 def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeypatch):
     code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full")
     assert code == 0
-    start = lines.index("capacity_ratio: capacity at the output (n 4)")
+    start = lines.index("capacity_ratio: output capacity against rated capacity (n 4)")
     histogram = lines[start + 1:start + 9]
     assert [line.split()[:3] for line in histogram if "limit" not in line] == [
         ["88", "–", "90"], ["90", "–", "92"], ["92", "–", "94"], ["94", "–", "96"], ["96", "–", "98"],

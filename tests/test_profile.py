@@ -123,7 +123,7 @@ def test_declared_efficiency_replaces_the_default():
 def test_unmeasured_quantity_fails_its_limit():
     verdict = grade(load_profile("gbt35590"), with_(voltage_ratio_min=None), LABEL)
     assert (verdict.grade, verdict.decided_by) == ("FAIL", ["voltage_low"])
-    assert verdict.reasons == ["output voltage under load was not measured, so PASS cannot be awarded"]
+    assert verdict.reasons == ["lowest output voltage under load against rated was not measured, so PASS cannot be awarded"]
 
 
 def test_measurements_from_a_run():

@@ -39,7 +39,7 @@ graded, in the record's units (a ratio as a fraction: 0.97)."""
 STATS_JSON = """--json prints one JSON document instead of the text: {"runs", "first", "last" (UTC start times),
 "profile" (whose limits), "graded_with" ([profiles]), "verdicts": [{"kind", "runs", "grades": {GRADE: count},
 "passed", "yield", "wilson_95": [low, high]} per kind; passed, yield and wilson_95 null for a screen],
-"quantities": [{"quantity", "noun", "unit" ("%": a fraction), "graded" (the profile grades it), "n", "mean",
+"quantities": [{"quantity", "name", "unit" ("%": a fraction), "graded" (the profile grades it), "n", "mean",
 "stdev", "min", "max", "lower", "upper" (the limits of the lowest passing grade, null where none),
 "limits_vary" (a label sets the limit and the labels differ), "cpk" (null where it cannot be computed),
 "cpk_note" (why not), "histogram": [{"low", "high", "count"}]}]}; values in the record's units."""
@@ -157,7 +157,7 @@ def cmd_stats(args):
         print("  % : a ratio to the label (capacity, voltage, current), efficiency of the cells' rated energy")
     for quantity in batch:
         if quantity.values:
-            print(f"\n{quantity.name}: {QUANTITIES[quantity.name].noun} (n {len(quantity.values)})")
+            print(f"\n{quantity.name}: {QUANTITIES[quantity.name].name} (n {len(quantity.values)})")
             print("\n".join(quantity.histogram_lines()))
     return 0
 
@@ -320,7 +320,7 @@ class BatchQuantity:
         summary, (index, why) = summarize(self.values), self.capability
         quantity = QUANTITIES[self.name]
         bins = histogram(self.values, self.limits.marks) if self.values else []
-        return {"quantity": self.name, "noun": quantity.noun, "unit": quantity.unit, "graded": self.graded,
+        return {"quantity": self.name, "name": quantity.name, "unit": quantity.unit, "graded": self.graded,
                 "n": summary.n, "mean": summary.mean, "stdev": summary.stdev, "min": summary.low,
                 "max": summary.high, "lower": self.limits.lower, "upper": self.limits.upper,
                 "limits_vary": self.limits.varies, "cpk": index, "cpk_note": why,

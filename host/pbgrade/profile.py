@@ -4,6 +4,7 @@ import math
 from dataclasses import dataclass
 
 from . import paths
+from .i18n import N_
 from .label import NUMBER_FIELDS, Label
 from .steps import QUANTITIES
 from .tomlcheck import Fields, read_headed
@@ -59,7 +60,8 @@ class Check:
     value: float | None
     ok: bool
     source: str
-    reason: str
+    from_label: str | None  # the label field that, when declared, gave the threshold
+    reason: str  # in English, as the record keeps it; explain() words it in the language in use
 
 
 @dataclass(frozen=True)
@@ -100,21 +102,28 @@ def grade(profile: Profile, measurements: dict, label: Label) -> Verdict:
 
 def _check(grade_name: str, limit: Limit, measurements: dict, label: Label) -> Check:
     value = measurements.get(limit.quantity)
-    threshold, declared = limit.threshold(label)
+    threshold, _declared = limit.threshold(label)
     ok = value is not None and (value >= threshold if limit.bound == "min" else value <= threshold)
     return Check(grade_name, limit.id, limit.quantity, limit.bound, threshold, value, ok, limit.source,
-                 _reason(grade_name, limit, value, threshold, declared, label))
+                 limit.from_label, explain(grade_name, limit.quantity, limit.bound, threshold, value, limit.from_label,
+                                           label))
 
 
-def _reason(grade_name, limit, value, threshold, declared, label) -> str:
-    quantity = QUANTITIES[limit.quantity]
+def explain(grade_name, quantity, bound, threshold, value, from_label, label: Label, translate=str) -> str:
+    """Why a limit held or not, in one line: in English for the record (translate=str), or re-told from a
+    record's check in the language in use (translate=i18n._), from the same templates."""
+    name = translate(QUANTITIES[quantity].name)
+    grade_word = translate(grade_name)
     if value is None:
-        return f"{quantity.noun} was not measured, so {grade_name} cannot be awarded"
-    measured, shown_threshold = quantity.explain(value, threshold, label)
-    need = "needs at least" if limit.bound == "min" else "allows at most"
-    origin = "" if limit.from_label is None else (
-        " (as declared on the label)" if declared else f" (the label declares no {quantity.noun})")
-    return f"{measured}; {grade_name} {need} {shown_threshold}{origin}"
+        return translate(N_("{quantity} was not measured, so {grade} cannot be awarded")).format(
+            quantity=name, grade=grade_word)
+    measured, shown_threshold = QUANTITIES[quantity].explain(value, threshold, label, translate)
+    need = (N_("{measured}; {grade} needs at least {threshold}") if bound == "min" else
+            N_("{measured}; {grade} allows at most {threshold}"))
+    origin = "" if from_label is None else translate(
+        N_(" (as declared on the label)") if getattr(label, from_label) is not None else
+        N_(" (the label declares no {quantity})")).format(quantity=name)
+    return translate(need).format(measured=measured, grade=grade_word, threshold=shown_threshold) + origin
 
 
 # -- loading -----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import dataclasses
 from datetime import timezone
 
 from . import settings, steps, wire
+from .i18n import N_
 from .profile import grade
 
 RECORD_VERSION = 1
@@ -18,12 +19,12 @@ ABORTED = "ABORTED"  # the grade of a run stopped before its end: never passed
 
 # the limit_* and sensor_fault EVENTs (protocol/protocol.json): the device switched its load off on its own,
 # and refuses to switch it on again until the operator clears the fault
-RIG_STOPS = {"limit_voltage": "the output voltage went over the rig's limit",
-             "limit_current": "the current went over the rig's limit",
-             "limit_reverse": "current flowed back into the unit (check the wiring's polarity)",
-             "limit_power": "the load's power went over the rig's limit",
-             "limit_temperature": "a temperature went over the rig's limit",
-             "sensor_fault": "the sensor stopped answering (check the I2C wiring)"}
+RIG_STOPS = {"limit_voltage": N_("the output voltage went over the rig's limit"),
+             "limit_current": N_("the current went over the rig's limit"),
+             "limit_reverse": N_("current flowed back into the unit (check the wiring's polarity)"),
+             "limit_power": N_("the load's power went over the rig's limit"),
+             "limit_temperature": N_("a temperature went over the rig's limit"),
+             "sensor_fault": N_("the sensor stopped answering (check the I2C wiring)")}
 
 
 def build_record(evaluations, method, plans, label, profile, rig, run_id, started, status, station=None,
@@ -148,7 +149,7 @@ def _settling(evaluation, plan):
         return None
     settled = [{"at_s": e["t_s"], "samples": e["value"], "seconds": e["value"] * evaluation.period_us / 1e6}
                for e in evaluation.events if e["name"] == "load_settled"]
-    return settled or "the load never held within 1 % of its setpoint"
+    return settled or N_("the load never held within 1 % of its setpoint")
 
 
 def _device(ident):

@@ -13,13 +13,17 @@ import json
 import shutil
 import subprocess
 import tempfile
+from datetime import date, datetime
 from pathlib import Path
 from string import Template
 
-from . import paths, plots, settings
+from babel.dates import format_date, format_datetime
+
+from . import i18n, paths, plots, settings, steps, wording
+from .i18n import N_, SOURCE_LANGUAGE, _
 from .wire import END_EVENTS
 from .profile import NEEDS_FULL_TEST
-from .record import COMPLETE, outcome
+from .record import COMPLETE, verdict_kind
 from .replay import find_run, regrade
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -45,6 +49,26 @@ UNITS = (("_mv_pp", " mV p-p", 1, 1), ("_mv_rms", " mV RMS", 1, 1), ("_v_per_min
          ("_mah", " mAh", 1, 0), ("_wh", " Wh", 1, 3), ("_v", " V", 1, 3), ("_a", " A", 1, 3), ("_s", " s", 1, 1))
 YES_NO = ("collapsed", "ocp_below_rated", "ocp_recovered", "stopped_by_itself", "short_protected",
           "short_recovered")  # measurements that are 1 (yes) or 0 (no)
+MISSING = "—"  # a field the record does not have (a record from before it was kept), or left empty
+# the rig file's fields a report shows, by [section] and key: (name, unit); the simulator's own (its DUT and
+# host-away files: paths of a temporary folder) say nothing about the measurement and are left out
+RIG_FIELDS = {("rig", "name"): (N_("rig"), ""), ("rig", "board"): (N_("board"), ""),
+              ("sensor", "chip"): (N_("sensor"), ""), ("sensor", "shunt_ohms"): (N_("shunt resistance"), " Ω"),
+              ("sensor", "max_current_a"): (N_("sensor's current range"), " A"),
+              ("sensor", "averages"): (N_("readings averaged"), ""),
+              ("sensor", "conversion_us"): (N_("conversion time"), " µs"),
+              ("limits", "max_voltage_v"): (N_("rig's voltage limit"), " V"),
+              ("limits", "max_current_a"): (N_("rig's current limit"), " A"),
+              ("limits", "max_power_w"): (N_("rig's power limit"), " W"),
+              ("limits", "max_dut_temp_c"): (N_("unit's temperature limit"), " °C"),
+              ("limits", "max_load_temp_c"): (N_("load's temperature limit"), " °C"),
+              ("load", "kind"): (N_("electronic load"), ""), ("load", "max_current_a"): (N_("load's current range"), " A"),
+              ("sim", "seed"): (N_("simulated rig: random seed"), "")}
+LOAD_KINDS = {"cc": N_("constant-current sink (PWM-driven MOSFET)"), "dac": N_("constant-current sink (DAC-driven)"),
+              "relays": N_("switched resistors"), "scpi": N_("programmable electronic load (SCPI)")}  # rig.LOAD_KINDS
+INTEGRITY_COLUMNS = {"samples_received": N_("samples received"), "samples_lost": N_("samples lost"),
+                     "frames": N_("frames"), "frames_corrupt": N_("frames corrupt"), "frames_lost": N_("frames lost"),
+                     "frames_duplicate": N_("frames repeated")}
 
 
 class ReportError(RuntimeError):
@@ -90,16 +114,19 @@ def _record(run_dir):
 
 
 def render(record, traces):
-    """The report page of a run as one HTML string; traces: its samples for the plots (plots.RunTraces)."""
+    """The report page of a run as one HTML string, in the language in use; traces: its samples for the plots
+    (plots.RunTraces)."""
     label = record["label"]
-    unit = " ".join(filter(None, (label.get("manufacturer"), label.get("model")))) or "Power bank"
+    unit = " ".join(filter(None, (label.get("manufacturer"), label.get("model")))) or _("Power bank")
     body = "\n".join((
         f"<h1>{_e(unit)}</h1>",
-        f'<p class="faint">serial {_e(label.get("serial") or "not given")} · run {_e(record["run_id"])} · '
-        f'{_e(record["started_at"])} · method {_e(record["method"])} · profile {_e(record["profile"])}</p>',
-        _verdict(record), _label_table(record), _steps(record), _plots(record, traces), _identity(record),
-        _integrity(record)))
-    return Template(paths.REPORT_TEMPLATE.read_text(encoding="utf-8")).substitute(title=_e(f"{unit}: {record['grade']}"), body=body)
+        '<p class="faint">' + _e(_("serial {serial} · run {run} · {started} · method {method} · profile {profile}").format(
+            serial=label.get("serial") or MISSING, run=record["run_id"], started=_started(record),
+            method=record["method"], profile=record["profile"])) + "</p>",
+        _verdict(record), _traceability(record), _label_table(record), _steps(record), _plots(record, traces),
+        _identity(record), _integrity(record), _signatures()))
+    return Template(paths.REPORT_TEMPLATE.read_text(encoding="utf-8")).substitute(
+        lang=i18n.language(), title=_e(f"{unit}: {wording.grade(record)}"), body=body)
 
 
 # -- the verdict, in words a consumer understands ------------------------------------------------------
@@ -110,10 +137,11 @@ def _verdict(r):
     tone = "unsure" if unfinished or r["grade"] == NEEDS_FULL_TEST else "pass" if r["passed"] else "fail"
     lines = [f'<p class="headline">{_e(words)}</p>'] + [f"<p>{_e(d)}</p>" for d in detail]
     if unfinished:
-        lines.append(f"<p>The test did not finish ({_e(r['status'])}): the figures cover only what was measured.</p>")
-    lines.append(f'<p class="grade">Verdict: <strong>{_e(r["grade"])}</strong>{outcome(r)} under profile '
-                 f'{_e(r["profile"])}, because:</p>')
-    lines.append(_list(r["verdict"]["reasons"], "reasons"))
+        lines.append("<p>" + _e(_("The test did not finish ({status}): the figures cover only what was measured.")
+                                .format(status=wording.shown(wording.STATUSES, r["status"]))) + "</p>")
+    lines.append('<p class="grade">' + _("Verdict: {grade} under profile {profile}, because:").format(
+        grade=f"<strong>{_e(wording.grade(r))}</strong>", profile=_e(r["profile"])) + "</p>")
+    lines.append(_list(wording.reasons(r), "reasons"))
     return f'<div class="verdict {tone}" id="verdict">\n' + "\n".join(lines) + "\n</div>"
 
 
@@ -121,23 +149,69 @@ def _headline(r):
     """The one sentence a buyer wants, and what backs it."""
     label = r["label"]
     if r["capacity_ratio"] is not None:
-        detail = [f"It delivered {r['capacity_mah']:,.0f} mAh of the {label['rated_capacity_mah']:,.0f} mAh "
-                  f"printed on it, at {label['rated_output_v']:g} V and {label['rated_output_a']:g} A."]
+        detail = [_("It delivered {delivered} mAh of the {rated} mAh printed on it, at {volts} V and {amps} A.").format(
+            delivered=f"{r['capacity_mah']:,.0f}", rated=f"{label['rated_capacity_mah']:,.0f}",
+            volts=f"{label['rated_output_v']:g}", amps=f"{label['rated_output_a']:g}")]
         if r["efficiency"] is not None:
-            detail.append(f"Of the {label['rated_energy_wh']:.1f} Wh its cells are rated for, it delivered "
-                          f"{r['energy_wh']:.1f} Wh: {r['efficiency'] * 100:.0f} %.")
-        return f"This power bank delivers {r['capacity_ratio'] * 100:.0f} % of the capacity on its label", detail
-    capacity = "Only a full test measures its capacity."
-    if r["method_verdict"] == "screen":
+            detail.append(_("Of the {rated} Wh its cells are rated for, it delivered {delivered} Wh: {percent} %.").format(
+                rated=f"{label['rated_energy_wh']:.1f}", delivered=f"{r['energy_wh']:.1f}",
+                percent=f"{r['efficiency'] * 100:.0f}"))
+        return _("This power bank delivers {percent} % of the capacity on its label").format(
+            percent=f"{r['capacity_ratio'] * 100:.0f}"), detail
+    capacity = _("Only a full test measures its capacity.")
+    if verdict_kind(r) == "screen":
         if r["grade"] == NEEDS_FULL_TEST:
-            return "This quick check could not decide: the power bank needs a full test", [capacity]
+            return _("This quick check could not decide: the power bank needs a full test"), [capacity]
         if r["passed"]:
-            return "In a quick check this power bank behaved as its label says", [
-                capacity + " A unit with fewer cells than its label claims can pass this check."]
-        return "This power bank does not behave as its label says", [capacity]
+            return _("In a quick check this power bank behaved as its label says"), [
+                capacity + " " + _("A unit with fewer cells than its label claims can pass this check.")]
+        return _("This power bank does not behave as its label says"), [capacity]
     if r["passed"]:
-        return f"This power bank meets every limit of profile {r['profile']}", [capacity]
-    return f"This power bank fails profile {r['profile']}", [capacity]
+        return _("This power bank meets every limit of profile {profile}").format(profile=r["profile"]), [capacity]
+    return _("This power bank fails profile {profile}").format(profile=r["profile"]), [capacity]
+
+
+def _started(r):
+    """When the run started, in the station's local time with its offset (record's started_local), else its UTC
+    start in this computer's zone; written the language's way."""
+    local = r.get("started_local")
+    started = (datetime.fromisoformat(local) if local else
+               datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")).astimezone())
+    return format_datetime(started, "full", tzinfo=started.tzinfo, locale=i18n.locale())
+
+
+# -- who tested what, where, when and with what: the part an inspector signs ------------------------------
+
+def _traceability(r):
+    label, cal = r["label"], r["calibration"]
+    ambient = r.get("ambient")
+    ambient_shown = MISSING if not ambient else _("{temperature} °C ({source})").format(
+        temperature=f"{ambient['temperature_c']:.1f}",
+        source=_("the rig's sensor") if ambient["source"] == "rig" else _("typed in"))
+    rows = [(_("operator"), r.get("operator") or MISSING), (_("note"), r.get("note") or MISSING),
+            (_("serial number"), label.get("serial") or MISSING), (_("station"), r.get("station") or MISSING),
+            (_("started"), _started(r)), (_("ambient temperature"), ambient_shown),
+            (_("calibration"), _calibrated(cal)),
+            (_("reference instrument"), cal.get("reference_instrument") or MISSING),
+            (_("calibration due"), _date(cal.get("due"))),
+            (_("pbgrade version"), r.get("host_version") or MISSING),
+            (_("firmware version"), r.get("firmware_version") or MISSING)]
+    return _heading(2, _("Test record")) + "\n" + _table((), rows)
+
+
+def _calibrated(cal):
+    return _("calibrated {date}").format(date=_date(cal["date"][:10])) if cal["calibrated"] else _("never calibrated")
+
+
+def _date(iso):
+    return format_date(date.fromisoformat(iso[:10]), "long", locale=i18n.locale()) if iso else MISSING
+
+
+def _signatures():
+    """Blank lines to sign on the printed page."""
+    fields = "".join(f'<div class="sign"><span>{_e(name)}</span><span class="line"></span></div>'
+                     for name in (_("tested by"), _("checked by"), _("date")))
+    return _heading(2, _("Signatures")) + f'\n<div class="signatures">{fields}</div>'
 
 
 # -- label against measured, and the steps -------------------------------------------------------------
@@ -145,49 +219,62 @@ def _headline(r):
 def _label_table(r):
     label = r["label"]
     ocp_ran = any(step["type"] == "over_current" for step in r["steps"])
+    trip = r.get("ocp_trip_a")
     rows = [
-        ("capacity at the output", f"{label['rated_capacity_mah']:,.0f} mAh", _fmt("capacity_mah", r["capacity_mah"]),
+        (_("output capacity"), f"{label['rated_capacity_mah']:,.0f} mAh", _fmt("capacity_mah", r["capacity_mah"]),
          _fmt("capacity_ratio", r["capacity_ratio"])),
-        ("energy", f"{label['rated_energy_wh']:.2f} Wh (cells: {label['cell_capacity_mah']:,.0f} mAh at "
-                   f"{label['cell_voltage_v']:g} V)", _fmt("energy_wh", r["energy_wh"]),
-         _fmt("efficiency", r["efficiency"])),
-        ("output voltage under load", f"{label['rated_output_v']:g} V", _fmt("min_voltage_v", r["min_voltage_v"]),
+        (_("output energy"), _("{energy} Wh (cells: {capacity} mAh at {volts} V)").format(
+            energy=f"{label['rated_energy_wh']:.2f}", capacity=f"{label['cell_capacity_mah']:,.0f}",
+            volts=f"{label['cell_voltage_v']:g}"), _fmt("energy_wh", r["energy_wh"]), _fmt("efficiency", r["efficiency"])),
+        (_("output voltage under load"), f"{label['rated_output_v']:g} V", _fmt("min_voltage_v", r["min_voltage_v"]),
          _fmt("voltage_ratio_min", r["voltage_ratio_min"])),
-        ("output voltage without load", f"{label['rated_output_v']:g} V",
+        (_("no-load output voltage"), f"{label['rated_output_v']:g} V",
          _fmt("no_load_voltage_v", r.get("no_load_voltage_v")),
          _fmt("no_load_voltage_ratio", r.get("no_load_voltage_ratio"))),
-        ("output current", f"{label['rated_output_a']:g} A",
-         "protection tripped at " + _fmt("ocp_trip_a", r["ocp_trip_a"]) if r.get("ocp_trip_a") is not None
-         else "no protection trip" if ocp_ran else "not measured", ""),
+        (_("output current"), f"{label['rated_output_a']:g} A",
+         _("protection tripped at {current}").format(current=_fmt("ocp_trip_a", trip)) if trip is not None
+         else _("no protection trip") if ocp_ran else _("not measured"), ""),
     ]
     if label.get("declared_efficiency") is not None:
-        rows.append(("efficiency", _fmt("efficiency", label["declared_efficiency"]), _fmt("efficiency", r["efficiency"]),
-                     ""))
-    return "<h2>Label against measured</h2>\n" + _table(("", "on the label", "measured", "measured / label"), rows,
-                                                        numeric=(2, 3))
+        rows.append((_("conversion efficiency"), _fmt("efficiency", label["declared_efficiency"]),
+                     _fmt("efficiency", r["efficiency"]), ""))
+    return _heading(2, _("Label against measured")) + "\n" + _table(
+        ("", _("on the label"), _("measured"), _("measured / label")), rows, numeric=(2, 3))
 
 
 def _steps(r):
     """Each step with its measurements, the limits graded on them, and what the unit did."""
     checks_of = _checks_by_step(r)
-    parts = ["<h2>Steps</h2>"]
+    parts = [_heading(2, _("Steps"))]
     for number, step in enumerate(r["steps"], start=1):
-        settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in step["settings"].items())
+        step_settings = ", ".join(wording.setting(k, v) for k, v in step["settings"].items())
         name = f" {step['name']}" if step["name"] else ""
         ended = [e["name"] for e in step["events"] if e["code"] in END_EVENTS]
-        parts.append(f'<section class="step" id="step-{number}"><h3>Step {number}: '
-                     f'{_e(step["type"].replace("_", " ") + name)} <small>{_e(settings)}'
-                     f'{" · ended by " + _e(ended[0]) if ended else ""}</small></h3>')
-        rows = [(key.replace("_", " "), _fmt(key, value)) for key, value in step["measurements"].items()]
-        parts.append(_table(("measurement", "value"), rows, numeric=(1,)) if rows else
-                     '<p class="faint">no measurements</p>')
+        ended_by = " · " + _("ended by: {event}").format(event=wording.shown(wording.END_EVENTS, ended[0])) if ended else ""
+        title = _("Step {number}: {type}").format(number=number, type=steps.title(step["type"]))
+        parts.append(f'<section class="step" id="step-{number}"><h3>{_e(title + name)} '
+                     f'<small>{_e(step_settings + ended_by)}</small></h3>')
+        rows = [(wording.quantity_name(key), _fmt(key, value)) for key, value in step["measurements"].items()]
+        parts.append(_table((_("measurement"), _("value")), rows, numeric=(1,)) if rows else
+                     _paragraph(_("no measurements"), "faint"))
         parts.append(_checks_table(checks_of.get(number, [])))
-        parts.append(_list(step["behaviours"] + [_settling(step["load_settling"])], "behaviours"))
+        parts.append(_behaviours(step))
         parts.append("</section>")
     whole_run = checks_of.get(None)
     if whole_run:
-        parts += ["<h3>Limits on the whole run</h3>", _checks_table(whole_run)]
+        parts += [_heading(3, _("Limits on the whole run")), _checks_table(whole_run)]
     return "\n".join(parts)
+
+
+def _behaviours(step):
+    """What the unit did, re-told in the language in use, and how the load settled; a sentence no step's template
+    says (a record from an older pbgrade) stays as the record words it, marked as English."""
+    told = [(wording.retold(sentence), sentence) for sentence in step["behaviours"] if sentence]
+    told.append((_settling(step["load_settling"]), None))
+    in_english = i18n.language() != SOURCE_LANGUAGE
+    items = [f'<li{" lang=en" if in_english and said == sentence else ""}>{_e(said)}</li>' for said, sentence in told
+             if said]
+    return '<ul class="behaviours">' + "".join(items) + "</ul>" if items else ""
 
 
 def _checks_by_step(r):
@@ -205,107 +292,142 @@ def _checks_table(checks):
     rows = []
     for c in checks:
         key = c["quantity"]
-        limit = (f"must be {_fmt(key, c['threshold'])}" if key.endswith(YES_NO) else
-                 f"{'at least' if c['bound'] == 'min' else 'at most'} {_fmt(key, c['threshold'])}")
-        result = ('<span class="ok">met</span>' if c["ok"] else
-                  '<span class="faint">not measured</span>' if c["value"] is None else
-                  '<span class="not-ok">not met</span>')
-        rows.append((c["grade"], f'{_e(key)}<span class="source">{_e(c["source"])}</span>', _e(limit),
-                     _e(_fmt(key, c["value"])), result))
-    return _table(("grade", "limit on", "limit", "measured", "result"), rows, numeric=(2, 3, 4), escape=False)
+        limit = (_("must be {value}") if key.endswith(YES_NO) else
+                 _("at least {value}") if c["bound"] == "min" else _("at most {value}")).format(
+            value=_fmt(key, c["threshold"]))
+        result = (_span(_("met"), "ok") if c["ok"] else _span(_("not measured"), "faint") if c["value"] is None
+                  else _span(_("not met"), "not-ok"))
+        rows.append((_e(wording.shown(wording.GRADES, c["grade"])),
+                     f'{_e(wording.quantity_name(key))}<span class="source" lang="en">{_e(c["source"])}</span>',
+                     _e(limit), _e(_fmt(key, c["value"])), result))
+    return _table((_("grade"), _("limit on"), _("limit"), _("measured"), _("result")), rows, numeric=(2, 3, 4),
+                  escape=False)
 
 
 def _settling(settling):
     if settling is None:
         return ""
     if isinstance(settling, str):
-        return settling
-    return (f"the load held its setpoint within 1 % at most {max(s['seconds'] for s in settling):g} s after "
-            f"each of its {len(settling)} setpoint changes")
+        return _(settling)
+    return _("the load held its setpoint within 1 % at most {seconds} s after each of its {count} setpoint "
+             "changes").format(seconds=f"{max(s['seconds'] for s in settling):g}", count=len(settling))
 
 
 # -- plots of every sample ---------------------------------------------------------------------------
 
 def _plots(r, traces):
+    heading = _heading(2, _("Plots"))
     if not traces.spans:
-        return "<h2>Plots</h2>\n<p>No samples were received.</p>"
-    about = ("The steps run back to back on the time axis, a dotted line where each begins, numbered above where "
-             "there is room (the pause between steps, a second or so, is left out): " +
-             ", ".join(f"{step.number} {step.type.replace('_', ' ')}" for step, _, _ in traces.spans) +
-             f". Each trace shows the lowest and the highest reading of every 1/{plots.BUCKETS} of the run "
-             "or less, so no spike or dropout is smoothed away.")
-    gaps = [(start + a, start + b) for step, start, _ in traces.spans
+        return heading + "\n" + _paragraph(_("No samples were received."))
+    about = _("The steps run back to back on the time axis, a dotted line where each begins, numbered above where "
+              "there is room (the pause between steps, a second or so, is left out): {steps}. Each trace shows the "
+              "lowest and the highest reading of every 1/{buckets} of the run or less, so no spike or dropout is "
+              "smoothed away.").format(
+        steps=", ".join(f"{step.number} {steps.title(step.type)}" for step, *_span in traces.spans),
+        buckets=plots.BUCKETS)
+    gaps = [(start + a, start + b) for step, start, _end in traces.spans
             for a, b in r["steps"][step.number - 1]["integrity"]["gaps"]]
     if gaps:
-        about += f" {len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the samples, shaded: the line across is not " \
-                 "a measurement."
-    figures = [f"<figure>{svg}</figure>" for svg in plots.over_time(traces, gaps)]
+        about += " " + _("Gaps in the samples: {n}, shaded; the line across a gap is not a measurement.").format(
+            n=len(gaps))
+    figures = [f"<figure>{svg}</figure>" for svg in plots.over_time(traces, gaps, plots.voltage_references(r))]
     if traces.curves:
-        svg = plots.against_capacity(traces, r["config"]["end_mv"] / 1000)
-        figures.append(f"<figure>{svg}<figcaption>The discharge curve: charge counted from the start of the "
-                       f"discharge step.</figcaption></figure>")
-    return "<h2>Plots</h2>\n" + f"<p>{_e(about)}</p>\n" + "\n".join(figures)
+        svg = plots.against_capacity(traces, r["config"]["end_mv"] / 1000, plots.voltage_references(r))
+        caption = _("The discharge curve: charge counted from the start of the discharge step.")
+        figures.append(f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>")
+    return f"{heading}\n<p>{_e(about)}</p>\n" + "\n".join(figures)
 
 
 # -- identity and integrity ------------------------------------------------------------------------
 
 def _identity(r):
     cal = r["calibration"]
-    calibration = ([("calibrated", cal["date"])] + _fields({k: cal[k] for k in
-                                                             ("v_gain", "v_offset_v", "i_gain", "i_offset_a")})
-                   if cal["calibrated"] else [("calibrated", cal["note"])])
-    run = [("firmware version", r["firmware_version"] or "unknown"), ("run", r["run_id"]),
-           ("started", r["started_at"]), ("status", r["status"]), ("end of discharge", r["cutoff_reason"])]
+    calibration = ([(_("calibrated"), _date(cal["date"]))] + [
+        (_(name), f"{cal[key]:.6g}{unit}") for key, name, unit in (
+            ("v_gain", N_("voltage gain"), ""), ("v_offset_v", N_("voltage offset"), " V"),
+            ("i_gain", N_("current gain"), ""), ("i_offset_a", N_("current offset"), " A"))]
+                   if cal["calibrated"] else [(_("calibrated"), _("never calibrated: datasheet scaling only"))])
+    run = [(_("run"), r["run_id"]), (_("status"), wording.shown(wording.STATUSES, r["status"])),
+           (_("end of discharge"), wording.shown(wording.END_EVENTS, r["cutoff_reason"]))]
     chip = r.get("chip_accumulators")
     if chip:  # a chip that counted nothing (a unit off from the start) has no difference to show
         difference = chip["host_minus_chip_energy"]
-        run.append(("sensor's own energy count", f"{chip['energy_wh']:.3f} Wh" + (
-            "" if difference is None else f" (host integral {difference:+.3%} from it)")))
-    return "\n".join(("<h2>Rig, calibration and firmware</h2>",
-                      "<h3>Run</h3>", _table((), run), "<h3>Calibration</h3>", _table((), calibration),
-                      "<h3>Device as it reported itself</h3>", _table((), _fields(r["device"] or {})),
-                      "<h3>Rig file</h3>", _table((), _fields(r["rig"]))))
+        run.append((_("sensor's own energy count"), f"{chip['energy_wh']:.3f} Wh" + (
+            "" if difference is None else " " + _("(host integral {difference} from it)").format(
+                difference=f"{difference:+.3%}"))))
+    return "\n".join((_heading(2, _("Rig, calibration and firmware")),
+                      _heading(3, _("Run")), _table((), run),
+                      _heading(3, _("Calibration")), _table((), calibration),
+                      _heading(3, _("Device as it reported itself")), _table((), _device(r["device"])),
+                      _heading(3, _("Rig file")), _table((), _rig(r["rig"]))))
 
 
-def _fields(tree, within=""):
-    """A nested dict (the rig file, the device's identity) as (name, value) rows, sections named before keys."""
-    rows = []
-    for key, value in tree.items():
-        name = f"{within}{key.replace('_', ' ')}"
-        if isinstance(value, dict):
-            rows += _fields(value, f"{name}: ")
-        else:
-            rows.append((name, f"{value:.6g}" if isinstance(value, float) else value))
+def _device(device):
+    if not device:
+        return [(_("device"), _("did not identify itself"))]
+    limits = device.get("limits") or {}
+    rows = [(_("sensor"), device["sensor"]), (_("I²C address"), f"0x{device['address']:02X}"),
+            (_("shunt resistance"), f"{device['shunt_ohms']:.6g} Ω"),
+            (_("voltage resolution"), f"{device['bus_lsb_v'] * 1000:.4g} mV"),
+            (_("current resolution"), f"{device['current_lsb_a'] * 1000:.4g} mA"),
+            (_("sensor's reading period"), f"{device['sensor_period_us'] / 1000:g} ms"),
+            (_("rig's voltage limit"), f"{limits.get('max_voltage_v', MISSING)} V"),
+            (_("rig's current limit"), f"{limits.get('max_current_a', MISSING)} A"),
+            (_("board"), device.get("board") or MISSING), (_("rig"), device.get("rig") or MISSING),
+            (_("rig settings' fingerprint"), device.get("settings_hash") or MISSING)]
     return rows
+
+
+def _rig(rig):
+    """The rig file's fields that bear on the measurement, named for people."""
+    def value(section, key):
+        written = rig[section][key]
+        if (section, key) == ("load", "kind"):
+            return wording.shown(LOAD_KINDS, written)
+        return f"{written:g}" if isinstance(written, float) else written
+    return [(_(name), f"{value(section, key)}{unit}")
+            for (section, key), (name, unit) in RIG_FIELDS.items() if key in rig.get(section, {})]
 
 
 def _integrity(r):
     """What arrived and what did not, step by step: a gap is never bridged in the totals."""
-    columns = ("samples_received", "samples_lost", "frames", "frames_corrupt", "frames_lost", "frames_duplicate")
     rows, gaps = [], []
     for number, step in enumerate(r["steps"], start=1):
         integrity = step["integrity"]
-        rows.append((f"{number} {step['type'].replace('_', ' ')}", *(integrity[c] for c in columns),
-                     f"{len(integrity['gaps'])} ({integrity['gap_s']:.1f} s)"))
-        gaps += [f"step {number}: {a:.1f} s to {b:.1f} s" for a, b in integrity["gaps"]]
-    totals = ("all steps", *(sum(row[k] for row in rows) for k in range(1, len(columns) + 1)), "")
+        rows.append((f"{number} {steps.title(step['type'])}",
+                     *(integrity[c] for c in INTEGRITY_COLUMNS), f"{len(integrity['gaps'])} ({integrity['gap_s']:.1f} s)"))
+        gaps += [_("step {number}: {start} s to {end} s").format(number=number, start=f"{a:.1f}", end=f"{b:.1f}")
+                 for a, b in integrity["gaps"]]
+    totals = (_("all steps"), *(sum(row[k] for row in rows) for k in range(1, len(INTEGRITY_COLUMNS) + 1)), "")
     whole = r["integrity"]
-    note = ("No gaps between samples in any step." if not gaps else
-            f"The graded discharge's gaps may have held {whole['gap_energy_estimate_wh']:.3f} Wh "
-            f"({whole['gap_charge_estimate_mah']:.1f} mAh), not counted in its totals." if whole["gap_count"] else
-            "The graded discharge has no gaps.")
+    note = (_("No gaps between samples in any step.") if not gaps else
+            _("The graded discharge's gaps may have held {energy} Wh ({charge} mAh), not counted in its totals.").format(
+                energy=f"{whole['gap_energy_estimate_wh']:.3f}", charge=f"{whole['gap_charge_estimate_mah']:.1f}")
+            if whole["gap_count"] else _("The graded discharge has no gaps."))
     shown = 20
-    return "\n".join(("<h2>Data integrity</h2>",
-                      _table(("step", *(c.replace("_", " ") for c in columns), "gaps"), rows + [totals],
-                             numeric=range(1, len(columns) + 2)),
-                      f"<p>{_e(note)}</p>",
-                      _list(gaps[:shown] + ([f"and {len(gaps) - shown} more"] if len(gaps) > shown else []), "")))
+    more = [_("and {n} more").format(n=len(gaps) - shown)] if len(gaps) > shown else []
+    return "\n".join((_heading(2, _("Data integrity")),
+                      _table((_("step"), *map(_, INTEGRITY_COLUMNS.values()), _("gaps")), rows + [totals],
+                             numeric=range(1, len(INTEGRITY_COLUMNS) + 2)),
+                      f"<p>{_e(note)}</p>", _list(gaps[:shown] + more, "")))
 
 
 # -- HTML pieces --------------------------------------------------------------------------------------
 
 def _e(text):
     return html.escape(str(text))
+
+
+def _heading(level, text):
+    return f"<h{level}>{_e(text)}</h{level}>"
+
+
+def _paragraph(text, css_class=None):
+    return f'<p class="{css_class}">{_e(text)}</p>' if css_class else f"<p>{_e(text)}</p>"
+
+
+def _span(text, css_class):
+    return f'<span class="{css_class}">{_e(text)}</span>'
 
 
 def _table(head, rows, numeric=(), escape=True):
@@ -324,9 +446,9 @@ def _list(items, css_class):
 def _fmt(key, value):
     """A measurement (or a limit on it) with its unit, named by the record's key."""
     if value is None:
-        return "not measured"
+        return _("not measured")
     if key.endswith(YES_NO):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     for ending, unit, scale, decimals in UNITS:
         if key.endswith(ending):
             return f"{value * scale:,.{decimals}f}{unit}"

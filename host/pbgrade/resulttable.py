@@ -1,6 +1,7 @@
 """A run's result as the terminal shows it after a test or a re-grade: measured against the label, what
 the unit did, and the verdict line."""
-from .record import outcome
+from . import wording
+from .i18n import _
 
 
 def result_table(r):
@@ -30,11 +31,12 @@ def result_table(r):
     lines = [f"{'':<22}{'measured':>14}  {'label':<14}"] + [f"{a:<22}{b:>14}  {c}" for a, b, c in rows]
     for step in r["steps"]:
         lines += [f"  {step['type']}: {b}" for b in step["behaviours"]]
-    lines += ["", f"verdict: {r['grade']}{outcome(r)} - method {r['method']}, profile {r['profile']}, "
-                  f"run {r['run_id']} [{r['status']}]"]
-    lines += [f"  - {reason}" for reason in r["verdict"]["reasons"]]
+    lines += ["", _("verdict: {grade} - method {method}, profile {profile}, run {run} [{status}]").format(
+        grade=wording.grade(r), method=r["method"], profile=r["profile"], run=r["run_id"],
+        status=wording.shown(wording.STATUSES, r["status"]))]
+    lines += [f"  - {reason}" for reason in wording.reasons(r)]
     if r["capacity_mah"] is None:
-        lines.append("  capacity and efficiency were not measured: only the full method measures them")
+        lines.append("  " + _("capacity and efficiency were not measured: only the full method measures them"))
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 what the profiles grade) or for a set time (only what minutes can tell)."""
 import numpy as np
 
+from ..i18n import N_
 from ..label import Label
 from .quantity import Quantity, plain, shown, voltage_ratio
 from .shared import OFF_V, Outcome, Plan, Schema, rated_ma
@@ -13,41 +14,54 @@ SCHEMA = Schema({"current_fraction": (0.1, 1.0, 1.0), "seconds": (1, 24 * 3600, 
                 named=True)
 
 
-def _capacity_ratio(value, threshold, label):
+def _capacity_ratio(value, threshold, label, translate):
     value_shown, limit = shown(value, threshold, " %", 0, 100)
-    return (f"delivered {value * label.rated_capacity_mah:,.0f} mAh of the {label.rated_capacity_mah:,.0f} mAh "
-            f"on the label: {value_shown}"), limit
+    return translate(N_("delivered {delivered} mAh of the {rated} mAh on the label: {ratio}")).format(
+        delivered=f"{value * label.rated_capacity_mah:,.0f}", rated=f"{label.rated_capacity_mah:,.0f}",
+        ratio=value_shown), limit
 
 
-def _efficiency(value, threshold, label):
+def _efficiency(value, threshold, label, translate):
     value_shown, limit = shown(value, threshold, " %", 0, 100)
-    return (f"delivered {value * label.rated_energy_wh:.1f} Wh of the {label.rated_energy_wh:.1f} Wh "
-            f"its cells are rated for: {value_shown} efficient"), limit
+    return translate(N_("delivered {delivered} Wh of the {rated} Wh its cells are rated for: {ratio} efficient")).format(
+        delivered=f"{value * label.rated_energy_wh:.1f}", rated=f"{label.rated_energy_wh:.1f}", ratio=value_shown), limit
 
 
 QUANTITIES = {
-    "capacity_mah": Quantity("capacity at the output", plain("delivered {}", " mAh", 0), "mAh"),
-    "energy_wh": Quantity("energy at the output", plain("delivered {}", " Wh", 1), "Wh"),
-    "efficiency": Quantity("conversion efficiency", _efficiency, "%"),
-    "capacity_ratio": Quantity("capacity at the output", _capacity_ratio, "%"),
-    "min_voltage_v": Quantity("output voltage under load", plain("output fell to {} under load", " V", 2), "V"),
-    "max_voltage_v": Quantity("output voltage under load", plain("output rose to {} under load", " V", 2), "V"),
-    "mean_voltage_v": Quantity("output voltage under load", plain("output averaged {} under load", " V", 2), "V"),
-    "voltage_ratio_min": Quantity("output voltage under load", voltage_ratio("fell"), "%"),
-    "voltage_ratio_max": Quantity("output voltage under load", voltage_ratio("rose"), "%"),
-    "duration_s": Quantity("discharge time", plain("the discharge lasted {}", " min", 0, 1 / 60), "s"),
-    "samples_lost": Quantity("sample loss", plain("{} samples were lost", "", 0)),
-    "interruptions": Quantity("output interruptions", plain("the output dropped out {} times under load", "", 0)),
-    "longest_interruption_s": Quantity("output interruptions", plain("its longest dropout lasted {}", " s", 1), "s"),
-    "stopped_by_itself": Quantity("over-discharge protection",
-                                  plain("the unit cut its output itself: {} (1 yes, 0 no)", "", 0)),
-    "collapsed": Quantity("output held at rated current",
-                          plain("the output collapsed under the rated current: {} (1 yes, 0 no)", "", 0)),
-    "voltage_slope_v_per_min": Quantity("voltage trend",
-                                        plain("the output moved {} per minute at rated current", " V", 3), "V"),
-    "short_energy_wh": Quantity("energy in the short discharge",
-                                plain("delivered {} in the short discharge", " Wh", 2), "Wh"),
+    "capacity_mah": Quantity(N_("output capacity"), plain(N_("delivered {value}"), " mAh", 0), "mAh"),
+    "energy_wh": Quantity(N_("output energy"), plain(N_("delivered {value}"), " Wh", 1), "Wh"),
+    "efficiency": Quantity(N_("conversion efficiency"), _efficiency, "%"),
+    "capacity_ratio": Quantity(N_("output capacity against rated capacity"), _capacity_ratio, "%"),
+    "min_voltage_v": Quantity(N_("lowest output voltage under load"),
+                              plain(N_("output fell to {value} under load"), " V", 2), "V"),
+    "max_voltage_v": Quantity(N_("highest output voltage under load"),
+                              plain(N_("output rose to {value} under load"), " V", 2), "V"),
+    "mean_voltage_v": Quantity(N_("mean output voltage under load"),
+                               plain(N_("output averaged {value} under load"), " V", 2), "V"),
+    "voltage_ratio_min": Quantity(N_("lowest output voltage under load against rated"),
+                                  voltage_ratio(N_("output fell to {value} under load")), "%"),
+    "voltage_ratio_max": Quantity(N_("highest output voltage under load against rated"),
+                                  voltage_ratio(N_("output rose to {value} under load")), "%"),
+    "duration_s": Quantity(N_("discharge time"), plain(N_("the discharge lasted {value}"), " min", 0, 1 / 60), "s"),
+    "samples_lost": Quantity(N_("samples lost"), plain(N_("{value} samples were lost"), "", 0)),
+    "interruptions": Quantity(N_("output interruptions"),
+                              plain(N_("the output dropped out {value} times under load"), "", 0)),
+    "longest_interruption_s": Quantity(N_("longest output interruption"),
+                                       plain(N_("its longest dropout lasted {value}"), " s", 1), "s"),
+    "stopped_by_itself": Quantity(N_("over-discharge protection acted"),
+                                  plain(N_("the unit cut its output itself: {value} (1 yes, 0 no)"), "", 0)),
+    "collapsed": Quantity(N_("output collapsed at rated current"),
+                          plain(N_("the output collapsed under the rated current: {value} (1 yes, 0 no)"), "", 0)),
+    "voltage_slope_v_per_min": Quantity(N_("output voltage trend"),
+                                        plain(N_("the output moved {value} per minute at rated current"), " V", 3),
+                                        "V"),
+    "short_energy_wh": Quantity(N_("energy in the short discharge"),
+                                plain(N_("delivered {value} in the short discharge"), " Wh", 2), "Wh"),
 }
+STILL_ON = N_("the output was still at {volts} V when the test ended below its end-of-discharge voltage: the unit's "
+              "own over-discharge cut-off was not reached")
+COLLAPSED = N_("the output collapsed after {seconds} s at the rated current")
+SAYINGS = (STILL_ON, COLLAPSED)  # what it says the unit did (shared.SAYINGS)
 # what a discharge to the end measures, and what a timed one does
 FULL_DISCHARGE = ("capacity_mah", "energy_wh", "efficiency", "capacity_ratio", "min_voltage_v", "max_voltage_v",
                   "mean_voltage_v", "voltage_ratio_min", "voltage_ratio_max", "duration_s", "samples_lost",
@@ -114,9 +128,7 @@ def measure(step, evaluation, plan_, label):
         last_v = evaluation.last[1] if evaluation.last else 0.0
         m["stopped_by_itself"] = int(last_v < OFF_V)
         cut_by_test = t_end is not None and t_end["name"] == "end_voltage"
-        words = [] if last_v < OFF_V or not cut_by_test else [
-            f"the output was still at {last_v:.2f} V when the test ended below its end-of-discharge voltage: "
-            f"the unit's own over-discharge cut-off was not reached"]
+        words = [] if last_v < OFF_V or not cut_by_test else [STILL_ON.format(volts=f"{last_v:.2f}")]
         return Outcome(m, words)
     # a short discharge: never a capacity, only what minutes can tell
     t, v, i = evaluation.samples()
@@ -131,5 +143,5 @@ def measure(step, evaluation, plan_, label):
         m["voltage_ratio_max"] = evaluation.voltage.sustained_max_v / label.rated_output_v
     if loaded.sum() >= 10:
         m["voltage_slope_v_per_min"] = float(np.polyfit(t[loaded] / 60, v[loaded], 1)[0])
-    words = [f"the output collapsed after {t_end['t_s']:.0f} s at the rated current"] if collapsed else []
+    words = [COLLAPSED.format(seconds=f"{t_end['t_s']:.0f}")] if collapsed else []
     return Outcome(m, words)

@@ -2,24 +2,33 @@
 ripple and noise the sensor can see at the rated current."""
 import numpy as np
 
+from ..i18n import N_
 from .quantity import Quantity, plain, voltage_ratio
 from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"light_fraction": (0.01, 0.9, 0.1), "seconds": (1, 600, 10)})
 QUANTITIES = {
-    "noise_mv_rms": Quantity("ripple and noise", plain("ripple and noise at rated current read {} RMS", " mV", 1),
-                             "mV"),
-    "loaded_voltage_ratio": Quantity("output voltage at rated current",
-                                     voltage_ratio("read", "at the rated current"), "%"),
-    "loaded_voltage_v": Quantity("output voltage at rated current",
-                                 plain("at the rated current the output read {}", " V", 2), "V"),
-    "ripple_mv_pp": Quantity("ripple and noise",
-                             plain("ripple and noise at rated current read {} peak to peak", " mV", 1), "mV"),
-    "load_regulation": Quantity("load regulation",
-                                plain("from light to rated load the output fell by {}", " %", 1, 100), "%"),
-    "light_load_voltage_v": Quantity("output voltage at light load",
-                                     plain("at light load the output read {}", " V", 2), "V"),
+    "noise_mv_rms": Quantity(N_("ripple and noise (RMS)"),
+                             plain(N_("ripple and noise at rated current read {value} RMS"), " mV", 1), "mV"),
+    "loaded_voltage_ratio": Quantity(N_("output voltage at rated current against rated"),
+                                     voltage_ratio(N_("output read {value} at the rated current")), "%"),
+    "loaded_voltage_v": Quantity(N_("output voltage at rated current"),
+                                 plain(N_("at the rated current the output read {value}"), " V", 2), "V"),
+    "ripple_mv_pp": Quantity(N_("ripple and noise (peak to peak)"),
+                             plain(N_("ripple and noise at rated current read {value} peak to peak"), " mV", 1), "mV"),
+    "load_regulation": Quantity(N_("load regulation"),
+                                plain(N_("from light to rated load the output fell by {value}"), " %", 1, 100), "%"),
+    "light_load_voltage_v": Quantity(N_("output voltage at light load"),
+                                     plain(N_("at light load the output read {value}"), " V", 2), "V"),
 }
+
+OFF_AT_RATED = N_("the output was off at the rated current: regulation not measured")
+RIPPLE = N_("ripple and noise at the rated current: {pp} mV peak to peak, {rms} mV RMS, seen from DC to {hz} Hz "
+            "(sensor noise included); switching ripple above that needs an oscilloscope")
+RIPPLE_AVERAGED = N_("ripple and noise at the rated current: {pp} mV peak to peak, {rms} mV RMS, seen from DC to "
+                     "{hz} Hz, each reading averaged over {ms} ms (sensor noise included); switching ripple above "
+                     "that needs an oscilloscope")
+SAYINGS = (OFF_AT_RATED, RIPPLE, RIPPLE_AVERAGED)  # what it says the unit did (shared.SAYINGS)
 
 
 def measures(settings):
@@ -50,7 +59,7 @@ def measure(step, evaluation, plan_, label):
          "load_regulation": None if None in (light, loaded) else (light - loaded) / light,
          "ripple_mv_pp": None, "noise_mv_rms": None}
     if not loaded:
-        return Outcome(m, ["the output was off at the rated current: regulation not measured"])
+        return Outcome(m, [OFF_AT_RATED])
     return Outcome(m, _ripple(t, v, seconds, evaluation, m))
 
 
@@ -71,8 +80,6 @@ def _ripple(t, v, seconds, evaluation, m):
     m["noise_mv_rms"] = float(residual.std() * 1000)
     ident = evaluation.identity
     window_ms = ident.sensor_period_us / 1000 if ident else None
-    seen = f"{1e6 / evaluation.period_us / 2:g} Hz"
-    averaged = f", each reading averaged over {window_ms:g} ms" if window_ms else ""
-    return [f"ripple and noise at the rated current: {m['ripple_mv_pp']:.1f} mV peak to peak, "
-            f"{m['noise_mv_rms']:.1f} mV RMS, seen from DC to {seen}{averaged} (sensor noise included); "
-            f"switching ripple above that needs an oscilloscope"]
+    seen = {"pp": f"{m['ripple_mv_pp']:.1f}", "rms": f"{m['noise_mv_rms']:.1f}",
+            "hz": f"{1e6 / evaluation.period_us / 2:g}"}
+    return [RIPPLE_AVERAGED.format(**seen, ms=f"{window_ms:g}") if window_ms else RIPPLE.format(**seen)]

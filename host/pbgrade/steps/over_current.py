@@ -2,23 +2,31 @@
 trips (or the rig's limit), then watches whether the output comes back."""
 import numpy as np
 
+from ..i18n import N_
 from .quantity import Quantity, plain
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
 
 SCHEMA = Schema({"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
                  "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)})
 QUANTITIES = {
-    "ocp_below_rated": Quantity("over-current protection",
-                                plain("protection tripped below the rated current: {} (1 yes, 0 no)", "", 0)),
-    "ocp_recovered": Quantity("over-current protection",
-                              plain("the output came back after the trip: {} (1 yes, 0 no)", "", 0)),
-    "ocp_trip_time_s": Quantity("over-current protection",
-                                plain("over-current protection took {} to trip", " s", 1), "s"),
-    "ocp_trip_a": Quantity("over-current protection", plain("over-current protection tripped at {}", " A", 2), "A"),
-    "ocp_trip_ratio": Quantity("over-current protection",
-                               plain("over-current protection tripped at {} of the rated current", " %", 0, 100),
-                               "%"),
+    "ocp_below_rated": Quantity(N_("over-current protection below rated current"),
+                                plain(N_("protection tripped below the rated current: {value} (1 yes, 0 no)"), "", 0)),
+    "ocp_recovered": Quantity(N_("output recovered after over-current protection"),
+                              plain(N_("the output came back after the trip: {value} (1 yes, 0 no)"), "", 0)),
+    "ocp_trip_time_s": Quantity(N_("over-current protection trip time"),
+                                plain(N_("over-current protection took {value} to trip"), " s", 1), "s"),
+    "ocp_trip_a": Quantity(N_("over-current protection trip current"),
+                           plain(N_("over-current protection tripped at {value}"), " A", 2), "A"),
+    "ocp_trip_ratio": Quantity(N_("over-current protection trip current against rated"),
+                               plain(N_("over-current protection tripped at {value} of the rated current"), " %", 0,
+                                     100), "%"),
 }
+OFF_BEFORE = N_("the output was off before the over-current step began")
+NO_TRIP = N_("no over-current trip up to {amps} A ({percent} of rated), the most this rig draws")
+TRIPPED = N_("over-current protection tripped at {amps} A ({percent} of rated) within {seconds} s; {after}")
+CAME_BACK = N_("the output came back after {seconds} s (auto-recovery)")
+STAYED_OFF = N_("the output stayed off for the {seconds} s observed (latched, or slower to recover)")
+SAYINGS = (OFF_BEFORE, NO_TRIP, TRIPPED, CAME_BACK, STAYED_OFF)  # what it says the unit did (shared.SAYINGS)
 RAMP_HEADROOM = 0.98  # the ramp stops this far below the rig's limit: the load's ripple and the
 # sensor's noise at the limit itself would trip the device's own protection
 
@@ -47,23 +55,22 @@ def measure(step, evaluation, plan_, label):
     up = v > OFF_V
     if not up.any():
         return Outcome({"ocp_trip_ratio": None, "ocp_below_rated": None},
-                       ["the output was off before the over-current step began"])
+                       [OFF_BEFORE])
     first_up = np.flatnonzero(up)[0]
     down = np.flatnonzero(~up[first_up:])
     if down.size == 0:
         top = ramp["max_ma"] / 1000
         return Outcome({"ocp_trip_ratio": None, "ocp_below_rated": 0, "ocp_trip_a": None},
-                       [f"no over-current trip up to {top:g} A ({top * 1000 / rated_ma:.0%} of rated), "
-                        f"the most this rig draws"])
+                       [NO_TRIP.format(amps=f"{top:g}", percent=f"{top * 1000 / rated_ma:.0%}")])
     trip = first_up + down[0]
     trip_ma = int(setpoint_ma[trip])  # the step during which it gave up
     step_began = t[np.flatnonzero(setpoint_ma == trip_ma)[0]]
     back = np.flatnonzero(up[trip:])
     recovered = back.size > 0
-    words = (f"the output came back after {t[trip + back[0]] - t[trip]:.1f} s (auto-recovery)" if recovered
-             else f"the output stayed off for the {t[-1] - t[trip]:.0f} s observed (latched, or slower to recover)")
+    after = (CAME_BACK.format(seconds=f"{t[trip + back[0]] - t[trip]:.1f}") if recovered
+             else STAYED_OFF.format(seconds=f"{t[-1] - t[trip]:.0f}"))
     return Outcome({"ocp_trip_a": trip_ma / 1000, "ocp_trip_ratio": trip_ma / rated_ma,
                     "ocp_trip_time_s": float(t[trip] - step_began), "ocp_below_rated": int(trip_ma < rated_ma),
                     "ocp_recovered": int(recovered)},
-                   [f"over-current protection tripped at {trip_ma / 1000:.2f} A "
-                    f"({trip_ma / rated_ma:.0%} of rated) within {max(t[trip] - step_began, PERIOD_US / 1e6):.1f} s; {words}"])
+                   [TRIPPED.format(amps=f"{trip_ma / 1000:.2f}", percent=f"{trip_ma / rated_ma:.0%}",
+                                   seconds=f"{max(t[trip] - step_began, PERIOD_US / 1e6):.1f}", after=after)])

@@ -1,7 +1,7 @@
 """Rest: the unit left without load (after the no-load reading, before the discharge),
 watched for whether it switches itself off."""
 from .discharge import SHORT_DISCHARGE
-from .shared import OBSERVE, Outcome, Plan, Schema, switched_off
+from .shared import OBSERVE, Outcome, Plan, Schema, SWITCHED_OFF_RESTING, switched_off
 
 SCHEMA = Schema({"seconds": (1, 24 * 3600, None)})
 QUANTITIES = {}
@@ -21,4 +21,4 @@ def plan(step, label, options):
 
 def measure(step, evaluation, plan_, label):
     t, v, _ = evaluation.samples()
-    return Outcome({}, switched_off(t, v, "while resting without load"))
+    return Outcome({}, switched_off(t, v, SWITCHED_OFF_RESTING))

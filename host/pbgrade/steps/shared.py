@@ -4,6 +4,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..i18n import N_
+
+# what a step says the unit did (Outcome.behaviours), as templates marked for translation: the record keeps them
+# in English, wording.retold tells them again in the language in use; SAYINGS: each step module's
+EXTERNAL_LOAD = N_("not tested: the host sets an external load, and cannot follow the device's current steps sample "
+                   "by sample; a cc or dac load can")
+SWITCHED_OFF_WITHOUT_LOAD = N_("the unit switched its output off after {seconds} s without load (many units do this "
+                               "to save their cell; not a failure)")
+SWITCHED_OFF_RESTING = N_("the unit switched its output off after {seconds} s while resting without load (many units "
+                          "do this to save their cell; not a failure)")
+SAYINGS = (EXTERNAL_LOAD, SWITCHED_OFF_WITHOUT_LOAD, SWITCHED_OFF_RESTING)
+
 PERIOD_US = 100_000  # 10 samples/s unless the run's options say otherwise
 OFF_V = 1.0  # below this the output is off
 OBSERVE = {"period_us": PERIOD_US, "load_ma": 0, "end_mv": 0, "collapse_ma": 0, "hold_ms": 1000,
@@ -43,15 +55,12 @@ def skipped_on_external_load(options):
     None where the device drives the load itself."""
     if not options.external_load:
         return None
-    return Plan(dict(OBSERVE), skip="not tested: the host sets an external load, and cannot follow the device's "
-                                    "current steps sample by sample; a cc or dac load can")
+    return Plan(dict(OBSERVE), skip=EXTERNAL_LOAD)
 
 
-def switched_off(t, v, what):
-    """A sentence if the output was up and then went off for good during the step."""
+def switched_off(t, v, sentence):
+    """The sentence (SWITCHED_OFF...) if the output was up and then went off for good during the step."""
     up = v > OFF_V
     if up.any() and not up[-1]:
-        off_at = t[np.flatnonzero(up)[-1] + 1]
-        return [f"the unit switched its output off after {off_at:.0f} s {what} "
-                f"(many units do this to save their cell; not a failure)"]
+        return [sentence.format(seconds=f"{t[np.flatnonzero(up)[-1] + 1]:.0f}")]
     return []
