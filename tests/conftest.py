@@ -21,6 +21,9 @@ collect_ignore = ["mp", "shims", "hil"]  # micropython scripts, run by test_micr
 # the tests, and every pbgrade they start, read no station's own settings.toml, rigs, methods or profiles:
 # an empty config folder (settings.config_dir)
 os.environ["PBGRADE_CONFIG"] = tempfile.mkdtemp(prefix="pbgrade-test-config-")
+os.environ.pop("PBGRADE_DB", None)  # ... nor a central database: a test that wants one starts its own
+
+from postgresql_server import postgresql_database, postgresql_server  # noqa: E402,F401  (fixtures)
 
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:

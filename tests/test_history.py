@@ -4,6 +4,7 @@ migration of a database made by an older pbgrade, and what the commands print an
 The runs are copies of one real record (a quick run on the simulated rig, made once for the module)
 with the fields the filters and statistics look at set by hand.
 """
+import contextlib
 import copy
 import json
 import multiprocessing
@@ -13,13 +14,16 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import ROOT
 from pbgrade import cli
-from pbgrade.store import RunFilter, Store
+from pbgrade.store import RunFilter, Store, is_database_url
 
 # run, started at (UTC), model, serial, station, method, profile, grade, passed, capacity, efficiency, voltage
 BATCH = [
@@ -64,12 +68,25 @@ def records(real_record):
         yield record
 
 
-@pytest.fixture(scope="module")
-def store(real_run, tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("batch") / "runs.sqlite")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(real_run, tmp_path_factory, request):
+    """The batch in a station's own file, and in a central PostgreSQL database: the same answers from both."""
+    if request.param == "sqlite":
+        store = Store(tmp_path_factory.mktemp("batch") / "runs.sqlite")
+    else:
+        store = Store(request.getfixturevalue("postgresql_server").new_database())
     for record in records(real_run[1]):
         store.add(record)
     return store
+
+
+def data_of(store, monkeypatch):
+    """The data folder the command line reads `store` from: its file's, or (a central database, which
+    history and stats read when one is set) an empty one with $PBGRADE_DB naming the database."""
+    if is_database_url(store.where):
+        monkeypatch.setenv("PBGRADE_DB", store.where)
+        return Path(tempfile.mkdtemp(prefix="pbgrade-no-local-runs-"))
+    return Path(store.where).parent
 
 
 @pytest.fixture
@@ -145,14 +162,14 @@ def test_a_summary_row_carries_the_new_columns_and_the_label(store):
 ])
 def test_dates_on_the_command_line(store, capsys, monkeypatch, utc, since, until, expected):
     args = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "history", *args)
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", *args)
     assert code == 0
     assert [line.split()[2] for line in lines[1:]] == expected
 
 
 def test_a_day_is_the_stations_local_day(store, capsys, monkeypatch, utc):
     utc("CST-8")  # UTC+8: 1 March local is 28 Feb 16:00 to 1 March 16:00 UTC
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--since", "2025-03-01",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--since", "2025-03-01",
                              "--until", "2025-03-01")
     assert code == 0
     assert [line.split()[2] for line in lines[1:]] == ["r1", "r2"]
@@ -170,22 +187,29 @@ def old_records(real_record):
         yield record
 
 
-def old_database(path, old):
-    with sqlite3.connect(path) as db:
-        db.execute(OLD_SCHEMA)
-        db.executemany("INSERT INTO runs VALUES (:run_id, :started_at, :model, :serial, :grade, :passed, "
-                       ":capacity_mah, :energy_wh, :efficiency, :profile, :record_json)",
-                       [{**r, "model": r["label"]["model"], "serial": r["label"]["serial"],
-                         "passed": int(r["passed"]), "record_json": json.dumps(r)} for r in old])
-    db.close()
-    return path
-
-
-def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(request, real_run, tmp_path):
+    """The batch in a table as pbgrade 0.1 made it, in a station's file or in a central database: (path or
+    URL, the records)."""
     old = list(old_records(real_run[1]))
-    path = old_database(tmp_path / "runs.sqlite", old)
+    rows = [(r["run_id"], r["started_at"], r["label"]["model"], r["label"]["serial"], r["grade"], int(r["passed"]),
+             r["capacity_mah"], r["energy_wh"], r["efficiency"], r["profile"], json.dumps(r)) for r in old]
+    if request.param == "sqlite":
+        target = tmp_path / "runs.sqlite"
+        with contextlib.closing(sqlite3.connect(target)) as db, db:
+            db.execute(OLD_SCHEMA)
+            db.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 11)})", rows)
+    else:
+        target = request.getfixturevalue("postgresql_database")
+        with psycopg.connect(target) as db:
+            db.execute(OLD_SCHEMA)
+            db.cursor().executemany(f"INSERT INTO runs VALUES ({', '.join(['%s'] * 11)})", rows)
+    return target, old
 
-    store = Store(path)
+
+def test_an_old_database_gains_the_new_columns_filled_from_its_records(old_database):
+    target, old = old_database
+    store = Store(target)
     rows = store.runs()
     assert [row["station"] for row in rows] == ["sim-ina226"] * 6  # no station recorded: the rig's name
     assert [row["method"] for row in rows] == [None] * 6
@@ -194,27 +218,27 @@ def test_an_old_database_gains_the_new_columns_filled_from_its_records(real_run,
     assert [row["kind"] for row in rows] == ["pass-fail"] * 4 + ["screen"] * 2  # told by their methods
     assert [row["channel"] for row in rows] == [1] * 6
     assert ids(store, model="pb-10*", passed=False) == ["r2", "r3"]
-    assert Store(path).runs() == rows  # opening it again changes nothing
+    assert Store(target).runs() == rows  # opening it again changes nothing
     store.add({**old[0], "run_id": "r7", "station": "line2/sim"})
     assert ids(store, station="line2*") == ["r7"]
     assert store.get("r1") == old[0]
 
 
-def test_processes_opening_an_old_database_together_migrate_it_once(real_run, tmp_path):
-    path = old_database(tmp_path / "runs.sqlite", old_records(real_run[1]))
-    openers = [multiprocessing.Process(target=Store, args=(path,)) for _ in range(4)]
+def test_processes_opening_an_old_database_together_migrate_it_once(old_database):
+    target, _ = old_database
+    openers = [multiprocessing.Process(target=Store, args=(target,)) for _ in range(4)]
     for opener in openers:
         opener.start()
     for opener in openers:
         opener.join(timeout=60)
     assert [opener.exitcode for opener in openers] == [0] * 4
-    assert [row["station"] for row in Store(path).runs()] == ["sim-ina226"] * 6
+    assert [row["station"] for row in Store(target).runs()] == ["sim-ina226"] * 6
 
 
 # -- the commands -----------------------------------------------------------------------------------------
 
 def test_history_prints_one_plain_line_per_run(store, capsys, monkeypatch, utc):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--model", "pb-10")
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--model", "pb-10")
     assert code == 0 and err == ""
     assert [re.split(r"\s{2,}", line) for line in lines] == [
         ["date", "run", "station", "model", "serial", "method", "verdict", "capacity", "efficiency"],
@@ -241,7 +265,7 @@ def test_the_real_run_is_listed_with_this_hosts_station(real_run, capsys, monkey
     (["stats", "--method", "full", "--profile", "no-such-profile"], "no-such-profile: no such profile"),
 ])
 def test_what_the_operator_can_fix_is_one_line_and_exit_2(store, capsys, monkeypatch, args, message):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, *args)
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), *args)
     assert code == 2 and lines == []
     assert err.count("\n") == 1 and message in err
 
@@ -253,7 +277,7 @@ def test_no_database_yet_is_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_history_with_no_match_says_so_and_succeeds(store, capsys, monkeypatch):
-    code, lines, err = pbgrade(capsys, monkeypatch, store.path.parent, "history", "--grade", "Z")
+    code, lines, err = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "history", "--grade", "Z")
     assert (code, lines, err) == (0, [], "pbgrade: no run matches\n")
 
 
@@ -266,7 +290,7 @@ def stats_table(lines):
 
 
 def test_stats_of_the_full_runs(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full")
     assert code == 0
     assert lines[1] == "limits   profile gbt35590"
     # 1 of 4: p 0.25, z^2/n = 3.8415/4 = 0.96037; centre (0.25 + 0.48018) / 1.96037 = 0.37248;
@@ -285,7 +309,7 @@ def test_stats_of_the_full_runs(store, capsys, monkeypatch):
 
 
 def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full")
     assert code == 0
     start = lines.index("capacity_ratio: output capacity against rated capacity (n 4)")
     histogram = lines[start + 1:start + 9]
@@ -298,7 +322,7 @@ def test_stats_histogram_marks_the_limit_between_its_bins(store, capsys, monkeyp
 
 
 def test_stats_with_another_profile_takes_its_lowest_passing_grade(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "full",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "full",
                              "--profile", "tiers")
     assert code == 0
     assert lines[1] == "limits   profile tiers (the runs were graded with gbt35590)"
@@ -309,7 +333,7 @@ def test_stats_with_another_profile_takes_its_lowest_passing_grade(store, capsys
 
 
 def test_stats_of_a_screen_counts_its_findings_and_judges_what_it_grades(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "quick")
     assert code == 0
     assert lines[2] == "screen   2 screened: CONSISTENT 1, NOT CONSISTENT 1; a screen's findings, not a pass rate"
     assert not any(line.startswith("yield") for line in lines)
@@ -320,7 +344,7 @@ def test_stats_of_a_screen_counts_its_findings_and_judges_what_it_grades(store, 
 
 
 def test_stats_against_a_profile_grading_what_the_runs_did_not_measure_says_so(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--method", "quick",
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--method", "quick",
                              "--profile", "gbt35590")
     assert code == 0
     assert stats_table(lines)["capacity_ratio"] == ["0", "-", "-", "-", "-", "≥ 100.0 %", "not measured"]
@@ -328,6 +352,6 @@ def test_stats_against_a_profile_grading_what_the_runs_did_not_measure_says_so(s
 
 
 def test_stats_of_one_run_has_no_cpk(store, capsys, monkeypatch):
-    code, lines, _ = pbgrade(capsys, monkeypatch, store.path.parent, "stats", "--serial", "B001")
+    code, lines, _ = pbgrade(capsys, monkeypatch, data_of(store, monkeypatch), "stats", "--serial", "B001")
     assert code == 0
     assert stats_table(lines)["capacity_ratio"][-1] == "needs 2 runs"

@@ -19,7 +19,7 @@ import numpy as np
 from . import paths
 from .series import RunTimeline
 from .sigrok import write_session
-from .store import RunFilter, Store, record_field, utc_time
+from .store import RunFilter, Store, utc_time
 from .replay import RUN_HELP, find_run, replay
 from .steps import QUANTITIES
 
@@ -126,7 +126,7 @@ def export_summary(db_path, out, since=None, all_quantities=False):
     wanted = {*SUMMARY_QUANTITIES, *store.graded_quantities(matching),
               *(store.measured_quantities(list(QUANTITIES), matching) if all_quantities else ())}
     quantities = [name for name in QUANTITIES if name in wanted]
-    rows = store.rows([*SUMMARY_COLUMNS.values(), *map(record_field, quantities)], matching)
+    rows = store.rows([*SUMMARY_COLUMNS.values(), *map(store.record_field, quantities)], matching)
     count = 0
     with _replaced(out) as f:
         writer = csv.writer(f)

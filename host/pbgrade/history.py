@@ -3,8 +3,9 @@ quality engineer asks of a batch (yield, spread, Cpk against the profile's limit
 
 A verdict keeps its kind everywhere (profile.KINDS): a pass/fail grade, a tier grade with whether it
 passed, or a screen's finding (CONSISTENT, NOT CONSISTENT, NEEDS A FULL TEST), which is not a pass or a
-fail and so never counts in a yield. The filtering happens in SQLite (store.RunFilter); the arithmetic
-is in stats.py.
+fail and so never counts in a yield. The filtering happens in the database (store.RunFilter): the central
+one when a station has one (every station's and kit's runs, each with its station), else the station's own
+SQLite file; the arithmetic is in stats.py.
 """
 import argparse
 import json
@@ -15,12 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from . import paths
+from . import paths, settings
 from .label import Label
 from .profile import KINDS, NEEDS_FULL_TEST, Profile, load_profile
 from .record import grade_outcome
 from .steps import QUANTITIES
-from .store import RunFilter, Store, utc_time
+from .store import DatabaseUnreachable, RunFilter, Store, utc_time
 from .stats import cpk, histogram, summarize, wilson_interval
 
 BAR = "█"
@@ -69,7 +70,9 @@ def add_commands(subparsers):
     filters.add_argument("--limit", type=int, help="only the latest N of the matching runs")
     filters.add_argument("--latest-per-unit", action="store_true",
                          help="a unit tested again counts once, with its latest matching run (by serial)")
-    # not a filter, but both commands take it
+    # not filters, but both commands take them
+    filters.add_argument("--local", action="store_true",
+                         help="this station's own runs (its runs.sqlite), not the central database's")
     filters.add_argument("--json", action="store_true", help="one JSON document on stdout (its shape: below)")
 
     history = subparsers.add_parser("history", parents=[filters], help="list past runs, one line each",
@@ -85,7 +88,7 @@ def add_commands(subparsers):
 
 
 def cmd_history(args):
-    store, matching = _store(), _filter(args)
+    store, matching = _store(args.local), _filter(args)
     quantities = [name for name in QUANTITIES if name in store.graded_quantities(matching)] if args.json else []
     rows = store.runs(matching, quantities)
     if args.json:
@@ -119,7 +122,7 @@ def _run_json(row, quantities) -> dict:
 
 
 def cmd_stats(args):
-    store, matching = _store(), _filter(args)
+    store, matching = _store(args.local), _filter(args)
     graded_with = sorted({row["profile"] for row in store.rows(["profile"], matching)})
     if not graded_with:
         raise HistoryError("no run matches these filters: see them with `pbgrade history` and the same filters")
@@ -182,7 +185,15 @@ def _verdict_line(verdict) -> str:
             f"interval {_percent(low)} to {_percent(high)}), as graded when tested ({verdict['kind']}: {counts})")
 
 
-def _store() -> Store:
+def _store(local: bool) -> Store:
+    """The central database's store when one is set (every station's runs), else this station's own file."""
+    url, where = settings.central_database()
+    if url and not local:
+        try:
+            return Store(url)
+        except DatabaseUnreachable as e:
+            raise HistoryError(f"central database unreachable ({e}; set by {where}): --local reads this "
+                               f"station's own runs") from None
     path = paths.run_db()
     if not path.is_file():
         raise HistoryError(f"no run database at {path}: run a test first, or point PBGRADE_DATA at the data")

@@ -18,7 +18,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings, traceability
+from . import paths, settings, sync, traceability
 from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
 from .i18n import N_, _, ngettext
@@ -108,6 +108,7 @@ class Session:
         self.serials = queue.Queue()
         self.stopping = threading.Event()
         self.store = Store(paths.run_db())
+        self.uploader = sync.uploader_for(self.store)  # None: no central database
         self.records = []
         self.untested = []  # serials no channel could test
 
@@ -128,6 +129,8 @@ class Session:
             self.stopping.set()
             for t in threads:
                 t.join()
+            if self.uploader:  # a last try: what is still unsent waits in the station's file
+                self.uploader.close()
         if self._all_broken():
             raise StationError(f"every channel is out of service ({self.channels[0].detail}); not tested: "
                                f"{', '.join(self.untested)}: fix the rigs and start the station again")
@@ -185,6 +188,8 @@ class Session:
         except Aborted as stopped:
             record = stopped.record
         self.store.add(record)
+        if self.uploader:
+            self.uploader.nudge()
         self.records.append(record)
         channel.done.append(record["run_id"])
         reasons = record["verdict"]["reasons"]

@@ -3,7 +3,7 @@
 which shows where it is and what is in effect.
 
 Precedence, first wins: a flag on the command line, then the environment
-($PBGRADE_DATA for `data`), then settings.toml, then the default.
+($PBGRADE_DATA for `data`, $PBGRADE_DB for `database`), then settings.toml, then the default.
 
     station = "bench2"          # this station in every record (default: the computer's name)
     rig = "pico-ina226"         # run, calibrate, sim and station (default: sim)
@@ -14,10 +14,12 @@ Precedence, first wins: a flag on the command line, then the environment
     sim_link = "socket"         # how the simulated rig is reached: pty or socket
     operator = "A. Tester"      # who tests, in every record of run and station (--operator overrides)
     language = "zh-CN"          # reports, verdict lines and the live view: en or zh-CN
+    database = "postgresql://pbgrade@db.factory/pbgrade"  # the central store the station's runs go to
 """
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -26,6 +28,7 @@ from .tomlcheck import Fields, Lines, read_toml
 
 APP = "pbgrade"
 SIM_LINKS = ("pty", "socket")
+DATABASE_SCHEMES = ("postgresql", "postgres")  # a central store's URL (libpq's forms)
 FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` says it)
     "station": ("text", "the computer's name: this station in every record"),
     "rig": ("text", "sim: the rig run, calibrate, sim and station use"),
@@ -36,6 +39,8 @@ FIELDS = {  # name: (kind, the default and what it is for, as `pbgrade config` s
     "sim_link": ("text", "pty where the platform has one, else socket: how the simulated rig is reached"),
     "operator": ("text", "none: who tests, in every record of run and station (--operator overrides it)"),
     "language": ("text", "en: the language of reports, verdict lines and the live view (en, zh-CN)"),
+    "database": ("text", "none, runs stay in the station's own runs.sqlite: the central PostgreSQL store "
+                         "(postgresql://...) the station's runs are synced to, and history and stats read"),
 }
 
 
@@ -68,6 +73,9 @@ def load():
             fields.get(name, "text", f'e.g. {name} = "..."', required=False)
     if data.get("sim_link", "pty") not in SIM_LINKS:
         fields.fail("sim_link", f"is {data['sim_link']!r}", f"write one of {', '.join(SIM_LINKS)}")
+    if "database" in data and urlsplit(data["database"]).scheme not in DATABASE_SCHEMES:
+        fields.fail("database", f"is {data['database']!r}, not a PostgreSQL URL",
+                    'e.g. database = "postgresql://user@host/dbname"')
     if data.get("language", i18n.SOURCE_LANGUAGE) not in i18n.LANGUAGES:
         fields.fail("language", f"is {data['language']!r}", f"write one of {', '.join(i18n.LANGUAGES)}")
     return data
@@ -81,6 +89,25 @@ def data_dir():
     if chosen:
         return Path(chosen).expanduser(), "settings"
     return Path(platformdirs.user_data_dir(APP)), "default"
+
+
+def central_database():
+    """(URL, where it comes from) of the central store: $PBGRADE_DB, else the settings' `database`; (None, "")
+    for a station on its own."""
+    if os.environ.get("PBGRADE_DB"):
+        url = os.environ["PBGRADE_DB"]
+        if urlsplit(url).scheme not in DATABASE_SCHEMES:
+            raise SettingsError(f"PBGRADE_DB is {url!r}, not a PostgreSQL URL: e.g. postgresql://user@host/dbname")
+        return url, "$PBGRADE_DB"
+    chosen = load().get("database")
+    return (chosen, "settings") if chosen else (None, "")
+
+
+def without_password(url: str) -> str:
+    """A database URL fit to print: a password in it is left out (better kept in ~/.pgpass or $PGPASSWORD)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return parts._replace(netloc=user + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def station_host():
@@ -120,6 +147,9 @@ def cmd_config(args):
     for name, (_, about) in FIELDS.items():
         if name == "data":
             shown = f"{str(data)!r}  ({source})"
+        elif name == "database" and central_database()[0]:
+            url, where = central_database()
+            shown = f"{without_password(url)!r}  ({where})"
         elif name in chosen:
             shown = f"{chosen[name]!r}  (settings)"
         else:
