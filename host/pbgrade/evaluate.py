@@ -45,6 +45,7 @@ class Evaluation:
         self.accumulators = None
         self.events = []
         self.texts = []
+        self.acks = {}  # the host's command seq -> the device's result, as ACKs are applied
         self.status = None
         self.frames = 0
         self.frames_corrupt = 0
@@ -169,6 +170,7 @@ class Evaluation:
                             "value": body.value})
 
     def _on_ack(self, body):
+        self.acks[body.cmd_seq] = body.result
         self._started = self._started or (body.cmd_type == "START" and body.result == 0)
 
     def _on_status(self, body):
