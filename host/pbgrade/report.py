@@ -291,10 +291,9 @@ def _integrity(r):
         gaps += [f"step {number}: {a:.1f} s to {b:.1f} s" for a, b in integrity["gaps"]]
     totals = ("all steps", *(sum(row[k] for row in rows) for k in range(1, len(columns) + 1)), "")
     whole = r["integrity"]
-    note = ("No gaps between samples in any step." if not gaps else
-            f"The graded discharge's gaps may have held {whole['gap_energy_estimate_wh']:.3f} Wh "
-            f"({whole['gap_charge_estimate_mah']:.1f} mAh), not counted in its totals." if whole["gap_count"] else
-            "The graded discharge has no gaps.")
+    note = ("No gaps between samples in any step." if not gaps else  # the record sums every step's gaps
+            f"The gaps may have held {whole['gap_energy_estimate_wh']:.3f} Wh "
+            f"({whole['gap_charge_estimate_mah']:.1f} mAh), not counted in the totals.")
     shown = 20
     return "\n".join(("<h2>Data integrity</h2>",
                       _table(("step", *(c.replace("_", " ") for c in columns), "gaps"), rows + [totals],
