@@ -195,8 +195,8 @@ def command(link, evaluation, msg_type, **body):
     acked = lambda: seq in evaluation.acks  # noqa: E731 - applied in order, not merely received
     if not _Receiver(link, evaluation).until(acked, lambda: link.send(msg_type, seq, **body), REPLY_TIMEOUT_S,
                                              TRIES * REPLY_TIMEOUT_S, REPLY_DEADLINE_S):
-        raise _unanswered(link, evaluation, f"rig did not acknowledge {msg_type} within {REPLY_DEADLINE_S:.0f} s: "
-                                            f"check the cable and the port")
+        raise _unanswered(link, evaluation, f"rig did not acknowledge {msg_type}: check the cable and the "
+                                            f"port")
     result = evaluation.acks[seq]
     if result:
         raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(result, result)} "
