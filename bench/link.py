@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pbgrade.faults import each_way
 from pbgrade.label import load_label
 from pbgrade.link import RigError
 from pbgrade.method import load_method
@@ -22,12 +23,6 @@ from pbgrade.simrig import SimRig
 UNIT = "honest-10000"
 RATES = (1e-3, 3e-3)
 METHODS = ("full", "discharge")
-
-
-def faults(rate, seed):
-    """fault://'s options: drop, corrupt and dup each at rate, both ways."""
-    return "&".join(f"{way}{kind}={rate:g}" for way in ("", "tx_") for kind in ("drop", "corrupt", "dup")) \
-        + f"&seed={seed}"
 
 
 def graded(method_name, query=None):
@@ -51,12 +46,12 @@ def graded(method_name, query=None):
 
 def run(seeds):
     """(figures, details): per method and rate, the seeds that gave the clean energy exactly with 0 lost."""
-    figures, details = {}, {"unit": UNIT, "seeds": seeds, "faults": faults(RATES[0], 1), "runs": {}}
+    figures, details = {}, {"unit": UNIT, "seeds": seeds, "faults": each_way(RATES[0], 1), "runs": {}}
     for method in METHODS:
         clean = graded(method)
         details["runs"][f"{method}.clean"] = clean
         for rate in RATES:
-            runs = [{"seed": seed, **graded(method, faults(rate, seed))} for seed in range(1, seeds + 1)]
+            runs = [{"seed": seed, **graded(method, each_way(rate, seed))} for seed in range(1, seeds + 1)]
             details["runs"][f"{method}.{rate:g}"] = runs
             key = f"{method}.{rate:g}"
             figures[f"{key}.exact_seeds"] = sum(r.get("energy_wh") == clean["energy_wh"] and r["samples_lost"] == 0

@@ -215,12 +215,6 @@ def test_a_status_held_behind_a_missing_frame_is_no_answer_until_it_is_applied()
     assert evaluation.calibration is not None and evaluation.status.state == wire.State.IDLE
 
 
-def noisy(rate, seed):
-    """fault://'s options for drop, corrupt and dup each at rate, both ways."""
-    return "&".join(f"{way}{kind}={rate:g}" for way in ("", "tx_") for kind in ("drop", "corrupt", "dup")) \
-        + f"&seed={seed}"
-
-
 def graded(workdir, method_name, query=None):
     """honest-10000 by a method at 10 samples/s on the simulated rig, through fault://?query if given."""
     label = DUTS / "honest-10000.label.toml"
@@ -239,9 +233,9 @@ def clean_energy(tmp_path_factory):
 
 @pytest.mark.parametrize("method, query", [
     ("discharge", "drop=1e-3&corrupt=1e-3&dup=1e-3&seed=10"),  # issue 21: START's ACK lost, 8,360+ samples lost
-    ("full", noisy(3e-3, 1)),  # issue 21: at 1e-3 seed 1, 580 samples lost in the rest step, said 0
-    ("discharge", noisy(3e-3, 2)),  # issue 18: 0.3 % each way
-    ("discharge", noisy(1e-2, 1)),  # issue 18: 1 % each way, "no rig answers"; 4 in 5 frames arrive broken
+    ("full", faults.each_way(3e-3, 1)),  # issue 21: 1e-3 seed 1 lost 580 samples in the rest step, said 0
+    ("discharge", faults.each_way(3e-3, 2)),  # issue 18: 0.3 % each way
+    ("discharge", faults.each_way(1e-2, 1)),  # issue 18: 1 % each way, "no rig answers"; 4 in 5 frames arrive broken
 ])
 def test_a_lossy_link_loses_no_sample(tmp_path, clean_energy, method, query):
     record = graded(tmp_path, method, query)
@@ -256,7 +250,7 @@ def test_beyond_what_the_link_survives_it_says_so(tmp_path, clean_energy):
     """At 3 % per byte each way, 19 in 20 frames of a HELLO's answer arrive broken: the run stops in one line
     saying so, or, if it got through, loses nothing or fails on what it lost; never 'no rig answers'."""
     try:
-        record = graded(tmp_path, "discharge", noisy(3e-2, 1))
+        record = graded(tmp_path, "discharge", faults.each_way(3e-2, 1))
     except RigError as e:
         assert re.fullmatch(r"link too noisy on \S+: \d+ of \d+ frames corrupt; [^\n]+", str(e)), str(e)
     else:
