@@ -3,7 +3,7 @@ at RATE per byte, both directions) for every seed of a sweep, by the full and th
 against the same unit over a clean link. A seed is exact when its energy equals the clean run's to the
 last bit and it lost no sample (issue 21's "done when"); the figures count them.
 
-    python -m bench --only link [--quick]
+    python -m bench --only link [--quick]   # quick: one seed, the discharge method only
 """
 import tempfile
 import time
@@ -44,12 +44,13 @@ def graded(method_name, query=None):
                 "wall_s": time.monotonic() - started}
 
 
-def run(seeds):
+def run(seeds, methods=METHODS):
     """(figures, details): per method and rate, the seeds that gave the clean energy exactly with 0 lost."""
     figures, details = {}, {"unit": UNIT, "seeds": seeds, "faults": each_way(RATES[0], 1), "runs": {}}
-    for method in METHODS:
+    for method in methods:
         clean = graded(method)
         details["runs"][f"{method}.clean"] = clean
+        figures[f"{method}.clean_wall_s"] = clean["wall_s"]
         for rate in RATES:
             runs = [{"seed": seed, **graded(method, each_way(rate, seed))} for seed in range(1, seeds + 1)]
             details["runs"][f"{method}.{rate:g}"] = runs
@@ -59,14 +60,13 @@ def run(seeds):
             figures[f"{key}.samples_lost_max"] = max(r.get("samples_lost", 0) for r in runs)
             figures[f"{key}.failed_runs"] = sum("error" in r for r in runs)
             figures[f"{key}.wall_s_mean"] = sum(r["wall_s"] for r in runs) / len(runs)
-            figures[f"{method}.clean_wall_s"] = clean["wall_s"]
     return figures, details
 
 
-def rows(seeds):
+def rows(seeds, methods=METHODS):
     """The group's figures with their titles and goals (bench/__main__.py)."""
     out = {}
-    for method in METHODS:
+    for method in methods:
         out[f"{method}.clean_wall_s"] = (f"{UNIT} by {method}, clean link: wall time", "s", None)
         for rate in RATES:
             key, at = f"{method}.{rate:g}", f"{rate * 100:g} % per byte each way, {method}"
