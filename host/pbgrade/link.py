@@ -15,8 +15,8 @@ import serial
 from . import faults, steps, wire  # noqa: F401 (faults registers the fault:// test transport with pyserial)
 from .evaluate import Evaluation
 
-REPLY_TIMEOUT_S = 0.5  # a command (or HELLO) unanswered this long is sent again (a device answers in ms) ...
-TRIES = 6  # ... until the device has been silent for this many timeouts (nothing there) ...
+REPLY_TIMEOUT_S = 2.0  # a command (or HELLO) unanswered this long is sent again ...
+TRIES = 3  # ... until the device has been silent for this many timeouts (nothing there) ...
 REPLY_DEADLINE_S = 20.0  # ... or this long has passed with frames arriving but no reply: the link is too noisy
 HANDSHAKE_DEADLINE_S = 20.0
 ASK_AFTER_S = 0.2  # missing frames are asked for again, and a quiet device asked for its status, this often
@@ -211,6 +211,7 @@ def collect(link, evaluation, done, progress=lambda evaluation: None):
         if receiver.quiet_s() > ASK_AFTER_S + 2 * evaluation.config.get("flush_ms", 1000) / 1000:
             link.send("STATUS_REQ")
     receiver = _Receiver(link, evaluation)
+    progress(evaluation)  # the step is under way (a short one may have ended while its START was acknowledged)
     if not receiver.until(done, status_if_quiet, ASK_AFTER_S, SILENCE_TIMEOUT_S, progress=progress):
         raise RigError(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: the device ends the "
                        f"discharge safely on its own; check the cable and power")
