@@ -19,6 +19,7 @@ REPLY_TIMEOUT_S = 2.0  # a command (or HELLO) unanswered this long is sent again
 TRIES = 3  # ... until the device has been silent for this many timeouts (nothing there) ...
 REPLY_DEADLINE_S = 20.0  # ... or this long has passed with frames arriving but no reply: the link is too noisy
 HANDSHAKE_DEADLINE_S = 20.0
+HELLO_AGAIN_S = 0.5
 ASK_AFTER_S = 0.2  # missing frames are asked for again, and a quiet device asked for its status, this often
 ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's kept 16 KB roll over
 ESCALATE_AFTER = 4  # a hole asked for this often is asked for in one more copy at a time ...
@@ -130,7 +131,8 @@ def open_rig(port, on_bytes=lambda chunk: None, load=None, device=None, rig=None
 
 
 def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TIMEOUT_S):
-    """HELLO every `timeout` until the device answers; RigError if it stays silent for tries × timeout,
+    """HELLO every HELLO_AGAIN_S until the device answers (a HELLO, unlike a command, is harmless however
+    often it comes); RigError if it stays silent for tries × timeout,
     if no whole answer comes through within HANDSHAKE_DEADLINE_S (the link too noisy), or (unless
     expect_fault) if it is in fault or speaks another protocol."""
     deadline = time.monotonic() + HANDSHAKE_DEADLINE_S
@@ -138,7 +140,8 @@ def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TI
         evaluation.status = None        # frame received, so it cannot be asked for) is asked for again at once
         link.send("HELLO")
         if not _Receiver(link, evaluation).until(lambda: evaluation.status is not None, lambda: link.send("HELLO"),
-                                                 timeout, tries * timeout, deadline - time.monotonic()):
+                                                 min(timeout, HELLO_AGAIN_S), tries * timeout,
+                                                 deadline - time.monotonic()):
             raise _unanswered(link, evaluation, f"no rig answers on {link.port}: check that the firmware runs "
                                                 f"and the port is right")
     if expect_fault:
@@ -237,17 +240,21 @@ class _Receiver:
         return time.monotonic() - self.last_frame
 
     def until(self, done, again, every_s, quiet_limit_s, deadline_s=math.inf, progress=lambda evaluation: None):
-        """Receive until done() (True); again() every every_s meanwhile; False once silent for quiet_limit_s
-        or past deadline_s."""
+        """Receive until done() (True); again() every every_s meanwhile; False once past deadline_s, or silent
+        for quiet_limit_s: with no deadline (collecting), or before anything came (nothing there; once a
+        frame came, even a corrupt one, the device is there and a noisy link is given until the deadline)."""
         started = again_at = time.monotonic()
+        heard = False
         while not done():
             got = self.receive(done)
+            heard = heard or got
             now = time.monotonic()
             if got:
                 progress(self.evaluation)
             if done():
                 return True
-            if now - self.last_frame > quiet_limit_s or now - started > deadline_s:
+            silent = now - self.last_frame > quiet_limit_s and (deadline_s == math.inf or not heard)
+            if silent or now - started > deadline_s:
                 return False
             if now - again_at > every_s:
                 again()
@@ -255,13 +262,15 @@ class _Receiver:
         return True
 
     def receive(self, done):
-        """Feed all that one read brought (as its bytes went to one journal file, so a re-grade splits the
-        frames between steps as the live run did); ask for the holes unless done(). True if a frame came."""
+        """Feed what has arrived, up to done() (the rest stays pending for whoever reads next: a watch for a
+        unit, say, judges each frame as it comes); ask for the holes unless done(). True if a frame came."""
         got = False
         for frame in self.link.frames():
             got = True
             self.since_asked += 1
             self.evaluation.feed(frame)
+            if done():
+                break
         now = time.monotonic()
         if got:
             self.last_frame = now
