@@ -24,7 +24,7 @@ import numpy as np
 from pbgrade.paths import ROOT
 from pbgrade.simrig import micropython_exe
 
-from . import accuracy, compare, firmware, ingest, simulator
+from . import accuracy, compare, firmware, ingest, link, simulator
 from .sim import describe
 from .table import fmt, render
 
@@ -49,6 +49,7 @@ class Workload:
                                                                   firmware.SENSOR_MAX_HZ)
         self.rate_seconds = 0.5 if quick else 2.0
         self.memory_hours = (0.05, 0.25) if quick else (1, 8)
+        self.link_sweep = (1, ("discharge",)) if quick else (20, link.METHODS)  # seeds, methods
 
     def unit_name(self):
         return describe(*self.unit)
@@ -87,6 +88,7 @@ class Workload:
                 "peak_rss_short_mb": (f"host peak RSS, {short} at 100/s", "MB", None),
                 "peak_rss_long_mb": (f"host peak RSS, {long} at 100/s", "MB", None),
                 "long_to_short": (f"host peak RSS, {long} / {short} (flat)", "x", ("<=", 1.05))}),
+            "link": (lambda: link.run(*self.link_sweep), link.rows(*self.link_sweep)),
         }
 
 
@@ -193,6 +195,9 @@ What the figures measure (bench/*.py say how):
   time; flat out: the same at the top rate in virtual time.
 - **Simulator** and **memory**: `pbgrade run`'s path (`run_test` on `SimRig`, journal on disk) in a
   child process, wall time from starting the rig to the record; peak RSS of that host process.
+- **Link**: {d['link']['unit']} graded through `fault://` ({d['link']['faults']}, and the same at 0.3 %)
+  for {d['link']['seeds']} seeds by each method: a seed is exact when its energy equals the clean run's
+  bit for bit and no sample was lost (bench/link.py).
 
 {history}"""
 

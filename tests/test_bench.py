@@ -26,7 +26,10 @@ PICOWATT = ["ingest.picowatt_samples_per_s", "ingest.ratio_vs_picowatt", "ingest
 POSITIVE = ["ingest.samples_per_s", "ingest.bytes_per_sample", *PICOWATT, "firmware.loop_us_per_sample",
             "firmware.max_rate_hz", "firmware.pty_samples_per_s", "simulator.wall_s", "memory.peak_rss_short_mb",
             "memory.peak_rss_long_mb", "memory.long_to_short", "channels.wall_s_one", "channels.wall_s_three",
-            "channels.three_to_one", "channels.heap_kb_8"]
+            "channels.three_to_one", "channels.heap_kb_8", "link.discharge.clean_wall_s",
+            *(f"link.discharge.{rate}.wall_s_mean" for rate in ("0.001", "0.003"))]
+LINK = [f"link.discharge.{rate}.{figure}" for rate in ("0.001", "0.003")
+        for figure in ("exact_seeds", "samples_lost_max", "failed_runs")]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def test_quick_bench_keeps_every_figure_with_its_goal(quick):
     assert result["mode"] == "quick"
     assert all(result["machine"][k] for k in ("cpu", "cores", "python", "numpy", "micropython", "git_commit"))
     figures = result["figures"]
-    assert set(figures) == {*POSITIVE, *ACCURACY, "firmware.heap_bytes_per_sample"}
+    assert set(figures) == {*POSITIVE, *ACCURACY, *LINK, "firmware.heap_bytes_per_sample"}
     for key, f in figures.items():
         assert f["title"] in stdout or key.startswith("accuracy."), key
         if f["value"] is None:
@@ -66,6 +69,8 @@ def test_deterministic_figures_meet_their_goals(quick):
         assert f["met"] and abs(f["value"]) <= 0.05
     for key in ACCURACY:
         assert abs(figures[key]["value"]) < 2, key  # a few sample periods of a minutes-long discharge
+    for key in LINK:  # a lossy link that loses nothing: the seed gave the clean run's energy exactly
+        assert figures[key]["met"], key
 
 
 def _stream_with_faults():

@@ -14,7 +14,7 @@ from test_e2e import pbgrade, run_record
 
 DUTS = ROOT / "rigs" / "sim" / "duts"
 
-ALL = ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]
+ALL = ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions", "samples_lost"]
 QUICK_ALL = ["no_load_voltage_low", "no_load_voltage_high", "loaded_voltage", "protection_below_rated",
              "output_holds", "voltage_under_load"]
 EOL_ALL = ["no_load_voltage_low", "no_load_voltage_high", "regulation", "loaded_voltage", "protection_low",

@@ -74,7 +74,7 @@ def with_(**values):
 
 @pytest.mark.parametrize("measurements, expected, passed, decided_by", [
     (with_(capacity_ratio=1.0, efficiency=0.85, voltage_ratio_min=0.97, voltage_ratio_max=1.05), "A", True,
-     ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]),
+     ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions", "samples_lost"]),
     (with_(capacity_ratio=0.9999), "B", True, ["capacity"]),
     (with_(efficiency=0.8499), "B", True, ["efficiency"]),
     (with_(voltage_ratio_min=0.9699), "C", True, ["voltage_low"]),  # A and B share the 3 % band

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pbgrade import steps
+from pbgrade.evaluate import SUMMED
 from pbgrade.integrate import Integrator
 from pbgrade.label import Label
 from pbgrade.method import load_method
@@ -42,7 +43,9 @@ def evaluations():
                              calibration_record=lambda: {"calibrated": False})
     discharge = SimpleNamespace(integrator=integrator, voltage=voltage, last=(t[-1] / 1e6, 5.0, 2.1),
                                 end_event={"name": "undervoltage", "t_s": t[-1] / 1e6}, events=[],
-                                samples_lost=integrator.samples_lost, integrity=lambda: {"bad_frames": 0},
+                                samples_lost=integrator.samples_lost,
+                                integrity=lambda: {**dict.fromkeys(SUMMED, 0), "samples_lost": 99,
+                                                   "rx_errors_on_device": 3},
                                 config={"period_us": PERIOD_US, "load_ma": 2100}, period_us=PERIOD_US,
                                 chip_accumulators=lambda: None, close=lambda: None)
     return [device, discharge]
@@ -69,9 +72,10 @@ def test_record_has_every_field_in_plain_json(record):
     assert json.loads(json.dumps(record)) == record
     assert record["started_at"] == "2025-03-01T01:30:00Z"
     assert record["run_id"].startswith("20250301T013000Z-")
-    assert (record["grade"], record["passed"], record["profile"]) == ("PASS", True, "gbt35590")
-    assert record["verdict"]["decided_by"] == ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions"]
-    assert len(record["verdict"]["checks"]) == 5
+    assert (record["grade"], record["passed"], record["profile"]) == ("FAIL", False, "gbt35590")
+    assert record["verdict"]["decided_by"] == ["samples_lost"]  # the hole: a grade on less than was delivered
+    assert record["verdict"]["reasons"] == ["99 samples were lost; PASS allows at most 0"]
+    assert len(record["verdict"]["checks"]) == 6
     assert record["label"]["rated_energy_wh"] == pytest.approx(37.0)
 
 
@@ -82,7 +86,7 @@ def test_record_says_what_the_gap_may_have_cost(record):
     assert integrity["gap_s"] == pytest.approx(1.0)
     assert integrity["gap_charge_estimate_mah"] == pytest.approx(2.1 / 3.6)
     assert integrity["covered_fraction"] == pytest.approx(1 - 1 / 10_800)
-    assert integrity["decoder"] == {"bad_frames": 0}
+    assert integrity["decoder"] == {**dict.fromkeys(SUMMED, 0), "samples_lost": 99, "rx_errors_on_device": 3}
     assert record["capacity_mah"] + integrity["gap_charge_estimate_mah"] == pytest.approx(6300)
 
 
@@ -103,7 +107,7 @@ def test_a_run_stopped_before_its_end_is_never_passed(evaluations, record):
     assert aborted["verdict"]["decided_by"] == ["stopped_by_operator", *record["verdict"]["decided_by"]]
     assert aborted["verdict"]["reasons"][0].startswith("stopped by the operator after 180.0 min of test time, "
                                                        "in step 1 of 1 (discharge)")
-    assert aborted["verdict"]["reasons"][0].endswith("it grades PASS")
+    assert aborted["verdict"]["reasons"][0].endswith("it grades FAIL")
     assert list(aborted) == list(record)  # the same fields in the same order
 
 
@@ -114,7 +118,7 @@ def test_store_round_trips(tmp_path, record):
     assert store.get("no-such-run") is None
     [row] = Store(tmp_path / "data" / "runs.sqlite").runs()  # a second opener sees it
     assert row == {"run_id": record["run_id"], "started_at": "2025-03-01T01:30:00Z", "model": "PB-10",
-                   "serial": "0042", "grade": "PASS", "passed": True, "capacity_mah": record["capacity_mah"],
+                   "serial": "0042", "grade": "FAIL", "passed": False, "capacity_mah": record["capacity_mah"],
                    "energy_wh": record["energy_wh"], "efficiency": record["efficiency"], "profile": "gbt35590",
                    "station": record["station"], "method": "discharge", "status": "complete",
                    "capacity_ratio": record["capacity_ratio"], "voltage_ratio_min": record["voltage_ratio_min"],
@@ -147,3 +151,31 @@ def test_store_takes_writers_from_several_processes(tmp_path, record):
         worker.join(timeout=60)
     assert [worker.exitcode for worker in workers] == [0] * 4
     assert len(Store(path).runs()) == 40
+
+
+def test_samples_lost_in_any_step_are_lost_to_the_run(tmp_path, evaluations):
+    """A record counted the graded discharge's losses alone: 580 samples lost in a full method's rest step
+    showed as 0 at the top and in the verdict."""
+    method = tmp_path / "rest-then-discharge.toml"
+    method.write_text('[method]\nname = "rest-then-discharge"\ntitle = "a rest, then the discharge"\n'
+                      'verdict = "grade"\nprofile = "gbt35590"\nprovenance = "a test\'s"\n\n'
+                      '[[step]]\ntype = "rest"\nseconds = 60\n\n[[step]]\ntype = "discharge"\ncurrent_fraction = 1.0\n')
+    t = np.delete(np.arange(6001, dtype=np.int64) * PERIOD_US, np.arange(100, 105))  # 5 samples lost
+    integrator = Integrator(PERIOD_US)
+    integrator.add(t, np.full(t.size, 5.0), np.zeros(t.size))
+    rest = SimpleNamespace(integrator=integrator, samples=lambda: (t / 1e6, np.full(t.size, 5.0), np.zeros(t.size)),
+                           samples_lost=integrator.samples_lost, events=[], close=lambda: None,
+                           last=(t[-1] / 1e6, 5.0, 0.0),
+                           integrity=lambda: {**dict.fromkeys(SUMMED, 0), "samples_lost": 5,
+                                              "rx_errors_on_device": 2})
+    device, discharge = evaluations
+    plans = [steps.Plan({"period_us": PERIOD_US, "load_ma": 0}, seconds=60),
+             steps.Plan({"period_us": PERIOD_US, "load_ma": 2100})]
+    record = build_record([device, rest, discharge], load_method(method), plans, LABEL, load_profile("gbt35590"),
+                          RIG, "20250301T013000Z-0a1b2c", STARTED, COMPLETE)
+    assert record["samples_lost"] == record["integrity"]["samples_lost"] == 99 + 5
+    assert record["integrity"]["decoder"]["samples_lost"] == 99 + 5
+    assert record["integrity"]["decoder"]["rx_errors_on_device"] == 3  # the device's own count, as it last said
+    assert record["integrity"]["gap_count"] == 2
+    assert record["samples_received"] == discharge.integrator.samples + rest.integrator.samples
+    assert record["verdict"]["reasons"] == ["104 samples were lost; PASS allows at most 0"]

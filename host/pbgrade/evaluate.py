@@ -45,6 +45,7 @@ class Evaluation:
         self.accumulators = None
         self.events = []
         self.texts = []
+        self.acks = {}  # the host's command seq -> the device's result, as ACKs are applied
         self.status = None
         self.frames = 0
         self.frames_corrupt = 0
@@ -169,6 +170,7 @@ class Evaluation:
                             "value": body.value})
 
     def _on_ack(self, body):
+        self.acks[body.cmd_seq] = body.result
         self._started = self._started or (body.cmd_type == "START" and body.result == 0)
 
     def _on_status(self, body):
@@ -243,3 +245,16 @@ class Evaluation:
             "gap_charge_estimate_mah": self.integrator.gap_charge_estimate_mah,
         }
 
+
+
+SUMMED = ("frames", "frames_corrupt", "frames_lost", "frames_duplicate", "samples_received", "samples_lost",
+          "samples_duplicate", "slots_skipped_by_device")
+
+
+def run_integrity(step_integrities):
+    """The whole run's decoder figures from its steps' integrity(): counts summed (a sample lost in the rest
+    step is lost to the run, not only one in the graded discharge), the device's own count of corrupt
+    commands as it last said it (it counts from its start)."""
+    total = {key: sum(step[key] or 0 for step in step_integrities) for key in SUMMED}
+    told = [step["rx_errors_on_device"] for step in step_integrities if step["rx_errors_on_device"] is not None]
+    return {**total, "rx_errors_on_device": told[-1] if told else None}

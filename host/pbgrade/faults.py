@@ -71,6 +71,12 @@ class Faults:
                 "duplicated": self.duplicated}
 
 
+def each_way(chance, seed=0):
+    """The options (after the '?') for drop, corrupt and dup each at chance per byte, both ways: a bad cable
+    in the tests' and the benchmark's sweeps."""
+    return "&".join(f"{way}{name}={chance:g}" for way in ("", "tx_") for name in CHANCES) + f"&seed={seed}"
+
+
 def parse_url(url):
     """'fault://INNER?options' -> (INNER, rx Faults, tx Faults); SerialException names a bad option."""
     if not url.lower().startswith(SCHEME):

@@ -18,7 +18,7 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings, sync, traceability
+from . import paths, settings, sync, traceability, wording
 from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
 from .i18n import N_, _, ngettext
@@ -211,17 +211,12 @@ def station_name(rig, channel_number):
 
 
 # The verdicts a channel shows, in the station's language
-VERDICT_WORDS = {"PASS": N_("PASS"), "FAIL": N_("FAIL"), "CONSISTENT": N_("CONSISTENT"),
-                 "NOT CONSISTENT": N_("NOT CONSISTENT"), "NEEDS A FULL TEST": N_("NEEDS A FULL TEST"),
-                 "ABORTED": N_("ABORTED")}
-
-
 def channel_name(channel):
     return _("ch{number}").format(number=channel.number)
 
 
 def verdict_word(channel):
-    return channel.verdict and _(VERDICT_WORDS.get(channel.verdict, channel.verdict))
+    return channel.verdict and _(wording.GRADES.get(channel.verdict, channel.verdict))
 
 
 class PlainView:
@@ -396,6 +391,6 @@ def tally(records) -> str:
     for kind, word in (("tiers", _("grades {counts}")), ("screen", "{counts}")):
         counts = Counter(r["grade"] for r, k in zip(records, kinds) if k == kind)
         if counts:
-            parts.append(word.format(counts=_(", ").join(f"{_(VERDICT_WORDS.get(grade, grade))} {count}"
+            parts.append(word.format(counts=_(", ").join(f"{_(wording.GRADES.get(grade, grade))} {count}"
                                                           for grade, count in sorted(counts.items()))))
     return _(", ").join(parts)

@@ -4,6 +4,7 @@ import dataclasses
 from datetime import timezone
 
 from . import settings, steps, traceability, wire
+from .evaluate import run_integrity
 from .i18n import N_
 from .profile import grade
 
@@ -50,10 +51,10 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
     ident = device.identity
     end = main.end_event
     integrator = main.integrator
-    energy = measurements["energy_wh"]
     trace = trace or {}
     started_at = started.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     calibration = traceability.calibration(device, trace, (trace.get("started_local") or started_at)[:10])
+    integrity = _integrity(evaluations[1:], results, measurements["energy_wh"])
     return {
         "record_version": RECORD_VERSION,
         "run_id": run_id,
@@ -65,7 +66,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "ambient": traceability.ambient(trace, device),
         **measurements,
         "cutoff_reason": end["name"] if end else "none",
-        "samples_received": integrator.samples,
+        "samples_received": integrity["samples_received"],
         "grade": graded,
         "passed": passed,
         "profile": profile.name,
@@ -80,18 +81,7 @@ def build_record(evaluations, method, plans, label, profile, rig, run_id, starte
         "firmware_version": wire.firmware_version(ident) if ident else None,
         "host_version": host_version,
         "gaps": [{"start_us": start, "end_us": end} for start, end in integrator.gaps],
-        "integrity": {
-            "samples_received": integrator.samples,
-            "samples_lost": measurements["samples_lost"],
-            "gap_count": len(integrator.gaps),
-            "gap_s": integrator.gap_s,
-            "span_s": integrator.span_s,
-            "covered_fraction": integrator.duration_s / integrator.span_s if integrator.span_s else None,
-            "gap_energy_estimate_wh": integrator.gap_energy_estimate_wh,
-            "gap_charge_estimate_mah": integrator.gap_charge_estimate_mah,
-            "gap_energy_share": integrator.gap_energy_estimate_wh / energy if energy else None,
-            "decoder": main.integrity(),
-        },
+        "integrity": integrity,
         "status": status,
         "method": method.name,
         "method_verdict": method.verdict,
@@ -137,7 +127,7 @@ def _measure(method, plans, evaluations, label):
         main = evaluations[-1]
     elif measurements["capacity_mah"] is not None:
         _credit_from_start(measurements, before, label)
-    measurements["samples_lost"] = main.samples_lost
+    measurements["samples_lost"] = sum(ev.samples_lost for ev in evaluations[1:])  # graded: every step's
     return measurements, results, main, _drawn(before, parts)
 
 
@@ -156,6 +146,25 @@ def _drawn(before, parts):
     return {"charge_before_discharge_mah": sum(part["charge_mah"] for part in before),
             "energy_before_discharge_wh": sum(part["energy_wh"] for part in before),
             "delivered_by_step": parts}
+
+
+def _integrity(evaluations, results, energy):
+    """What arrived and what did not, every step's figures summed."""
+    integrators = [ev.integrator for ev in evaluations]
+    span_s = sum(i.span_s for i in integrators)
+    gap_energy = sum(i.gap_energy_estimate_wh for i in integrators)
+    return {
+        "samples_received": sum(i.samples for i in integrators),
+        "samples_lost": sum(ev.samples_lost for ev in evaluations),
+        "gap_count": sum(len(i.gaps) for i in integrators),
+        "gap_s": sum(i.gap_s for i in integrators),
+        "span_s": span_s,
+        "covered_fraction": sum(i.duration_s for i in integrators) / span_s if span_s else None,
+        "gap_energy_estimate_wh": gap_energy,
+        "gap_charge_estimate_mah": sum(i.gap_charge_estimate_mah for i in integrators),
+        "gap_energy_share": gap_energy / energy if energy else None,
+        "decoder": run_integrity([result["integrity"] for result in results]),
+    }
 
 
 def _why_never_passed(evaluations, method, status, graded):

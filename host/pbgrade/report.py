@@ -404,10 +404,9 @@ def _integrity(r):
                  for a, b in integrity["gaps"]]
     totals = (_("all steps"), *(sum(row[k] for row in rows) for k in range(1, len(INTEGRITY_COLUMNS) + 1)), "")
     whole = r["integrity"]
-    note = (_("No gaps between samples in any step.") if not gaps else
-            _("The graded discharge's gaps may have held {energy} Wh ({charge} mAh), not counted in its totals.").format(
-                energy=f"{whole['gap_energy_estimate_wh']:.3f}", charge=f"{whole['gap_charge_estimate_mah']:.1f}")
-            if whole["gap_count"] else _("The graded discharge has no gaps."))
+    note = (_("No gaps between samples in any step.") if not gaps else  # the record sums every step's gaps
+            _("The gaps may have held {energy} Wh ({charge} mAh), not counted in the totals.").format(
+                energy=f"{whole['gap_energy_estimate_wh']:.3f}", charge=f"{whole['gap_charge_estimate_mah']:.1f}"))
     shown = 20
     more = [_("and {n} more").format(n=len(gaps) - shown)] if len(gaps) > shown else []
     return "\n".join((_heading(2, _("Data integrity")),
