@@ -187,7 +187,7 @@ What the figures measure (bench/*.py say how):
   since the previous one, the first since the load switched on (what hobby scripts do);
   *integration*: the host's trapezoid over the exact values the chip was given, i.e. what sampling
   and integration add without the sensor. The goal is on that one.
-- **Firmware**: `bench/mp_loop.py` runs the station's `tick` under `micropython -X heapsize=192k`
+- **Firmware**: `bench/mp_loop.py` runs the station's `tick` under `micropython -X heapsize=192k`, the firmware and the simulated board loaded as .mpy (as deploy puts them on a board)
   for a whole discharge on the simulated board; the heap is metered per 16 ticks with the
   simulated bus's own allocations (the chip model computes in floats) counted apart. The largest
   rate: the simulated rig at `--speed 1` on a pty to the host, for rates up to the INA226's own

@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pbgrade.deploy import compile_firmware
 from pbgrade.evaluate import Evaluation
 from pbgrade.link import collect, command, open_rig
 from pbgrade.paths import FIRMWARE, SIM
@@ -21,6 +22,21 @@ SENSOR_MAX_HZ = 1_000_000 // (2 * 140)  # the INA226's shortest conversions, one
 PACE = 1.1  # a real-time run may take this much longer than its length and still count as keeping pace
 
 
+UNIX_ARCH = "x64"  # mpy-cross -march of the unix micropython here (Linux x86_64: its native and viper code)
+
+
+def compiled_modules(work):
+    """The firmware and the simulated board as .mpy for this machine, in a folder of work: loaded as deploy
+    puts them on a board, compiled, so the heap the loop is measured in holds no compiler's work."""
+    folder = work / "mpy"
+    folder.mkdir()
+    for modules in (FIRMWARE, SIM):
+        for name, data in compile_firmware(modules, UNIX_ARCH).items():
+            if name.endswith(".mpy"):
+                (folder / name).write_bytes(data)
+    return str(folder)
+
+
 def sampling_loop(name, capacity_mah, rate_hz=10):
     """A full discharge of a catalogue unit on rigs/sim.toml, as the host would configure it."""
     with tempfile.TemporaryDirectory(prefix="pbgrade-bench-") as work:
@@ -30,7 +46,7 @@ def sampling_loop(name, capacity_mah, rate_hz=10):
             path = Path(work) / f"{what}.json"
             path.write_text(json.dumps(data))
             args.append(str(path))
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([compiled_modules(Path(work)), ".frozen"]))
         proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(MP_LOOP), *args],
                               capture_output=True, text=True, env=env, cwd=work, check=False)
     if proc.returncode:
