@@ -192,6 +192,8 @@ def test_the_report_names_quantities_for_people_not_by_their_keys(pages):
         assert not [leak for leak in leaks if leak in page], (run, language)
     assert "over-current protection trip current" in pages["full", "en"] and "0x40" in pages["full", "en"]
     assert "过流保护动作电流" in pages["full", "zh-CN"] and "转换效率" in pages["full", "zh-CN"]
+    assert "duration 0 s" not in pages["full", "en"] and "时长 0 s" not in pages["full", "zh-CN"]  # the discharge
+    assert "持续至样品停止输出或降至终止电压" in pages["full", "zh-CN"]  # runs to the unit's end, not for 0 s
 
 
 def test_the_report_carries_what_an_inspector_signs(pages):

@@ -56,6 +56,8 @@ def setting(key, value):
     name, unit, scale = SETTINGS.get(key, (key, "", 1))
     if key == "load":
         return f"{_(name)}: {shown(LOADS, value)}"
+    if key == "seconds" and not value:  # a discharge with no set time: it runs to the unit's end
+        return _("runs until the unit stops or reaches its end voltage")
     return f"{_(name)} {value * scale:g}{unit}"
 
 
