@@ -347,6 +347,8 @@ def add_commands(sub):
     st.add_argument("--method", default="eol", help="test method (default: eol)")
     st.add_argument("--profile", help="grading profile (default: the method's)")
     st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    st.add_argument("--speed", type=float, default=0,
+                    help="simulated channels only: run at N x real time to watch them (default: as fast as possible)")
     st.add_argument("--web", action="store_true",
                     help="the operator's panel in a browser: a tile per channel, each with its serial number field "
                          "(the serials come from there); Ctrl-C ends the shift")
@@ -392,7 +394,8 @@ def cmd_station(args):
         else:
             names = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
             duts = [(name, load_dut(name)) for name in names]  # a wrong name is refused before any channel starts
-            sims = [start_sim(stack, rig, None, link=args.sim_link) for _ in range(1 if len(rigs) > 1 else count)]
+            sims = [start_sim(stack, rig, None, args.speed, args.sim_link)
+                    for _ in range(1 if len(rigs) > 1 else count)]
             sim_bays = [(sim, k) for sim in sims for k in range(1, len(rigs) + 1)]
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]

@@ -40,6 +40,7 @@ def listening_socket(bind: str, token: str | None) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(128)  # connections wait from now on, before the server's loop takes them
     except OSError as e:
         sock.close()
         raise WebError(f"--bind {bind}: cannot listen there ({e.strerror}): pick another port") from None
