@@ -84,24 +84,27 @@ def capability(store: Store, methods) -> list[tuple[str, object]]:
     return batches
 
 
-def failure_reasons(store: Store) -> tuple[list[str], list[tuple[str, Counter]]]:
+def failure_reasons(store: Store) -> tuple[list[str], list[tuple[str, Counter, int]]]:
     """What failed runs failed on, per day (per hour when all are of one day): (the reasons, most frequent
-    first; [(period, Counter of reasons)]). A reason is the quantity of a decisive check, else STOPPED."""
+    first; [(period, Counter of reasons, failed runs)]). A reason is the quantity of a decisive check, else
+    STOPPED; a run failed on two counts under both."""
     failed = RunFilter(passed=False)
     verdict = store.record_field("verdict")
     runs = [(row["started_at"], store.dialect.json_value(row["verdict"]))
             for row in store.rows(["started_at", f"{verdict} AS verdict"], failed)]
     local = [(datetime.fromisoformat(started).astimezone(), v) for started, v in runs]
     hourly = len({t.date() for t, _ in local}) == 1
-    periods = defaultdict(Counter)
+    periods, failed_runs = defaultdict(Counter), Counter()
     for t, v in local:
         quantity_of = {c["reason"]: c["quantity"] for c in v["checks"]}
         period = t.strftime("%Y-%m-%d %H:00" if hourly else "%Y-%m-%d")
+        failed_runs[period] += 1
         for reason in v["reasons"]:
             quantity = quantity_of.get(reason)
             periods[period][QUANTITIES[quantity].name if quantity in QUANTITIES else STOPPED] += 1
     total = sum(periods.values(), Counter())
-    return [reason for reason, _ in total.most_common()], sorted(periods.items())
+    return ([reason for reason, _ in total.most_common()],
+            [(period, periods[period], failed_runs[period]) for period in sorted(periods)])
 
 
 def _percent(value) -> str:
@@ -137,10 +140,10 @@ def page(store: Store) -> str:
         reasons, periods = failure_reasons(store)
         parts.append("<h2>Failure reasons over time</h2>")
         parts.append(_table("reasons", ("period", *reasons, "failed"),
-                            [(period, *(counts[r] for r in reasons), sum(counts.values()))
-                             for period, counts in periods]) if periods else "<p>no failed run</p>")
+                            [(period, *(counts[r] for r in reasons), runs) for period, counts, runs in periods])
+                     if periods else "<p>no failed run</p>")
         parts.append("<p>% : a ratio to the label (capacity, voltage, current), efficiency of the cells' rated "
-                     "energy. A failed run counts once under each reason its verdict gives.</p>")
+                     "energy. A failed run counts once under each reason its verdict gives, and once under failed.</p>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>pbgrade supervisor</title>
 <style>
