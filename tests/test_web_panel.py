@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from test_station import EXPECTED, LABEL  # the catalogue's eol verdicts: honest-10000 PASS, sagging-output FAIL
 from web_browser import browser, wait_for  # noqa: F401 (browser: a fixture)
-from pbgrade import cli
+from pbgrade import cli, i18n
 from pbgrade.web.server import WebError, listening_socket
 
 UNITS = list(EXPECTED)  # the simulated operator plugs them in this order
@@ -161,3 +161,14 @@ def test_the_panel_is_on_the_loopback_unless_given_a_token(capsys, monkeypatch, 
     assert err.startswith("pbgrade: --bind 0.0.0.0:0: that is reachable from the network") and err.count("\n") == 1
     assert cli.main(["station", "--web", "--bind", "8080", "--label", str(LABEL)]) == 2
     assert "give HOST:PORT" in capsys.readouterr().err
+
+
+def test_the_page_speaks_the_stations_language(station, browser, tmp_path):
+    panel = station("--bind", "127.0.0.1:0", "--lang", "zh-CN")
+    browser.get(panel.url)
+    wait_for(lambda: len(browser.find_elements("css selector", "section.tile.free")) == 2, "two free tiles")
+    browser.save_screenshot(str(tmp_path / "panel-zh.png"))
+    chinese = i18n.catalogue("zh-CN").gettext
+    assert browser.title == chinese("pbgrade station") != "pbgrade station"
+    assert tile_text(browser, 1, "says") == chinese("scan a serial number") != "scan a serial number"
+    assert browser.find_element("css selector", "#ch1 input").get_attribute("placeholder") == chinese("serial number")
