@@ -201,11 +201,11 @@ What the figures measure (bench/*.py say how):
 - **Link**: {d['link']['unit']} graded through `fault://` ({d['link']['faults']}, and the same at 0.3 %)
   for {d['link']['seeds']} seeds by each method: a seed is exact when its energy equals the clean run's
   bit for bit and no sample was lost (bench/link.py).
-- **Panel** (`make bench` only): {d['panel']['channels']} simulated channels test {d['panel']['units']} eol units
-  ({d['panel']['shift_h']:g} h of shift, {d['panel']['virtual_test_s_per_channel'] / 3600:.2f} h of test time per
-  channel) flat out into a central PostgreSQL, the operator's panel served and read by an SSE client as a
-  browser reads it; latency is from the host holding a tile's newest sample to the client parsing that tile
-  (bench/panel.py).
+- **Panel** (`make bench` only): {d['panel']['channels']} simulated channels test {d['panel']['units']} eol
+  units ({d['panel']['shift_h']:g} h of shift, {d['panel']['virtual_test_s_per_channel'] / 3600:.2f} h of test
+  time per channel) flat out into a central PostgreSQL, the operator's panel served and read by an SSE client
+  as a browser reads it; latency is from the host holding a tile's newest sample to the client parsing that
+  tile (bench/panel.py).
 
 {history}"""
 

@@ -29,7 +29,7 @@ from pbgrade.runner import Options
 from pbgrade.simdut import load_dut
 from pbgrade.store import Store
 from pbgrade.testsetup import start_sim
-from pbgrade.web.server import Server, listening_socket
+from pbgrade.web.server import Server
 from pbgrade.web.station import StationPanel, station_app
 
 CHANNELS = 12
