@@ -20,8 +20,9 @@ setup: $(STAMP) system-packages
 
 # Debian packages the reports and tests need: chromium (prints reports to PDF; the report tests render in it),
 # fonts-noto-cjk (the reports' Chinese), sigrok-cli (reads back the sigrok sessions pbgrade exports), postgresql
-# (the tests start a real server of their own for the central store: initdb and pg_ctl in a temporary folder)
-SYSTEM_PACKAGES := chromium fonts-noto-cjk sigrok-cli postgresql
+# (the tests start a real server of their own for the central store: initdb and pg_ctl in a temporary folder),
+# chromium-driver (the browser panel's tests drive chromium through it, Selenium's WebDriver)
+SYSTEM_PACKAGES := chromium fonts-noto-cjk sigrok-cli postgresql chromium-driver
 system-packages:
 	@missing=; for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || \

@@ -24,7 +24,7 @@ import numpy as np
 from pbgrade.paths import ROOT
 from pbgrade.simrig import micropython_exe
 
-from . import accuracy, compare, firmware, ingest, link, simulator
+from . import accuracy, compare, firmware, ingest, link, panel, simulator
 from .sim import describe
 from .table import fmt, render
 
@@ -50,6 +50,7 @@ class Workload:
         self.rate_seconds = 0.5 if quick else 2.0
         self.memory_hours = (0.05, 0.25) if quick else (1, 8)
         self.link_sweep = (1, ("discharge",)) if quick else (20, link.METHODS)  # seeds, methods
+        self.panel_shift_h = 1.0  # virtual hours of 12 channels flat out: ~3.5 min here (full only: over a minute)
 
     def unit_name(self):
         return describe(*self.unit)
@@ -89,6 +90,8 @@ class Workload:
                 "peak_rss_long_mb": (f"host peak RSS, {long} at 100/s", "MB", None),
                 "long_to_short": (f"host peak RSS, {long} / {short} (flat)", "x", ("<=", 1.05))}),
             "link": (lambda: link.run(*self.link_sweep), link.rows(*self.link_sweep)),
+            **({} if self.quick else {"panel": (lambda: panel.run(self.panel_shift_h, speed=0),
+                                                panel.rows(self.panel_shift_h))}),
         }
 
 
@@ -198,6 +201,11 @@ What the figures measure (bench/*.py say how):
 - **Link**: {d['link']['unit']} graded through `fault://` ({d['link']['faults']}, and the same at 0.3 %)
   for {d['link']['seeds']} seeds by each method: a seed is exact when its energy equals the clean run's
   bit for bit and no sample was lost (bench/link.py).
+- **Panel** (`make bench` only): {d['panel']['channels']} simulated channels test {d['panel']['units']} eol
+  units ({d['panel']['shift_h']:g} h of shift, {d['panel']['virtual_test_s_per_channel'] / 3600:.2f} h of test
+  time per channel) flat out into a central PostgreSQL, the operator's panel served and read by an SSE client
+  as a browser reads it; latency is from the host holding a tile's newest sample to the client parsing that
+  tile (bench/panel.py).
 
 {history}"""
 

@@ -31,10 +31,12 @@ from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store, StoreError
 from .testsetup import checked_test, start_sim, tested_rig
+from .web import supervisor
+from .web.server import WebError
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, supervisor)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -44,7 +46,7 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError)
+               SigrokError, sync.SyncError, WebError)
 
 
 def main(argv=None):

@@ -88,7 +88,7 @@ def add_commands(subparsers):
 
 
 def cmd_history(args):
-    store, matching = _store(args.local), _filter(args)
+    store, matching = open_store(args.local), _filter(args)
     quantities = [name for name in QUANTITIES if name in store.graded_quantities(matching)] if args.json else []
     rows = store.runs(matching, quantities)
     if args.json:
@@ -121,24 +121,42 @@ def _run_json(row, quantities) -> dict:
             "status": row["status"], "quantities": {name: row[name] for name in quantities}}
 
 
-def cmd_stats(args):
-    store, matching = _store(args.local), _filter(args)
+@dataclass(frozen=True)
+class Batch:
+    """A batch of runs as `pbgrade stats` and the supervisor's page judge it."""
+    rows: list[dict]  # the runs, oldest first
+    graded_with: list[str]  # the profiles they were graded with
+    profile: Profile  # whose limits judge them
+    quantities: list  # [BatchQuantity]
+    verdicts: list[dict]  # per kind of verdict (_verdicts)
+
+
+def judged(store: Store, matching: RunFilter, profile_name=None, all_quantities=False) -> Batch:
+    """The matching runs' verdicts, and their quantities against the profile's limits (default: the one they
+    were graded with; HistoryError if none match, or if they were graded with several and none is named)."""
     graded_with = sorted({row["profile"] for row in store.rows(["profile"], matching)})
     if not graded_with:
         raise HistoryError("no run matches these filters: see them with `pbgrade history` and the same filters")
-    if args.profile is None and len(graded_with) > 1:
+    if profile_name is None and len(graded_with) > 1:
         raise HistoryError(f"these runs were graded with different profiles ({', '.join(graded_with)}): narrow "
                            f"them (e.g. --method) or pass --profile NAME for the limits to judge them against")
-    profile = load_profile(args.profile or graded_with[0])
-    judged = list(dict.fromkeys(limit.quantity for grade in profile.grades for limit in grade.limits))
-    others = [name for name in QUANTITIES if name not in judged]
-    quantities = judged + (store.measured_quantities(others, matching) if args.all_quantities else [])
+    profile = load_profile(profile_name or graded_with[0])
+    limited = list(dict.fromkeys(limit.quantity for grade in profile.grades for limit in grade.limits))
+    others = [name for name in QUANTITIES if name not in limited]
+    quantities = limited + (store.measured_quantities(others, matching) if all_quantities else [])
     rows = store.runs(matching, quantities)
     labels = [_label(row["label"]) for row in rows]
-    batch = [BatchQuantity(name, name in judged, [row[name] for row in rows if row[name] is not None],
+    batch = [BatchQuantity(name, name in limited, [row[name] for row in rows if row[name] is not None],
                     _pass_limits(profile, name, labels)) for name in quantities]
     verdicts = [_verdicts(kind, [row for row in rows if row["kind"] == kind], profile)
                 for kind in KINDS if any(row["kind"] == kind for row in rows)]
+    return Batch(rows, graded_with, profile, batch, verdicts)
+
+
+def cmd_stats(args):
+    found = judged(open_store(args.local), _filter(args), args.profile, args.all_quantities)
+    rows, graded_with, profile, batch, verdicts = (found.rows, found.graded_with, found.profile, found.quantities,
+                                                   found.verdicts)
     if args.json:
         print(json.dumps({"runs": len(rows), "first": rows[0]["started_at"], "last": rows[-1]["started_at"],
                           "profile": profile.name, "graded_with": graded_with, "verdicts": verdicts,
@@ -185,7 +203,7 @@ def _verdict_line(verdict) -> str:
             f"interval {_percent(low)} to {_percent(high)}), as graded when tested ({verdict['kind']}: {counts})")
 
 
-def _store(local: bool) -> Store:
+def open_store(local: bool) -> Store:
     """The central database's store when one is set (every station's runs), else this station's own file."""
     url, where = settings.central_database()
     if url and not local:

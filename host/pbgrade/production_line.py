@@ -57,6 +57,8 @@ class Channel:
     done: list = field(default_factory=list)  # run ids tested on this channel
     calibration_reference: dict | None = None  # its rig's latest calibration here (calibrate.latest_reference)
     run_id: str | None = None  # of the unit in test
+    record: dict | None = None  # the last unit's, for a view that re-tells its verdict (web.board)
+    serials: queue.Queue = field(default_factory=queue.Queue)  # scanned into this channel's own field (web panel)
 
 
 def watch_output(port, present, stop=lambda: False, hold_s=PRESENT_HOLD_S):
@@ -93,10 +95,12 @@ class Session:
     """Runs the channels, each in a thread, until the serials run out and every channel is free.
 
     plug(channel, serial) and unplug(channel) are hooks for a simulated
-    operator; on real hardware a person does both and they do nothing."""
+    operator; on real hardware a person does both and they do nothing.
+    readings(channel, step, evaluation): each batch of samples of a unit in test, for a live view."""
 
     def __init__(self, channels, label, label_path, method, profile, options: Options, show,
-                 plug=lambda channel, serial: None, unplug=lambda channel: None, trace=None):
+                 plug=lambda channel, serial: None, unplug=lambda channel: None, trace=None,
+                 readings=lambda channel, step, evaluation: None):
         """trace: the shift's operator, note and typed ambient temperature (traceability.given); each unit
         brings its serial, each channel its calibration reference."""
         self.channels = channels
@@ -105,12 +109,14 @@ class Session:
         self.method, self.profile, self.options = method, profile, options
         self.show = show  # show(session, channel): a channel changed
         self.plug, self.unplug = plug, unplug
+        self.readings = readings
         self.serials = queue.Queue()
         self.stopping = threading.Event()
         self.store = Store(paths.run_db())
         self.uploader = sync.uploader_for(self.store)  # None: no central database
         self.records = []
         self.untested = []  # serials no channel could test
+        self._scan_lock = threading.Lock()
 
     def run(self, serial_lines):
         """Take serials from serial_lines (an iterable of lines) until it ends, then finish the units in test."""
@@ -124,7 +130,8 @@ class Session:
                     self.serials.put(serial)
                 if self._all_broken():
                     break
-            self.serials.join()
+            for serials in (self.serials, *(c.serials for c in self.channels)):
+                serials.join()
         finally:  # Ctrl-C too: every channel stops, its load off, its run saved as aborted
             self.stopping.set()
             for t in threads:
@@ -136,12 +143,26 @@ class Session:
                                f"{', '.join(self.untested)}: fix the rigs and start the station again")
         return self.records
 
+    def scan_into(self, channel, serial):
+        """A serial scanned into one channel's own field: that channel tests the unit placed in it.
+        Refused (StationError) unless the channel is free and has no serial waiting."""
+        with self._scan_lock:
+            if channel.state != "free" or channel.serials.unfinished_tasks:
+                raise StationError(_("{channel} is not free: wait until it asks for a serial number").format(
+                    channel=channel_name(channel)))
+            channel.serials.put(serial)
+
     def _channel_loop(self, channel):
         while not self.stopping.is_set():
             try:
-                serial = self.serials.get(timeout=0.1)
+                serials = channel.serials
+                serial = serials.get_nowait()
             except queue.Empty:
-                continue
+                try:
+                    serials = self.serials
+                    serial = serials.get(timeout=0.1)
+                except queue.Empty:
+                    continue
             try:
                 self._test_one(channel, serial)
             except RigError as e:
@@ -150,7 +171,7 @@ class Session:
                 self._drain()  # a broken channel takes no more serials; the others go on
                 return
             finally:
-                self.serials.task_done()
+                serials.task_done()
 
     def _all_broken(self):
         return all(c.state == "broken" for c in self.channels)
@@ -177,6 +198,7 @@ class Session:
                 raise KeyboardInterrupt  # the runner switches the load off and saves the run as aborted
             if step_title(step) != channel.detail:
                 self._set(channel, "testing", detail=step_title(step))
+            self.readings(channel, step, evaluation)
 
         try:
             record = run_test(channel.port, replace(self.label, serial=serial), self.label_path, self.method,
@@ -194,7 +216,7 @@ class Session:
         channel.done.append(record["run_id"])
         reasons = record["verdict"]["reasons"]
         self._set(channel, "remove", verdict=record["grade"] + outcome(record), passed=record["passed"],
-                  detail=reasons[0] if reasons else f"grade {record['grade']}")
+                  detail=reasons[0] if reasons else f"grade {record['grade']}", record=record)
         self.unplug(channel)
         watch_output(channel.port, False, stop)
         self._set(channel, "free")
@@ -325,6 +347,15 @@ def add_commands(sub):
     st.add_argument("--method", default="eol", help="test method (default: eol)")
     st.add_argument("--profile", help="grading profile (default: the method's)")
     st.add_argument("--rate", type=float, default=10.0, help="samples per second (default: 10)")
+    st.add_argument("--speed", type=float, default=0,
+                    help="simulated channels only: run at N x real time to watch them (default: as fast as possible)")
+    st.add_argument("--web", action="store_true",
+                    help="the operator's panel in a browser: a tile per channel, each with its serial number field "
+                         "(the serials come from there); Ctrl-C ends the shift")
+    st.add_argument("--bind", default="127.0.0.1:8080", help="with --web: HOST:PORT to serve the panel on "
+                                                             "(default: 127.0.0.1:8080, this computer only)")
+    st.add_argument("--token", help="with --web: a secret every request must carry; needed to bind an address "
+                                    "the network reaches")
     traceability.add_flags(st)
     add_sim_link_flag(st)
     st.set_defaults(func=cmd_station)
@@ -349,6 +380,9 @@ def cmd_station(args):
     count = 2 if args.channels is None else args.channels
     if not args.port and not 1 <= count <= 8:
         raise StationError(f"--channels {count}: give 1 to 8 simulated channels")
+    if args.token and not args.web:
+        raise StationError("--token is the web panel's: add --web")
+    panel = web_panel(args.bind, args.token) if args.web else None  # a --bind it cannot serve is refused first
     with ExitStack() as stack:
         hooks = {}
         if args.port:
@@ -360,7 +394,8 @@ def cmd_station(args):
         else:
             names = [d.strip() for d in args.sim_duts.split(",") if d.strip()]
             duts = [(name, load_dut(name)) for name in names]  # a wrong name is refused before any channel starts
-            sims = [start_sim(stack, rig, None, link=args.sim_link) for _ in range(1 if len(rigs) > 1 else count)]
+            sims = [start_sim(stack, rig, None, args.speed, args.sim_link)
+                    for _ in range(1 if len(rigs) > 1 else count)]
             sim_bays = [(sim, k) for sim in sims for k in range(1, len(rigs) + 1)]
             operator = SimulatedOperator(sim_bays, duts)
             bays = [(sim.ports[k - 1], rig_channels(sim.rig)[k - 1]) for sim, k in sim_bays]
@@ -369,13 +404,20 @@ def cmd_station(args):
                             history_path(rig, channel_rig["rig"].get("channel", 1))))
                     for n, (port, channel_rig) in enumerate(bays, 1)]
         view = stack.enter_context(TerminalView()) if sys.stderr.isatty() else PlainView(sys.stderr)
-        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate), view, **hooks,
-                          trace=shift)
+        session = Session(channels, label, args.label, method, profile, Options(rate_hz=args.rate),
+                          panel.views(view) if panel else view, **hooks, trace=shift,
+                          **({"readings": panel.board.readings} if panel else {}))
         for channel in channels:
             view(session, channel)
-        records = session.run(sys.stdin)
+        records = panel.run(session) if panel else session.run(sys.stdin)
     print(_("pbgrade station: {tally}; `pbgrade history --station '*'` lists them").format(tally=tally(records)))
     return 0 if all(r["passed"] for r in records) else 1
+
+
+def web_panel(bind, token):
+    from .web.station import StationPanel  # the web server's packages only where a panel is served
+
+    return StationPanel(bind, token)
 
 
 def tally(records) -> str:
