@@ -366,7 +366,6 @@ class Station:
         self.skipped = 0
         self.below_since = -1
         self.batch.count = 0
-        self.load_ma = self.load_setpoint
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
         try:  # the output as the load finds it, read before it switches on (EDGE load_on)
@@ -374,6 +373,7 @@ class Station:
         except OSError:
             self._set_fault(_FAULTS[EV_SENSOR_FAULT])
             return BAD_STATE
+        self.load_ma = self.load_setpoint
         self.load.set_target(self.mode, self.mode_value)
         self.load.start()
         on = b.ticks_us()

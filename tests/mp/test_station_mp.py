@@ -447,6 +447,33 @@ def test_edge_at_the_end_of_a_timed_run_and_at_a_trip():
     assert -100_000 <= offset < -99_000
 
 
+class Unanswering:
+    """A sensor gone from the bus."""
+
+    def bus_raw(self):
+        raise OSError(5)
+
+    current_raw = bus_raw
+
+
+def test_no_edge_without_a_reading():
+    # a sensor gone mid-run: the run ends in fault with no load-off EDGE (the host integrates to the last sample)
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config()) == station.OK and command(st, wire.START) == station.OK
+    while st.index < 3:
+        st.tick()
+    sensor, st.sensor = st.sensor, Unanswering()
+    run_until(st, station.FAULT)
+    assert [e[0] for e in edges(board.serial_out)] == [station.LOAD_ON] and board.source.load_a == 0
+    # gone at START: refused, in fault, the load never on, no EDGE
+    board.serial_out.messages = []
+    st.sensor = sensor
+    assert command(st, wire.CLEAR) == station.OK and command(st, wire.CONFIG, config()) == station.OK
+    st.sensor = Unanswering()
+    assert command(st, wire.START) == station.BAD_STATE and st.state == station.FAULT
+    assert edges(board.serial_out) == [] and board.source.load_a == 0 and st.load_ma == 0
+
+
 def test_the_sampling_loop_allocates_nothing():
     board, st = new_station()
     assert command(st, wire.CONFIG, config()) == station.OK
