@@ -209,3 +209,18 @@ def test_run_shorter_than_window_uses_its_median():
     stats = feed(voltage_stats(), [(v, i)])
     assert stats.sustained_min_v == stats.sustained_max_v == 5.0
     assert feed(voltage_stats(), []).sustained_min_v is None
+
+
+def test_edges_out_of_order_are_ignored():
+    """No device sends them, but a frame with a valid CRC may say anything: never an error, never time backwards."""
+    t, v, i = steady(0.1, 5.0, 1.0, start_us=PERIOD_US)
+    integ = Integrator(PERIOD_US)
+    integ.load_on(5 * PERIOD_US)  # after the first sample: not the switch-on
+    integ.add(t, v, i)
+    integ.load_on(0)  # after a sample
+    integ.load_off(0, 5.0, 1.0)  # before the latest sample
+    assert integ.span_s == 0.1 and integ.charge_mah == pytest.approx(1.0 * 0.1 / 3.6, rel=1e-12)
+    integ.load_off(12 * PERIOD_US, 5.0, 1.0)
+    integ.add(*steady(0.05, 5.0, 1.0, start_us=5 * PERIOD_US))  # after the switch-off: not integrated
+    integ.load_off(20 * PERIOD_US, 5.0, 1.0)  # a second switch-off
+    assert integ.span_s == 0.11 and integ.samples == t.size

@@ -30,19 +30,27 @@ class Integrator:
         self._first_t = None
         self._last = None  # (t, v, i) of the latest sample: the next batch integrates from it
         self._load_on_us = None  # the switch-on, until the first reading starts the integral there
+        self._load_off_us = None  # the switch-off: the integral ends there
         self._slots_lost = 0
         self._covered_us = 0
         self._energy_nj = self._charge_nc = 0
         self._gap_energy_nj = self._gap_charge_nc = 0
 
     def load_on(self, t_us):
-        """The load switched on at t_us, before any sample: the integral starts there."""
-        self._load_on_us = int(t_us)
+        """The load switched on at t_us, before any sample: the integral starts there (a switch-on after
+        a sample, which no device sends, is ignored)."""
+        if self._last is None:
+            self._load_on_us = int(t_us)
 
     def load_off(self, t_us, v, i):
-        """The load switched off at t_us; v, i: the reading taken there with the load still on."""
+        """The load switched off at t_us; v, i: the reading taken there with the load still on. The integral
+        ends there: nothing after it is integrated (a switch-off before the latest sample, or a second one,
+        which no device sends, is ignored)."""
+        if self._load_off_us is not None or self._last is not None and t_us < self._last[0]:
+            return
         self._add(np.array([t_us], dtype=np.int64), np.array([v], dtype=np.float64),
                   np.array([i], dtype=np.float64), at_edge=True)
+        self._load_off_us = int(t_us)
 
     def add(self, t_us, v, i):
         """Integrate one batch: t_us int64 unwrapped device time (µs), v volts, i amperes."""
@@ -51,7 +59,7 @@ class Integrator:
         i = np.asarray(i, dtype=np.float64)
         if t.ndim != 1 or not t.shape == v.shape == i.shape:
             raise ValueError("t_us, v and i must be 1-D arrays of the same length")
-        if t.size:
+        if t.size and self._load_off_us is None:
             self.samples += t.size
             self._add(t, v, i, at_edge=False)
 
@@ -59,7 +67,7 @@ class Integrator:
         """Integrate samples from the latest one (or the switch-on) through these; at_edge: the last of them
         is the switch-off. Slots in a gap next to an edge are not counted lost here: the device's slot
         numbers say that (Evaluation.samples_lost)."""
-        from_edge = self._last is None and self._load_on_us is not None
+        from_edge = self._last is None and self._load_on_us is not None and self._load_on_us <= t[0]
         if from_edge:  # the first reading holds back to the switch-on
             start = (self._load_on_us, float(v[0]), float(i[0]))
             self._load_on_us = None
