@@ -27,7 +27,7 @@ import load
 import sensors
 import wire
 
-FW_VERSION = (0, 4, 0)
+FW_VERSION = (0, 5, 0)
 CALIBRATION_FILE = "calib.json"  # in the board's flash folder
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
@@ -57,6 +57,9 @@ OVER_LIMIT = const(3)
 UNKNOWN = const(4)
 BAD_LENGTH = const(5)
 NO_SWITCH = const(6)
+
+LOAD_ON = const(0)  # EDGE: the load switched on
+LOAD_OFF = const(1)  # ... off
 
 _IDLE_POLL_MS = const(20)
 _MAX_SHORT_MS = const(2000)  # the device's own bound on a short circuit, whatever the host asks
@@ -148,6 +151,7 @@ class Station:
         self.skipped = 0
         self.load_ma = 0
         self.deadline = 0
+        self.last_bus = self.last_current = 0  # the latest reading: the load-off EDGE carries it
         self.acked = (-1, -1, 0)  # (command type, seq, result) of the last ACK
 
     def set_limits(self, limits):
@@ -217,8 +221,13 @@ class Station:
             self._status()
 
     def stop(self):
-        """End a run (EVENT stopped), the load and the short off."""
+        """End a run (EVENT stopped), the load and the short off. Between two slots: the load-off EDGE
+        carries a reading taken now, with the load still on."""
         if self.state == RUNNING:
+            try:
+                self.last_bus, self.last_current = self.sensor.bus_raw(), self.sensor.current_raw()
+            except OSError:
+                pass  # the loop's latest reading stands
             self._end(EV_STOPPED, self.index, 0, ENDED)
         self.load.off()
         self.board.short(False)
@@ -357,13 +366,20 @@ class Station:
         self.skipped = 0
         self.below_since = -1
         self.batch.count = 0
-        self.load_ma = self.load_setpoint
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
+        try:  # the output as the load finds it, read before it switches on (EDGE load_on)
+            bus, cur = self.sensor.bus_raw(), self.sensor.current_raw()
+        except OSError:
+            self._set_fault(_FAULTS[EV_SENSOR_FAULT])
+            return BAD_STATE
+        self.load_ma = self.load_setpoint
         self.load.set_target(self.mode, self.mode_value)
         self.load.start()
-        self.deadline = b.ticks_add(b.ticks_us(), self.period)
+        on = b.ticks_us()
+        self.deadline = b.ticks_add(on, self.period)
         self.state = RUNNING
+        self._edge(LOAD_ON, on, bus, cur)
         return OK
 
     # -- sampling -------------------------------------------------------
@@ -391,6 +407,8 @@ class Station:
             cur = s.current_raw()
         except OSError:
             return self._end(EV_SENSOR_FAULT, self.index, 0, FAULT)
+        self.last_bus = bus
+        self.last_current = cur
         batch = self.batch
         if batch.count == 0:
             batch.start(self.index)
@@ -448,6 +466,7 @@ class Station:
     def _end(self, code, index, value, state):
         self.load.off()  # first: the load and the short are off before anything is said
         self.board.short(False)
+        off = self.board.ticks_us()
         self.load_ma = 0
         self.state = state
         if state == FAULT:
@@ -456,6 +475,8 @@ class Station:
         if code != EV_SENSOR_FAULT and hasattr(self.sensor, "energy_raw"):
             n = wire.pack_accumulators(self.link.msg, self.index, self.sensor.energy_raw(), self.sensor.charge_raw())
             self.link.send(self.link.msg, n)
+        if code != EV_SENSOR_FAULT:  # without a reading the host integrates up to the last sample
+            self._edge(LOAD_OFF, off, self.last_bus, self.last_current)
         self._event(code, index, value)
         self._status()
 
@@ -484,6 +505,12 @@ class Station:
     def _ack(self, cmd, seq, result):
         self.acked = (cmd, seq, result)
         self.link.send(self.link.msg, wire.pack_ack(self.link.msg, cmd, seq, result))
+
+    def _edge(self, edge, ticks, bus, current):
+        """EDGE: a reading at the load's switching instant `ticks`, placed on the run's slot axis from the
+        next slot's due time (self.deadline), so ticks_us wrapping at 2**30 never shows."""
+        n = wire.pack_edge(self.link.msg, edge, self.index, self.board.ticks_diff(ticks, self.deadline), bus, current)
+        self.link.send(self.link.msg, n)
 
     def _event(self, code, index, value):
         self.link.send(self.link.msg, wire.pack_event(self.link.msg, code, index, value))

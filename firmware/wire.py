@@ -20,7 +20,7 @@ import struct
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(3)
+PROTO_VERSION = const(4)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
@@ -51,6 +51,7 @@ STATUS = const(0xA1)
 TEXT = const(0xA2)
 ACCUMULATORS = const(0xA3)
 GONE = const(0xA4)
+EDGE = const(0xA5)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
 _IDENTITY_FIXED = const(44)  # header and fixed fields; the board's and the rig's names follow
@@ -377,6 +378,14 @@ def pack_accumulators(buf, index, energy, charge):
     buf[0] = ACCUMULATORS
     struct.pack_into("<IQq", buf, 3, index, energy, charge)
     return 23
+
+
+def pack_edge(buf, edge, index, offset_us, bus, current):
+    """A reading at the instant the load switched on (edge 0) or off (1): at index x period + offset_us on the
+    run's time axis (slot index is due at index x period); bus and current are the sensor's raw codes."""
+    buf[0] = EDGE
+    struct.pack_into("<BIiii", buf, 3, edge, index, offset_us, bus, current)
+    return 20
 
 
 def pack_text(buf, level, message):

@@ -21,7 +21,7 @@ from bench import compare, ingest  # noqa: E402
 
 RATES = (1, 10, 100, 1000)
 ACCURACY = [f"accuracy.{rate}hz.{method}.{q}_error_pct" for rate in RATES for q in ("energy", "charge")
-            for method in ("pbgrade", "rectangle", "integration")]
+            for method in ("pbgrade", "rectangle", "integration", "integration_rectangle")]
 PICOWATT = ["ingest.picowatt_samples_per_s", "ingest.ratio_vs_picowatt", "ingest.picowatt_bytes_per_sample"]
 POSITIVE = ["ingest.samples_per_s", "ingest.bytes_per_sample", *PICOWATT, "firmware.loop_us_per_sample",
             "firmware.max_rate_hz", "firmware.pty_samples_per_s", "simulator.wall_s", "memory.peak_rss_short_mb",

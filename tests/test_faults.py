@@ -179,7 +179,8 @@ def test_a_lost_end_event_still_ends_the_run_with_a_record(tmp_path, monkeypatch
 
 
 IDENTITY = bytes.fromhex(next(v["wire"] for v in json.loads(paths.PROTOCOL.joinpath("vectors.json").read_text())[
-    "vectors"] if v["name"].startswith("identity sim INA226, protocol 3")))[:-1]  # seq 0, without its frame's 0
+    "vectors"] if v["type"] == "IDENTITY" and v["body"]["proto"] == wire.PROTO_VERSION and v["seq"] == 0))[:-1]
+# this host's protocol, seq 0, without its frame's 0
 
 
 class HelloAnswerMissingItsCalibration:

@@ -98,6 +98,59 @@ def test_empty_batch_is_ignored_and_time_must_not_go_back():
         integ.add(np.array([50]), np.array([5.0]), np.array([1.0]))
 
 
+def with_edges(integ, on_us, batches, off):
+    """Integrate batches between the load's switch-on at on_us and its switch-off off = (t_us, v, i)."""
+    integ.load_on(on_us)
+    feed(integ, batches)
+    integ.load_off(*off)
+    return integ
+
+
+def test_edges_span_the_whole_time_the_load_was_on():
+    # 5 V x 2 A on from -1 period to 1 s + 4 ms: samples at 0 .. 1 s, the switch-off 4 ms after the last
+    t, v, i = steady(1.0, 5.0, 2.0)
+    integ = with_edges(Integrator(PERIOD_US), -PERIOD_US, [(t, v, i)], (1_004_000, 5.0, 2.0))
+    assert integ.charge_mah == pytest.approx(2.0 * 1.014 / 3.6, rel=1e-12)
+    assert integ.energy_wh == pytest.approx(10.0 * 1.014 / 3600, rel=1e-12)
+    assert integ.duration_s == integ.span_s == pytest.approx(1.014)
+    assert integ.samples == t.size and integ.gaps == [] and integ.samples_lost == 0
+
+
+def test_the_first_reading_holds_back_to_the_switch_on():
+    # the switch-on edge's own reading (the output unloaded) is not what flowed: the first sample's is
+    integ = with_edges(Integrator(PERIOD_US), -PERIOD_US,
+                       [(np.array([0, PERIOD_US]), np.array([5.0, 5.0]), np.array([1.0, 3.0]))],
+                       (PERIOD_US, 5.0, 3.0))
+    # 1 A for the first period, then the trapezoid 1 -> 3 A: 0.01 + 0.02 C
+    assert integ.charge_mah == pytest.approx(0.03 / 3.6, rel=1e-12)
+
+
+def test_edges_in_one_batch_or_many_and_without_samples():
+    t, v, i = steady(2.0, 5.0, 1.5)
+    rng = np.random.default_rng(3)
+    i = i + rng.normal(0, 0.01, i.size)
+    one = with_edges(Integrator(PERIOD_US), -PERIOD_US, [(t, v, i)], (2_000_500, 5.0, 1.5))
+    many = with_edges(Integrator(PERIOD_US), -PERIOD_US, split(t, v, i, [1, 7, 150]), (2_000_500, 5.0, 1.5))
+    assert (one.energy_wh, one.charge_mah) == (many.energy_wh, many.charge_mah)
+    # STOP before the first slot: the switch-off reading stands for the whole time
+    none = with_edges(Integrator(PERIOD_US), -PERIOD_US, [], (-PERIOD_US // 2, 5.0, 2.0))
+    assert none.charge_mah == pytest.approx(2.0 * 0.005 / 3.6, rel=1e-12) and none.samples == 0
+
+
+def test_slots_lost_next_to_an_edge_are_not_counted_here():
+    # frames lost at the start (slots 0-2) and before the switch-off: gaps, never bridged; how many slots they
+    # held is the device's slot count's to say (Evaluation.samples_lost), an edge is not on the slot grid
+    t = np.arange(3, 11, dtype=np.int64) * PERIOD_US
+    integ = with_edges(Integrator(PERIOD_US), -PERIOD_US, [(t, np.full(t.size, 5.0), np.full(t.size, 1.0))],
+                       (14 * PERIOD_US + 700, 5.0, 1.0))
+    assert integ.gaps == [(-PERIOD_US, 3 * PERIOD_US), (10 * PERIOD_US, 14 * PERIOD_US + 700)]
+    assert integ.samples_lost == 0
+    assert integ.charge_mah == pytest.approx(1.0 * 7 * PERIOD_US / 1e6 / 3.6, rel=1e-12)
+    mid = Integrator(PERIOD_US)
+    mid.add(np.array([0, 4 * PERIOD_US]), np.array([5.0, 5.0]), np.array([1.0, 1.0]))
+    assert mid.samples_lost == 3  # between samples: slots 1-3
+
+
 def test_state_stays_flat():
     integ = Integrator(PERIOD_US)
     for k in range(50):
@@ -156,3 +209,18 @@ def test_run_shorter_than_window_uses_its_median():
     stats = feed(voltage_stats(), [(v, i)])
     assert stats.sustained_min_v == stats.sustained_max_v == 5.0
     assert feed(voltage_stats(), []).sustained_min_v is None
+
+
+def test_edges_out_of_order_are_ignored():
+    """No device sends them, but a frame with a valid CRC may say anything: never an error, never time backwards."""
+    t, v, i = steady(0.1, 5.0, 1.0, start_us=PERIOD_US)
+    integ = Integrator(PERIOD_US)
+    integ.load_on(5 * PERIOD_US)  # after the first sample: not the switch-on
+    integ.add(t, v, i)
+    integ.load_on(0)  # after a sample
+    integ.load_off(0, 5.0, 1.0)  # before the latest sample
+    assert integ.span_s == 0.1 and integ.charge_mah == pytest.approx(1.0 * 0.1 / 3.6, rel=1e-12)
+    integ.load_off(12 * PERIOD_US, 5.0, 1.0)
+    integ.add(*steady(0.05, 5.0, 1.0, start_us=5 * PERIOD_US))  # after the switch-off: not integrated
+    integ.load_off(20 * PERIOD_US, 5.0, 1.0)  # a second switch-off
+    assert integ.span_s == 0.11 and integ.samples == t.size

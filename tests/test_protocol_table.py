@@ -56,8 +56,9 @@ def test_event_codes():
     assert firmware == table
 
 
-def test_states_ack_results_and_load_modes():
-    for rows, module in ((TABLE["states"], station), (TABLE["ack_results"], station), (TABLE["load_modes"], load)):
+def test_states_ack_results_load_modes_and_edges():
+    for rows, module in ((TABLE["states"], station), (TABLE["ack_results"], station), (TABLE["load_modes"], load),
+                         (TABLE["edges"], station)):
         for row in rows:
             assert getattr(module, row["name"].upper()) == row["code"], row["name"]
 

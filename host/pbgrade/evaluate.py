@@ -153,9 +153,7 @@ class Evaluation:
         starts = np.cumsum(counts) - counts
         slots = np.repeat(np.array(firsts, dtype=np.int64) - starts, counts) + np.arange(bus.size)
         t_us = slots * self.period_us
-        cal = self.calibration
-        v = bus * (self.identity.bus_lsb_v * cal.v_gain) + cal.v_offset_v
-        i = current * (self.identity.current_lsb_a * cal.i_gain) + cal.i_offset_a
+        v, i = self._scaled(bus, current)
         self._integrator.add(t_us, v, i)
         self._voltage.add(v, i)
         if self.trace is not None:
@@ -163,6 +161,23 @@ class Evaluation:
         if self.on_samples is not None:
             self.on_samples(t_us, v, i)
         self._last = (t_us[-1] / 1e6, float(v[-1]), float(i[-1]))
+
+    def _scaled(self, bus, current):
+        """Raw codes -> (volts, amperes), calibrated."""
+        cal = self.calibration
+        return (bus * (self.identity.bus_lsb_v * cal.v_gain) + cal.v_offset_v,
+                current * (self.identity.current_lsb_a * cal.i_gain) + cal.i_offset_a)
+
+    def _on_edge(self, body):
+        """The load switching on or off (protocol 4): the integral spans the whole time it was on. The
+        readings in an EDGE are integrated only, not samples (the switch-on one shows the output unloaded)."""
+        if self.identity is None or self.calibration is None:
+            return
+        t_us = body.index * self.period_us + body.offset_us
+        if body.edge == "load_on":
+            self._integrator.load_on(t_us)
+        else:
+            self._integrator.load_off(t_us, *self._scaled(body.bus, body.current))
 
     def _on_event(self, body):
         self.events.append({"code": body.code, "name": wire.EVENT_CODES.get(body.code, "unknown"),

@@ -8,6 +8,12 @@ _NC_PER_MAH = 3.6e9
 class Integrator:
     """Trapezoidal energy (Wh) and charge (mAh) over a stream of (t_us, v, i) batches.
 
+    With the load's switching edges (protocol 4's EDGE: load_on, load_off) the integral spans the whole
+    time the load was on: from the switch-on to the first reading, the first reading holds (the load settles
+    within milliseconds, and a reading taken at the switch-on itself averages the conversion before it: the
+    output unloaded); from the last reading to the switch-off, the trapezoid to the reading the device took
+    there with the load still on. Without them (a protocol 3 journal) it spans first to last sample.
+
     An interval longer than gap_factor x period means samples were lost. It is
     never bridged into the totals; it is recorded, together with a linear-bridge
     estimate of what it may have held, so a report can say what the loss may
@@ -23,9 +29,28 @@ class Integrator:
         self.gaps: list[tuple[int, int]] = []
         self._first_t = None
         self._last = None  # (t, v, i) of the latest sample: the next batch integrates from it
+        self._load_on_us = None  # the switch-on, until the first reading starts the integral there
+        self._load_off_us = None  # the switch-off: the integral ends there
+        self._slots_lost = 0
         self._covered_us = 0
         self._energy_nj = self._charge_nc = 0
         self._gap_energy_nj = self._gap_charge_nc = 0
+
+    def load_on(self, t_us):
+        """The load switched on at t_us, before any sample: the integral starts there (a switch-on after
+        a sample, which no device sends, is ignored)."""
+        if self._last is None:
+            self._load_on_us = int(t_us)
+
+    def load_off(self, t_us, v, i):
+        """The load switched off at t_us; v, i: the reading taken there with the load still on. The integral
+        ends there: nothing after it is integrated (a switch-off before the latest sample, or a second one,
+        which no device sends, is ignored)."""
+        if self._load_off_us is not None or self._last is not None and t_us < self._last[0]:
+            return
+        self._add(np.array([t_us], dtype=np.int64), np.array([v], dtype=np.float64),
+                  np.array([i], dtype=np.float64), at_edge=True)
+        self._load_off_us = int(t_us)
 
     def add(self, t_us, v, i):
         """Integrate one batch: t_us int64 unwrapped device time (µs), v volts, i amperes."""
@@ -34,13 +59,25 @@ class Integrator:
         i = np.asarray(i, dtype=np.float64)
         if t.ndim != 1 or not t.shape == v.shape == i.shape:
             raise ValueError("t_us, v and i must be 1-D arrays of the same length")
-        if t.size == 0:
-            return
-        self.samples += t.size
-        if self._last is None:
+        if t.size and self._load_off_us is None:
+            self.samples += t.size
+            self._add(t, v, i, at_edge=False)
+
+    def _add(self, t, v, i, at_edge):
+        """Integrate samples from the latest one (or the switch-on) through these; at_edge: the last of them
+        is the switch-off. Slots in a gap next to an edge are not counted lost here: the device's slot
+        numbers say that (Evaluation.samples_lost)."""
+        from_edge = self._last is None and self._load_on_us is not None and self._load_on_us <= t[0]
+        if from_edge:  # the first reading holds back to the switch-on
+            start = (self._load_on_us, float(v[0]), float(i[0]))
+            self._load_on_us = None
+        else:
+            start = self._last
+        if start is None:
             self._first_t = int(t[0])
         else:
-            t, v, i = (np.concatenate(([last], new)) for last, new in zip(self._last, (t, v, i)))
+            self._first_t = start[0] if self._first_t is None else self._first_t
+            t, v, i = (np.concatenate(([first], new)) for first, new in zip(start, (t, v, i)))
         self._last = (int(t[-1]), float(v[-1]), float(i[-1]))
 
         dt = np.diff(t)
@@ -52,6 +89,12 @@ class Integrator:
         charge_nc = np.rint((i[1:] + i[:-1]) * dt * 500).astype(np.int64)
         gap = dt > self.gap_threshold_us
         kept = ~gap
+        between_slots = gap.copy()
+        if from_edge and dt.size:
+            between_slots[0] = False
+        if at_edge and dt.size:
+            between_slots[-1] = False
+        self._slots_lost += int((np.rint(dt[between_slots] / self.period_us) - 1).sum())
         self._covered_us += int(dt[kept].sum())
         self._energy_nj += int(energy_nj[kept].sum())
         self._charge_nc += int(charge_nc[kept].sum())
@@ -83,8 +126,8 @@ class Integrator:
 
     @property
     def samples_lost(self) -> int:
-        """Sample slots that fell into gaps, judged from the nominal period."""
-        return sum(round((end - start) / self.period_us) - 1 for start, end in self.gaps)
+        """Sample slots that fell into gaps between samples, judged from the nominal period."""
+        return self._slots_lost
 
     @property
     def gap_energy_estimate_wh(self) -> float:

@@ -42,7 +42,8 @@ SENSORS = _names(TABLE["chips"])
 
 # fields whose value is a name from another table: the construct Enum of that table
 _ENUMS = {"messages": {m["name"]: int(m["type"], 16) for m in TABLE["messages"]},
-          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]}}
+          "load_modes": {row["name"]: row["code"] for row in TABLE["load_modes"]},
+          "edges": {row["name"]: row["code"] for row in TABLE["edges"]}}
 _FIELDS = {"B": Int8ul, "H": Int16ul, "I": Int32ul, "Q": Int64ul, "b": Int8sl, "h": Int16sl, "i": Int32sl,
            "q": Int64sl, "f": Float32l, "8s": Bytes(8), "u8str": PascalString(Int8ul, "utf8"), "str": GreedyString("utf8")}
 

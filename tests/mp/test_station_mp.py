@@ -395,6 +395,85 @@ class Discard:
         return n
 
 
+def edges(cap):
+    """Every EDGE the station sent: (edge, index, offset_us, bus, current)."""
+    return [struct.unpack_from("<BIiii", m, 3) for m in cap.of_type(wire.EDGE)]
+
+
+def test_edge_samples_at_the_switch_on_and_off_across_the_tick_wrap():
+    boot_us = (1 << 30) - 1_000_000  # ticks_us wraps between the switch-on and the switch-off
+    board, st = new_station(boot_us)
+    board.clock.advance(50_000)  # the chip has converted since power-up
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK
+    lsb = st.sensor.current_lsb_a
+    (edge, index, offset, bus, cur), = edges(board.serial_out)
+    # read before the load switched on: the output unloaded; one period before slot 0
+    assert (edge, index, offset) == (station.LOAD_ON, 0, -100_000) and abs(bus - 4000) <= 3 and abs(cur) <= 3
+    on_us = board.clock.now_us
+    while st.index < 20:
+        st.tick()
+    board.clock.advance(38_200)  # STOP arrives 38.2 ms after slot 19
+    stop_us = board.clock.now_us
+    assert command(st, wire.STOP) == station.OK and board.source.load_a == 0
+    (edge, index, offset, bus, cur) = edges(board.serial_out)[-1]
+    # read with the load still on, placed on the slot axis: slot 20 is due 61.8 ms after the switch-off
+    assert (edge, index) == (station.LOAD_OFF, 20) and abs(bus - 4000) <= 3 and abs(cur * lsb - 2.1) < 0.01
+    assert -61_800 <= offset <= -60_800, offset  # the I2C reads before the switch-off take a few hundred us
+    assert 0 <= index * 100_000 + offset - (stop_us - on_us - 100_000) <= 1000  # the switch-on is at -1 period
+    types = [m[0] for m in board.serial_out.messages]
+    assert types[-5:] == [wire.SAMPLES, wire.EDGE, wire.EVENT, wire.STATUS, wire.ACK]  # between the last samples and the end
+
+
+def test_edge_at_the_end_of_a_timed_run_and_at_a_trip():
+    board, st = new_station()
+    board.clock.advance(50_000)
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.RUN_FOR, struct.pack("<I", 25)) == station.OK
+    assert command(st, wire.START) == station.OK
+    run_until(st, station.ENDED)
+    (edge, index, offset, bus, cur) = edges(board.serial_out)[-1]
+    # off right after slot 24, the last: the load was on for 25 periods and a few microseconds
+    assert (edge, index) == (station.LOAD_OFF, 25) and -100_000 <= offset < -99_000, (edge, index, offset)
+    assert abs(cur * st.sensor.current_lsb_a - 2.1) < 0.01
+    board.serial_out.messages = []
+    assert command(st, wire.CONFIG, config()) == station.OK and command(st, wire.START) == station.OK
+    while st.index < 5:
+        st.tick()
+    board.source.v = 30.0  # over the rig's 24 V: the load goes off at once, the edge carries the tripping reading
+    run_until(st, station.FAULT)
+    (edge, index, offset, bus, cur), = edges(board.serial_out)[1:]
+    assert (edge, index) == (station.LOAD_OFF, 6) and bus * 0.00125 > 29, (edge, index, bus)
+    assert -100_000 <= offset < -99_000
+
+
+class Unanswering:
+    """A sensor gone from the bus."""
+
+    def bus_raw(self):
+        raise OSError(5)
+
+    current_raw = bus_raw
+
+
+def test_no_edge_without_a_reading():
+    # a sensor gone mid-run: the run ends in fault with no load-off EDGE (the host integrates to the last sample)
+    board, st = new_station()
+    assert command(st, wire.CONFIG, config()) == station.OK and command(st, wire.START) == station.OK
+    while st.index < 3:
+        st.tick()
+    sensor, st.sensor = st.sensor, Unanswering()
+    run_until(st, station.FAULT)
+    assert [e[0] for e in edges(board.serial_out)] == [station.LOAD_ON] and board.source.load_a == 0
+    # gone at START: refused, in fault, the load never on, no EDGE
+    board.serial_out.messages = []
+    st.sensor = sensor
+    assert command(st, wire.CLEAR) == station.OK and command(st, wire.CONFIG, config()) == station.OK
+    st.sensor = Unanswering()
+    assert command(st, wire.START) == station.BAD_STATE and st.state == station.FAULT
+    assert edges(board.serial_out) == [] and board.source.load_a == 0 and st.load_ma == 0
+
+
 def test_the_sampling_loop_allocates_nothing():
     board, st = new_station()
     assert command(st, wire.CONFIG, config()) == station.OK

@@ -44,6 +44,9 @@ def device_frame(v, link):
         n = wire.pack_gone(m, b["first"], b["count"])
     elif t == "ACCUMULATORS":
         n = wire.pack_accumulators(m, b["index"], b["energy"], b["charge"])
+    elif t == "EDGE":
+        n = wire.pack_edge(m, ("load_on", "load_off").index(b["edge"]), b["index"], b["offset_us"], b["bus"],
+                           b["current"])
     else:
         raise AssertionError("no encoder for " + t)
     link.send(m, n)
