@@ -20,7 +20,7 @@ import struct
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(3)
+PROTO_VERSION = const(4)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
