@@ -6,33 +6,19 @@ import pytest
 
 from test_e2e import run_record
 from test_profile import MINIMAL
+from test_short_circuit import METHOD as SHORT_ONLY
 
 from conftest import ROOT
 
-METHOD = """
-[method]
-name = "protections"
-title = "over-current ramp, then a short circuit"
-verdict = "grade"
-profile = "trip"
-provenance = "test"
-
-[[step]]
+OVER_CURRENT = """[[step]]
 type = "over_current"
 max_fraction = 1.7
 step_fraction = 0.05
 step_s = 1.0
 observe_s = 2
 
-[[step]]
-type = "short_circuit"
-short_ms = 300
-observe_s = 2
-
-[[step]]
-type = "discharge"
-seconds = 2
 """
+METHOD = SHORT_ONLY.replace("[[step]]", OVER_CURRENT + "[[step]]", 1)  # the ramp, then the short circuit
 
 # acts within 5 ms, or fails
 PROFILE = MINIMAL.replace('quantity = "capacity_ratio"\nmin = 1.0', 'quantity = "short_trip_time_ms"\nmax = 5')
