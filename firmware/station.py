@@ -15,6 +15,12 @@ Usage (firmware/main.py does this on a board)::
     links = wire.links(len(rigs))  # first, while the heap is in one piece
     station.run(board_machine.boards(rigs), rigs, links, settings_hash)
 
+Protection trip times: from just before a run's first stress (a ramp step
+up, the short closing) the sensor converts at its trip rate and the station
+watches for the output's cut (the ALERT pin's interrupt, or polling between
+samples), and reports the time from the stress with EVENT trip
+(_watch_trip and what follows it).
+
 The host's LEAVE ends the loop: every load off, the ACK, Ctrl-C on again,
 and run() returns, so the board is at its REPL for mpremote.
 """
@@ -388,7 +394,7 @@ class Station:
         b = self.board
         wait = b.ticks_diff(self.deadline, b.ticks_us())
         if wait > 0:
-            if self.trip_state == _TRIP_POLL:
+            if self.trip_state == _TRIP_POLL and self.trip_us < 0:
                 self._poll_trip(wait)
             else:
                 b.sleep_us(wait)
@@ -534,7 +540,8 @@ class Station:
 
     def _unwatch_trip(self):
         """End of the trip window: the sensor back at its sampling rate, the alert off; EVENT trip if
-        the output was cut meanwhile."""
+        the output was cut meanwhile and the time is known to what the event can say (2032 us: else the
+        host times the trip to a sample)."""
         s, state = self.sensor, self.trip_state
         self.trip_state = _TRIP_DONE
         try:
@@ -545,9 +552,9 @@ class Station:
                 s.trip_window(False)
         except OSError:
             pass  # a sensor that stopped answering: its run ends as a fault
-        if self.trip_us >= 0:
+        if self.trip_us >= 0 and self.trip_resolution_us <= _TRIP_RES_MAX << 4:
             self._event(EV_TRIP, self.index, _trip_value(self.trip_us, self.trip_resolution_us))
-            self.trip_us = -1
+        self.trip_us = -1
 
     def _flush(self):
         if self.batch.count:
@@ -590,7 +597,7 @@ class Station:
 def _trip_value(trip_us, resolution_us):
     """EVENT trip's value: microseconds from the stress to the output's cut (bits 0..23, at most
     16.7 s) and the resolution, rounded up to 16 us (bits 24..30, at most 2032 us)."""
-    return min(trip_us, _TRIP_US_MAX) | min((resolution_us + 15) >> 4, _TRIP_RES_MAX) << 24
+    return min(trip_us, _TRIP_US_MAX) | (resolution_us + 15) >> 4 << 24
 
 
 def _centi(celsius):
