@@ -68,6 +68,12 @@ class Board:
         """The short-circuit switch closed (True) or open; nothing without one (has_short)."""
         raise NotImplementedError
 
+    def alert_irq(self, handler):
+        """Call handler(pin) when the sensor's ALERT pin ([sensor] alert_pin: open drain, active low)
+        falls, as an interrupt (hard where the port has it: handler must not allocate); None: no
+        longer. False if the rig wires no ALERT pin."""
+        raise NotImplementedError
+
     def temperature_code(self, sensor, celsius):
         """The reading temperature_raw(sensor) gives at celsius: codes rise with temperature."""
         raise NotImplementedError

@@ -11,7 +11,9 @@ the mask = resistor k); or an external load the host sets over SCPI, which
 the device switches in and out by a relay or MOSFET in series ("scpi",
 pins.load_enable, high = connected). A rig
 may have a second MOSFET across the output, after the shunt, for the
-short-circuit test (load["short_pin"], high = shorted).
+short-circuit test (load["short_pin"], high = shorted), and the sensor's ALERT
+output on a pin ([sensor] alert_pin, open drain, pulled up here) whose falling
+edge interrupts: the station times a protection's trip by it.
 
 A rig with several channels has one Board per channel (boards()): they share
 the I2C bus (each channel's sensor at its own address) and the clock; channel
@@ -96,6 +98,8 @@ class Board:
         self._ntc = [_ntc_adc(pins[name]) if name in pins else None for name in ("ntc_load", "ntc_dut")]
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
+        alert = rig["sensor"].get("alert_pin")
+        self._alert = None if alert is None else Pin(alert, Pin.IN, Pin.PULL_UP)  # open drain: pulled up
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
@@ -167,6 +171,16 @@ class Board:
         r = _NTC_FIXED * reading / (_NTC_FULL - reading)
         celsius = 1 / (1 / 298.15 + math.log(r / _NTC_R0) / _NTC_BETA) - 273.15
         return celsius if -55 <= celsius <= 150 else None
+
+    def alert_irq(self, handler):
+        if self._alert is None:
+            return False
+        if handler is None:
+            self._alert.irq(handler=None)
+        else:  # hard on the rp2: run at the edge itself; the ESP32 port has only soft ones (micropython
+            # issue 14330), run when the VM next looks: the trip time is then as late as that
+            self._alert.irq(handler=handler, trigger=Pin.IRQ_FALLING, hard=not _ESP32)
+        return True
 
     def short(self, on):
         if self._short is not None:

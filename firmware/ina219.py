@@ -100,7 +100,9 @@ class INA219(INA):
         self.pga_v = _PGA_V[pg]
         self.bus_flags = 0
         self._write(_CAL, self.cal)
-        self._write(_CONFIG, brng << 13 | pg << 11 | adc << 7 | adc << 3 | _MODE_BOTH_CONTINUOUS)
+        config = brng << 13 | pg << 11 | _MODE_BOTH_CONTINUOUS
+        # trip window (no ALERT pin: the station polls): one 12-bit conversion per result, 2 x 532 us
+        self._rates(_CONFIG, config | adc << 7 | adc << 3, config | 3 << 7 | 3 << 3, 1064)
         # Typical times; the datasheet allows 10 % more for single conversions
         # (532 us max 586 us), so poll conversion_ready() or leave margin.
         self.sample_period_us = 2 * (_AVERAGED_US[n] if n else conversion_us)

@@ -24,7 +24,9 @@ floor(amps * shunt_ohms / 2.5 uV), e.g. 2 A through 10 mOhm is 8000 (1F40h).
 alert_over_voltage(volts) programs BOL on the bus voltage register (1.25 mV per
 code): 12 V is 9600 (2580h). One limit register, one function: the last call
 wins. Latched (LEN), ALERT active low (APOL 0): Mask/Enable 8001h or 2001h.
-alert() reads AFF; see inabase.AlertingINA for what reading Mask/Enable clears.
+alert_under_current(amps) programs SUL (bit 14) on the shunt voltage register the same
+way: the station's trip timing. alert() reads AFF; see inabase.AlertingINA for what
+reading Mask/Enable clears.
 """
 from micropython import const
 
@@ -62,7 +64,8 @@ class INA226(INA226Map):
         self.cal = 5120000000000 // (lsb_na * shunt_uohm)
         self.current_lsb_a = lsb_na / 1e9
         self._write(_CAL, self.cal)
-        self._write(_CONFIG, _CONFIG_BASE | adc)
+        # trip window: one 332 us shunt and bus conversion per result, 664 us
+        self._rates(_CONFIG, _CONFIG_BASE | adc, _CONFIG_BASE | adc_config(1, 332), 664)
         # One averaged result needs a shunt and a bus conversion per sample. Typical
         # times: the datasheet allows up to 10 % longer, so poll conversion_ready()
         # or leave margin when sampling this fast.

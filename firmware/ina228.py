@@ -35,7 +35,8 @@ at once. alert_over_current(amps) writes SOVL (0Ch, two's
 complement, 5 uV per code at ADCRANGE 0, 1.25 uV at ADCRANGE 1): floor(amps *
 shunt_ohms / LSB), the 8.2.2.4 example 10 A * 16.2 mOhm / 5 uV = 32400 (7E90h).
 alert_over_voltage(volts) writes BOVL (0Eh, 15 bits, 3.125 mV per code): 52 V
-is 16640 (4100h). DIAG_ALRT gets ALATCH (latched), APOL 0 (active low),
+is 16640 (4100h). alert_under_current(amps) writes SUVL (0Dh, SOVL's scale;
+flag SHNTUL), the station's trip timing; alert_off() puts SUVL back at 8000h. DIAG_ALRT gets ALATCH (latched), APOL 0 (active low),
 SLOWALERT 0 (each conversion is compared, not only the averaged result: the
 faster trip) and CNVR 0: 8000h. alert() reads SHNTOL or BUSOL; reading
 DIAG_ALRT clears CNVRF and, latched, those flags (see inabase.AlertingINA).
@@ -69,6 +70,8 @@ _ENERGY = const(0x09)
 _CHARGE = const(0x0A)
 _DIAG_ALRT = const(0x0B)
 _SOVL = const(0x0C)
+_SUVL = const(0x0D)
+_SUVL_NEVER = const(0x8000)  # its reset value: no reading is below it
 _BOVL = const(0x0E)
 _MANUFACTURER_ID = const(0x3E)
 _DEVICE_ID = const(0x3F)
@@ -80,6 +83,7 @@ _CNVRF = const(0x0002)
 _MATHOF = const(0x0200)
 _ALATCH = const(0x8000)  # DIAG_ALRT bit 15; CNVR, SLOWALERT, APOL (14..12) stay 0
 _SHNTOL = const(0x0040)
+_SHNTUL = const(0x0020)
 _BUSOL = const(0x0010)
 _CAL_MAX = const(0x7FFF)  # SHUNT_CAL bit 15 is reserved
 _SIGN20 = const(0x80000)
@@ -95,7 +99,7 @@ class INA228(AlertingINA):
     bus_lsb_v = 195.3125e-6
     FLAGS_REG = _DIAG_ALRT  # conversion_ready(): CNVRF, cleared by reading DIAG_ALRT
     READY = _CNVRF
-    ALERT = _SHNTOL | _BUSOL  # alert(): shunt or bus over limit
+    ALERT = _SHNTOL | _SHNTUL | _BUSOL  # alert(): shunt over or under limit, bus over limit
 
     def __init__(self, i2c, address=0x40, shunt_ohms=0.01, max_current_a=3.2,
                  averages=16, conversion_us=1052):
@@ -128,7 +132,8 @@ class INA228(AlertingINA):
         self.charge_lsb_c = self.current_lsb_a
         self._write(_CONFIG, self._config)
         self._write(_SHUNT_CAL, cal)
-        self._write(_ADC_CONFIG, _ADC_BASE | ct << 9 | ct << 6 | avg)  # restarts conversions
+        # restarts conversions; trip window: one 280 us shunt and bus conversion per result, 560 us
+        self._rates(_ADC_CONFIG, _ADC_BASE | ct << 9 | ct << 6 | avg, _ADC_BASE | 3 << 9 | 3 << 6, 560)
         # One averaged result needs a bus and a shunt conversion per sample. Typical
         # times, subject to the +-0.5 % (+-1 % over temperature) oscillator.
         self.sample_period_us = averages * 2 * conversion_us
@@ -177,6 +182,16 @@ class INA228(AlertingINA):
         """Alert when the bus voltage exceeds volts: BOVL, 3.125 mV per code
         (bit 15 reserved). Independent of alert_over_current(). Returns the code."""
         return self._alert(_BOVL, limit_code(volts, "V", 1, 3125, 0, 0x7FFF))
+
+    def alert_under_current(self, amps):
+        """Alert when the shunt voltage falls below amps * shunt_ohms: SUVL (0Dh, 7.6.1.14), the
+        SOVL's scale. Returns the SUVL code."""
+        lsb = 1250000 if self.adcrange else 5000000
+        return self._alert(_SUVL, limit_code(amps, "A", self._shunt_uohm, lsb, -32768, 32767))
+
+    def alert_off(self):
+        """SUVL back to its reset value (no reading is below it), the latched flags dropped."""
+        self._alert(_SUVL, _SUVL_NEVER)
 
     def _alert(self, limit_reg, code):
         self._arm(_ALATCH, limit_reg, code, _ALATCH)

@@ -21,7 +21,8 @@ Alert (8.3.3.2 ALERT Pin, 8.6.5 Mask/Enable, 8.6.6 Alert Limit):
 alert_over_current(amps) programs OCL, which compares the Current register
 (1.25 mA per code, two's complement) with the Alert Limit: floor(amps / 1.25 mA),
 e.g. 10 A is 8000 (1F40h). alert_over_voltage(volts) programs BOL on the bus
-voltage register (1.25 mV per code). One limit register, one function: the
+voltage register (1.25 mV per code); alert_under_current(amps), UCL (bit 14) on
+the Current register: the station's trip timing. One limit register, one function: the
 last call wins. Latched (LEN), ALERT active low (APOL 0). See
 inabase.INA226Map and AlertingINA.
 """
@@ -60,7 +61,8 @@ class INA260(INA226Map):
         check_shunt("INA260", shunt_ohms, max_current_a, 0.08192)  # refuses max_current_a <= 0
         super().__init__(i2c, address, "INA260")
         self._identify_and_reset(_MANUFACTURER_ID, _DIE_ID, 0x2270)
-        self._write(_CONFIG, _CONFIG_BASE | adc)
+        # trip window: one 332 us current and bus conversion per result, 664 us
+        self._rates(_CONFIG, _CONFIG_BASE | adc, _CONFIG_BASE | adc_config(1, 332), 664)
         # A current and a bus conversion per averaged sample (typical times; up to
         # 10 % longer: poll conversion_ready() or leave margin).
         self.sample_period_us = 2 * conversion_us * averages

@@ -93,6 +93,7 @@ class INA3221(AlertingINA):
         # A shunt and a bus conversion per enabled channel per averaged sample
         # (typical times; up to 10 % longer: poll conversion_ready() or leave margin).
         self.sample_period_us = 2 * conversion_us * averages * len(enabled)
+        self.trip_period_us = self.sample_period_us  # CONFIG is the channels' own: no trip rate
 
     def bus_raw(self):
         """Bus voltage code of the channel, 8 mV per count (13 bits, 0..4095)."""

@@ -14,6 +14,16 @@ registers) has the same small API, on AlertingINA: alert_over_current(amps)
 and alert_over_voltage(volts) program the chip's limit and enable its
 function, latched and active low; alert() is True while the chip reports the
 condition. limit_code() turns a threshold into a limit code the chip's way.
+alert_under_current(amps) (INA226, INA228, INA260: the INA3221's limits are
+over-limits only) alerts when the current falls below amps, and alert_off()
+disarms it: the station times a protection's trip with it (the ALERT pin's
+falling edge, an interrupt and ticks_us).
+
+Trip rate: trip_window(True) makes a chip convert one result per
+trip_period_us (<= 1.1 ms, one conversion per result instead of an average),
+trip_window(False) back to its sampling rate, so that a trip is timed to a
+conversion, not to a sample. The INA3221 keeps its rate (its CONFIG is shared
+by the rig's channels): its trip_period_us is its sample period.
 
 Datasheet tables the chips share are here once: AVERAGES (INA226, INA228,
 INA260, INA3221) and CONVERSION_US (INA226, INA260, INA3221); the INA219
@@ -36,6 +46,7 @@ _OVER_LIMIT = const(0x8000)
 _BOL = const(0x2000)
 _AFF = const(0x0010)
 _LEN = const(0x0001)
+_UNDER_LIMIT = const(0x4000)  # SUL (INA226) / UCL (INA260): the register 01h below the limit
 
 AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)  # AVG codes 0..7
 CONVERSION_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)  # INA226-family VBUSCT/VSHCT codes 0..7
@@ -57,6 +68,10 @@ class INA:
     FLAGS_REG = 0  # the register with the conversion-ready flag (and overflow and alert flags)
     READY = 0  # the conversion-ready bit in it
     ALERT = 0  # the alert flag bit(s) in it (AlertingINA)
+    trip_period_us = 0  # one result in a trip window (trip_window())
+    _adc_reg = 0  # the register with the conversion settings ...
+    _adc = 0  # ... as sampling has them ...
+    _adc_fast = 0  # ... and in a trip window (0: the chip keeps its rate)
 
     def __init__(self, i2c, address, name):
         self._i2c = i2c
@@ -94,6 +109,17 @@ class INA:
             raise ValueError("chip at 0x%02x has manufacturer ID 0x%04x, die ID 0x%04x: not an %s (0x5449, 0x%04x)"
                              % (self._address, manufacturer, found, self._name, die))
         self._write(_CONFIG, _RST)
+
+    def _rates(self, reg, adc, fast, fast_period_us):
+        """Conversion settings: adc written now (sampling), fast in a trip window (a result every
+        fast_period_us)."""
+        self._adc_reg, self._adc, self._adc_fast, self.trip_period_us = reg, adc, fast, fast_period_us
+        self._write(reg, adc)
+
+    def trip_window(self, on):
+        """Convert at the trip rate (on) or the sampling rate: see the module docstring."""
+        if self._adc_fast:
+            self._write(self._adc_reg, self._adc_fast if on else self._adc)
 
     def bus_raw(self):
         raise NotImplementedError
@@ -201,6 +227,15 @@ class INA226Map(AlertingINA):
         (1.25 mV per code, 0..7FFFh). Replaces alert_over_current(): one limit
         register. Returns the Alert Limit code."""
         return self._alert(_BOL, limit_code(volts, "V", 1, 1250, 0, 0x7FFE))
+
+    def alert_under_current(self, amps):
+        """Alert when the current falls below amps: SUL (INA226) / UCL (INA260) on the register that
+        alert_over_current() compares. Replaces the other functions. Returns the Alert Limit code."""
+        return self._alert(_UNDER_LIMIT, self._current_code(amps))
+
+    def alert_off(self):
+        """No alert function, the flags latched before dropped (the ALERT pin released)."""
+        self._arm(_LEN, _ALERT_LIMIT, 0, 0)  # latched while Mask/Enable is read: that read clears AFF
 
     def _alert(self, function, code):
         self._arm(_LEN, _ALERT_LIMIT, code, function | _LEN)

@@ -15,6 +15,12 @@ Usage (firmware/main.py does this on a board)::
     links = wire.links(len(rigs))  # first, while the heap is in one piece
     station.run(board_machine.boards(rigs), rigs, links, settings_hash)
 
+Protection trip times: from just before a run's first stress (a ramp step
+up, the short closing) the sensor converts at its trip rate and the station
+watches for the output's cut (the ALERT pin's interrupt, or polling between
+samples), and reports the time from the stress with EVENT trip
+(_watch_trip and what follows it).
+
 The host's LEAVE ends the loop: every load off, the ACK, Ctrl-C on again,
 and run() returns, so the board is at its REPL for mpremote.
 """
@@ -43,6 +49,7 @@ EV_DURATION = const(4)
 EV_SHORT_ON = const(5)
 EV_SHORT_OFF = const(6)
 EV_LOAD_SETTLED = const(7)
+EV_TRIP = const(34)  # protocol 4 (value: _trip_value())
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
 EV_LIMIT_REVERSE = const(18)
@@ -76,6 +83,13 @@ _NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condit
 
 
 _CTRL_C = const(3)
+# trip timing in a run: not yet armed, the sensor's ALERT pin armed, the current polled, over for this run
+_TRIP_IDLE = const(0)
+_TRIP_ALERT = const(1)
+_TRIP_POLL = const(2)
+_TRIP_DONE = const(3)
+_TRIP_US_MAX = const(0xFFFFFF)  # EVENT trip's value: the trip time in bits 0..23 ...
+_TRIP_RES_MAX = const(127)  # ... its resolution in 16 us in bits 24..30
 
 
 class Leave(Exception):
@@ -153,6 +167,11 @@ class Station:
         self.deadline = 0
         self.last_bus = self.last_current = 0  # the latest reading: the load-off EDGE carries it
         self.acked = (-1, -1, 0)  # (command type, seq, result) of the last ACK
+        self.trip_state = _TRIP_IDLE
+        self.trip_us = -1  # us from the stress to the output's cut, once seen
+        self.stress_at = self.polled_at = 0  # ticks_us of the last stress, of the last poll
+        self.trip_code = 0
+        self.trip_resolution_us = 0
 
     def set_limits(self, limits):
         """The rig file's limits; they take effect at the next CONFIG."""
@@ -366,6 +385,8 @@ class Station:
         self.skipped = 0
         self.below_since = -1
         self.batch.count = 0
+        self.trip_state = _TRIP_IDLE
+        self.trip_us = -1
         if hasattr(self.sensor, "reset_accumulators"):
             self.sensor.reset_accumulators()
         try:  # the output as the load finds it, read before it switches on (EDGE load_on)
@@ -389,7 +410,10 @@ class Station:
         b = self.board
         wait = b.ticks_diff(self.deadline, b.ticks_us())
         if wait > 0:
-            b.sleep_us(wait)
+            if self.trip_state == _TRIP_POLL and self.trip_us < 0:
+                self._poll_trip(wait)
+            else:
+                b.sleep_us(wait)
             return
         late = -wait // self.period
         if late:  # missed whole slots: they become a gap the host can see
@@ -398,6 +422,8 @@ class Station:
             self.skipped += late
             self.deadline = b.ticks_add(self.deadline, late * self.period)
         self._sample()
+        if self.trip_us >= 0:
+            self._unwatch_trip()
 
     @micropython.native  # its state would need a heap frame on every sample: over 11 words
     def _sample(self):
@@ -421,12 +447,17 @@ class Station:
             self._event(EV_LOAD_SETTLED, index + 1 - load.SETTLE_HOLD, settled)
         if self.ramp_slots and self.index % self.ramp_slots == 0 and self.load_ma < self.ramp_max:
             self.load_ma = min(self.load_ma + self.ramp_step, self.ramp_max)
+            self._watch_trip()
             self.load.set_target(load.CC, self.load_ma)  # a setpoint change, not every sample
+            self.stress_at = self.board.ticks_us()
         if self.index == self.short_from:
+            self._watch_trip()
             self.load.off()
             self.board.short(True)
+            self.stress_at = self.board.ticks_us()
             self._event(EV_SHORT_ON, self.index, 0)
         elif self.index == self.short_until:
+            self._unwatch_trip()
             self.board.short(False)
             self.load.start()  # a load appearing again: what wakes many units
             self._event(EV_SHORT_OFF, self.index, 0)
@@ -472,6 +503,7 @@ class Station:
         if state == FAULT:
             self.fault = _FAULTS[code]
         self._flush()
+        self._unwatch_trip()
         if code != EV_SENSOR_FAULT and hasattr(self.sensor, "energy_raw"):
             n = wire.pack_accumulators(self.link.msg, self.index, self.sensor.energy_raw(), self.sensor.charge_raw())
             self.link.send(self.link.msg, n)
@@ -479,6 +511,71 @@ class Station:
             self._edge(LOAD_OFF, off, self.last_bus, self.last_current)
         self._event(code, index, value)
         self._status()
+
+    # -- protection trip times ----------------------------------------------
+
+    def _watch_trip(self):
+        """Before the first stress of a run (a ramp step up, the short closing): watch for the
+        output's cut, the current falling below half the run's set current (CONFIG's load_ma), with
+        the sensor at its trip rate. The ALERT pin, where the rig wires it ([sensor] alert_pin),
+        interrupts (_alerted: ticks_us); else the current is polled between samples (_poll_trip).
+        Once per run: the first trip is the one timed. stress_at is set after the stress itself."""
+        if self.trip_state != _TRIP_IDLE or not self.load_setpoint:
+            return
+        s, b, c = self.sensor, self.board, self.calibration
+        amps = (self.load_setpoint / 2000 - c[3]) / c[2]  # raw: the chip compares uncalibrated readings
+        s.trip_window(True)
+        self.stress_at = self.polled_at = b.ticks_us()
+        self.trip_us = -1
+        if hasattr(s, "alert_under_current") and b.alert_irq(self._alerted):
+            s.alert_under_current(amps)
+            self.trip_resolution_us = s.trip_period_us
+            self.trip_state = _TRIP_ALERT
+        else:
+            self.trip_code = s.current_code(amps)
+            self.trip_resolution_us = 0  # the longest gap between two polls, measured
+            self.trip_state = _TRIP_POLL
+
+    def _alerted(self, pin):
+        """The ALERT pin fell: an interrupt handler (hard on a board), so it allocates nothing."""
+        if self.trip_us < 0:
+            b = self.board
+            self.trip_us = b.ticks_diff(b.ticks_us(), self.stress_at)
+
+    def _poll_trip(self, wait):
+        """A wait for the next slot, in trip periods, each ending in a reading of the current: the trip
+        rate without an ALERT pin (the INA219 has none)."""
+        b, s = self.board, self.sensor
+        b.sleep_us(min(wait, s.trip_period_us))
+        try:
+            cur = s.current_raw()
+        except OSError:
+            return  # the next sample ends the run
+        now = b.ticks_us()
+        gap = b.ticks_diff(now, self.polled_at)
+        self.polled_at = now
+        if gap > self.trip_resolution_us:
+            self.trip_resolution_us = gap
+        if cur < self.trip_code and self.trip_us < 0:
+            self.trip_us = b.ticks_diff(now, self.stress_at)
+
+    def _unwatch_trip(self):
+        """End of the trip window: the sensor back at its sampling rate, the alert off; EVENT trip if
+        the output was cut meanwhile and the time is known to what the event can say (2032 us: else the
+        host times the trip to a sample)."""
+        s, state = self.sensor, self.trip_state
+        self.trip_state = _TRIP_DONE
+        try:
+            if state == _TRIP_ALERT:
+                self.board.alert_irq(None)
+                s.alert_off()
+            if state in (_TRIP_ALERT, _TRIP_POLL):
+                s.trip_window(False)
+        except OSError:
+            pass  # a sensor that stopped answering: its run ends as a fault
+        if self.trip_us >= 0 and self.trip_resolution_us <= _TRIP_RES_MAX << 4:
+            self._event(EV_TRIP, self.index, _trip_value(self.trip_us, self.trip_resolution_us))
+        self.trip_us = -1
 
     def _flush(self):
         if self.batch.count:
@@ -522,6 +619,12 @@ class Station:
 
     def _text(self, level, message):
         self.link.send(self.link.msg, wire.pack_text(self.link.msg, level, message))
+
+
+def _trip_value(trip_us, resolution_us):
+    """EVENT trip's value: microseconds from the stress to the output's cut (bits 0..23, at most
+    16.7 s) and the resolution, rounded up to 16 us (bits 24..30, at most 2032 us)."""
+    return min(trip_us, _TRIP_US_MAX) | (resolution_us + 15) >> 4 << 24
 
 
 def _centi(celsius):

@@ -144,7 +144,9 @@ def test_alert_limits_datasheet_fault_thresholds():
     assert fake.regs[0x0C] == 0x7E90  # independent limits: both armed
     fake.regs[0x0B] = 0x8010  # BUSOL
     assert ina.alert()
-    fake.regs[0x0B] = 0x8022  # SHNTUL, CNVRF: not what alert() reports
+    fake.regs[0x0B] = 0x8020  # SHNTUL: alert_under_current()'s, which the station's trip timing arms
+    assert ina.alert()
+    fake.regs[0x0B] = 0x800A  # BUSUL, CNVRF: not what alert() reports
     assert not ina.alert()
 
 

@@ -286,7 +286,7 @@ def machine_module(monkeypatch, platform="rp2"):
 
 def machine_board(monkeypatch, load_table, pins, platform="rp2"):
     rig = {"rig": {"board": platform}, "pins": {"i2c_id": 0, "sda": 4, "scl": 5, **pins},
-           "load": {"max_current_a": 5.0, **load_table}}
+           "load": {"max_current_a": 5.0, **load_table}, "sensor": {}}  # no ALERT pin wired
     return machine_module(monkeypatch, platform).Board(rig)
 
 

@@ -75,6 +75,16 @@ def test_over_current_trips_after_its_delay_and_recovers():
     assert b.on  # hiccup mode: back after 2 s
 
 
+@pytest.mark.parametrize("delay_s", [0.001, 0.020])
+def test_a_protection_acts_at_its_delay_to_the_microsecond(delay_s):
+    # the world steps a bank up to its next switching moment, whatever the time between two looks: a
+    # 1 ms protection cuts at 1 ms, which a sensor converting every 0.66 ms then sees (tests/test_trip_times.py)
+    b = bank(protection={"ocp_a": 2.0, "ocp_delay_s": delay_s, "short_delay_s": delay_s})
+    assert b.advance(2.5, 1.0) == pytest.approx(delay_s, abs=1e-9) and not b.on
+    b = bank(protection={"ocp_a": 2.0, "ocp_delay_s": 0.5, "short_delay_s": delay_s})
+    assert b.advance(b.short_current(0.05), 1.0) == pytest.approx(delay_s, abs=1e-9) and not b.on
+
+
 def test_over_current_can_latch():
     b = bank(protection={"ocp_a": 2.0, "ocp_delay_s": 0.0, "ocp_recover_s": -1})
     run(b, 2.5, 0.01)

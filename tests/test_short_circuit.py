@@ -43,8 +43,11 @@ def short_step(record):
 def test_protected_unit_cuts_the_short_and_comes_back(tmp_path, method):
     record, _ = run_record(tmp_path, "--sim-dut", "honest-10000", "--method", *method)
     step = short_step(record)
-    assert step["measurements"] == {"short_protected": 1, "short_trip_time_s": pytest.approx(0.1),
-                                    "short_recovered": 1}
+    m = step["measurements"]
+    assert (m["short_protected"], m["short_recovered"], m["short_peak_clipped"]) == (1, 1, 0)
+    # the unit's protection acts 0.5 ms into the short (short_delay_s): the sensor's ALERT pin times it to a
+    # conversion (0.664 ms, reported as 42 x 16 us), not to a sample (100 ms)
+    assert 0.5 <= m["short_trip_time_ms"] <= 0.5 + m["short_trip_resolution_ms"] and m["short_trip_resolution_ms"] == 0.672
     on, off = (e for e in step["events"] if e["name"] in ("short_on", "short_off"))
     assert (on["name"], off["name"]) == ("short_on", "short_off") and off["t_s"] - on["t_s"] == pytest.approx(0.3)
     assert "the unit cut its output" in step["behaviours"][0] and record["passed"]
@@ -56,9 +59,23 @@ def test_unprotected_unit_is_seen_feeding_the_short(tmp_path, method):
     write_label(label, 3000)
     record, _ = run_record(tmp_path, "--sim-dut", str(curve), "--label", str(label), "--method", *method)
     step = short_step(record)
-    assert step["measurements"]["short_protected"] == 0 and step["measurements"]["short_trip_time_s"] is None
-    assert "kept feeding the short" in step["behaviours"][0] and record["grade"] == "FAIL"
+    m = step["measurements"]
+    assert m["short_protected"] == 0 and m["short_trip_time_ms"] is None
+    # 5.05 V into 0.05 + 0.1 ohm is 33.7 A: the INA226's current register ends at 32767 x 0.2 mA
+    assert m["short_peak_clipped"] == 1 and m["short_peak_a"] == pytest.approx(6.5534)
+    assert "kept feeding the short (peak >= 6.55 A: clipped at the sensor's range)" in step["behaviours"][0]
+    assert record["grade"] == "FAIL"
     assert record["status"] == "complete"  # the device's current limit was suspended for the short only
+
+
+def test_a_wide_range_rig_reads_the_short_circuit_current_unclipped(tmp_path, method):
+    curve, label = tmp_path / "curve.csv", tmp_path / "label.toml"
+    write_curve(curve, [(0, 5.05), (3000, 5.0), (3000.5, 4.0)])
+    write_label(label, 3000)
+    record, _ = run_record(tmp_path, "--rig", "sim-wide", "--sim-dut", str(curve), "--label", str(label),
+                           "--method", *method)
+    m = short_step(record)["measurements"]
+    assert m["short_peak_clipped"] == 0 and m["short_peak_a"] == pytest.approx(5.05 / 0.15, rel=0.005)
 
 
 def test_rig_without_a_switch_records_the_step_as_not_tested(tmp_path, method):

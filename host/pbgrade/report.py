@@ -46,9 +46,10 @@ BROWSER_PATHS = ("C:/Program Files/Google/Chrome/Application/chrome.exe",
 UNITS = (("_mv_pp", " mV p-p", 1, 1), ("_mv_rms", " mV RMS", 1, 1), ("_v_per_min", " V/min", 1, 4),
          ("_ratio", " %", 100, 1), ("_ratio_min", " %", 100, 2), ("_ratio_max", " %", 100, 2),
          ("efficiency", " %", 100, 1), ("load_regulation", " %", 100, 2),
-         ("_mah", " mAh", 1, 0), ("_wh", " Wh", 1, 3), ("_v", " V", 1, 3), ("_a", " A", 1, 3), ("_s", " s", 1, 1))
+         ("_mah", " mAh", 1, 0), ("_wh", " Wh", 1, 3), ("_v", " V", 1, 3), ("_a", " A", 1, 3), ("_s", " s", 1, 1),
+         ("_ms", " ms", 1, 3))
 YES_NO = ("collapsed", "ocp_below_rated", "ocp_recovered", "stopped_by_itself", "short_protected",
-          "short_recovered")  # measurements that are 1 (yes) or 0 (no)
+          "short_recovered", "short_peak_clipped")  # measurements that are 1 (yes) or 0 (no)
 MISSING = "—"  # a field the record does not have (a record from before it was kept), or left empty
 # the rig file's fields a report shows, by [section] and key: (name, unit); the simulator's own (its DUT and
 # host-away files: paths of a temporary folder) say nothing about the measurement and are left out

@@ -32,7 +32,8 @@ SCHEMA = {
     "rig": {"name": ("text", True), "board": ("text", True)},
     "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
                "max_current_a": ("number", True), "averages": ("integer", True),
-               "conversion_us": ("integer", True), "channel": ("integer", False)},
+               "conversion_us": ("integer", True), "channel": ("integer", False),
+               "alert_pin": ("integer", False)},
     "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False),
              "resistors_ohm": ("numbers", False), "resource": ("text", False)},
     "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True),
@@ -189,6 +190,9 @@ def _check_consistency(path, rig):
     if (s["chip"] == "INA3221") != ("channel" in s):
         raise RigFileError(f"{path}: [sensor] channel (1-3) is for the three-channel INA3221 only: "
                            f"{'add' if s['chip'] == 'INA3221' else 'remove'} it")
+    if s["chip"] == "INA219" and "alert_pin" in s:
+        raise RigFileError(f"{path}: [sensor] alert_pin: the INA219 has no ALERT pin; remove it (the device "
+                           f"then times trips by reading the current at the chip's fastest rate)")
     if rig["limits"]["max_current_a"] > s["max_current_a"]:
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
                            f"could not see the limit being crossed; lower the limit or raise the sensor range")

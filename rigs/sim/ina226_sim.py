@@ -29,8 +29,9 @@ Simplifications:
 - Current and Power are computed from the averaged shunt and bus codes, not
   averaged per sample as the chip does;
 - the alert function compares each averaged result (the registers), not each
-  conversion within the average; the Alert pin itself (APOL, CNVR) is not
-  modelled, only AFF.
+  conversion within the average. The ALERT pin (alert_low()) is asserted
+  while AFF is set, or CVRF with CNVR (bit 10) set; APOL (bit 1) 0 asserts it
+  low (open drain), 1 high.
 
 Offsets, gains and noise: see below and ina_sim.py.
 """
@@ -44,6 +45,8 @@ _OVF = const(0x0004)
 _MASK_READ_ONLY = const(0x001C)  # AFF, CVRF, OVF
 _AFF = const(0x0010)
 _LEN = const(0x0001)
+_APOL = const(0x0002)
+_CNVR = const(0x0400)
 
 # Datasheet 5.5 Electrical Characteristics, typical column: shunt offset
 # voltage (RTI) +-2.5 uV = 1 LSB, bus offset voltage (RTI) +-1.25 mV = 1 LSB,
@@ -124,6 +127,13 @@ class SimINA226(SimINA):
             r[6] = m | _AFF
         elif not m & _LEN:
             r[6] = m & ~_AFF
+
+    @micropython.native
+    def alert_low(self):
+        """The ALERT pin's level is low: asserted (AFF, or CVRF with CNVR) with APOL 0, or not with APOL 1."""
+        m = self._regs[6]
+        asserted = bool(m & _AFF or m & _CNVR and m & _CVRF)
+        return asserted != bool(m & _APOL)
 
     @micropython.native
     def _cleared_by_read(self, flags):

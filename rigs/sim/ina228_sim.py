@@ -60,8 +60,9 @@ Simplifications:
 - the oscillator is exact (the chip's is +-0.5 %, 6.5 FOSC_TOL), so the
   accumulators integrate virtual time exactly;
 - the limits compare each averaged result, as with SLOWALERT = 1, not each
-  conversion within the average; the ALERT pin, TEMPCOMP and SHUNT_TEMPCO are
-  not modelled (the die reads 25 degC, where compensation is 1x anyway);
+  conversion within the average; the ALERT pin (alert_low()) is asserted
+  while a limit flag is set, or CNVRF with CNVR set, low with APOL 0 (7.3.7);
+  TEMPCOMP and SHUNT_TEMPCO are not modelled (the die reads 25 degC, where compensation is 1x anyway);
 - in triggered mode ENERGY and CHARGE are left unchanged (the datasheet calls
   them invalid there).
 
@@ -127,6 +128,8 @@ _ENERGYOF = 0x0800
 _CHARGEOF = 0x0400
 _MATHOF = 0x0200
 _CNVRF = 0x0002
+_CNVR = 0x4000
+_APOL = 0x1000
 
 _MAX20 = 0x7FFFF
 _ENERGY_DIV = 16000000  # POWER code * us per ENERGY count: 16 * 1e6
@@ -280,6 +283,16 @@ class SimINA228(SimINA):
         v, n = self._register(memaddr)
         for i in range(len(buf)):
             buf[i] = v >> (8 * (n - 1 - i % n)) & 0xFF
+        if memaddr == 11 and self.on_pin is not None:
+            self.on_pin()
+
+    @micropython.native
+    def alert_low(self):
+        """The ALERT pin's level is low: asserted (a limit flag, or CNVRF with CNVR) with APOL 0, or not
+        with APOL 1."""
+        d = self._regs[11]
+        asserted = bool(d & _LIMIT_FLAGS or d & _CNVR and d & _CNVRF)
+        return asserted != bool(d & _APOL)
 
     @micropython.native
     def _register(self, memaddr):

@@ -15,6 +15,12 @@ _register(); a read of FLAGS_REG clears the bits _cleared_by_read() names
 (READY, and latched alert flags). INA226-family chips (INA226, INA260,
 INA3221) decode CONFIG with _configure_226(). `source.sense(now_us)` returns (bus_volts, current_amps).
 
+ALERT pin: a chip that has one defines alert_low(), the pin's level from its
+registers (its flags, polarity, conversion-ready function); `on_pin`, set by
+the simulated board that watches the pin (SimBoard.alert_irq), is called
+after anything that may change it: a conversion completing, a register read
+(a read of FLAGS_REG clears latched flags) or written.
+
 Errors and noise: each chip (seed) draws its offsets and gains
 uniformly within the datasheet's typical values (_draw_errors), and adds
 near-Gaussian noise (_noise) of an rms that sigma() scales with the
@@ -47,6 +53,7 @@ class SimINA:
         self._x = ((seed + 1) * 0x9E3779B1) & 0xFFFFFFFF or 1
         self._period = 0
         self._next = NEVER
+        self.on_pin = None  # called after a change that may move the ALERT pin (the module docstring)
 
     @micropython.native
     def _rand(self):
@@ -130,6 +137,8 @@ class SimINA:
             else:  # triggered: one conversion, then idle
                 self._next = NEVER
             self._convert()
+            if self.on_pin is not None:
+                self.on_pin()
 
     @micropython.native
     def read_mem(self, memaddr, buf):
@@ -142,6 +151,8 @@ class SimINA:
             buf[1] = v & 0xFF
         else:
             _fill(buf, v)
+        if memaddr == self.FLAGS_REG and self.on_pin is not None:
+            self.on_pin()
 
     @micropython.native
     def write_mem(self, memaddr, buf):
@@ -154,6 +165,8 @@ class SimINA:
         for b in buf:
             v = v << 8 | b
         self._store(memaddr, v, len(buf))
+        if self.on_pin is not None:
+            self.on_pin()
 
     @micropython.native
     def _store(self, memaddr, v, nbytes):

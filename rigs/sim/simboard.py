@@ -13,6 +13,11 @@ with its own power bank, load and sensor; they share the clock, the I2C bus
 over stdin/stdout, channel k over the file descriptors its [sim] table names
 ("fds": input, output), which the launcher passes on.
 
+The sensor's ALERT pin ([sensor] alert_pin) is the simulated chip's
+(alert_low()): while the firmware watches it (alert_irq), a sleep lets the
+chip convert on its own schedule, as a real chip does between reads, and its
+handler runs at the conversion that pulls the pin low.
+
 Once a simulated second it answers the hosts of its external loads (if
 any) and looks at two files pbgrade.simrig may change while it runs: the
 DUT file of a rig started with an empty bay (a unit plugged in or pulled
@@ -59,6 +64,7 @@ class SimBoard:
             self._away = False
             self._next_look = 0
             self._speed = sim.get("speed", 0)  # 0: virtual time, as fast as possible; N: N x real time
+            self._watching = []  # the boards whose ALERT pin has a handler
         self._first = first
         first._boards.append(self)
         self.clock = first.clock
@@ -79,7 +85,10 @@ class SimBoard:
         self._bay = dut.get("bay")  # the number of the last plug or pull, in a rig started with an empty bay
         self._dut_path = dut_path if self._bay is not None else None
         self._away_file = sim.get("host_away_file")
-        self._connect_sensor(rig["sensor"], sim)
+        self._chip = self._connect_sensor(rig["sensor"], sim)
+        self._alert_wired = "alert_pin" in rig["sensor"] and hasattr(self._chip, "alert_low")
+        self._alert_handler = None
+        self._alert_was_low = False
         fds = sim.get("fds")
         self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
         self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
@@ -100,9 +109,12 @@ class SimBoard:
         address = sim.get("sensor_address", sensor["address"])
         shared = self.i2c.at(address)
         if shared is None:
-            self.i2c.attach(_chip(sensor, sim, self.clock, self.world))
-        elif sensor["chip"] == "INA3221" and hasattr(shared, "attach"):
+            chip = _chip(sensor, sim, self.clock, self.world)
+            self.i2c.attach(chip)
+            return chip
+        if sensor["chip"] == "INA3221" and hasattr(shared, "attach"):
             shared.attach(sensor["channel"], self.world, _shunt_ohms(sensor, sim))
+            return shared
         else:
             raise ValueError("two sensors at I2C address 0x%02x: give each channel its own" % address)
 
@@ -140,7 +152,42 @@ class SimBoard:
             time.sleep_us(us)
         elif f._speed:
             time.sleep_us(int(us / f._speed))
-        f.clock.advance(us)
+        f._advance(us)
+
+    def _advance(self, us):
+        """Time passes (on the first board); a chip whose ALERT pin has a handler converts on its schedule
+        meanwhile, so the handler runs at the conversion that pulls the pin low, not at the next read."""
+        clock = self.clock
+        end = clock.now_us + us
+        while self._watching:
+            chip = self._watching[0]._chip
+            for b in self._watching[1:]:
+                chip = b._chip if b._chip._next < chip._next else chip
+            if chip._next > end:
+                break
+            clock.advance(chip._next - clock.now_us)
+            chip._due()
+        clock.advance(end - clock.now_us)
+
+    def alert_irq(self, handler):
+        if not self._alert_wired:
+            return False
+        watching = self._first._watching
+        if self in watching:
+            watching.remove(self)
+        self._alert_handler = handler
+        self._alert_was_low = self._chip.alert_low()
+        self._chip.on_pin = None if handler is None else self._alert_edge
+        if handler is not None:
+            watching.append(self)
+        return True
+
+    def _alert_edge(self):
+        """The chip's ALERT pin may have moved: a falling edge runs the handler."""
+        low = self._chip.alert_low()
+        if low and not self._alert_was_low:
+            self._alert_handler(self)
+        self._alert_was_low = low
 
     def _look(self):
         """A unit plugged in or pulled out of any channel; the host of any gone or back; what a host

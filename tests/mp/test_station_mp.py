@@ -66,6 +66,9 @@ class Board:
     def temperature_c(self, sensor):
         return self.temps[sensor]
 
+    def alert_irq(self, handler):
+        return False  # no ALERT pin wired: the station polls the current in a trip window
+
     def short(self, on):
         assert self.has_short or not on
         self.short_calls.append(on)
@@ -332,11 +335,55 @@ def test_a_short_is_bounded_by_the_device():
     assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
     assert command(st, wire.START) == station.OK
     board.short_calls = []
-    run_until(st, station.FAULT, 100)
+    run_until(st, station.FAULT, 10_000)  # in the short's trip window a tick is one poll of the current
     code, index = struct.unpack_from("<BI", board.serial_out.of_type(wire.EVENT)[-1], 3)
     assert code == station.EV_LIMIT_CURRENT and index == 15, (code, index)
     assert board.short_calls == [True, False, False] and board.source.load_a == 0  # tried to open it, load off
     assert command(st, wire.CLEAR) == station.OK  # the operator acknowledges the fault
+
+
+class CuttingSource(Source):
+    """A unit whose protection cuts a short cut_us after it begins (Board.short sets short_at)."""
+
+    def __init__(self, cut_us):
+        super().__init__()
+        self.cut_us = cut_us
+        self.short_at = None
+        self.now_us = 0
+
+    def sense(self, now_us):
+        if self.shorted and now_us - self.short_at >= self.cut_us:
+            return 0.0, 0.0
+        return super().sense(now_us)
+
+
+def test_a_short_the_unit_cuts_is_timed_between_samples():
+    # no ALERT pin: in the short's trip window the station reads the current at the chip's trip rate
+    # between its samples; EVENT trip says when the current fell below half the set 210 mA
+    for cut_us in (1000, 20000):
+        board, st = new_station()
+        board.has_short = True
+        board.source = CuttingSource(cut_us)
+        board.i2c = SimI2C(board.clock)
+        board.i2c.attach(SimINA226(board.clock, board.source, seed=3))
+        st = station.Station(board, RIG, settings_hash=b"12345678")
+        shorting = board.short
+
+        def short(on):
+            shorting(on)
+            board.source.short_at = board.clock.now_us
+
+        board.short = short
+        assert command(st, wire.CONFIG, config(load_ma=210, end_mv=0, collapse_ma=0)) == station.OK
+        assert command(st, wire.SHORT, struct.pack("<HH", 1000, 500)) == station.OK
+        assert command(st, wire.RUN_FOR, struct.pack("<I", 30)) == station.OK
+        assert command(st, wire.START) == station.OK
+        run_until(st, station.ENDED)
+        trips = [struct.unpack_from("<BIi", m, 3) for m in board.serial_out.of_type(wire.EVENT)
+                 if m[3] == station.EV_TRIP]
+        assert len(trips) == 1 and trips[0][1] == 11, trips  # once, in the slot after the short began
+        trip_us, resolution_us = trips[0][2] & 0xFFFFFF, (trips[0][2] >> 24) * 16
+        assert cut_us <= trip_us <= cut_us + resolution_us <= cut_us + 2000, (trip_us, resolution_us)
 
 
 def test_lost_frames_are_resent_or_declared_gone():

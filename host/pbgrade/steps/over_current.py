@@ -4,7 +4,7 @@ import numpy as np
 
 from ..i18n import N_
 from .quantity import Quantity, plain
-from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, skipped_on_external_load, rated_ma
+from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan, Schema, rated_ma, skipped_on_external_load, trip_time_ms
 
 SCHEMA = Schema({"max_fraction": (1.05, 3.0, 1.6), "step_fraction": (0.01, 0.5, 0.05),
                  "step_s": (0.2, 10, 1.0), "observe_s": (1, 120, 10)})
@@ -13,8 +13,10 @@ QUANTITIES = {
                                 plain(N_("protection tripped below the rated current: {value} (1 yes, 0 no)"), "", 0)),
     "ocp_recovered": Quantity(N_("output recovered after over-current protection"),
                               plain(N_("the output came back after the trip: {value} (1 yes, 0 no)"), "", 0)),
-    "ocp_trip_time_s": Quantity(N_("over-current protection trip time"),
-                                plain(N_("over-current protection took {value} to trip"), " s", 1), "s"),
+    "ocp_trip_time_ms": Quantity(N_("over-current protection trip time"),
+                                 plain(N_("over-current protection took {value} to trip"), " ms", 1), "ms"),
+    "ocp_trip_resolution_ms": Quantity(N_("resolution of the over-current protection trip time"),
+                                       plain(N_("the over-current trip time is known to {value}"), " ms", 2), "ms"),
     "ocp_trip_a": Quantity(N_("over-current protection trip current"),
                            plain(N_("over-current protection tripped at {value}"), " A", 2), "A"),
     "ocp_trip_ratio": Quantity(N_("over-current protection trip current against rated"),
@@ -23,7 +25,8 @@ QUANTITIES = {
 }
 OFF_BEFORE = N_("the output was off before the over-current step began")
 NO_TRIP = N_("no over-current trip up to {amps} A ({percent} of rated), the most this rig draws")
-TRIPPED = N_("over-current protection tripped at {amps} A ({percent} of rated) within {seconds} s; {after}")
+TRIPPED = N_("over-current protection tripped at {amps} A ({percent} of rated), {ms} ms (to {resolution} ms) after "
+             "the current was raised to it; {after}")
 CAME_BACK = N_("the output came back after {seconds} s (auto-recovery)")
 STAYED_OFF = N_("the output stayed off for the {seconds} s observed (latched, or slower to recover)")
 SAYINGS = (OFF_BEFORE, NO_TRIP, TRIPPED, CAME_BACK, STAYED_OFF)  # what it says the unit did (shared.SAYINGS)
@@ -65,12 +68,13 @@ def measure(step, evaluation, plan_, label):
     trip = first_up + down[0]
     trip_ma = int(setpoint_ma[trip])  # the step during which it gave up
     step_began = t[np.flatnonzero(setpoint_ma == trip_ma)[0]]
+    trip_ms, resolution_ms = trip_time_ms(evaluation, max(t[trip] - step_began, PERIOD_US / 1e6))
     back = np.flatnonzero(up[trip:])
     recovered = back.size > 0
     after = (CAME_BACK.format(seconds=f"{t[trip + back[0]] - t[trip]:.1f}") if recovered
              else STAYED_OFF.format(seconds=f"{t[-1] - t[trip]:.0f}"))
     return Outcome({"ocp_trip_a": trip_ma / 1000, "ocp_trip_ratio": trip_ma / rated_ma,
-                    "ocp_trip_time_s": float(t[trip] - step_began), "ocp_below_rated": int(trip_ma < rated_ma),
-                    "ocp_recovered": int(recovered)},
+                    "ocp_trip_time_ms": trip_ms, "ocp_trip_resolution_ms": resolution_ms,
+                    "ocp_below_rated": int(trip_ma < rated_ma), "ocp_recovered": int(recovered)},
                    [TRIPPED.format(amps=f"{trip_ma / 1000:.2f}", percent=f"{trip_ma / rated_ma:.0%}",
-                                   seconds=f"{max(t[trip] - step_began, PERIOD_US / 1e6):.1f}", after=after)])
+                                   ms=f"{trip_ms:.1f}", resolution=f"{resolution_ms:g}", after=after)])

@@ -58,6 +58,17 @@ def skipped_on_external_load(options):
     return Plan(dict(OBSERVE), skip=EXTERNAL_LOAD)
 
 
+def trip_time_ms(evaluation, sampled_s):
+    """(trip time, its resolution) in ms: the device's EVENT trip (protocol 4; SPEC.md: value bits 0..23
+    the microseconds from the stress to the cut, bits 24..30 the resolution in 16 us), timed at the
+    sensor's trip rate; else sampled_s, the time from the stress to the first sample that saw the cut,
+    known to one sample period (a journal of protocol 3)."""
+    trip = next((e for e in evaluation.events if e["name"] == "trip"), None)
+    if trip is None:
+        return sampled_s * 1000, evaluation.period_us / 1000
+    return (trip["value"] & 0xFFFFFF) / 1000, (trip["value"] >> 24) * 16 / 1000
+
+
 def switched_off(t, v, sentence):
     """The sentence (SWITCHED_OFF...) if the output was up and then went off for good during the step."""
     up = v > OFF_V

@@ -1,13 +1,22 @@
 """Short circuit: the output is seen working at light load, shorted through the
 rig's switch, then watched for whether it comes back."""
+from .. import wire
 from ..i18n import N_
 from .quantity import Quantity, plain
-from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, rated_ma
+from .shared import OBSERVE, OFF_V, Outcome, Plan, Schema, rated_ma, trip_time_ms
 
 SCHEMA = Schema({"short_ms": (10, 2000, 500), "observe_s": (1, 60, 5), "light_fraction": (0.01, 0.9, 0.1)})
 QUANTITIES = {
-    "short_trip_time_s": Quantity(N_("short-circuit protection time"),
-                                  plain(N_("short-circuit protection acted within {value}"), " s", 1), "s"),
+    "short_trip_time_ms": Quantity(N_("short-circuit protection time"),
+                                   plain(N_("short-circuit protection acted within {value}"), " ms", 1), "ms"),
+    "short_trip_resolution_ms": Quantity(N_("resolution of the short-circuit protection time"),
+                                         plain(N_("the short-circuit protection time is known to {value}"), " ms",
+                                               2), "ms"),
+    "short_peak_a": Quantity(N_("highest current read during the short circuit"),
+                             plain(N_("the highest current read during the short was {value}"), " A", 2), "A"),
+    "short_peak_clipped": Quantity(N_("short-circuit current clipped at the sensor's range"),
+                                   plain(N_("the short-circuit current reached the sensor's range: {value} (1 yes, "
+                                            "0 no)"), "", 0)),
     "short_recovered": Quantity(N_("output recovered after short circuit"),
                                 plain(N_("the output came back after the short: {value} (1 yes, 0 no)"), "", 0)),
     "short_protected": Quantity(N_("short-circuit protection acted"),
@@ -16,12 +25,20 @@ QUANTITIES = {
 NO_SWITCH = N_("not tested: this rig has no short-circuit switch ([load] short_pin)")
 OFF_BEFORE = N_("the output was off before the short circuit: not tested")
 SHORTED = N_("short circuit for {seconds} s: {did}; {after}")
-CUT = N_("the unit cut its output within {seconds} s (one reading every {period} s)")
-FED = N_("the unit kept feeding the short ({amps} A read, the sensor's range may clip it) until the rig opened it")
+CUT = N_("the unit cut its output {ms} ms (to {resolution} ms) after the short began")
+FED = N_("the unit kept feeding the short ({peak}) until the rig opened it")
+PEAK = N_("{amps} A read at most")
+CLIPPED = N_("peak >= {amps} A: clipped at the sensor's range")
 BACK_AT_ONCE = N_("its output came back at light load at once (by the next reading)")
 BACK_AFTER = N_("its output came back at light load after {seconds} s")
 NOT_BACK = N_("its output had not come back {seconds} s later")
-SAYINGS = (NO_SWITCH, OFF_BEFORE, SHORTED, CUT, FED, BACK_AT_ONCE, BACK_AFTER, NOT_BACK)  # (shared.SAYINGS)
+SAYINGS = (NO_SWITCH, OFF_BEFORE, SHORTED, CUT, FED, PEAK, CLIPPED, BACK_AT_ONCE, BACK_AFTER,
+           NOT_BACK)  # (shared.SAYINGS)
+# The shunt voltage each chip reads at most, where a current code of the sample format does not end first
+# (firmware/ina*.py; the INA228 reads +-40.96 mV instead where its max_current_a fits that, ADCRANGE 1)
+SHUNT_RANGE_V = {"INA226": 0.08192, "INA260": 0.08192, "INA219": 0.32, "INA228": 0.16384, "INA3221": 0.1638}
+CODE_MAX = {1: 0x7FFF, 2: 0x7FFFF}  # the largest current code of IDENTITY's sample_format 1 (16 bit), 2 (20 bit)
+
 SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
 
 
@@ -42,7 +59,7 @@ def measure(step, evaluation, plan_, label):
     """Protected: the current fell below the rated current while the short
     lasted (an unprotected unit feeds the short until the rig opens it).
     Recovered: after the short, at light load, the output came back."""
-    unmeasured = {"short_protected": None, "short_trip_time_s": None, "short_recovered": None}
+    unmeasured = dict.fromkeys(QUANTITIES)
     t, v, i = evaluation.samples()
     on = next((e["t_s"] for e in evaluation.events if e["name"] == "short_on"), None)
     off = next((e["t_s"] for e in evaluation.events if e["name"] == "short_off"), None)
@@ -53,13 +70,30 @@ def measure(step, evaluation, plan_, label):
     rated_a = label.rated_output_a
     protected_at = t[during & (i < rated_a)]
     after = (t >= off) & (v > 0.9 * label.rated_output_v)
-    m = {"short_protected": int(protected_at.size > 0 and i[during][-1] < rated_a),
-         "short_trip_time_s": float(protected_at[0] - on + period) if protected_at.size else None,
-         "short_recovered": int(after.any())}
+    protected = int(protected_at.size > 0 and i[during][-1] < rated_a)
+    trip_ms, resolution_ms = trip_time_ms(evaluation, protected_at[0] - on + period) if protected else (None, None)
     peak = float(i[during].max()) if during.any() else 0.0
-    did = (CUT.format(seconds=f"{m['short_trip_time_s']:.1f}", period=f"{period:g}") if m["short_protected"]
-           else FED.format(amps=f"{peak:.1f}"))
-    return Outcome(m, [SHORTED.format(seconds=f"{off - on:.1f}", did=did, after=_came_back(t, after, off, period))])
+    clip_a = sensor_range_a(evaluation.identity, evaluation.calibration)
+    clipped = int(peak >= clip_a)
+    m = {"short_protected": protected, "short_trip_time_ms": trip_ms, "short_trip_resolution_ms": resolution_ms,
+         "short_peak_a": peak, "short_peak_clipped": clipped, "short_recovered": int(after.any())}
+    read = CLIPPED.format(amps=f"{clip_a:.2f}") if clipped else PEAK.format(amps=f"{peak:.1f}")
+    did = (CUT.format(ms=f"{trip_ms:.1f}", resolution=f"{resolution_ms:g}") if protected else FED.format(peak=read))
+    said = [SHORTED.format(seconds=f"{off - on:.1f}", did=did, after=_came_back(t, after, off, period))]
+    return Outcome(m, said + [read] if protected and clipped else said)
+
+
+def sensor_range_a(identity, calibration):
+    """The largest current the rig's sensor reads, as the host scales it: its current code's end or its
+    shunt range, whichever comes first, less one LSB (a reading there may have been clipped)."""
+    lsb = identity.current_lsb_a
+    chip = wire.SENSORS.get(identity.sensor)
+    shunt_v = SHUNT_RANGE_V.get(chip, float("inf"))
+    ohms = identity.shunt_uohm / 1e6
+    if chip == "INA228" and lsb * (1 << 19) * ohms <= 0.04096 * 1.001:  # the driver's ADCRANGE 1
+        shunt_v = 0.04096
+    codes = min(CODE_MAX[identity.sample_format], shunt_v / ohms / lsb) - 1
+    return codes * lsb * calibration.i_gain + calibration.i_offset_a
 
 
 def _came_back(t, after, off, period):
