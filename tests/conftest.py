@@ -25,6 +25,8 @@ os.environ.pop("PBGRADE_DB", None)  # ... nor a central database: a test that wa
 
 from postgresql_server import postgresql_database, postgresql_server  # noqa: E402,F401  (fixtures)
 
+from pbgrade.simrig import compiled_modules  # noqa: E402
+
 for p in (FIRMWARE, SIM, SHIMS):
     if str(p) not in sys.path:
         sys.path.append(str(p))
@@ -44,8 +46,9 @@ def micropython_exe():
 
 
 def run_micropython(script, *args, heap="192k", timeout=600, stdin=b""):
-    """Run a script under the real micropython with firmware/ and rigs/sim/ on its path."""
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), str(MP_TESTS), ".frozen"]))
+    """Run a script under the real micropython with firmware/ and rigs/sim/ on its path, compiled to .mpy as
+    deploy puts them on a board (the heap holds no compiler's work: the firmware is measured as it runs)."""
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(compiled_modules()), str(MP_TESTS), ".frozen"]))
     proc = subprocess.run([micropython_exe(), "-X", f"heapsize={heap}", str(script), *map(str, args)],
                           capture_output=True, input=stdin, timeout=timeout, env=env, cwd=ROOT)
     proc.stdout = proc.stdout.decode(errors="replace")
