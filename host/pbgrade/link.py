@@ -15,11 +15,11 @@ import serial
 from . import faults, steps, wire  # noqa: F401 (faults registers the fault:// test transport with pyserial)
 from .evaluate import Evaluation
 
-REPLY_TIMEOUT_S = 2.0  # a command (or HELLO) unanswered this long is sent again ...
-TRIES = 3  # ... until the device has been silent for this many timeouts (nothing there) ...
+AGAIN_S = 0.5  # a command or HELLO unanswered this long is sent again (a command's retry keeps its seq) ...
+REPLY_TIMEOUT_S = 2.0  # ... until the device has been silent for TRIES times this long (nothing there) ...
+TRIES = 3
 REPLY_DEADLINE_S = 20.0  # ... or this long has passed with frames arriving but no reply: the link is too noisy
 HANDSHAKE_DEADLINE_S = 20.0
-HELLO_AGAIN_S = 0.5
 ASK_AFTER_S = 0.2  # missing frames are asked for again, and a quiet device asked for its status, this often
 ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's kept 16 KB roll over
 ESCALATE_AFTER = 4  # a hole asked for this often is asked for in one more copy at a time ...
@@ -131,7 +131,7 @@ def open_rig(port, on_bytes=lambda chunk: None, load=None, device=None, rig=None
 
 
 def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TIMEOUT_S):
-    """HELLO every HELLO_AGAIN_S until the device answers (a HELLO, unlike a command, is harmless however
+    """HELLO every AGAIN_S until the device answers (a HELLO, unlike a command, is harmless however
     often it comes); RigError if it stays silent for tries × timeout,
     if no whole answer comes through within HANDSHAKE_DEADLINE_S (the link too noisy), or (unless
     expect_fault) if it is in fault or speaks another protocol."""
@@ -140,7 +140,7 @@ def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TI
         evaluation.status = None        # frame received, so it cannot be asked for) is asked for again at once
         link.send("HELLO")
         if not _Receiver(link, evaluation).until(lambda: evaluation.status is not None, lambda: link.send("HELLO"),
-                                                 min(timeout, HELLO_AGAIN_S), tries * timeout,
+                                                 min(timeout, AGAIN_S), tries * timeout,
                                                  deadline - time.monotonic()):
             raise _unanswered(link, evaluation, f"no rig answers on {link.port}: check that the firmware runs "
                                                 f"and the port is right")
@@ -190,13 +190,14 @@ def leave_station(port):
 
 
 def command(link, evaluation, msg_type, **body):
-    """Send a command until the device acknowledges it, again every REPLY_TIMEOUT_S (a retry keeps its
-    seq: the device answers a repeat without doing it twice) for at most REPLY_DEADLINE_S. Meanwhile
+    """Send a command until the device acknowledges it, again every AGAIN_S (a retry keeps its seq: the
+    device answers a repeat without doing it twice; at 1 % per byte each way, 3 tries of a CONFIG in a row
+    are lost about once in a run, 12 almost never) for at most REPLY_DEADLINE_S. Meanwhile
     missing frames are asked for as while collecting: a device that runs on (a START whose ACK was
     lost) keeps only its recent frames, and a lost ACK is itself a missing frame."""
     seq = link.send(msg_type, **body)
     acked = lambda: seq in evaluation.acks  # noqa: E731 - applied in order, not merely received
-    if not _Receiver(link, evaluation).until(acked, lambda: link.send(msg_type, seq, **body), REPLY_TIMEOUT_S,
+    if not _Receiver(link, evaluation).until(acked, lambda: link.send(msg_type, seq, **body), AGAIN_S,
                                              TRIES * REPLY_TIMEOUT_S, REPLY_DEADLINE_S):
         raise _unanswered(link, evaluation, f"rig did not acknowledge {msg_type}: check the cable and the "
                                             f"port")
