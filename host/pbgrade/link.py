@@ -20,6 +20,7 @@ REPLY_TIMEOUT_S = 2.0  # ... until the device has been silent for TRIES times th
 TRIES = 3
 REPLY_DEADLINE_S = 20.0  # ... or this long has passed with frames arriving but no reply: the link is too noisy
 HANDSHAKE_DEADLINE_S = 20.0
+UNHEARD_AGAIN_S = 0.05  # a HELLO is sent again this often once nothing at all came back for REPLY_TIMEOUT_S
 ASK_AFTER_S = 0.2  # missing frames are asked for again, and a quiet device asked for its status, this often
 ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's kept 16 KB roll over
 ESCALATE_AFTER = 4  # a hole asked for this often is asked for in one more copy at a time ...
@@ -131,8 +132,10 @@ def open_rig(port, on_bytes=lambda chunk: None, load=None, device=None, rig=None
 
 
 def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TIMEOUT_S):
-    """HELLO every AGAIN_S until the device answers (a HELLO, unlike a command, is harmless however
-    often it comes); RigError if it stays silent for tries × timeout,
+    """HELLO every AGAIN_S until the device answers, and every UNHEARD_AGAIN_S once nothing at all has
+    come back for a timeout (a HELLO, unlike a command, is harmless however often it comes: at 10 % per
+    byte each way about one in ten reaches the device, and a device that heard none stays silent);
+    RigError if it stays silent for tries × timeout,
     if no whole answer comes through within HANDSHAKE_DEADLINE_S (the link too noisy), or (unless
     expect_fault) if it is in fault or speaks another protocol."""
     deadline = time.monotonic() + HANDSHAKE_DEADLINE_S
@@ -141,7 +144,7 @@ def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TI
         link.send("HELLO")
         if not _Receiver(link, evaluation).until(lambda: evaluation.status is not None, lambda: link.send("HELLO"),
                                                  min(timeout, AGAIN_S), tries * timeout,
-                                                 deadline - time.monotonic()):
+                                                 deadline - time.monotonic(), deaf=(timeout, UNHEARD_AGAIN_S)):
             raise _unanswered(link, evaluation, f"no rig answers on {link.port}: check that the firmware runs "
                                                 f"and the port is right")
     if expect_fault:
@@ -240,8 +243,10 @@ class _Receiver:
     def quiet_s(self):
         return time.monotonic() - self.last_frame
 
-    def until(self, done, again, every_s, quiet_limit_s, deadline_s=math.inf, progress=lambda evaluation: None):
-        """Receive until done() (True); again() every every_s meanwhile; False once past deadline_s, or silent
+    def until(self, done, again, every_s, quiet_limit_s, deadline_s=math.inf, progress=lambda evaluation: None,
+              deaf=None):
+        """Receive until done() (True); again() every every_s meanwhile (deaf: (after_s, every_s), again()
+        that often instead once nothing came for after_s); False once past deadline_s, or silent
         for quiet_limit_s: with no deadline (collecting), or before anything came (nothing there; once a
         frame came, even a corrupt one, the device is there and a noisy link is given until the deadline)."""
         started = again_at = time.monotonic()
@@ -257,7 +262,7 @@ class _Receiver:
             silent = now - self.last_frame > quiet_limit_s and (deadline_s == math.inf or not heard)
             if silent or now - started > deadline_s:
                 return False
-            if now - again_at > every_s:
+            if now - again_at > (deaf[1] if deaf and not heard and now - started > deaf[0] else every_s):
                 again()
                 again_at = now
         return True
