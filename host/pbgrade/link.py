@@ -15,11 +15,12 @@ import serial
 from . import faults, steps, wire  # noqa: F401 (faults registers the fault:// test transport with pyserial)
 from .evaluate import Evaluation
 
-REPLY_TIMEOUT_S = 2.0  # a command (or HELLO) unanswered this long is sent again ...
-TRIES = 3  # ... until the device has been silent for this many timeouts (nothing there) ...
+AGAIN_S = 0.5  # a command or HELLO unanswered this long is sent again (a command's retry keeps its seq) ...
+REPLY_TIMEOUT_S = 2.0  # ... until the device has been silent for TRIES times this long (nothing there) ...
+TRIES = 3
 REPLY_DEADLINE_S = 20.0  # ... or this long has passed with frames arriving but no reply: the link is too noisy
 HANDSHAKE_DEADLINE_S = 20.0
-HELLO_AGAIN_S = 0.5
+UNHEARD_AGAIN_S = 0.05  # a HELLO is sent again this often once nothing at all came back for REPLY_TIMEOUT_S
 ASK_AFTER_S = 0.2  # missing frames are asked for again, and a quiet device asked for its status, this often
 ASK_AFTER_FRAMES = 16  # ... or after this many newer frames: well before the device's kept 16 KB roll over
 ESCALATE_AFTER = 4  # a hole asked for this often is asked for in one more copy at a time ...
@@ -131,8 +132,10 @@ def open_rig(port, on_bytes=lambda chunk: None, load=None, device=None, rig=None
 
 
 def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TIMEOUT_S):
-    """HELLO every HELLO_AGAIN_S until the device answers (a HELLO, unlike a command, is harmless however
-    often it comes); RigError if it stays silent for tries × timeout,
+    """HELLO every AGAIN_S until the device answers, and every UNHEARD_AGAIN_S once nothing at all has
+    come back for a timeout (a HELLO, unlike a command, is harmless however often it comes: at 10 % per
+    byte each way about one in ten reaches the device, and a device that heard none stays silent);
+    RigError if it stays silent for tries × timeout,
     if no whole answer comes through within HANDSHAKE_DEADLINE_S (the link too noisy), or (unless
     expect_fault) if it is in fault or speaks another protocol."""
     deadline = time.monotonic() + HANDSHAKE_DEADLINE_S
@@ -140,8 +143,8 @@ def identify(link, evaluation, expect_fault=False, tries=TRIES, timeout=REPLY_TI
         evaluation.status = None        # frame received, so it cannot be asked for) is asked for again at once
         link.send("HELLO")
         if not _Receiver(link, evaluation).until(lambda: evaluation.status is not None, lambda: link.send("HELLO"),
-                                                 min(timeout, HELLO_AGAIN_S), tries * timeout,
-                                                 deadline - time.monotonic()):
+                                                 min(timeout, AGAIN_S), tries * timeout,
+                                                 deadline - time.monotonic(), deaf=(timeout, UNHEARD_AGAIN_S)):
             raise _unanswered(link, evaluation, f"no rig answers on {link.port}: check that the firmware runs "
                                                 f"and the port is right")
     if expect_fault:
@@ -190,13 +193,14 @@ def leave_station(port):
 
 
 def command(link, evaluation, msg_type, **body):
-    """Send a command until the device acknowledges it, again every REPLY_TIMEOUT_S (a retry keeps its
-    seq: the device answers a repeat without doing it twice) for at most REPLY_DEADLINE_S. Meanwhile
+    """Send a command until the device acknowledges it, again every AGAIN_S (a retry keeps its seq: the
+    device answers a repeat without doing it twice; at 1 % per byte each way, 3 tries of a CONFIG in a row
+    are lost about once in a run, 12 almost never) for at most REPLY_DEADLINE_S. Meanwhile
     missing frames are asked for as while collecting: a device that runs on (a START whose ACK was
     lost) keeps only its recent frames, and a lost ACK is itself a missing frame."""
     seq = link.send(msg_type, **body)
     acked = lambda: seq in evaluation.acks  # noqa: E731 - applied in order, not merely received
-    if not _Receiver(link, evaluation).until(acked, lambda: link.send(msg_type, seq, **body), REPLY_TIMEOUT_S,
+    if not _Receiver(link, evaluation).until(acked, lambda: link.send(msg_type, seq, **body), AGAIN_S,
                                              TRIES * REPLY_TIMEOUT_S, REPLY_DEADLINE_S):
         raise _unanswered(link, evaluation, f"rig did not acknowledge {msg_type}: check the cable and the "
                                             f"port")
@@ -239,8 +243,10 @@ class _Receiver:
     def quiet_s(self):
         return time.monotonic() - self.last_frame
 
-    def until(self, done, again, every_s, quiet_limit_s, deadline_s=math.inf, progress=lambda evaluation: None):
-        """Receive until done() (True); again() every every_s meanwhile; False once past deadline_s, or silent
+    def until(self, done, again, every_s, quiet_limit_s, deadline_s=math.inf, progress=lambda evaluation: None,
+              deaf=None):
+        """Receive until done() (True); again() every every_s meanwhile (deaf: (after_s, every_s), again()
+        that often instead once nothing came for after_s); False once past deadline_s, or silent
         for quiet_limit_s: with no deadline (collecting), or before anything came (nothing there; once a
         frame came, even a corrupt one, the device is there and a noisy link is given until the deadline)."""
         started = again_at = time.monotonic()
@@ -256,7 +262,7 @@ class _Receiver:
             silent = now - self.last_frame > quiet_limit_s and (deadline_s == math.inf or not heard)
             if silent or now - started > deadline_s:
                 return False
-            if now - again_at > every_s:
+            if now - again_at > (deaf[1] if deaf and not heard and now - started > deaf[0] else every_s):
                 again()
                 again_at = now
         return True
