@@ -13,13 +13,14 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, sync,
-               traceability, versions)
+from . import (completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report, settings,
+               sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
-from .journal import RunFolderError
+from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
+from .manifest import JournalDamaged
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
@@ -34,7 +35,7 @@ from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, rebuild)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -44,7 +45,7 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError)
+               SigrokError, sync.SyncError, JournalDamaged)
 
 
 def main(argv=None):
@@ -221,10 +222,13 @@ def _interrupted_once():
 
 
 def _keep(record, json_path):
+    """Show the record kept in the run's folder, then list it in the database: a database that cannot take
+    it (a full disk) is one line after the result, and the next `history` or `rebuild` lists it."""
+    code = _report(record, json_path)
     store = Store(paths.run_db())
     store.add(record)
     sync.send_after_run(store)
-    return _report(record, json_path)
+    return code
 
 
 def cmd_clear(args):
@@ -317,8 +321,18 @@ def cmd_sim(args):
 
 
 def cmd_regrade(args):
-    run_dir, _ = find_run(args.run)
-    return _report(regrade(run_dir, args.label, args.profile), args.json)
+    run_dir, meta = find_run(args.run)
+    record = regrade(run_dir, args.label, args.profile)
+    if "journal_integrity" in record:
+        print(f"pbgrade: run {record['run_id']}: {record['journal_integrity']}", file=sys.stderr)
+    code = _report(record, args.json)
+    saved = read_record(run_dir)
+    if saved is None and "status" in meta and not (args.label or args.profile):
+        saved = record  # its host stopped after the run ended, before its record: the regrade completes it
+        keep_record(run_dir, record)
+    if saved is not None:
+        Store(paths.run_db()).add_missing([saved])  # the row its host may not have written
+    return code
 
 
 def cmd_resume(args):
