@@ -3,7 +3,7 @@ database row, leaves a run that `history` lists, or that `regrade` completes, or
 with (issue 21); never one a command calls damaged, never one lost without a word.
 
 The kill points are every write a run makes: each whole file (inputs/, meta.json, record.json), each save
-of its manifest, its database row. The host runs in a subprocess that kills itself before the Nth."""
+of its manifest (at every fsync of a step's received bytes), its database row. The host runs in a subprocess that kills itself before the Nth."""
 import json
 import os
 import signal
@@ -59,8 +59,7 @@ def killing_before(write):
         return write(*args, **kwargs)
     return wrapped
 
-journal._write_atomically = killing_before(journal._write_atomically)
-manifest.Manifest._save = killing_before(manifest.Manifest._save)
+journal.write_atomically = manifest.write_atomically = killing_before(manifest.write_atomically)
 store.Store.add_missing = killing_before(store.Store.add_missing)
 code = main(sys.argv[2:])
 print(writes[0])

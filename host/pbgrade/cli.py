@@ -20,7 +20,7 @@ from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
-from .manifest import JournalDamaged
+from .manifest import JournalDamaged, RunFolderUnwritable
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
@@ -31,7 +31,7 @@ from .sigrok import SigrokError
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store, StoreError
-from .testsetup import checked_test, start_sim, tested_rig
+from .testsetup import FlagError, check_json_path, check_options, checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
@@ -45,7 +45,8 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError, JournalDamaged)
+               SigrokError, sync.SyncError, JournalDamaged, FlagError,
+               RunFolderUnwritable)
 
 
 def main(argv=None):
@@ -146,6 +147,7 @@ def _parser():
 
 
 def cmd_run(args):
+    check_json_path(args.json)
     rig_file, rig = tested_rig(args.port, args.rig, args.channel)
     channel = rig["rig"].get("channel", 1)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
@@ -159,6 +161,7 @@ def cmd_run(args):
     trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    check_options(options, rig)
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
@@ -321,6 +324,7 @@ def cmd_sim(args):
 
 
 def cmd_regrade(args):
+    check_json_path(args.json)
     run_dir, meta = find_run(args.run)
     record = regrade(run_dir, args.label, args.profile)
     if "journal_integrity" in record:
@@ -336,6 +340,7 @@ def cmd_regrade(args):
 
 
 def cmd_resume(args):
+    check_json_path(args.json)
     run_dir, meta = find_run(args.run)
     check_resumable(meta)
     label, method, profile = run_inputs(run_dir, meta)

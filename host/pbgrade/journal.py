@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .manifest import RESTORE, Manifest
+from .manifest import RESTORE, Manifest, write_atomically
 from .tomlcheck import read_json
 
 FSYNC_INTERVAL_S = 5.0
@@ -95,29 +95,14 @@ class Journal:
 
     def _write_whole(self, path, data: bytes):
         self.manifest.write_whole(path.relative_to(self.dir).as_posix(), data,
-                                  lambda data: _write_atomically(path, data))
-
-
-def _write_atomically(path, data: bytes):
-    """Whole or not at all, even across a power cut: written beside, synced, then renamed over. A write that
-    fails (a full disk) leaves no stray .tmp file."""
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+                                  lambda data: write_atomically(path, data))
 
 
 def keep_record(run_dir, record, manifest=None):
     """A run's record into its folder (record.json), the manifest following."""
     path = Path(run_dir) / "record.json"
     (manifest or Manifest(run_dir)).write_whole(path.name, json.dumps(record, indent=1).encode(),
-                                                lambda data: _write_atomically(path, data))
+                                                lambda data: write_atomically(path, data))
 
 
 def input_file(run_dir, kind):

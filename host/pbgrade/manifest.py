@@ -21,6 +21,10 @@ DERIVED = {"record.json": "delete it: the run's result is then rebuilt from its 
 RESTORE = "restore the run's folder from a backup; without it the run cannot be re-read"
 
 
+class RunFolderUnwritable(Exception):
+    """A run's file could not be written (a full disk, a folder made read-only): one line, no stray .tmp."""
+
+
 class JournalDamaged(Exception):
     """A file of a run's folder is not what the manifest says: the message names it and how it differs."""
 
@@ -59,16 +63,25 @@ class Manifest:
         return digest
 
     def _save(self):
-        data = json.dumps({"files": self.files}, indent=1).encode()
-        tmp = self.dir / (MANIFEST + ".tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.dir / MANIFEST)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(self.dir / MANIFEST, json.dumps({"files": self.files}, indent=1).encode())
+
+
+def write_atomically(path, data: bytes):
+    """Whole or not at all, even across a power cut: written beside, synced, then renamed over. A write that
+    fails (a full disk) leaves no stray .tmp file and is one line (RunFolderUnwritable)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise RunFolderUnwritable(f"{path}: cannot be written ({e.strerror or e}): free space on its disk, or make "
+                                  f"its folder writable, then start again") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def check(run_dir):

@@ -2,6 +2,7 @@
 curves, settings; a run's meta and record, calibration histories): every complaint is one line naming the file,
 the place, the field and the fix."""
 import json
+import math
 import tomllib
 from pathlib import Path
 
@@ -87,7 +88,7 @@ class Fields:
 
     Given the file's Lines and the table's header line, complaints name the line too."""
 
-    KINDS = {"number": "a number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
+    KINDS = {"number": "a finite number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
              "tables": "a list of tables", "pairs": "a list of [x, y] number pairs, ascending in x"}
 
     def __init__(self, table: dict, where: str, error: type[Exception], lines: Lines | None = None,
@@ -124,8 +125,8 @@ class Fields:
 
 
 def _is_kind(value, kind) -> bool:
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "number":  # nan and inf too are TOML floats, but no quantity pbgrade takes
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "tables":
