@@ -88,7 +88,7 @@ class Fields:
 
     Given the file's Lines and the table's header line, complaints name the line too."""
 
-    KINDS = {"number": "a finite number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
+    KINDS = {"number": "a number", "integer": "a whole number", "text": "text in quotes", "bool": "true or false",
              "tables": "a list of tables", "pairs": "a list of [x, y] number pairs, ascending in x"}
 
     def __init__(self, table: dict, where: str, error: type[Exception], lines: Lines | None = None,
