@@ -6,6 +6,7 @@ SAMPLES frame, the 254-byte limit), between the messages a run starts and ends
 with, built with the host's own encoder from INA226 codes with noise.
 """
 import os
+import tempfile
 import time
 from importlib.metadata import version
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from pbgrade import wire
 from pbgrade.evaluate import Evaluation
+from pbgrade.journal import Journal
 
 try:  # installed by `make bench` only (--no-deps: its GUI is not needed)
     from picowatt import protocol
@@ -22,6 +24,8 @@ except ImportError as e:
 RATE_HZ = 1000
 PER_FRAME = 61  # SAMPLES frame of the firmware at >= 61 samples per flush interval
 CHUNK = 16384  # bytes per read, as a journal is replayed
+LINK_CHUNK = 256  # bytes per read from the link, about a frame: the journal's worst case
+SYNCS = 20  # checkpoints timed: the fsync and the manifest a journal writes every FSYNC_INTERVAL_S
 BUS_LSB_V, CURRENT_LSB_A = 0.00125, 0.0002  # the simulated rig's INA226 (rigs/sim.toml)
 CONFIG = {"period_us": 1_000_000 // RATE_HZ, "load_ma": 2100, "end_mv": 4000, "collapse_ma": 1050,
           "hold_ms": 1000, "flush_ms": 100}
@@ -76,6 +80,24 @@ def ingest(stream):
     return evaluation, energy_wh, time.perf_counter() - start
 
 
+def journal(stream):
+    """The journal's cost as a run receives the stream: (seconds to write and hash it a link read at a time,
+    seconds per checkpoint: its fsync and the manifest saying so)."""
+    with tempfile.TemporaryDirectory() as folder:
+        run = Journal(folder)
+        run.begin("discharge")
+        start = time.perf_counter()
+        for k in range(0, len(stream), LINK_CHUNK):
+            run.received(stream[k:k + LINK_CHUNK])
+        writing = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(SYNCS):
+            run._sync()
+        checkpoint = (time.perf_counter() - start) / SYNCS
+        run.close()
+    return writing, checkpoint
+
+
 def picowatt_stream(samples, frames):
     """`frames` DATA frames of picowatt's own format, encoded by its own encoder, from the same codes.
 
@@ -121,6 +143,7 @@ def run(hours):
     cpus = one_core()
     try:
         evaluation, energy_wh, seconds = ingest(stream)
+        journal_s, checkpoint_s = journal(stream)
         peer = picowatt(samples, frames)
     finally:
         os.sched_setaffinity(0, cpus)
@@ -129,7 +152,8 @@ def run(hours):
     if received != samples.size or integrity["samples_lost"] or integrity["frames_corrupt"]:
         raise RuntimeError(f"ingest lost data: {received} of {samples.size} samples, {integrity}")
     ours = received / seconds
-    figures = {"samples_per_s": ours, "bytes_per_sample": len(stream) / received}
+    figures = {"samples_per_s": ours, "bytes_per_sample": len(stream) / received,
+               "journal_samples_per_s": received / journal_s, "journal_checkpoint_ms": checkpoint_s * 1e3}
     if "unavailable" in peer:
         figures.update(picowatt_samples_per_s=peer, ratio_vs_picowatt=peer, picowatt_bytes_per_sample=peer)
     else:

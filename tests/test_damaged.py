@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from pbgrade.cli import main
+from pbgrade.manifest import MANIFEST, Manifest
 from pbgrade.paths import DUTS
 from pbgrade.rig import load_rig
 from test_e2e import pbgrade, run_record
@@ -27,14 +28,20 @@ def real_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("damaged")
     record, _ = run_record(tmp, "--method", "quick")
     run_dir = tmp / "data" / "runs" / record["run_id"]
-    edit_meta(run_dir, lambda meta: (meta.pop("status"), meta.update(port=NO_PORT)))
+    edit_meta(run_dir, lambda meta: (meta.pop("status"), meta.update(port=NO_PORT)), sealed=True)
     return run_dir
 
 
-def edit_meta(run_dir, edit):
+def edit_meta(run_dir, edit, sealed=False):
+    """Edit a run's meta.json: sealed, as pbgrade's journal writes it (the manifest follows), else behind
+    the manifest's back, as a damage."""
     meta = json.loads((run_dir / "meta.json").read_text())
     edit(meta)
-    (run_dir / "meta.json").write_text(json.dumps(meta))
+    data = json.dumps(meta).encode()
+    if sealed:
+        Manifest(run_dir).write_whole("meta.json", data, (run_dir / "meta.json").write_bytes)
+    else:
+        (run_dir / "meta.json").write_bytes(data)
 
 
 def garbled(data):
@@ -67,19 +74,13 @@ META_DAMAGES = {
 
 
 def corpus():
-    """name -> (damage(run_dir), the commands that must refuse it). A step journal cut short or garbled after
-    the identify step is still re-graded from what it holds (what it lost, issue 21's journal manifest will
-    tell); the last step's journal deleted leaves a run that stopped a step earlier; record.json is read
-    only by report, which reads the run's own label, method and profile (inputs/) only without it."""
+    """name -> (damage(run_dir), the commands that must refuse it). Every file the journal wrote, cut short,
+    emptied, garbled or deleted, is refused by every command (the manifest tells), never graded as a short
+    run; but record.json deleted: it is derived, and rebuilt from the journal."""
     cases = {}
     for name in FILES:
         for how, damage in FILE_DAMAGES.items():
-            later_step = name.startswith("rx-") and not name.startswith("rx-0")
-            refused = set() if later_step and (how != "deleted" or name == FILES[-1]) else set(RUN_COMMANDS)
-            if name == "record.json":
-                refused = set() if how == "deleted" else {"report"}  # deleted, report rebuilds it
-            if name.startswith("inputs/"):
-                refused = {"regrade", "resume"}
+            refused = set() if (name, how) == ("record.json", "deleted") else set(RUN_COMMANDS)
             cases[f"{name} {how}"] = (lambda run_dir, name=name, damage=damage: damage(run_dir / name), refused)
     every = set(RUN_COMMANDS)
     for how, edit in META_DAMAGES.items():
@@ -87,6 +88,7 @@ def corpus():
     cases["meta.json a list"] = (lambda run_dir: (run_dir / "meta.json").write_text("[1]"), every)
     cases["only meta.json"] = (lambda run_dir: [p.unlink() for p in run_dir.glob("*.*") if p.name != "meta.json"],
                                every)
+    cases["manifest.json garbled"] = (lambda run_dir: FILE_DAMAGES["garbled"](run_dir / MANIFEST), every)
     cases["a stray rx file"] = (lambda run_dir: (run_dir / "rx-x-copy.bin").write_bytes(b"\0"), every)
     cases["meta.json a folder"] = (lambda run_dir: ((run_dir / "meta.json").unlink(),
                                                     (run_dir / "meta.json").mkdir()), every)
@@ -128,6 +130,50 @@ def test_every_run_command_answers_a_damaged_folder_in_one_line(real_run, tmp_pa
         assert code in (0, 1) or one_line(code, err), err
 
 
+def cut_in_half(path):
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def double_a_period(run_dir):
+    meta = json.loads((run_dir / "meta.json").read_text())
+    meta["plans"][-1]["config"]["period_us"] *= 2
+    (run_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def flip_a_bit(path, at):
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+ADVERSARY = {  # issue 21's silent damages -> what the refusal says
+    "receive file cut in half": (lambda run_dir: cut_in_half(run_dir / FILES[-1]), "the journal was cut"),
+    "meta.json's period doubled": (double_a_period, "meta.json differs from the manifest's SHA-256"),
+    "a bit of the identity frame": (lambda run_dir: flip_a_bit(run_dir / FILES[5], 8), "the journal was edited"),
+}
+
+
+@pytest.mark.parametrize("damage", ADVERSARY)
+def test_a_damaged_journal_is_refused_saying_how_never_graded_as_a_short_run(real_run, tmp_path, monkeypatch,
+                                                                             capsys, damage):
+    run_dir = tmp_path / "data" / "runs" / real_run.name
+    shutil.copytree(real_run, run_dir)
+    damage_it, says = ADVERSARY[damage]
+    damage_it(run_dir)
+    code, _, err = pbgrade_here(monkeypatch, capsys, tmp_path / "data", "regrade", real_run.name)
+    assert one_line(code, err) and says in err and f"run {real_run.name}: " in err, err
+
+
+def test_a_run_from_before_the_manifest_regrades_saying_it_is_unchecked(real_run, tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "data" / "runs" / real_run.name
+    shutil.copytree(real_run, run_dir)
+    (run_dir / MANIFEST).unlink()
+    code, _, err = pbgrade_here(monkeypatch, capsys, tmp_path / "data", "regrade", real_run.name,
+                                "--json", tmp_path / "r.json")
+    assert code in (0, 1) and "no manifest: integrity unchecked" in err, err
+    assert json.loads((tmp_path / "r.json").read_text())["journal_integrity"] == "no manifest: integrity unchecked"
+
+
 @pytest.mark.parametrize("command", RUN_COMMANDS)
 def test_a_missing_run_or_a_folder_that_is_no_run_is_one_line(tmp_path, monkeypatch, capsys, command):
     (tmp_path / "data" / "runs").mkdir(parents=True)
@@ -142,7 +188,7 @@ def test_a_run_is_named_by_last_a_prefix_or_its_suffix(real_run, tmp_path, monke
     run_id, twin, latest = "20261204T064643Z-a1b2c3", "20261204T064643Z-a1b999", "20261204T070000Z-0e0e0e"
     for name in (run_id, twin, latest):  # copies of the real run under ids chosen to share starts
         shutil.copytree(real_run, data / "runs" / name)
-        edit_meta(data / "runs" / name, lambda meta: meta.update(run_id=name))
+        edit_meta(data / "runs" / name, lambda meta: meta.update(run_id=name), sealed=True)
 
     def regraded(name):
         code, _, err = pbgrade_here(monkeypatch, capsys, data, "regrade", name, "--json", tmp_path / "r.json")

@@ -19,6 +19,7 @@ SIM_RIG = (ROOT / "rigs" / "sim.toml").read_text()
 
 
 def pbgrade(tmp_path, *args, timeout=300, input=None):
+    tmp_path.mkdir(parents=True, exist_ok=True)  # --json's folder must exist before a test runs
     env = dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
     return subprocess.run([*PBGRADE, *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=ROOT, input=input)

@@ -186,7 +186,7 @@ def test_minimal_profile_loads_by_path(tmp_path):
     ('min = 1.0', 'min = 1.0\nmax = 2.0', "min or max are both given"),
     ('min = 1.0', 'min = "100 V"', "min = '100 V' is in V, but capacity_ratio is measured in a fraction or %"),
     ('min = 1.0', 'min = "lots"', "min = 'lots' is not a number with a unit"),
-    ('min = 1.0', 'min = nan', "min = nan is not a usable threshold"),
+    ('min = 1.0', 'min = nan', "min must be a number, got nan"),
     ('"capacity_ratio"', '"capacity_percent"', "quantity = 'capacity_percent' is not a measured quantity"),
     ('source = "test"', '', "source is missing"),
     ('source = "test"', 'source = " "', "source is empty"),

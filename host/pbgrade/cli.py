@@ -13,13 +13,14 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, sync,
-               traceability, versions)
+from . import (completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report, settings,
+               sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
-from .journal import RunFolderError
+from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
 from .link import RigError, command, open_rig
 from .live import Live
+from .manifest import JournalDamaged, RunFolderUnwritable
 from .method import MethodError, builtin_methods, load_method
 from .profile import ProfileError, builtin_profiles, load_profile
 from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
@@ -30,13 +31,14 @@ from .sigrok import SigrokError
 from .simdut import DutError, dut_path, matching_label
 from .simrig import SimError, add_sim_link_flag
 from .store import Store, StoreError
-from .testsetup import checked_test, start_sim, tested_rig
+from .testsetup import FlagError, check_json_path, check_options, checked_test, start_sim, tested_rig
 from .web import supervisor
 from .web.server import WebError
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, supervisor)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, supervisor,
+                   rebuild)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -46,7 +48,7 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError, WebError)
+               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable)
 
 
 def main(argv=None):
@@ -147,6 +149,7 @@ def _parser():
 
 
 def cmd_run(args):
+    check_json_path(args.json)
     rig_file, rig = tested_rig(args.port, args.rig, args.channel)
     channel = rig["rig"].get("channel", 1)
     simulated = args.port is None and rig["rig"]["board"] == "sim"
@@ -160,6 +163,7 @@ def cmd_run(args):
     trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
     options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    check_options(options, rig)
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
@@ -223,10 +227,13 @@ def _interrupted_once():
 
 
 def _keep(record, json_path):
+    """Show the record kept in the run's folder, then list it in the database: a database that cannot take
+    it (a full disk) is one line after the result, and the next `history` or `rebuild` lists it."""
+    code = _report(record, json_path)
     store = Store(paths.run_db())
     store.add(record)
     sync.send_after_run(store)
-    return _report(record, json_path)
+    return code
 
 
 def cmd_clear(args):
@@ -319,11 +326,23 @@ def cmd_sim(args):
 
 
 def cmd_regrade(args):
-    run_dir, _ = find_run(args.run)
-    return _report(regrade(run_dir, args.label, args.profile), args.json)
+    check_json_path(args.json)
+    run_dir, meta = find_run(args.run)
+    record = regrade(run_dir, args.label, args.profile)
+    if "journal_integrity" in record:
+        print(f"pbgrade: run {record['run_id']}: {record['journal_integrity']}", file=sys.stderr)
+    code = _report(record, args.json)
+    saved = read_record(run_dir)
+    if saved is None and "status" in meta and not (args.label or args.profile):
+        saved = record  # its host stopped after the run ended, before its record: the regrade completes it
+        keep_record(run_dir, record)
+    if saved is not None:
+        Store(paths.run_db()).add_missing([saved])  # the row its host may not have written
+    return code
 
 
 def cmd_resume(args):
+    check_json_path(args.json)
     run_dir, meta = find_run(args.run)
     check_resumable(meta)
     label, method, profile = run_inputs(run_dir, meta)

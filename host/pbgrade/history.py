@@ -19,6 +19,7 @@ from datetime import datetime
 from . import paths, settings
 from .label import Label
 from .profile import KINDS, NEEDS_FULL_TEST, Profile, load_profile
+from .rebuild import index_runs
 from .record import grade_outcome
 from .steps import QUANTITIES
 from .store import DatabaseUnreachable, RunFilter, Store, utc_time
@@ -213,9 +214,11 @@ def open_store(local: bool) -> Store:
             raise HistoryError(f"central database unreachable ({e}; set by {where}): --local reads this "
                                f"station's own runs") from None
     path = paths.run_db()
-    if not path.is_file():
+    if not (path.is_file() or (paths.data_dir() / "runs").is_dir()):
         raise HistoryError(f"no run database at {path}: run a test first, or point PBGRADE_DATA at the data")
-    return Store(path)
+    store = Store(path)
+    index_runs(store)  # runs whose host stopped between their record and their row
+    return store
 
 
 def _filter(args) -> RunFilter:

@@ -7,7 +7,8 @@ wherever the files it started from went, or with another profile on purpose.
 
 Durability: each received chunk is written through to the OS at once (a host
 crash loses nothing the kernel has), and fsync'ed at most every
-FSYNC_INTERVAL_S and at close (a power cut loses at most that much).
+FSYNC_INTERVAL_S and at close (a power cut loses at most that much). The manifest
+(manifest.py) follows each fsync and each whole-file write, so the folder carries its own integrity.
 """
 import json
 import os
@@ -16,13 +17,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from .manifest import RESTORE, Manifest, write_atomically
 from .tomlcheck import read_json
 
 FSYNC_INTERVAL_S = 5.0
 INPUTS = "inputs"  # the folder of a run's own copies of the files that decided it, one per kind
 INPUT_KINDS = ("label", "method", "profile")
 STEP_FILE = re.compile(r"rx-(\d+)-(\w+)\.bin")
-RESTORE = "restore the run's folder from a backup; without it the run cannot be re-read"
 # what a re-grade and a resume read from meta.json: key -> the kinds it may be
 META_KINDS = {"run_id": (str,), "started_at": (str,), "port": (str,), "method": (str,), "plans": (list,),
               "label_path": (str,), "profile": (str,), "rig": (dict,)}
@@ -38,29 +39,43 @@ class Journal:
         meta; without meta, the journal of a run that stopped, to go on with."""
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest(self.dir)
         if meta is not None:
             for kind, data in inputs.items():
-                _write_atomically(input_file(self.dir, kind), data)
+                self._write_whole(input_file(self.dir, kind), data)
             self._write_json("meta.json", meta)
         self._rx = None
         files = step_files(self.dir)
         self._steps = len(files)
         self._synced = time.monotonic()
         if files:  # resuming: the step that was running goes on in its own file
-            self._rx = open(files[-1], "ab", buffering=0)
-            self._rx.write(b"\x00")  # ends a frame cut off by the stop, so it cannot swallow the next
+            self._open(files[-1])
+            self.received(b"\x00")  # ends a frame cut off by the stop, so it cannot swallow the next
 
     def begin(self, step_name):
         """Received bytes go to this step's file from now on."""
         self.close()
-        self._rx = open(self.dir / f"rx-{self._steps}-{step_name}.bin", "ab", buffering=0)
+        self._open(self.dir / f"rx-{self._steps}-{step_name}.bin")
         self._steps += 1
+        self._sync()
+
+    def _open(self, path):
+        self._rx = open(path, "ab", buffering=0)
+        self._rx_hash = self.manifest.hasher(path.name)
+        self._rx_bytes = path.stat().st_size
 
     def received(self, chunk):
         self._rx.write(chunk)
+        self._rx_hash.update(chunk)
+        self._rx_bytes += len(chunk)
         if time.monotonic() - self._synced > FSYNC_INTERVAL_S:
-            os.fsync(self._rx.fileno())
-            self._synced = time.monotonic()
+            self._sync()
+
+    def _sync(self):
+        """The step's file on disk, then the manifest saying so: it never claims a byte a power cut can take."""
+        os.fsync(self._rx.fileno())
+        self.manifest.appended(Path(self._rx.name).name, self._rx_bytes, self._rx_hash.hexdigest())
+        self._synced = time.monotonic()
 
     def update_meta(self, **fields):
         meta = read_meta(self.dir)
@@ -68,26 +83,26 @@ class Journal:
         self._write_json("meta.json", meta)
 
     def save_record(self, record):
-        self._write_json("record.json", record)
+        keep_record(self.dir, record, self.manifest)
 
     def close(self):
         if self._rx is not None and not self._rx.closed:
-            os.fsync(self._rx.fileno())
+            self._sync()
             self._rx.close()
 
     def _write_json(self, name, data):
-        _write_atomically(self.dir / name, json.dumps(data, indent=1).encode())
+        self._write_whole(self.dir / name, json.dumps(data, indent=1).encode())
+
+    def _write_whole(self, path, data: bytes):
+        self.manifest.write_whole(path.relative_to(self.dir).as_posix(), data,
+                                  lambda data: write_atomically(path, data))
 
 
-def _write_atomically(path, data: bytes):
-    """Whole or not at all, even across a power cut: written beside, synced, then renamed over."""
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def keep_record(run_dir, record, manifest=None):
+    """A run's record into its folder (record.json), the manifest following."""
+    path = Path(run_dir) / "record.json"
+    (manifest or Manifest(run_dir)).write_whole(path.name, json.dumps(record, indent=1).encode(),
+                                                lambda data: write_atomically(path, data))
 
 
 def input_file(run_dir, kind):

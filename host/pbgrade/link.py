@@ -48,8 +48,8 @@ class Link:
         try:  # a device path is locked while it is open here: another pbgrade sees it is busy (`pbgrade ports`)
             self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05,
                                                 **({} if "://" in port else {"exclusive": True}))
-        except (serial.SerialException, OSError) as e:
-            if e.errno in (errno.EAGAIN, errno.EBUSY):
+        except (serial.SerialException, OSError, ValueError) as e:  # ValueError: a URL of no known scheme
+            if getattr(e, "errno", None) in (errno.EAGAIN, errno.EBUSY):
                 raise PortBusy(f"serial port {port} is busy: another program holds it (a terminal, mpremote, "
                                f"another pbgrade); close it and try again") from None
             raise RigError(f"cannot open serial port {port}: {e}; check the cable and the port name") from None

@@ -14,6 +14,7 @@ from .evaluate import Evaluation
 from .journal import INPUT_KINDS, INPUTS, RESTORE, RunFolderError, input_file, read_meta, read_received, step_files
 from .label import load_label
 from .link import IDLE_CONFIG, RigError
+from .manifest import check as check_integrity
 from .method import load_method
 from .profile import load_profile
 from .record import UNFINISHED, build_record
@@ -28,10 +29,11 @@ SHOWN_CANDIDATES = 5
 def find_run(run):
     """A run's journal directory and its checked meta, from its path, its id, a unique start of its id, its
     random suffix ("a1b2c3", or a unique start of it) or `last`; RunFolderError if there is none, several
-    or its folder is damaged."""
+    or its folder is damaged; manifest.JournalDamaged if a file differs from what the run wrote."""
     run_dir = Path(run) if Path(run).is_dir() else _run_named(run)
     if not (run_dir / "meta.json").exists():
         raise RunFolderError(f"{run_dir}: has no meta.json: not a run's folder, or a damaged one ({RESTORE})")
+    check_integrity(run_dir)
     return run_dir, read_meta(run_dir)
 
 
@@ -98,6 +100,7 @@ def regrade(run_dir, label=None, profile=None, on_samples=None):
     another label file or profile (name or file; run_inputs), which the record then names as its
     "overrides"; on_samples: as replay() takes it, every sample from the same replay (the report's plots
     of a run that saved no record)."""
+    unchecked = check_integrity(run_dir)
     meta = read_meta(run_dir)
     graded_label, method, graded_profile = run_inputs(run_dir, meta, label, profile)
     plans = plans_from_meta(meta)
@@ -105,9 +108,12 @@ def regrade(run_dir, label=None, profile=None, on_samples=None):
     started = datetime.fromisoformat(meta["started_at"])
     overrides = {kind: str(Path(given).resolve()) if Path(given).is_file() else given
                  for kind, given in (("label", label), ("profile", profile)) if given is not None}
-    return build_record(evaluations, method, plans[:len(evaluations) - 1], graded_label, graded_profile,
-                        meta["rig"], meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"),
-                        meta.get("host_version"), overrides, meta.get("trace"))
+    record = build_record(evaluations, method, plans[:len(evaluations) - 1], graded_label, graded_profile,
+                          meta["rig"], meta["run_id"], started, meta.get("status", UNFINISHED), meta.get("station"),
+                          meta.get("host_version"), overrides, meta.get("trace"))
+    if unchecked:
+        record["journal_integrity"] = unchecked  # a run from before the manifest: graded, but said so
+    return record
 
 
 def replay(run_dir, on_samples):

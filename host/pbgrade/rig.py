@@ -10,6 +10,7 @@ the channels, each a whole rig table with [rig] channel = k, under
 "channels" (what the firmware reads); channels(rig) lists them for any rig."""
 import hashlib
 import json
+import struct
 
 from . import wire
 from . import paths
@@ -174,7 +175,20 @@ def _get(fields, key, kind, required):
     return value
 
 
+def _identity_limit(field):
+    """The largest value the device's IDENTITY field can report (protocol.json), in V or A (from mV, mA)."""
+    kind = dict((name, kind) for name, kind, *_ in wire.MESSAGES["IDENTITY"]["body"])[field]
+    return (2 ** (8 * struct.calcsize("<" + kind)) - 1) / 1000
+
+
+IDENTITY_LIMITS = {"max_voltage_v": _identity_limit("max_mv"), "max_current_a": _identity_limit("max_ma")}
+
+
 def _check_consistency(path, rig):
+    for limit, top in IDENTITY_LIMITS.items():
+        if rig["limits"][limit] > top:
+            raise RigFileError(f"{path}: [limits] {limit} = {rig['limits'][limit]:g} is beyond the 0-{top:g} "
+                               f"the device reports it in (IDENTITY, protocol/protocol.json): lower it")
     for limit, pin in (("max_load_temp_c", "ntc_load"), ("max_dut_temp_c", "ntc_dut")):
         if limit in rig["limits"] and rig["rig"]["board"] != "sim" and pin not in rig["pins"]:
             raise RigFileError(f"{path}: [limits] {limit} needs a temperature sensor: add [pins] {pin} "

@@ -30,6 +30,7 @@ MODEL = {
     "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
 }
 REQUIRED_SECTIONS = ("cell", "converter", "output")
+MAX_CURVE_MAH = MODEL["cell"]["capacity_mah"][3]  # what a curve delivers: no more than the largest cell
 SUFFIXES = (".toml", ".csv")  # a model or a curve
 EXAMPLE = paths.DUTS / "honest-10000.toml"
 
@@ -70,6 +71,8 @@ def _curve(path):
             mah, v = (float(c) for c in row)
         except ValueError:
             raise DutError(f"{path}:{line}: expected two numbers 'delivered_mah,voltage_v', got {','.join(row)!r}") from None
+        if not 0 <= mah <= MAX_CURVE_MAH:  # nan fails it too
+            raise DutError(f"{path}:{line}: delivered_mah {mah:g} is outside 0-{MAX_CURVE_MAH:g} mAh")
         if not 0 <= v <= 60:
             raise DutError(f"{path}:{line}: voltage {v} V is outside 0-60 V")
         if points and mah <= points[-1][0]:

@@ -311,11 +311,16 @@ class Store:
         """Add those of `records` whose run id the store lacks, in one transaction: how many were added.
         Idempotent: a record sent twice (a sync cut off and done again) is stored once."""
         added = 0
-        with self._connect() as db:
-            for record in records:
-                row = _row(record)
-                added += db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-                                    f"ON CONFLICT (run_id) DO NOTHING", list(row.values())).rowcount
+        try:
+            with self._connect() as db:
+                for record in records:
+                    row = _row(record)
+                    added += db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                                        f"ON CONFLICT (run_id) DO NOTHING", list(row.values())).rowcount
+        except sqlite3.OperationalError as e:  # a full disk, a read-only file: each record stays in its folder
+            raise StoreError(f"the run database {self.where} cannot take a record ({e}): the run's folder keeps "
+                             f"it; once there is room, `pbgrade rebuild` (or the next `pbgrade history`) adds "
+                             f"it") from None
         return added
 
     def known(self, run_ids) -> set[str]:

@@ -1,6 +1,8 @@
 """What a test needs before it starts, shared by `pbgrade run`, `calibrate` and `station`: the rig
 channel it runs on, its label, method and profile checked to go together, and the simulated rig."""
+import math
 import tempfile
+from pathlib import Path
 
 from . import paths
 from .label import load_label
@@ -11,6 +13,32 @@ from .rig import RigFileError, channels, load_rig, settings_hash, settings_json
 from .simdut import load_dut
 from .simrig import SimError, SimRig
 from .steps import measured_by
+
+LONGEST_PERIOD_S = 60  # the firmware refuses a CONFIG with a longer sample period (station.py)
+FASTEST_RATE_HZ = 1e6  # CONFIG's period_us: 1 us at the least
+
+
+class FlagError(ValueError):
+    """A flag's value out of its range: one line naming the flag, the value and the range."""
+
+
+def check_options(options, rig):
+    """--rate and --end-voltage within what CONFIG carries and the rig measures, before any current flows."""
+    rate, end_v = options.rate_hz, options.end_voltage_v
+    if not (math.isfinite(rate) and 1 / LONGEST_PERIOD_S <= rate <= FASTEST_RATE_HZ):
+        raise FlagError(f"--rate {rate:g}: give samples per second from {1 / LONGEST_PERIOD_S:.4g} (one every "
+                        f"{LONGEST_PERIOD_S} s) to {FASTEST_RATE_HZ:g}, e.g. --rate 10")
+    top = rig["limits"]["max_voltage_v"]
+    if end_v is not None and not (math.isfinite(end_v) and 0 < end_v <= top):
+        raise FlagError(f"--end-voltage {end_v:g}: give a voltage above 0 and up to this rig's {top:g} V limit, "
+                        f"e.g. --end-voltage 4.0")
+
+
+def check_json_path(path):
+    """--json's folder exists: checked before a test runs, not found missing after it."""
+    if path is not None and not Path(path).parent.is_dir():
+        raise FlagError(f"--json {path}: the folder {Path(path).parent} does not exist: create it, or give "
+                        f"another path")
 
 
 def tested_rig(port, name_or_path, number):
@@ -94,7 +122,7 @@ def start_sim(stack, rig, dut, speed=0, link=None):
     catalogue name or file, or None for an empty bay (SimRig.plug); link: simrig.LINKS."""
     if rig["rig"]["board"] != "sim":
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
-    if speed < 0:
+    if not (math.isfinite(speed) and speed >= 0):
         raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
     work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.sim_flash(rig)

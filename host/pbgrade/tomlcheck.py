@@ -2,6 +2,7 @@
 curves, settings; a run's meta and record, calibration histories): every complaint is one line naming the file,
 the place, the field and the fix."""
 import json
+import math
 import tomllib
 from pathlib import Path
 
@@ -124,8 +125,8 @@ class Fields:
 
 
 def _is_kind(value, kind) -> bool:
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "number":  # nan and inf too are TOML floats, but no quantity pbgrade takes
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "tables":
