@@ -163,7 +163,8 @@ def cmd_run(args):
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link,
+                                               outlive_host=True)
         if sim:  # the sim's rig names its own external load
             port, rig = sim.ports[channel - 1], channels(sim.rig)[channel - 1]
         else:
