@@ -40,8 +40,8 @@ def env(tmp_path):
     return dict(os.environ, PBGRADE_DATA=str(tmp_path / "data"))
 
 
-def start_sim(tmp_path, dut):
-    sim = subprocess.Popen([*PBGRADE, "sim", "--sim-dut", dut], stdout=subprocess.PIPE, text=True,
+def start_sim(tmp_path, dut, *rig):
+    sim = subprocess.Popen([*PBGRADE, "sim", "--sim-dut", dut, *map(str, rig)], stdout=subprocess.PIPE, text=True,
                            env=env(tmp_path), cwd=ROOT)
     return sim, sim.stdout.readline().strip()
 
@@ -54,6 +54,25 @@ def stop(proc):
 def host(tmp_path, *args, **popen):
     return subprocess.Popen([*PBGRADE, *map(str, args)], env=env(tmp_path), cwd=ROOT, text=True,
                             **{"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, **popen})
+
+
+def discharging_host(tmp_path, port, *args):
+    """A host running honest-10000's discharge on port, once its samples are coming."""
+    run = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge", *args)
+    wait_for(discharging(tmp_path))
+    return run
+
+
+def killed_mid_discharge(tmp_path):
+    """The folder of a run whose host was killed mid-discharge, its simulated rig stopped since."""
+    sim, port = start_sim(tmp_path, "honest-10000")
+    try:
+        run = discharging_host(tmp_path, port)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    finally:
+        stop(sim)
+    return the_run(tmp_path).parent
 
 
 def the_run(tmp_path):
@@ -119,9 +138,7 @@ def test_a_host_killed_around_a_steps_start_resumes_to_the_clean_result(tmp_path
 def test_a_second_host_is_refused_and_the_first_goes_on_unharmed(tmp_path):
     sim, port = start_sim(tmp_path, "honest-10000")
     try:
-        first = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge", "--json",
-                     tmp_path / "first.json")
-        wait_for(discharging(tmp_path))
+        first = discharging_host(tmp_path, port, "--json", tmp_path / "first.json")
         run_id = the_run(tmp_path).parent.name
         second = pbgrade(tmp_path, "resume", run_id, timeout=60)
         assert second.returncode == 2 and second.stderr.count("\n") == 1
@@ -137,8 +154,7 @@ def test_a_second_host_is_refused_and_the_first_goes_on_unharmed(tmp_path):
 def test_sigterm_stops_the_test_as_ctrl_c_does(tmp_path):
     sim, port = start_sim(tmp_path, "honest-10000")
     try:
-        run = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge")
-        wait_for(discharging(tmp_path))
+        run = discharging_host(tmp_path, port)
         run.send_signal(signal.SIGTERM)
         _, errors = run.communicate(timeout=60)
         assert run.returncode == 130
@@ -155,8 +171,7 @@ def test_a_lost_link_keeps_the_run_resumable_and_resume_completes_it(tmp_path):
     clean, _ = run_record(tmp_path / "clean", "--sim-dut", "honest-10000", "--method", "discharge")
     sim, port = start_sim(tmp_path, "honest-10000")
     try:
-        run = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge")
-        wait_for(discharging(tmp_path))
+        run = discharging_host(tmp_path, port)
         sim.send_signal(signal.SIGSTOP)  # the rig falls silent, as on a cable pulled out
         try:
             _, errors = run.communicate(timeout=120)
@@ -178,17 +193,9 @@ def test_a_lost_link_keeps_the_run_resumable_and_resume_completes_it(tmp_path):
 
 
 def test_a_restarted_rig_is_refused_at_once_and_the_run_stays_resumable(tmp_path):
-    sim, port = start_sim(tmp_path, "honest-10000")
-    try:
-        run = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge")
-        wait_for(discharging(tmp_path))
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-    finally:
-        stop(sim)
+    run_dir = killed_mid_discharge(tmp_path)
     restarted, port = start_sim(tmp_path, "honest-10000")  # the same rig, started again: it answers, but idle
     try:
-        run_dir = the_run(tmp_path).parent
         proc = pbgrade(tmp_path, "resume", run_dir.name, "--port", port, timeout=120)
     finally:
         stop(restarted)
@@ -198,21 +205,11 @@ def test_a_restarted_rig_is_refused_at_once_and_the_run_stays_resumable(tmp_path
 
 
 def test_another_rig_is_refused_before_anything_is_sent(tmp_path):
-    sim, port = start_sim(tmp_path, "honest-10000")
-    try:
-        run = host(tmp_path, "run", "--port", port, "--label", LABEL, "--method", "discharge")
-        wait_for(discharging(tmp_path))
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-    finally:
-        stop(sim)
+    run_dir = killed_mid_discharge(tmp_path)
     other_rig = tmp_path / "bench-2.toml"
     other_rig.write_text((ROOT / "rigs/sim.toml").read_text().replace('name = "sim-ina226"', 'name = "bench-2"'))
-    other = subprocess.Popen([*PBGRADE, "sim", "--rig", other_rig, "--sim-dut", "honest-10000"],
-                             stdout=subprocess.PIPE, text=True, env=env(tmp_path), cwd=ROOT)
+    other, other_port = start_sim(tmp_path, "honest-10000", "--rig", other_rig)
     try:
-        other_port = other.stdout.readline().strip()
-        run_dir = the_run(tmp_path).parent
         proc = pbgrade(tmp_path, "resume", run_dir.name, "--port", other_port, timeout=120)
         assert status(other_port) == ("idle", 0)  # it was sent nothing that acts
     finally:

@@ -16,11 +16,11 @@ on without its host, until no host has taken a byte from it for orphan_s
 """
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from .simrig import SimError, SimRig, log_tail
@@ -47,11 +47,15 @@ class KeptSim:
         self.pid = self._proc.pid
         self._proc.stdin.write(json.dumps(self._spec) + "\n")
         self._proc.stdin.flush()
-        ready = select.select([self._proc.stdout], [], [], START_TIMEOUT_S)[0]
-        started = json.loads(self._proc.stdout.readline() or "{}") if ready else {}
+        answer = []  # a thread reads it: select() cannot wait on a pipe on Windows
+        reader = threading.Thread(target=lambda: answer.append(self._proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_S)
+        started = json.loads(answer[0] or "{}") if answer else {}
         if "ports" not in started:
             self.__exit__()
-            raise SimError(started.get("error") or f"the simulated rig did not start within {START_TIMEOUT_S:g} s")
+            raise SimError(started.get("error") or ("the simulated rig's process failed (see above)" if answer
+                                                    else f"the simulated rig did not start within {START_TIMEOUT_S:g} s"))
         self.ports, self.rig, self._log = started["ports"], started["rig"], started["log"]
         self.port = self.ports[0]
         return self
@@ -83,19 +87,25 @@ class KeptSim:
         return False
 
 
-def keep(spec, host=sys.stdin, say=print):
+def keep(spec):
     """The keeper's work: start the rig, say its ports, keep it until the host says STOP, or, once the host
     is gone, until nobody has read from it for spec["orphan_s"] or it stopped."""
     with tempfile.TemporaryDirectory(prefix="pbgrade-sim-") as work, \
             SimRig(spec["rig"], spec["dut"], work, spec["flash_dir"], spec["speed"], spec["link"]) as sim:
-        say(json.dumps({"ports": sim.ports, "rig": sim.rig, "log": os.path.join(work, "sim.log")}))
-        while sim.alive():
-            if select.select([host], [], [], 0.5)[0]:
-                line = host.readline()
+        print(json.dumps({"ports": sim.ports, "rig": sim.rig, "log": os.path.join(work, "sim.log")}), flush=True)
+        stopped, host_ended = [], threading.Event()
+
+        def listen():
+            for line in sys.stdin:
                 if line.strip() == STOP:
-                    return
-                if not line:
-                    break  # the host died: the rig goes on, for a resume
+                    stopped.append(line)
+                    break
+            host_ended.set()  # STOP, or the host died
+        threading.Thread(target=listen, daemon=True).start()
+        while sim.alive() and not host_ended.wait(0.5):
+            pass
+        if stopped:
+            return
         while sim.alive() and sim.unread_for_s() < spec["orphan_s"]:
             time.sleep(0.5)
 
@@ -104,7 +114,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the rig ends as on STOP
     try:
         spec = json.loads(sys.stdin.readline())
-        keep(spec, say=lambda line: print(line, flush=True))
+        keep(spec)
     except SimError as e:
         print(json.dumps({"error": str(e)}), flush=True)
 
