@@ -40,8 +40,9 @@ def test_a_killed_host_resumes_the_run_and_loses_nothing(tmp_path):
 
         proc = pbgrade(tmp_path, "resume", run_id, "--json", tmp_path / "resumed.json")
         assert proc.returncode == 0, proc.stderr
+        took_over = f"pbgrade: run {run_id}: taking over the lock of pid {host.pid}, which is gone"
         announced = f"pbgrade: run {run_id} resumed on {port} (resume with `pbgrade resume {run_id}`)"
-        assert proc.stderr.startswith(announced)
+        assert proc.stderr.startswith(took_over) and proc.stderr.splitlines()[1] == announced
         resumed = json.loads((tmp_path / "resumed.json").read_text())
     finally:
         sim.terminate()

@@ -26,6 +26,7 @@ from .profile import ProfileError, builtin_profiles, load_profile
 from .replay import RUN_HELP, check_resumable, find_run, plans_from_meta, regrade, run_inputs
 from .resulttable import result_table
 from .rig import RigFileError, channels, load_rig
+from .runlock import RunLocked
 from .runner import Aborted, Options, plans_for, resume_test, run_test
 from .sigrok import SigrokError
 from .simdut import DutError, dut_path, matching_label
@@ -44,11 +45,12 @@ RIG_HELP = ("the rig's file or name: its limits and load (default: the settings'
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
 CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one the device on --port names, else 1); "
                 "--port is that channel's port")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # both stop a test the same way: load off, run saved
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable)
+               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked)
 
 
 def main(argv=None):
@@ -167,7 +169,8 @@ def cmd_run(args):
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
-        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link)
+        sim = None if args.port else start_sim(stack, rig_file, args.sim_dut, args.speed, args.sim_link,
+                                               outlive_host=True)
         if sim:  # the sim's rig names its own external load
             port, rig = sim.ports[channel - 1], channels(sim.rig)[channel - 1]
         else:
@@ -210,20 +213,23 @@ def _watch(live, run, json_path):
 
 @contextmanager
 def _interrupted_once():
-    """The first Ctrl-C interrupts (KeyboardInterrupt); any after it only says to wait, so it cannot cut
-    short the saving of the stopped run (its record, its row in the database)."""
+    """The first Ctrl-C or SIGTERM (a service manager's stop, a shutdown) interrupts (KeyboardInterrupt); any
+    after it only says to wait, so it cannot cut short the saving of the stopped run (its record, its row in
+    the database)."""
     def stop(signum, frame):
-        signal.signal(signal.SIGINT, wait)
+        for each in STOP_SIGNALS:
+            signal.signal(each, wait)
         raise KeyboardInterrupt
 
     def wait(signum, frame):
         print("pbgrade: switching the load off and saving the run: one moment", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, stop)
+    previous = {each: signal.signal(each, stop) for each in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 def _keep(record, json_path):

@@ -61,6 +61,11 @@ class Evaluation:
         self._batch_samples = 0
 
     @property
+    def started(self):
+        """The device acknowledged this step's START."""
+        return self._started
+
+    @property
     def integrator(self):
         self._integrate()
         return self._integrator

@@ -36,6 +36,10 @@ class RigError(RuntimeError):
     """The rig did something a test cannot continue from; the message says what to do."""
 
 
+class LinkLost(RigError):
+    """The rig fell silent or its port vanished: the device goes on without its host (SPEC: a silent host)."""
+
+
 class PortBusy(RigError):
     """Another program holds the port."""
 
@@ -84,7 +88,7 @@ class Link:
         try:
             return op(arg)
         except (serial.SerialException, OSError) as e:
-            raise RigError(f"serial port {self.port} vanished ({e}): the rig keeps itself safe; "
+            raise LinkLost(f"serial port {self.port} vanished ({e}): the rig keeps itself safe; "
                            f"reconnect and check the cable") from None
 
     def close(self):
@@ -164,7 +168,7 @@ def _unanswered(link, evaluation, silent):
     if corrupt:
         return RigError(f"link too noisy on {link.port}: {corrupt} of {corrupt + evaluation.frames} frames "
                         f"corrupt; use a shorter or shielded cable, away from the load's wiring")
-    return RigError(silent)
+    return LinkLost(silent)
 
 
 def device_channel(identity):
@@ -220,7 +224,7 @@ def collect(link, evaluation, done, progress=lambda evaluation: None):
     receiver = _Receiver(link, evaluation)
     progress(evaluation)  # the step is under way (a short one may have ended while its START was acknowledged)
     if not receiver.until(done, status_if_quiet, ASK_AFTER_S, SILENCE_TIMEOUT_S, progress=progress):
-        raise RigError(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: the device ends the "
+        raise LinkLost(f"rig silent for {SILENCE_TIMEOUT_S:.0f} s on {link.port}: the device ends the "
                        f"discharge safely on its own; check the cable and power")
 
 

@@ -57,6 +57,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -167,7 +168,9 @@ class SimRig:
                                       stdin=first.device_in, stdout=first.out_write, stderr=self._log, env=env,
                                       cwd=self.flash_dir, close_fds=True,
                                       pass_fds=[fd for t in links for fd in t.device_fds()],
-                                      start_new_session=True)  # the operator's Ctrl-C is the host's, not the rig's
+                                      start_new_session=True,  # the operator's Ctrl-C is the host's, not the rig's
+                                      preexec_fn=_dies_with_its_parent if sys.platform == "linux"
+                                      and threading.current_thread() is threading.main_thread() else None)
         for t in links:
             t.relay()
         self._links = links
@@ -224,8 +227,11 @@ class SimRig:
 
     def log_tail(self, lines=5):
         self._log.flush()
-        self._log.seek(0)
-        return "".join(self._log.readlines()[-lines:]).strip()
+        return log_tail(self._log, lines)
+
+    def unread_for_s(self):
+        """Seconds since a host last took a byte from any of its links: how long nobody has listened."""
+        return time.monotonic() - max(link.last_taken for link in self._links)
 
     def __exit__(self, *exc):
         for link in self._links:
@@ -243,6 +249,27 @@ class SimRig:
                 self.truth = json.loads(line)["truth"]
         self._log.close()
         return False
+
+
+def log_tail(log, lines):
+    """The last lines of the simulator's log (an open file)."""
+    log.seek(0)
+    return "".join(log.readlines()[-lines:]).strip()
+
+
+def _dies_with_its_parent():
+    """Run in the simulator's process before micropython starts (Linux): killed when the process that
+    started it dies, however (SIGKILL too). Without it, micropython's REPL (-i) outlived a killed rig
+    process, spinning a core on a terminal nobody holds. The kernel tells the thread that started it,
+    so only a rig started on the main thread asks for it (`pbgrade sim`, simkeeper)."""
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+if sys.platform == "linux":
+    import ctypes
+
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up once: nothing is loaded between fork and exec
+    _PR_SET_PDEATHSIG = 1
 
 
 class _Link:
@@ -263,6 +290,7 @@ class _Link:
             fcntl.fcntl(self.out_write, fcntl.F_SETPIPE_SZ, 4096)
         self.thread = None
         self.first = number == 1
+        self.last_taken = time.monotonic()  # when the host last took a byte
 
     def sim_fields(self):
         """What the simulator is told of this channel: its unit's file, the host-away flag and, but
@@ -315,6 +343,7 @@ class _Link:
                     taken = self.deliver(chunk)
                     if taken:
                         chunk = chunk[taken:]
+                        self.last_taken = time.monotonic()
                         if stalled_since is not None:
                             stalled_since = None
                             self.away.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from .method import load_method
 from .profile import ProfileError, load_profile
 from .rig import RigFileError, channels, load_rig, settings_hash, settings_json
 from .simdut import load_dut
+from .simkeeper import KeptSim
 from .simrig import SimError, SimRig
 from .steps import measured_by
 
@@ -117,13 +118,16 @@ def checked_test(rig, label_path, method_name, profile_name):
     return label, method, profile
 
 
-def start_sim(stack, rig, dut, speed=0, link=None):
+def start_sim(stack, rig, dut, speed=0, link=None, outlive_host=False):
     """Start the simulated rig for the length of `stack`; its flash persists per rig. dut: a
-    catalogue name or file, or None for an empty bay (SimRig.plug); link: simrig.LINKS."""
+    catalogue name or file, or None for an empty bay (SimRig.plug); link: simrig.LINKS; outlive_host: in a
+    process of its own that outlives a killed host for a while, for a resume (simkeeper)."""
     if rig["rig"]["board"] != "sim":
         raise RigError(f"rig {rig['rig']['name']} is real hardware: pass --port with its serial device")
     if not (math.isfinite(speed) and speed >= 0):
         raise SimError(f"--speed {speed:g}: give a positive factor, e.g. --speed 60 for a minute per second")
-    work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     flash = paths.sim_flash(rig)
+    if outlive_host:
+        return stack.enter_context(KeptSim(rig, load_dut(dut) if dut else None, flash, speed, link))
+    work = stack.enter_context(tempfile.TemporaryDirectory(prefix="pbgrade-sim-"))
     return stack.enter_context(SimRig(rig, load_dut(dut) if dut else None, work, flash, speed, link))
