@@ -13,8 +13,8 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings, sync,
-               traceability, versions)
+from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings,
+               steps, sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError
 from .label import LabelError
@@ -88,6 +88,8 @@ def _parser():
                      help="end of discharge below this output voltage (default: 80%% of rated)")
     run.add_argument("--json", type=Path, help="also write the result record to this file")
     run.add_argument("--serial", help="the unit's serial number (replaces the label file's)")
+    run.add_argument("--mass-g", help="the unit's mass in grams, for the quick check's mass against energy "
+                                      "(without it the quick check cannot rule out a fake capacity: NEEDS A FULL TEST)")
     traceability.add_flags(run)
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
@@ -157,7 +159,8 @@ def cmd_run(args):
     label = replace(label, serial=args.serial or label.serial)
     trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
-    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage,
+                      mass=steps.mass.typed(args.mass_g))
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
     with ExitStack() as stack:
