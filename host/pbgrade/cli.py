@@ -13,7 +13,7 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (completion, deploy, export, history, i18n, paths, ports, production_line, report, settings,
+from . import (agreement, completion, deploy, export, history, i18n, paths, ports, production_line, report, settings,
                steps, sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError
@@ -34,7 +34,7 @@ from .testsetup import checked_test, start_sim, tested_rig
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (agreement, history, report, export, production_line, deploy, ports, settings, completion, sync)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -44,7 +44,7 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError)
+               SigrokError, sync.SyncError, agreement.AgreementError)
 
 
 def main(argv=None):
