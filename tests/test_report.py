@@ -24,7 +24,7 @@ PASS_BAND_RGB = (0x1E, 0x7B, 0x34)  # --pass in host/pbgrade/report.html
 LANGUAGES = ("en", "zh-CN")
 # what Chinese text may still spell in Latin letters: units, acronyms, and the record's own names and ids
 UNITS_AND_ACRONYMS = {"V", "A", "W", "s", "I", "mAh", "Wh", "mV", "mA", "ms", "min", "p-p", "RMS", "Hz", "GMT", "UTC", "I²C", "pbgrade",
-                      "INA226", "µs", "DC", "PWM", "MOSFET", "DAC", "SCPI"}
+                      "INA226", "µs", "DC", "PWM", "MOSFET", "DAC", "SCPI", "g", "kg"}
 SECTIONS = ("Test record", "Label against measured", "Steps", "Plots", "Rig, calibration and firmware",
             "Data integrity", "Signatures")
 ZH_SECTIONS = ("测试记录", "标签值与实测值", "测试步骤", "曲线图", "测试台、校准和固件", "数据完整性", "签字")
