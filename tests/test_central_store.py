@@ -50,7 +50,7 @@ def unreachable_database(tmp_path):
 def quick_run(data, config, db=None):
     """One real quick test on the simulated rig: its record."""
     out = data.parent / "record.json"
-    proc = pbgrade(data, config, "run", "--method", "quick", "--mass-g", "222", "--json", out, db=db)
+    proc = pbgrade(data, config, "run", "--method", "quick", "--json", out, db=db)
     assert proc.returncode == 0, proc.stderr
     return json.loads(out.read_text()), proc.stderr
 

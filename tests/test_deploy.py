@@ -259,6 +259,6 @@ def test_a_running_station_leaves_for_the_repl_and_takes_another_rig(tmp_path, m
             assert (dev.identity.rig, wire.SENSORS[dev.identity.sensor]) == ("sim-ina228", "INA228")
             assert dev.identity.settings_hash.hex() == settings_hash(settings_json(load_rig("sim-ina228")))
         record = tmp_path / "record.json"  # and a run on its port, no --rig: with the rig it now runs
-        assert cli.main(["run", "--port", sim.port, "--method", "quick", "--mass-g", "222", "--json", str(record),
+        assert cli.main(["run", "--port", sim.port, "--method", "quick", "--json", str(record),
                          "--label", str(DUTS / "honest-10000.label.toml")]) == 0
     assert json.loads(record.read_text())["rig"]["rig"]["name"] == "sim-ina228"

@@ -42,7 +42,7 @@ def device_status(port):
 def test_run_by_port_without_rig_tests_with_the_device_rig_and_history_lists_it(tmp_path, rig, channel):
     with simulated(tmp_path, rig) as ports:
         out = tmp_path / "r.json"
-        proc = pbgrade(tmp_path, "run", "--port", ports[channel - 1], "--method", "quick", "--mass-g", "222", "--label", LABEL,
+        proc = pbgrade(tmp_path, "run", "--port", ports[channel - 1], "--method", "quick", "--label", LABEL,
                        "--json", out)
         assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text())

@@ -32,7 +32,7 @@ def test_make_hil_without_a_port_says_it_skipped_in_one_line(tmp_path):
 def test_the_hil_tests_pass_against_the_simulated_rig(tmp_path):
     label = DUTS / "honest-10000.label.toml"
     with SimRig(load_rig("sim"), load_dut("honest-10000"), tmp_path / "sim", tmp_path / "flash") as sim:
-        proc = make_hil(tmp_path, f"PORT={sim.port}", "RIG=sim", f"LABEL={label}", "EXPECT=NEEDS A FULL TEST")
+        proc = make_hil(tmp_path, f"PORT={sim.port}", "RIG=sim", f"LABEL={label}", "EXPECT=CONSISTENT")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout
 
@@ -41,7 +41,7 @@ def hil_failures(tmp_path, rig, dut):
     """The hil tests that fail against a simulated board that runs sim with `dut` in its bay, told it is `rig`."""
     label = DUTS / "honest-10000.label.toml"
     with SimRig(load_rig("sim"), load_dut(dut), tmp_path / "sim", tmp_path / "flash") as sim:
-        proc = make_hil(tmp_path, f"PORT={sim.port}", f"RIG={rig}", f"LABEL={label}", "EXPECT=NEEDS A FULL TEST")
+        proc = make_hil(tmp_path, f"PORT={sim.port}", f"RIG={rig}", f"LABEL={label}", "EXPECT=CONSISTENT")
     assert proc.returncode != 0
     return {line.split("::")[1].split()[0] for line in proc.stdout.splitlines() if line.startswith("FAILED")}, proc
 

@@ -47,7 +47,7 @@ def real_run(tmp_path_factory):
     """One quick test on the simulated rig, through the real command: its data directory and record."""
     data = tmp_path_factory.mktemp("real")
     out = data / "record.json"
-    proc = subprocess.run([sys.executable, "-m", "pbgrade.cli", "run", "--method", "quick", "--mass-g", "222", "--json", out],
+    proc = subprocess.run([sys.executable, "-m", "pbgrade.cli", "run", "--method", "quick", "--json", out],
                           capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env=dict(os.environ, PBGRADE_DATA=str(data)))
     assert proc.returncode == 0, proc.stderr

@@ -246,7 +246,7 @@ def run_plain(tmp_path, *args):
 
 
 def test_without_a_terminal_a_plain_line_per_step_start_and_end(tmp_path):
-    proc = run_plain(tmp_path, "--method", "quick", "--mass-g", "222")
+    proc = run_plain(tmp_path, "--method", "quick")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "\r" not in err and "\x1b" not in err

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (agreement, completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report,
-               settings, steps, sync, traceability, versions)
+from . import (completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report, settings,
+               sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
@@ -38,8 +38,8 @@ from .web.server import WebError
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (agreement, history, report, export, production_line, deploy, ports, settings, completion, sync,
-                   supervisor, rebuild)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, supervisor,
+                   rebuild)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -50,8 +50,7 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked,
-               agreement.AgreementError)
+               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked)
 
 
 def main(argv=None):
@@ -95,8 +94,6 @@ def _parser():
                      help="end of discharge below this output voltage (default: 80%% of rated)")
     run.add_argument("--json", type=Path, help="also write the result record to this file")
     run.add_argument("--serial", help="the unit's serial number (replaces the label file's)")
-    run.add_argument("--mass-g", help="the unit's mass in grams, for the quick check's mass against energy "
-                                      "(without it the quick check cannot rule out a fake capacity: NEEDS A FULL TEST)")
     traceability.add_flags(run)
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
@@ -167,7 +164,7 @@ def cmd_run(args):
     label = replace(label, serial=args.serial or label.serial)
     trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
-    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage, mass=steps.mass.typed(args.mass_g))
+    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
     check_options(options, rig)
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows

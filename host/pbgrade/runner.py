@@ -33,7 +33,6 @@ class Options:
     max_current_ma: int = 0  # the rig's limit; set by the runner
     short_switch: bool = False  # the rig has a short-circuit switch; set by the runner
     external_load: bool = False  # the host sets the rig's load over SCPI; set by the runner
-    mass: dict | None = None  # the unit's mass as typed: {"grams", "source": "typed"} (steps/mass.py)
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)

@@ -38,7 +38,6 @@ class Plan:
     short: dict | None = None
     load_mode: dict | None = None  # LOAD_MODE body: constant power or resistance instead of CONFIG's current
     skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
-    mass: dict | None = None  # a mass step's: {"grams", "source": "typed"} (steps/mass.py)
 
 
 @dataclass
