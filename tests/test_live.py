@@ -106,9 +106,9 @@ def test_timed_steps_count_down_and_a_discharge_to_the_end_still_to_come_is_unkn
     assert s.step_left_s == pytest.approx(10 - 2.9) and s.test_left_s is None
     assert "discharge to the end" in s.basis
     plans = plans_of(quick)
-    s = snapshot(evaluation(plans[2], 5), quick, plans, 2, LABEL, before_s=5.0)
+    s = snapshot(evaluation(plans[1], 5), quick, plans, 1, LABEL, before_s=5.0)
     assert s.elapsed_s == pytest.approx(9.9) and s.step_s == pytest.approx(4.9)
-    assert s.test_left_s == pytest.approx(10 - 4.9 + sum(p.seconds for p in plans[3:]))
+    assert s.test_left_s == pytest.approx(10 - 4.9 + sum(p.seconds for p in plans[2:]))
 
 
 def test_margins_to_the_end_voltage_and_the_rigs_limits():
@@ -230,12 +230,12 @@ def test_live_on_a_terminal_redraws_and_keeps_a_line_per_step(monkeypatch):
     plans = plans_of(quick)
     out = Terminal()
     with Live(out, LABEL, quick, plans) as live:
-        for n in (1, 2):  # after the mass step
+        for n in (0, 1):
             ev = evaluation(plans[n], 4)
             live.update(quick.steps[n], ev)
     text = out.getvalue()
-    assert "\x1b[" in text and "step 3/5: load regulation" in text
-    assert "step 2/5 no-load output voltage ended" in text and "step 3/5 load regulation and ripple ended" in text
+    assert "\x1b[" in text and "step 2/4: load regulation" in text
+    assert "step 1/4 no-load output voltage ended" in text and "step 2/4 load regulation and ripple ended" in text
     assert "[/]" not in text and "[dim]" not in text and "[cyan]" not in text  # lines printed under a live panel
 
 
@@ -253,11 +253,10 @@ def test_without_a_terminal_a_plain_line_per_step_start_and_end(tmp_path):
     lines = err.splitlines()[2:]  # after what is tested, and the run id as the run starts
     assert err.splitlines()[1].startswith("pbgrade: run ")
     quick = load_method("quick")
-    expected = [f"step {n}/5 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
+    expected = [f"step {n}/4 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
                 for what in ("started", "ended")]
     assert [x.split(" ", 1)[1].split(":")[0] for x in lines] == expected
-    assert lines[0] == "0:00:00 step 1/5 mass against the label's energy started: runs 0:00:01"
-    assert lines[2] == "0:00:01 step 2/5 no-load output voltage started: runs 0:00:05"
+    assert lines[0] == "0:00:00 step 1/4 no-load output voltage started: runs 0:00:05"
     assert lines[-1].startswith("0:02:") and " mAh; link: " in lines[-1]
 
 
