@@ -137,6 +137,19 @@ def test_link_health_counts_corrupt_lost_and_recovered_frames():
     assert "6 frames, 1 corrupt, 1 lost, 1 recovered" in line(s, "running")
 
 
+def test_a_status_from_before_the_start_says_nothing_of_the_run():
+    # at 1 % noise each way the host asks for status while CONFIG is retried: the idle answer came before
+    # START, and the runner took it for a device that no longer runs the step
+    plan = plans_of(DISCHARGE)[0]
+    ev = Evaluation(plan.config, device=(IDENTITY, UNCALIBRATED))
+    ev.feed(frame("STATUS", 0, state=wire.State.IDLE, index=0, skipped=0, rx_errors=0, load_ma=0))
+    assert ev.status.state == wire.State.IDLE
+    ev.feed(frame("ACK", 1, cmd_type="START", cmd_seq=7, result=0))
+    assert ev.status is None and not ev.finished
+    ev.feed(frame("STATUS", 2, state=wire.State.RUNNING, index=3, skipped=0, rx_errors=0, load_ma=2100))
+    assert ev.status.state == wire.State.RUNNING
+
+
 def test_the_trace_spans_the_whole_step_in_few_points_ending_at_the_latest():
     trace = Trace()
     for t in range(100_000):

@@ -191,7 +191,10 @@ class Evaluation:
 
     def _on_ack(self, body):
         self.acks[body.cmd_seq] = body.result
-        self._started = self._started or (body.cmd_type == "START" and body.result == 0)
+        if body.cmd_type == "START" and body.result == 0 and not self._started:
+            self._started = True
+            self.status = None  # one from before the start (idle, answering a query while CONFIG was retried)
+            # says nothing of the run: the runner would take it for a run the device no longer has
 
     def _on_status(self, body):
         """The run is over at its end EVENT, or when the device says it ended (the EVENT lost for good)."""

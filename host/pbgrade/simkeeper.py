@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from .simrig import SimError, SimRig, log_tail
+from .simrig import SimError, SimRig, log_tail, micropython_exe
 
 STOP = "stop"
 ORPHAN_S = 600.0  # a rig whose host died waits this long with nobody reading: time to `pbgrade resume`
@@ -42,6 +42,7 @@ class KeptSim:
         self._log = None
 
     def __enter__(self):
+        micropython_exe()  # none for this platform: one line here, before a keeper starts to find it out
         self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, start_new_session=True)
         self.pid = self._proc.pid
