@@ -21,12 +21,12 @@ from pathlib import Path
 
 from pbgrade.label import load_label
 from pbgrade.method import load_method
-from pbgrade.paths import FIRMWARE, ROOT, SIM
+from pbgrade.paths import ROOT
 from pbgrade.profile import load_profile
 from pbgrade.rig import channels as rig_channels
 from pbgrade.rig import load_rig
 from pbgrade.runner import Options, run_test
-from pbgrade.simrig import HEAP_KB, SimRig, micropython_exe
+from pbgrade.simrig import HEAP_KB, SimRig, compiled_modules, micropython_exe
 
 from .sim import UNIT, curve, describe, label_path, rig_for, unit
 
@@ -50,11 +50,12 @@ def wall_time(name, capacity_mah):
 
 def channels(name, capacity_mah):
     """Three units discharged at once on one simulated board's three channels, against one alone on it;
-    the firmware's heap for 8 channels, as tests/mp/test_channels_mp.py measures it in a 192 KB heap."""
+    the firmware's heap for 8 channels, as tests/mp/test_channels_mp.py measures it in a 192 KB heap (the
+    firmware loaded as .mpy, as deploy puts it on a board)."""
     rig, dut = load_rig("sim-3ch"), unit(name, capacity_mah)
     one, three = (graded_run(rig, dut, name, 10, n) for n in (1, 3))
     tests = ROOT / "tests" / "mp"
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(FIRMWARE), str(SIM), str(tests)]))
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(compiled_modules()), str(tests)]))  # as on a board
     proc = subprocess.run([micropython_exe(), "-X", f"heapsize={HEAP_KB}k", str(tests / "test_channels_mp.py")],
                           capture_output=True, text=True, env=env, check=True)
     heap = int(re.search(r"firmware heap for 8 channels: (\d+) bytes", proc.stdout).group(1))

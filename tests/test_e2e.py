@@ -135,6 +135,9 @@ def test_regrade_rebuilds_the_same_result_and_a_corrupt_byte_is_never_integrated
     offset = sum(len(f) + 1 for f in frames[:middle]) + 10
     raw[offset] ^= 0x40
     rx.write_bytes(bytes(raw))
+    proc = pbgrade(tmp_path, "regrade", run_dir, "--json", again)  # the journal's manifest: edited after the run
+    assert proc.returncode == 2 and "rx-1-discharge.bin is not what was received" in proc.stderr
+    (run_dir / "manifest.json").unlink()  # as a byte corrupted on the wire, where no manifest sees it
     proc = pbgrade(tmp_path, "regrade", run_dir, "--json", again)
     corrupted = json.loads(again.read_text())
     integrity = corrupted["integrity"]

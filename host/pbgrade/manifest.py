@@ -24,6 +24,10 @@ RESTORE = "restore the run's folder from a backup; without it the run cannot be 
 class RunFolderUnwritable(Exception):
     """A run's file could not be written (a full disk, a folder made read-only): one line, no stray .tmp."""
 
+    def __init__(self, path, error: OSError):
+        super().__init__(f"{path}: cannot be written ({error.strerror or error}): free space on its disk, or make "
+                         f"its folder writable, then start again")
+
 
 class JournalDamaged(Exception):
     """A file of a run's folder is not what the manifest says: the message names it and how it differs."""
@@ -78,8 +82,7 @@ def write_atomically(path, data: bytes):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        raise RunFolderUnwritable(f"{path}: cannot be written ({e.strerror or e}): free space on its disk, or make "
-                                  f"its folder writable, then start again") from None
+        raise RunFolderUnwritable(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
 

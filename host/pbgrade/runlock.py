@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .manifest import RunFolderUnwritable
+
 LOCK = "host.lock"
 
 
@@ -45,10 +47,14 @@ def _take(path, say):
         except FileExistsError:
             _set_aside_if_stale(path, say)
             continue
-        with os.fdopen(fd, "wb") as f:
-            f.write(mine)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(mine)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a full disk: no half lock left behind, one line
+            path.unlink(missing_ok=True)
+            raise RunFolderUnwritable(path, e) from None
         return
     raise RunLocked(f"{path}: another host took this run's lock at the same moment; try again")
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from .simrig import SimError, SimRig, log_tail, micropython_exe
 
@@ -43,8 +44,12 @@ class KeptSim:
 
     def __enter__(self):
         micropython_exe()  # none for this platform: one line here, before a keeper starts to find it out
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, start_new_session=True)
+        Path(self._spec["flash_dir"]).mkdir(parents=True, exist_ok=True)
+        keeper_log = Path(self._spec["flash_dir"]) / "keeper.log"
+        with open(keeper_log, "w") as errors:  # not the host's stderr: a keeper outliving its host must not
+            # hold the host's pipes open (whoever waits on a killed host's output would wait for the keeper)
+            self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True)
         self.pid = self._proc.pid
         self._proc.stdin.write(json.dumps(self._spec) + "\n")
         self._proc.stdin.flush()
@@ -55,7 +60,7 @@ class KeptSim:
         started = json.loads(answer[0] or "{}") if answer else {}
         if "ports" not in started:
             self.__exit__()
-            raise SimError(started.get("error") or ("the simulated rig's process failed (see above)" if answer
+            raise SimError(started.get("error") or (f"the simulated rig's process failed: {_last_line(keeper_log)}" if answer
                                                     else f"the simulated rig did not start within {START_TIMEOUT_S:g} s"))
         self.ports, self.rig, self._log = started["ports"], started["rig"], started["log"]
         self.port = self.ports[0]
@@ -86,6 +91,11 @@ class KeptSim:
             self._proc.kill()
             self._proc.wait()
         return False
+
+
+def _last_line(path):
+    with open(path) as log:
+        return log_tail(log, 1)
 
 
 def keep(spec):
