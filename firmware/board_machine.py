@@ -96,6 +96,8 @@ class Board:
         self._ntc = [_ntc_adc(pins[name]) if name in pins else None for name in ("ntc_load", "ntc_dut")]
         self.has_short = "short_pin" in rig["load"]
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
+        self.has_charger = "charger" in rig
+        self._charger = Pin(rig["charger"]["relay_pin"], Pin.OUT, value=0) if self.has_charger else None
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
@@ -171,6 +173,11 @@ class Board:
     def short(self, on):
         if self._short is not None:
             self._short.value(1 if on else 0)
+
+
+    def charger(self, on):
+        if self._charger is not None:
+            self._charger.value(1 if on else 0)
 
 
 def _ntc_adc(pin):

@@ -20,7 +20,7 @@ import struct
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(3)
+PROTO_VERSION = const(4)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
@@ -41,6 +41,7 @@ RESEND = const(0x0A)
 CLEAR = const(0x0B)
 LOAD_MODE = const(0x0C)
 LEAVE = const(0x0D)
+CHARGE = const(0x10)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -360,6 +361,11 @@ def pack_gone(buf, first, count):
 def unpack_load_mode(buf):
     """LOAD_MODE body -> (mode, value): 0 CC mA, 1 CP mW, 2 CR mOhm."""
     return struct.unpack_from("<BI", buf, 3)
+
+
+def unpack_charge(buf):
+    """CHARGE body -> (taper_ma, taper_s, max_s)."""
+    return struct.unpack_from("<HHI", buf, 3)
 
 
 def unpack_short(buf):
