@@ -78,6 +78,23 @@ def test_a_recharge_measures_the_energy_put_in_against_the_simulators_truth(tmp_
     assert record["charge_efficiency"] == pytest.approx(record["energy_wh"] / record["energy_in_wh"])
     assert 0.5 < record["charge_efficiency"] < 0.9
     assert record["charge_before_discharge_mah"] == 0  # counted from the recharge: the empty run is not credited
+    checks = {check["id"]: check for check in record["verdict"]["checks"]}
+    assert checks["charge_efficiency"]["ok"] and checks["charged_full"]["ok"]  # graded: the method's profile charge
+
+
+def test_three_cycles_grade_the_best_with_each_charge_efficiency(tmp_path):
+    record, _ = charged(tmp_path, load_method("cycles"))
+    capacities = record["cycle_capacities_mah"]
+    print(f"cycles {capacities} mAh, best {record['best_cycle']}")
+    assert len(capacities) == 3 and record["capacity_mah"] == max(capacities)
+    assert capacities[record["best_cycle"] - 1] == max(capacities)
+    results = record["steps"]  # empty, charge1, cycle1, charge2, cycle2, charge3, the last discharge
+    for n in (1, 2, 3):
+        energy_in = next(v for k, v in results[2 * n - 1]["measurements"].items() if k.endswith("energy_in_wh"))
+        energy_out = next(v for k, v in results[2 * n]["measurements"].items() if k.endswith("energy_wh"))
+        assert record[f"charge{n}_charge_efficiency"] == pytest.approx(energy_out / energy_in, rel=1e-12)
+    best = results[2 * record["best_cycle"]]["measurements"]
+    assert record["energy_wh"] == next(v for k, v in best.items() if k.endswith("energy_wh"))
 
 
 def test_a_charge_that_never_ends_times_out_and_the_relay_opens(tmp_path):

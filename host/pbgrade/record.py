@@ -130,8 +130,8 @@ def _measure(method, plans, evaluations, label):
     elif measurements["capacity_mah"] is not None:
         _credit_from_start(measurements, before, label)
     measurements["samples_lost"] = sum(ev.samples_lost for ev in evaluations[1:])  # graded: every step's
+    steps.recharge.with_charge_efficiency(method, measurements)  # each cycle's own, before the best one grades
     best = steps.recharge.best_of_cycles(method, measurements, label)
-    steps.recharge.with_charge_efficiency(method, measurements)
     for result in results:  # each step's own list shows the efficiency too
         result["measurements"].update((k, measurements[k]) for k in result["measurements"] if k.endswith(
             "charge_efficiency"))
