@@ -5,6 +5,7 @@ from math import sqrt
 
 import pytest
 
+from conftest import ROOT
 from pbgrade import cli
 from pbgrade.label import load_label
 from pbgrade.method import load_method
@@ -118,3 +119,32 @@ def test_a_rig_without_a_charging_path_is_refused_before_the_test(capsys, tmp_pa
     assert cli.main(["run", "--rig", "sim", "--method", "recharge", "--sim-dut", "fake-tiny"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "charging path" in err[-1] and not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+SIM_CHARGE = (ROOT / "rigs" / "sim-charge.toml").read_text()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (("[input_sensor]", "[other]"), ["other", "not a known field"]),
+    (("[charger]\nrelay_pin = 15", "[sim_]\nrelay_pin = 15"), ["sim_"]),
+    (("address = 0x41", "address = 0x40"), ["[input_sensor] address = 0x40", "its own"]),
+    (("max_current_a = 4.0\naverages = 16\nconversion_us = 1100\n\n[charger]",
+      "max_current_a = 8.0\naverages = 16\nconversion_us = 1100\n\n[charger]"), ["[sensor]'s chip and max_current_a"]),
+    (("max_input_current_a = 3.0", "max_input_current_a = 5.0"), ["max_input_current_a"]),
+    (("relay_pin = 15 ", "# "), ["relay_pin"]),
+])
+def test_a_bad_charging_path_is_refused_in_one_line(tmp_path, edit, words):
+    assert edit[0] in SIM_CHARGE
+    rig = tmp_path / "rig.toml"
+    rig.write_text(SIM_CHARGE.replace(*edit, 1))
+    with pytest.raises(RigFileError) as e:
+        load_rig(rig)
+    assert "\n" not in str(e.value) and all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_a_charger_without_its_input_sensor_is_refused(tmp_path):
+    rig = tmp_path / "rig.toml"
+    start, end = SIM_CHARGE.index("[input_sensor]"), SIM_CHARGE.index("[charger]")
+    rig.write_text(SIM_CHARGE[:start] + SIM_CHARGE[end:])
+    with pytest.raises(RigFileError, match=r"\[charger\] needs \[input_sensor\]"):
+        load_rig(rig)
