@@ -10,6 +10,7 @@ from inafakes import StillSensor, heap_used
 from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
+from inafakes import IdealSink as Source
 from stationhost import Board, command, config, new_station, run_until, samples_received
 
 def test_identity_and_configuration():
@@ -384,6 +385,7 @@ def test_no_edge_without_a_reading():
     while st.index < 3:
         st.tick()
     sensor, st.sensor = st.sensor, Unanswering()
+    st.sampled = st.sensor  # what the run reads (the output's; a charge's the input's)
     run_until(st, station.FAULT)
     assert [e[0] for e in edges(board.serial_out)] == [station.LOAD_ON] and board.source.load_a == 0
     # gone at START: refused, in fault, the load never on, no EDGE
