@@ -23,6 +23,7 @@ class Board:
         "i2c",  # the sensors' bus: machine.I2C's scan, readfrom_mem_into, readfrom_mem, writeto_mem
         "serial_out",  # the stream to this channel's host: write(buf, n) (wire.Link writes frames to it)
         "has_short",  # the rig has a short-circuit switch across the output (short())
+        "has_charger",  # the rig has a charging path: a relay switching a USB source to the unit's input (charger())
         "ticks_us",  # time.ticks_us, ticks_diff and ticks_add of the board's clock: ticks wrap at 2**30
         "ticks_diff",
         "ticks_add",
@@ -72,6 +73,10 @@ class Board:
         """Call handler(pin) when the sensor's ALERT pin ([sensor] alert_pin: open drain, active low)
         falls, as an interrupt (hard where the port has it: handler must not allocate); None: no
         longer. False if the rig wires no ALERT pin."""
+        raise NotImplementedError
+
+    def charger(self, on):
+        """The charger's relay closed (True: the source feeds the unit's input) or open; nothing without one."""
         raise NotImplementedError
 
     def temperature_code(self, sensor, celsius):

@@ -100,6 +100,8 @@ class Board:
         self._short = Pin(rig["load"]["short_pin"], Pin.OUT, value=0) if self.has_short else None
         alert = rig["sensor"].get("alert_pin")
         self._alert = None if alert is None else Pin(alert, Pin.IN, Pin.PULL_UP)  # open drain: pulled up
+        self.has_charger = "charger" in rig
+        self._charger = Pin(rig["charger"]["relay_pin"], Pin.OUT, value=0) if self.has_charger else None
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
@@ -185,6 +187,11 @@ class Board:
     def short(self, on):
         if self._short is not None:
             self._short.value(1 if on else 0)
+
+
+    def charger(self, on):
+        if self._charger is not None:
+            self._charger.value(1 if on else 0)
 
 
 def _ntc_adc(pin):

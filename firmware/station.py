@@ -78,8 +78,8 @@ _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
          wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0, wire.LOAD_MODE: 5,
-         wire.LEAVE: 0}
-_NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
+         wire.LEAVE: 0, wire.CHARGE: 8}
+NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
 _CTRL_C = const(3)
@@ -156,6 +156,15 @@ class Station:
             self.sensor = sensors.make(board.i2c, cfg)
         except (OSError, ValueError) as e:
             self._set_fault(str(e))
+        self.sampled = self.sensor  # the output's; a charge's run samples the input's
+        self.input_sensor = None
+        self.charger = rig.get("charger")
+        if self.charger and board.has_charger:
+            try:
+                self.input_sensor = sensors.make(board.i2c, rig["input_sensor"])
+            except (OSError, ValueError) as e:
+                self._set_fault("input sensor: " + str(e))
+        self.charging = False
         self.load = load.Load(board, rig)
         self.batch = wire.Batch(self.sensor.SAMPLE_FORMAT if self.sensor else 1)
         self.calibration_file = board.flash + CALIBRATION_FILE
@@ -227,6 +236,10 @@ class Station:
             gone = self.link.resend(first, count)
             if gone:
                 self.link.send(self.link.msg, wire.pack_gone(self.link.msg, first, gone))
+        elif cmd == wire.CHARGE:
+            import charge  # only a rig with a charging path uses it: its code is not on every board's heap
+
+            self._ack(cmd, seq, charge.configure(self, rx) if self.input_sensor else NO_SWITCH)
         elif cmd == wire.LOAD_MODE:
             self._ack(cmd, seq, self._load_mode(rx))
         elif cmd == wire.CLEAR:
@@ -244,12 +257,13 @@ class Station:
         carries a reading taken now, with the load still on."""
         if self.state == RUNNING:
             try:
-                self.last_bus, self.last_current = self.sensor.bus_raw(), self.sensor.current_raw()
+                self.last_bus, self.last_current = self.sampled.bus_raw(), self.sampled.current_raw()
             except OSError:
                 pass  # the loop's latest reading stands
             self._end(EV_STOPPED, self.index, 0, ENDED)
         self.load.off()
         self.board.short(False)
+        self.board.charger(False)
 
     def _clear(self):
         """The operator's acknowledgement of a fault: only this lets the load on again."""
@@ -269,12 +283,14 @@ class Station:
             return OVER_LIMIT
         self.period = period_us
         self.load_setpoint = load_ma
-        self.end_code = self._bus_code(end_mv / 1000) if end_mv else _NEVER
-        self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else _NEVER
+        self.end_code = self._bus_code(end_mv / 1000) if end_mv else NEVER
+        self.collapse_code = self._current_code(collapse_ma / 1000) if collapse_ma else NEVER
         self.ramp_slots = 0
         self.run_slots = 0
         self.mode, self.mode_value = load.CC, load_ma  # the load's target at START (LOAD_MODE changes it)
         self.short_from = self.short_until = 0
+        self.charging = False
+        self.below_event, self.duration_event = EV_CURRENT_COLLAPSE, EV_DURATION
         self.max_bus_code = self._bus_code(self.max_mv / 1000)
         self.max_current_code = self._current_code(self.max_ma / 1000)
         self.max_reverse_code = self._current_code(self.max_reverse_ma / 1000)
@@ -325,7 +341,7 @@ class Station:
     def _ramp(self, rx):
         """Raise the load by step_ma every step_ms up to max_ma during the next run:
         the device keeps the schedule, so the host knows each sample's setpoint."""
-        if self.state == RUNNING or not self.configured:
+        if self.state == RUNNING or not self.configured or self.charging:
             return BAD_STATE
         step_ma, step_ms, max_ma = wire.unpack_ramp(rx)
         if max_ma > self.max_ma:
@@ -365,7 +381,7 @@ class Station:
         """Close the rig's short-circuit switch from start_ms into the next run for
         ms. The device bounds its length and suspends only its current limit
         meanwhile: that over-current is the test; the voltage limit stays."""
-        if self.state == RUNNING or not self.configured:
+        if self.state == RUNNING or not self.configured or self.charging:
             return BAD_STATE
         if not self.board.has_short:
             return NO_SWITCH
@@ -387,16 +403,21 @@ class Station:
         self.batch.count = 0
         self.trip_state = _TRIP_IDLE
         self.trip_us = -1
-        if hasattr(self.sensor, "reset_accumulators"):
-            self.sensor.reset_accumulators()
-        try:  # the output as the load finds it, read before it switches on (EDGE load_on)
-            bus, cur = self.sensor.bus_raw(), self.sensor.current_raw()
+        self.sampled = self.input_sensor if self.charging else self.sensor
+        if hasattr(self.sampled, "reset_accumulators"):
+            self.sampled.reset_accumulators()
+        try:  # what the switch finds, read before it closes (EDGE load_on): the output, or charging the input
+            bus, cur = self.sampled.bus_raw(), self.sampled.current_raw()
         except OSError:
             self._set_fault(_FAULTS[EV_SENSOR_FAULT])
             return BAD_STATE
-        self.load_ma = self.load_setpoint
-        self.load.set_target(self.mode, self.mode_value)
-        self.load.start()
+        self.load_ma = 0 if self.charging else self.load_setpoint
+        if self.charging:
+            self.load.off()  # the interlock: never the load and the charger at once
+            b.charger(True)
+        else:
+            self.load.set_target(self.mode, self.mode_value)
+            self.load.start()
         on = b.ticks_us()
         self.deadline = b.ticks_add(on, self.period)
         self.state = RUNNING
@@ -427,7 +448,7 @@ class Station:
 
     @micropython.native  # its state would need a heap frame on every sample: over 11 words
     def _sample(self):
-        s = self.sensor
+        s = self.sampled
         try:
             bus = s.bus_raw()
             cur = s.current_raw()
@@ -464,7 +485,7 @@ class Station:
         if bus > self.max_bus_code:
             return self._end(EV_LIMIT_VOLTAGE, index, bus, FAULT)
         if self.run_slots and self.index >= self.run_slots:
-            return self._end(EV_DURATION, self.index, 0, ENDED)
+            return self._end(self.duration_event, self.index, 0, ENDED)
         if not self.short_from <= index < self.short_until:  # a short is the over-current being tested
             if cur > self.max_current_code:
                 return self._end(EV_LIMIT_CURRENT, index, cur, FAULT)
@@ -479,7 +500,7 @@ class Station:
         if bus < self.end_code:
             self._below(EV_END_VOLTAGE, index, bus)
         elif cur < self.collapse_code:
-            self._below(EV_CURRENT_COLLAPSE, index, cur)
+            self._below(self.below_event, index, cur)
         else:
             self.below_since = -1
         if self.state == RUNNING and batch.count >= self.flush_slots:
@@ -495,17 +516,18 @@ class Station:
             self._end(self.below_cause, self.below_since, self.below_value, ENDED)
 
     def _end(self, code, index, value, state):
-        self.load.off()  # first: the load and the short are off before anything is said
+        self.load.off()  # first: the load, the short and the charger are off before anything is said
         self.board.short(False)
+        self.board.charger(False)
         off = self.board.ticks_us()
         self.load_ma = 0
         self.state = state
         if state == FAULT:
-            self.fault = _FAULTS[code]
+            self.fault = ("charging: charger switched off; " if self.charging else "") + _FAULTS[code]
         self._flush()
         self._unwatch_trip()
-        if code != EV_SENSOR_FAULT and hasattr(self.sensor, "energy_raw"):
-            n = wire.pack_accumulators(self.link.msg, self.index, self.sensor.energy_raw(), self.sensor.charge_raw())
+        if code != EV_SENSOR_FAULT and hasattr(self.sampled, "energy_raw"):
+            n = wire.pack_accumulators(self.link.msg, self.index, self.sampled.energy_raw(), self.sampled.charge_raw())
             self.link.send(self.link.msg, n)
         if code != EV_SENSOR_FAULT:  # without a reading the host integrates up to the last sample
             self._edge(LOAD_OFF, off, self.last_bus, self.last_current)

@@ -41,6 +41,7 @@ RESEND = const(0x0A)
 CLEAR = const(0x0B)
 LOAD_MODE = const(0x0C)
 LEAVE = const(0x0D)
+CHARGE = const(0x10)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
@@ -361,6 +362,11 @@ def pack_gone(buf, first, count):
 def unpack_load_mode(buf):
     """LOAD_MODE body -> (mode, value): 0 CC mA, 1 CP mW, 2 CR mOhm."""
     return struct.unpack_from("<BI", buf, 3)
+
+
+def unpack_charge(buf):
+    """CHARGE body -> (taper_ma, taper_s, max_s)."""
+    return struct.unpack_from("<HHI", buf, 3)
 
 
 def unpack_short(buf):

@@ -12,7 +12,7 @@ FULL = load_method("full").path
 
 
 def test_builtin_methods_load():
-    assert builtin_methods() == ["discharge", "eol", "full", "quick"]
+    assert builtin_methods() == ["cycles", "discharge", "eol", "full", "quick", "recharge"]
     full = load_method("full")
     assert [s.type for s in full.steps] == ["no_load", "rest", "load_regulation", "over_current", "short_circuit",
                                             "discharge"]
@@ -51,7 +51,7 @@ def test_bad_method_is_refused_naming_the_line(tmp_path, old, new, words, line_o
 
 
 def test_unknown_method_lists_the_builtins():
-    with pytest.raises(MethodError, match="use one of discharge, eol, full, quick"):
+    with pytest.raises(MethodError, match="use one of cycles, discharge, eol, full, quick, recharge"):
         load_method("nosuch")
 
 
@@ -75,8 +75,8 @@ def test_over_current_ramp_stops_short_of_the_rigs_limit(limit_ma, top_ma):
     assert steps.plan(step, label, Options(max_current_ma=limit_ma)).ramp["max_ma"] == top_ma
 
 
-@pytest.mark.parametrize("command, names", [("methods", ["discharge", "eol", "full", "quick"]),
-                                            ("profiles", ["eol", "gbt35590", "quick", "tiers"])])
+@pytest.mark.parametrize("command, names", [("methods", ["cycles", "discharge", "eol", "full", "quick", "recharge"]),
+                                            ("profiles", ["charge", "eol", "gbt35590", "quick", "tiers"])])
 def test_methods_and_profiles_are_listed_one_line_each(capsys, command, names):
     assert main([command]) == 0
     lines = capsys.readouterr().out.splitlines()

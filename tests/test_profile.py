@@ -33,7 +33,7 @@ SAGGING = measured(6400, min_v=4.6)
 
 
 def test_builtin_profiles_load_and_name_their_sources():
-    assert builtin_profiles() == ["eol", "gbt35590", "quick", "tiers"]
+    assert builtin_profiles() == ["charge", "eol", "gbt35590", "quick", "tiers"]
     for name in builtin_profiles():
         profile = load_profile(name)
         # every profile says where its numbers come from: a secondary source, or the project's own reasoning
@@ -221,7 +221,7 @@ def test_malformed_profile_gives_the_line(tmp_path):
 
 
 def test_unknown_builtin_name_lists_the_builtins():
-    with pytest.raises(ProfileError, match="nosuch: no such profile: use one of eol, gbt35590, quick, tiers"):
+    with pytest.raises(ProfileError, match="nosuch: no such profile: use one of charge, eol, gbt35590, quick, tiers"):
         load_profile("nosuch")
 
 

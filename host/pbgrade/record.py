@@ -116,7 +116,9 @@ def _measure(method, plans, evaluations, label):
                         "measurements": outcome.measurements, "behaviours": outcome.behaviours,
                         "load_settling": _settling(evaluation, plan), "events": evaluation.events,
                         "integrity": evaluation.integrity()})
-        if main is None:
+        if main is None and step.type == "recharge":
+            parts = []  # full again: what grades the unit counts from here
+        elif main is None:
             parts.append({"step": number, "type": step.type, "name": step.name,
                           "charge_mah": evaluation.integrator.charge_mah,
                           "energy_wh": evaluation.integrator.energy_wh})
@@ -128,7 +130,12 @@ def _measure(method, plans, evaluations, label):
     elif measurements["capacity_mah"] is not None:
         _credit_from_start(measurements, before, label)
     measurements["samples_lost"] = sum(ev.samples_lost for ev in evaluations[1:])  # graded: every step's
-    return measurements, results, main, _drawn(before, parts)
+    steps.recharge.with_charge_efficiency(method, measurements)  # each cycle's own, before the best one grades
+    best = steps.recharge.best_of_cycles(method, measurements, label)
+    for result in results:  # each step's own list shows the efficiency too
+        result["measurements"].update((k, measurements[k]) for k in result["measurements"] if k.endswith(
+            "charge_efficiency"))
+    return measurements, results, main, {**_drawn(before, parts), **best}
 
 
 def _credit_from_start(measurements, before, label):

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import paths, steps, wire
-from .evaluate import Evaluation
+from .evaluate import UNCALIBRATED, Evaluation
 from .journal import INPUT_KINDS, INPUTS, RESTORE, RunFolderError, input_file, read_meta, read_received, step_files
 from .label import load_label
 from .link import IDLE_CONFIG, RigError
@@ -161,8 +161,10 @@ def step_evaluation(plan, device, first_seq, on_samples=None):
     """A step's evaluation; it knows the device from the identify step and its frame numbers from the last.
     on_samples(t_us, v, i): as Evaluation takes it."""
     keep = bool(plan.seconds) and plan.seconds <= 3600  # short steps keep every sample for their analysis
-    return Evaluation(plan.config, device=(device.identity, device.calibration), keep_trace=keep,
-                      first_seq=first_seq, on_samples=on_samples)
+    # a charge samples the input sensor: the output's calibration is not its (protocol/SPEC.md, CHARGE)
+    calibration = UNCALIBRATED if plan.charge else device.calibration
+    return Evaluation(plan.config, apply_calibration=not plan.charge, device=(device.identity, calibration),
+                      keep_trace=keep, first_seq=first_seq, on_samples=on_samples)
 
 
 def _feed_file(path, evaluation):

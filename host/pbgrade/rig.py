@@ -28,13 +28,18 @@ CHANNEL_SECTIONS = ("sensor", "load", "limits", "pins", "sim")  # what a [[chann
 SHARED_PINS = ("i2c_id", "sda", "scl", "repl_pin")  # the board's one I2C bus, and its pin to skip the station
 TODO = f"see {RIGS / 'sim.toml'} for an example"
 
+SENSOR = {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
+          "max_current_a": ("number", True), "averages": ("integer", True), "conversion_us": ("integer", True),
+          "channel": ("integer", False)}
 # section -> field -> (kind, required)
 SCHEMA = {
     "rig": {"name": ("text", True), "board": ("text", True)},
-    "sensor": {"chip": ("text", True), "address": ("integer", True), "shunt_ohms": ("number", True),
-               "max_current_a": ("number", True), "averages": ("integer", True),
-               "conversion_us": ("integer", True), "channel": ("integer", False),
-               "alert_pin": ("integer", False)},
+    "sensor": {**SENSOR, "alert_pin": ("integer", False)},
+    # a charging path (the recharge step): a relay switching a USB source of source_v to the unit's input, an
+    # INA on that input ([input_sensor]), the input's limits and the longest charge, which the firmware enforces
+    "charger": {"relay_pin": ("integer", True), "source_v": ("number", True), "max_input_voltage_v": ("number", True),
+                "max_input_current_a": ("number", True), "max_charge_s": ("integer", True)},
+    "input_sensor": SENSOR,
     "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False),
              "resistors_ohm": ("numbers", False), "resource": ("text", False)},
     "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True),
@@ -68,7 +73,11 @@ def load_rig(name_or_path):
                                f"{RIGS / 'pico-ina226.toml'} show every field)")
     if tables is None:
         _check_consistency(path, rig)
+        _check_charger(path, rig)
         return rig
+    if "charger" in rig or "input_sensor" in rig:
+        raise RigFileError(f"{path}: [charger] and [input_sensor] are for a rig of one channel: remove them or "
+                           f"the [[channel]] tables")
     return {**rig, "channels": _channels(path, rig, tables)}
 
 
@@ -194,16 +203,7 @@ def _check_consistency(path, rig):
             raise RigFileError(f"{path}: [limits] {limit} needs a temperature sensor: add [pins] {pin} "
                                f"(the ADC pin of its NTC), or remove the limit")
     s = rig["sensor"]
-    chips = wire.SENSORS.values()  # the chips the protocol can name
-    if s["chip"] not in chips:
-        raise RigFileError(f"{path}: [sensor] chip = {s['chip']!r} is not supported: use one of {', '.join(chips)}")
-    if not 0x40 <= s["address"] <= 0x4F:
-        raise RigFileError(f"{path}: [sensor] address = {s['address']:#x} is outside the INA range 0x40-0x4F")
-    if s["shunt_ohms"] <= 0 or s["max_current_a"] <= 0:
-        raise RigFileError(f"{path}: [sensor] shunt_ohms and max_current_a must be positive")
-    if (s["chip"] == "INA3221") != ("channel" in s):
-        raise RigFileError(f"{path}: [sensor] channel (1-3) is for the three-channel INA3221 only: "
-                           f"{'add' if s['chip'] == 'INA3221' else 'remove'} it")
+    _check_sensor(path, "sensor", s)
     if s["chip"] == "INA219" and "alert_pin" in s:
         raise RigFileError(f"{path}: [sensor] alert_pin: the INA219 has no ALERT pin; remove it (the device "
                            f"then times trips by reading the current at the chip's fastest rate)")
@@ -211,6 +211,41 @@ def _check_consistency(path, rig):
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
                            f"could not see the limit being crossed; lower the limit or raise the sensor range")
     _check_load(path, rig)
+
+
+def _check_sensor(path, section, s):
+    chips = wire.SENSORS.values()  # the chips the protocol can name
+    if s["chip"] not in chips:
+        raise RigFileError(f"{path}: [{section}] chip = {s['chip']!r} is not supported: use one of {', '.join(chips)}")
+    if not 0x40 <= s["address"] <= 0x4F:
+        raise RigFileError(f"{path}: [{section}] address = {s['address']:#x} is outside the INA range 0x40-0x4F")
+    if s["shunt_ohms"] <= 0 or s["max_current_a"] <= 0:
+        raise RigFileError(f"{path}: [{section}] shunt_ohms and max_current_a must be positive")
+    if (s["chip"] == "INA3221") != ("channel" in s):
+        raise RigFileError(f"{path}: [{section}] channel (1-3) is for the three-channel INA3221 only: "
+                           f"{'add' if s['chip'] == 'INA3221' else 'remove'} it")
+
+
+def _check_charger(path, rig):
+    """A charging path needs both its tables. Its sensor reads with the output sensor's chip and current range,
+    so that IDENTITY's LSBs convert its samples too (protocol/SPEC.md, CHARGE), at an address of its own."""
+    if ("charger" in rig) != ("input_sensor" in rig):
+        have, need = ("charger", "input_sensor") if "charger" in rig else ("input_sensor", "charger")
+        raise RigFileError(f"{path}: [{have}] needs [{need}]: a charging path is a relay and a sensor on the "
+                           f"unit's input ({RIGS / 'sim-charge.toml'} shows both)")
+    if "charger" not in rig:
+        return
+    s, out = rig["input_sensor"], rig["sensor"]
+    _check_sensor(path, "input_sensor", s)
+    if (s["chip"], s["max_current_a"]) != (out["chip"], out["max_current_a"]):
+        raise RigFileError(f"{path}: [input_sensor] must have [sensor]'s chip and max_current_a ({out['chip']}, "
+                           f"{out['max_current_a']:g} A): the device streams its samples in the same units")
+    if s["address"] == out["address"]:
+        raise RigFileError(f"{path}: [input_sensor] address = {s['address']:#x} is [sensor]'s: give it its own")
+    c = rig["charger"]
+    if c["max_input_current_a"] > s["max_current_a"] or c["max_charge_s"] == 0:
+        raise RigFileError(f"{path}: [charger] max_input_current_a must be within [input_sensor] max_current_a "
+                           f"and max_charge_s positive")
 
 
 def _check_load(path, rig):

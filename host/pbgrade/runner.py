@@ -33,6 +33,7 @@ class Options:
     max_current_ma: int = 0  # the rig's limit; set by the runner
     short_switch: bool = False  # the rig has a short-circuit switch; set by the runner
     external_load: bool = False  # the host sets the rig's load over SCPI; set by the runner
+    charger: dict | None = None  # the rig's [charger], if it has a charging path; set by the runner
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)
@@ -87,6 +88,7 @@ def plans_for(method, label, options, rig):
     options.max_current_ma = round(rig["limits"]["max_current_a"] * 1000)
     options.short_switch = "short_pin" in rig["load"]
     options.external_load = rig["load"]["kind"] == "scpi"
+    options.charger = rig.get("charger")
     return [steps.plan(step, label, options) for step in method.steps]
 
 
@@ -221,6 +223,8 @@ def _start_step(link, step, plan, evaluation, progress):
         command(link, evaluation, "RAMP", **plan.ramp)
     if plan.short:
         command(link, evaluation, "SHORT", **plan.short)
+    if plan.charge:
+        command(link, evaluation, "CHARGE", **plan.charge)
     if plan.seconds:
         command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
     if link.load and plan.config["load_ma"]:

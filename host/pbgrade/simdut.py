@@ -28,6 +28,11 @@ MODEL = {
     "thermal": {"c_per_w": ("number", False, 0, 100), "tau_s": ("number", False, 0.1, 1e5),
                 "ambient_c": ("number", False, -40, 80)},
     "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
+    # how it charges on a rig with a charging path (rigs/sim/powerbank.py DEFAULT_CHARGE if absent): efficiency
+    # against the power into the cell (W), CC at cc_a to cv_v, CV until termination_a, the source's cable
+    "charge": {"efficiency": ("pairs", True, 0.3, 1.0), "cc_a": ("number", True, 0.01, 10),
+               "cv_v": ("number", True, 3.6, 4.5), "termination_a": ("number", True, 0, 5),
+               "source_ohm": ("number", False, 0, 2)},
 }
 REQUIRED_SECTIONS = ("cell", "converter", "output")
 MAX_CURVE_MAH = MODEL["cell"]["capacity_mah"][3]  # what a curve delivers: no more than the largest cell

@@ -21,7 +21,8 @@ SETTINGS = {"seconds": (N_("duration"), " s", 1), "light_fraction": (N_("light l
             "current_fraction": (N_("discharge current"), " % I", 100), "max_fraction": (N_("highest current"), " % I", 100),
             "step_fraction": (N_("current step"), " % I", 100), "step_s": (N_("time per current step"), " s", 1),
             "observe_s": (N_("observed for"), " s", 1), "short_ms": (N_("short-circuit duration"), " ms", 1),
-            "load": (N_("load held constant"), "", 1)}
+            "load": (N_("load held constant"), "", 1), "taper_ma": (N_("full below"), " mA", 1),
+            "taper_s": (N_("full after"), " s", 1), "max_s": (N_("longest charge"), " s", 1)}
 LOADS = {"current": N_("current"), "power": N_("power"), "resistance": N_("resistance")}
 # what ended a step (protocol.json's events that end one), and "none"
 END_EVENTS = {"end_voltage": N_("the output fell to the end voltage"), "current_collapse": N_("the output collapsed"),
@@ -29,6 +30,7 @@ END_EVENTS = {"end_voltage": N_("the output fell to the end voltage"), "current_
               "limit_voltage": N_("the rig's voltage limit"), "limit_current": N_("the rig's current limit"),
               "limit_reverse": N_("reverse current"), "limit_power": N_("the rig's power limit"),
               "limit_temperature": N_("the rig's temperature limit"), "sensor_fault": N_("a sensor fault"),
+              "charge_done": N_("the unit was charged full"), "charge_timeout": N_("the charge's time was up"),
               "none": N_("nothing (the run ended before)")}
 GRADES = {"PASS": N_("PASS"), "FAIL": N_("FAIL"), "CONSISTENT": N_("CONSISTENT"),
           "NOT CONSISTENT": N_("NOT CONSISTENT"), NEEDS_FULL_TEST: N_("NEEDS A FULL TEST"), ABORTED: N_("ABORTED")}

@@ -29,6 +29,12 @@ LI_ION_OCV = ((0.0, 3.0), (0.03, 3.3), (0.06, 3.45), (0.1, 3.55), (0.2, 3.65), (
               (0.5, 3.79), (0.6, 3.84), (0.7, 3.9), (0.8, 3.97), (0.9, 4.06), (1.0, 4.18))
 FOREVER = const(1e12)  # seconds
 MAX_STEP_S = const(1.0)  # the cell's state is integrated in steps no longer than this
+# How a unit charges unless its model's [charge] says otherwise: its input converter's efficiency against the
+# power it puts into the cell (W), constant current into the cell up to cv_v, then constant voltage, the current
+# tapering until it falls below termination_a or the cell is full, when the unit stops drawing (its own full
+# indication); source_ohm: the USB source's cable and contacts up to the unit's input.
+DEFAULT_CHARGE = {"efficiency": ((1.0, 0.80), (5.0, 0.88), (10.0, 0.90), (20.0, 0.88)), "cc_a": 2.0, "cv_v": 4.2,
+                  "termination_a": 0.1, "source_ohm": 0.1}
 
 
 class Table:
@@ -141,6 +147,20 @@ class ModelBank:
         self._contact = self.dropout_every_s < FOREVER  # else the contact never opens
         self._p_at = None  # the output current _converter() computed these for:
         self._p_out = self._p_cell = self._temp_to = 0.0
+        self._charger(p.get("charge", DEFAULT_CHARGE))
+
+    @micropython.native
+    def _charger(self, c):
+        """The unit's charging, from its model's [charge] table (DEFAULT_CHARGE's keys)."""
+        self._charge_eff = Table(tuple(tuple(row) for row in c["efficiency"]))
+        self.cc_a = c["cc_a"]
+        self.cv_v = c["cv_v"]
+        self.termination_a = c["termination_a"]
+        self.source_ohm = c.get("source_ohm", DEFAULT_CHARGE["source_ohm"])
+        self.full = False  # stopped charging: the cell reached termination
+        self.input_v = self.input_a = self._p_in = self._i_charge = 0.0
+        self.charge_in_c = 0.0  # truth: what the unit took from the source
+        self.energy_in_j = 0.0
 
     # -- what the load sees -------------------------------------------
 
@@ -340,6 +360,53 @@ class ModelBank:
                 self._back_at = t + self.ocp_recover_s
         elif self._light_s >= self.auto_off_s:
             self._switch_off("auto shut-off at light load")
+
+    @micropython.native
+    def charge(self, source_v, seconds):
+        """The source (source_v, 0: none) on the unit's input for some seconds, in steps of at most
+        MAX_STEP_S, each at the state it starts from; then the input as it is at the end (input_v,
+        input_a: what an input sensor reads). Plugging in a source wakes a unit that had switched off."""
+        while seconds > 0.0:
+            dt = seconds if seconds < MAX_STEP_S else MAX_STEP_S
+            self._charge_state(source_v)
+            self.charge_in_c += self.input_a * dt
+            self.energy_in_j += self._p_in * dt
+            self.soc += self._i_charge * dt / self.capacity_c
+            seconds -= dt
+        self._charge_state(source_v)
+        if source_v and not self.on:  # the input's arrival restarts the unit's controller
+            self.on = True
+            self.off_reason = ""
+            self._light_s = self._over_s = 0.0
+            self._back_at = FOREVER
+        if not source_v:
+            self.full = False  # the next source starts a charge again
+
+    @micropython.native
+    def _charge_state(self, source_v):
+        """CC then CV into the cell, the input converter's loss, the source's drop: the input's voltage
+        and current now (input_v, input_a), the power it takes (_p_in) and the cell's current (_i_charge)."""
+        i = 0.0
+        if source_v and not self.full:
+            ocv = self._ocv.at(self.soc)
+            i = (self.cv_v - ocv) / self.r_cell if self.r_cell else self.cc_a
+            if i > self.cc_a:
+                i = self.cc_a
+            if i < self.termination_a or self.soc >= 1.0:
+                self.full = True
+                i = 0.0
+        p_in = 0.0
+        if i > 0.0:
+            p_cell = i * (ocv + i * self.r_cell)
+            p_in = p_cell / self._charge_eff.at(p_cell)
+        r = self.source_ohm
+        # p_in = i_in * (source_v - i_in * r): the smaller root
+        i_in = (source_v - sqrt(source_v * source_v - 4 * r * p_in)) / (2 * r) if r and p_in else (
+            p_in / source_v if source_v else 0.0)
+        self._i_charge = i
+        self._p_in = p_in
+        self.input_a = i_in
+        self.input_v = source_v - i_in * r
 
     @micropython.native
     def load_connected(self):

@@ -35,7 +35,7 @@ import clock as vclock
 from i2cbus import SimI2C
 from loads import load_from
 from powerbank import bank_from
-from world import World
+from world import ChargerInput, World
 
 _CTRL_C = 3
 _CHIPS = {"INA226": "ina226_sim", "INA219": "ina219_sim", "INA228": "ina228_sim", "INA260": "ina260_sim",
@@ -89,6 +89,10 @@ class SimBoard:
         self._alert_wired = "alert_pin" in rig["sensor"] and hasattr(self._chip, "alert_low")
         self._alert_handler = None
         self._alert_was_low = False
+        self.has_charger = "charger" in rig
+        if self.has_charger:
+            self._source_v = rig["charger"]["source_v"]
+            self.i2c.attach(_chip(rig["input_sensor"], {"seed": self._seed + 1}, self.clock, ChargerInput(self.world)))
         fds = sim.get("fds")
         self._in = open(fds[0], "rb") if fds else sys.stdin.buffer
         self.serial_out = open(fds[1], "wb") if fds else sys.stdout.buffer
@@ -260,6 +264,10 @@ class SimBoard:
     def short(self, on):
         if self.has_short:
             self.world.short(on)
+
+    def charger(self, on):
+        if self.has_charger:
+            self.world.charger(self._source_v if on else 0.0)
 
     def temperature_code(self, sensor, celsius):
         """Readings in hundredths of a degree: rising with temperature, as the station expects."""

@@ -42,6 +42,7 @@ class World:
         self.load = load
         self.short_ohm = short_ohm
         self.shorted = False
+        self.source_v = 0.0  # the charger's source on the unit's input; 0: its relay open
         self._t_us = clock.now_us
         self._i = None  # the current now (None: to be found again) ...
         self._v = self._p = 0.0  # ... the bank's voltage at it, and voltage * current
@@ -111,6 +112,14 @@ class World:
         self._i = None
 
     @micropython.native
+    def charger(self, source_v):
+        """The charger's relay: the source (source_v) on the unit's input from now, or none (0)."""
+        self.sense(self.clock.now_us, False)
+        self.source_v = source_v
+        if hasattr(self.bank, "charge"):
+            self.bank.charge(source_v, 0.0)  # the input as it is now, for the next look
+
+    @micropython.native
     def _current(self):
         if self.shorted:
             return self.bank.short_current(self.short_ohm)
@@ -140,6 +149,8 @@ class World:
             while True:  # each step ends where the bank switches: the current may change there
                 step = self.bank.advance(self._i, dt, self._p)
                 self.load.heat(0.0 if self.shorted else self._p, step)  # the load's own, apart from the bank's
+                if self.source_v and hasattr(self.bank, "charge"):
+                    self.bank.charge(self.source_v, step)
                 self._present()
                 if step >= dt:  # a step is never longer than dt
                     break
@@ -162,5 +173,24 @@ class World:
     def truth(self):
         bank = self.bank
         return {"charge_mah": bank.delivered_c / 3.6, "energy_wh": bank.energy_j / 3600,
+                "charged_in_mah": getattr(bank, "charge_in_c", 0.0) / 3.6,
+                "charged_in_wh": getattr(bank, "energy_in_j", 0.0) / 3600,
                 "virtual_s": self.clock.now_us / 1e6, "off_reason": getattr(bank, "off_reason", ""),
                 "temperature_c": getattr(bank, "temp_c", None)}
+
+
+class ChargerInput:
+    """The unit's input as the rig's input sensor sees it (a simulated chip's source): the world brought up
+    to now, then the input's voltage and current; 0 V with the charger's relay open."""
+
+    def __init__(self, world):
+        self.world = world
+
+    @micropython.native
+    def sense(self, now_us, reading=True):
+        world = self.world
+        world.sense(now_us, False)
+        bank = world.bank
+        if not hasattr(bank, "charge"):
+            return world.source_v, 0.0  # a unit the simulator cannot charge (a curve) draws nothing
+        return bank.input_v, bank.input_a

@@ -32,6 +32,7 @@ class Board:
     """One channel's hardware; the channels share the clock and the I2C bus."""
     name = "test"
     has_short = False
+    has_charger = False
 
     def __init__(self, clock, i2c, number):
         self.flash = "/tmp/pbgrade-mp-channels-%d-" % number
@@ -59,6 +60,9 @@ class Board:
         self.source.drive = duty
 
     def short(self, on):
+        pass
+
+    def charger(self, on):
         pass
 
 
@@ -119,12 +123,12 @@ def test_the_loop_over_the_channels_allocates_nothing():
     # the simulated chips' arithmetic aside: still readings
     start_two()
     serve_for(1_000_000)
-    real = one.sensor, two.sensor
-    one.sensor, two.sensor = StillSensor(one.sensor), StillSensor(two.sensor)
+    real = one.sampled, two.sampled
+    one.sampled, two.sampled = StillSensor(one.sampled), StillSensor(two.sampled)
     try:
         allocated = heap_used(serve_for, 10_000_000)
     finally:
-        one.sensor, two.sensor = real
+        one.sampled, two.sampled = real
     assert allocated == 0, "the loop over the channels allocated %d bytes" % allocated
 
 

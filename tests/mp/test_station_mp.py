@@ -3,140 +3,15 @@
 import os
 import struct
 
-import clock as vclock
 import station
 import wire
 from inafakes import STATION_RIG as RIG
-from inafakes import IdealSink as Source
 from inafakes import StillSensor, heap_used
 from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
-
-class Capture:
-    """The host end: decodes every frame the station writes."""
-
-    def __init__(self):
-        self.rx = wire.Link(None, kept_bytes=0)
-        self.messages = []
-
-    def write(self, buf, n):
-        for k in range(n):
-            if self.rx.feed(buf[k]):
-                self.messages.append(bytes(self.rx.rx[:self.rx.rx_len]))
-
-    def of_type(self, t):
-        return [m for m in self.messages if m[0] == t]
-
-
-class Board:
-    name = "test"
-    flash = "/tmp/pbgrade-mp-station-"
-
-    def __init__(self, boot_us):
-        self.clock = vclock.VirtualClock(boot_us)
-        self.ticks_us = self.clock.ticks_us
-        self.ticks_diff = vclock.ticks_diff
-        self.ticks_add = vclock.ticks_add
-        self.source = Source()
-        self.i2c = SimI2C(self.clock)
-        self.i2c.attach(SimINA226(self.clock, self.source, seed=3))
-        self.serial_out = Capture()
-        self.kbd = 3
-        self.has_short = False
-        self.stuck = False  # a short-circuit switch welded closed
-        self.short_calls = []
-        self.temps = [None, None]  # no NTC fitted
-
-    def kbd_intr(self, ch):
-        self.kbd = ch
-
-    def sleep_us(self, us):
-        self.clock.advance(us)
-
-    def load_drive(self, duty):
-        self.source.drive = duty  # an int: nothing allocated
-
-    def temperature_code(self, sensor, celsius):
-        return int(celsius * 100)
-
-    def temperature_raw(self, sensor):
-        return int(self.temps[sensor] * 100)
-
-    def temperature_c(self, sensor):
-        return self.temps[sensor]
-
-    def alert_irq(self, handler):
-        return False  # no ALERT pin wired: the station polls the current in a trip window
-
-    def short(self, on):
-        assert self.has_short or not on
-        self.short_calls.append(on)
-        if on or not self.stuck:
-            self.source.shorted = on
-
-
-_host_seq = [0]
-
-
-def command(st, msg_type, body=b"", seq=None):
-    """Frame a host command and hand it to the station byte by byte; returns the ACK result.
-    Each command gets the next number, as a host's do, unless seq is given."""
-    out = bytearray()
-    link = wire.Link(_Raw(out), kept_bytes=0)
-    _host_seq[0] += 1
-    link.seq = _host_seq[0] if seq is None else seq
-    payload = bytearray(3 + len(body) + 2)
-    payload[0] = msg_type
-    payload[3:3 + len(body)] = body
-    link.send(payload, 3 + len(body))
-    for b in out:
-        if st.link.feed(b):
-            st._command()
-    acks = st.board.serial_out.of_type(wire.ACK)
-    return acks[-1][6] if msg_type not in (wire.HELLO, wire.RESEND) else None
-
-
-class _Raw:
-    def __init__(self, out):
-        self.out = out
-
-    def write(self, buf, n):
-        self.out.extend(buf[:n])
-
-
-def config(period_us=100_000, load_ma=2100, end_mv=4000, collapse_ma=1050, hold_ms=1000, flush_ms=1000):
-    return struct.pack("<IHHHHH", period_us, load_ma, end_mv, collapse_ma, hold_ms, flush_ms)
-
-
-def run_until(st, state, limit=1_000_000):
-    n = 0
-    while st.state != state and n < limit:
-        st.tick()
-        n += 1
-    return n
-
-
-def samples_received(cap):
-    total = 0
-    next_index = 0
-    for m in cap.of_type(wire.SAMPLES):
-        index, count = struct.unpack_from("<IB", m, 3)
-        assert index == next_index, (index, next_index)  # consecutive slots, nothing skipped
-        next_index = index + count
-        total += count
-    return total
-
-
-def new_station(boot_us=0):
-    """A station as it boots: never calibrated (no calibration file in its flash)."""
-    try:
-        os.remove(Board.flash + station.CALIBRATION_FILE)
-    except OSError:
-        pass
-    board = Board(boot_us)
-    return board, station.Station(board, RIG, settings_hash=b"12345678")
-
+from inafakes import IdealSink as Source
+from stationhost import Board, command, config, new_station, run_until, samples_received
 
 def test_identity_and_configuration():
     board, st = new_station()
@@ -510,6 +385,7 @@ def test_no_edge_without_a_reading():
     while st.index < 3:
         st.tick()
     sensor, st.sensor = st.sensor, Unanswering()
+    st.sampled = st.sensor  # what the run reads (the output's; a charge's the input's)
     run_until(st, station.FAULT)
     assert [e[0] for e in edges(board.serial_out)] == [station.LOAD_ON] and board.source.load_a == 0
     # gone at START: refused, in fault, the load never on, no EDGE
@@ -525,7 +401,7 @@ def test_the_sampling_loop_allocates_nothing():
     board, st = new_station()
     assert command(st, wire.CONFIG, config()) == station.OK
     assert command(st, wire.START) == station.OK
-    st.sensor = StillSensor(st.sensor)
+    st.sampled = StillSensor(st.sampled)
     st.link.out = Discard()
     st.end_code = 0
     st.collapse_code = 0

@@ -89,6 +89,9 @@ def test_vectors():
             assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
         if v["type"] == "SHORT":
             assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
+        if v["type"] == "CHARGE":
+            b = v["body"]
+            assert wire.unpack_charge(link.rx) == (b["taper_ma"], b["taper_s"], b["max_s"])
         if v["type"] == "RAMP":
             b = v["body"]
             assert wire.unpack_ramp(link.rx) == (b["step_ma"], b["step_ms"], b["max_ma"])

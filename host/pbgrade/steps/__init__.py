@@ -9,12 +9,12 @@ sentences for the record: what the unit did that is worth knowing but is not
 a failure (a unit switching itself off without load).
 """
 from ..i18n import N_, _
-from . import discharge, load_regulation, no_load, over_current, rest, shared, short_circuit
+from . import discharge, load_regulation, no_load, over_current, recharge, rest, shared, short_circuit
 from .discharge import FULL_DISCHARGE
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHARGE: what the runner uses
 
 TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "over_current": over_current,
-         "short_circuit": short_circuit, "discharge": discharge}
+         "short_circuit": short_circuit, "discharge": discharge, "recharge": recharge}
 QUANTITIES = {name: quantity for kind in TYPES.values() for name, quantity in kind.QUANTITIES.items()}
 # every sentence a step may say about the unit (its behaviours), for wording.retold
 SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_current.SAYINGS + short_circuit.SAYINGS
@@ -23,7 +23,7 @@ SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_cu
 TITLES = {"no_load": N_("no-load output voltage"), "rest": N_("rest without load"),
           "load_regulation": N_("load regulation and ripple"),
           "over_current": N_("over-current protection"), "short_circuit": N_("short-circuit protection"),
-          "discharge": N_("discharge")}
+          "discharge": N_("discharge"), "recharge": N_("recharge")}
 
 
 def title(step_type):

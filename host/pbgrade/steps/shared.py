@@ -37,6 +37,7 @@ class Plan:
     seconds: float = 0.0  # 0: until the device ends the run
     short: dict | None = None
     load_mode: dict | None = None  # LOAD_MODE body: constant power or resistance instead of CONFIG's current
+    charge: dict | None = None  # CHARGE body: the run charges the unit through the rig's charger instead
     skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
 
 
