@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,15 @@ sys.path.append(str(MP_TESTS))  # for tests/mp/inafakes.py, the INA test helpers
 for name in ("ptr8", "ptr16", "ptr32"):
     if not hasattr(builtins, name):
         setattr(builtins, name, lambda x: x)
+
+
+def wait_for(condition, what="the condition", timeout_s=120.0):
+    """condition() until it is true; fail saying what was awaited. A bound, not a measurement."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_s:g} s: {what}")
+        time.sleep(0.05)
 
 
 def micropython_exe():

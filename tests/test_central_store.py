@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 from pbgrade import cli
 from pbgrade.store import Store
 from pbgrade.sync import Pushed, Uploader, push
@@ -68,14 +68,6 @@ def dated(record, started: datetime, run_id_tail: str, station: str, channel: in
                   station=station)
     copied["rig"]["rig"]["channel"] = channel
     return copied
-
-
-def wait_until(condition, what, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout_s} s: {what}")
-        time.sleep(0.05)
 
 
 # -- kits that sync -------------------------------------------------------------------------------------
@@ -146,12 +138,12 @@ def test_a_station_keeps_testing_while_the_database_is_down_and_sends_all_when_i
         for record in records[:3]:  # the channels go on testing: each run saved here
             local.add(record)
             uploader.nudge()
-        wait_until(lambda: uploader.unreachable, "the uploader finds the database away")
+        wait_for(lambda: uploader.unreachable, "the uploader finds the database away")
         time.sleep(0.3)  # tries again (retry_s) while it is away: still queued, nothing lost
         assert [row["run_id"] for row in local.runs()] == [r["run_id"] for r in records[:3]]
     finally:
         postgresql_server.start()
-    wait_until(lambda: len(central.runs()) == 3, "the queued runs reach the database once it is back")
+    wait_for(lambda: len(central.runs()) == 3, "the queued runs reach the database once it is back")
     local.add(records[3])
     uploader.nudge()
     uploader.close()

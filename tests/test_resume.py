@@ -4,21 +4,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 from test_e2e import PBGRADE, pbgrade, run_record
 
 LABEL = ROOT / "rigs/sim/duts/honest-10000.label.toml"
 UNIT = ["--sim-dut", "honest-10000", "--method", "discharge"]  # 3 hours of discharge, seconds of wall time
-
-
-def wait_for(condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_killed_host_resumes_the_run_and_loses_nothing(tmp_path):

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 from test_e2e import PBGRADE, pbgrade, run_record
-from test_resume import LABEL, wait_for
+from test_resume import LABEL
 from test_safety import status
 
 TINY = ["--sim-dut", "fake-tiny", "--method", "discharge"]  # a short discharge

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import ROOT
 from test_station import EXPECTED, LABEL  # the catalogue's eol verdicts: honest-10000 PASS, sagging-output FAIL
-from web_browser import browser, wait_for  # noqa: F401 (browser: a fixture)
+from conftest import wait_for
+from web_browser import browser  # noqa: F401 (a fixture)
 from pbgrade import cli, i18n
 from pbgrade.web.server import WebError, listening_socket
 

@@ -1,7 +1,6 @@
 """Headless Chromium for the web pages' tests: Debian's chromium driven through its own chromium-driver by
 Selenium's WebDriver (the driver and the browser are one Debian version: nothing is downloaded)."""
 import shutil
-import time
 
 import pytest
 
@@ -23,12 +22,3 @@ def browser():
         yield driver
     finally:
         driver.quit()
-
-
-def wait_for(condition, what, timeout_s=120.0):
-    """condition() until it is true; fail saying what was awaited. A bound, not a measurement."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
