@@ -17,7 +17,7 @@ KEEPALIVE_S = 15.0  # a comment line this often: a page whose tab was closed is 
 def page_words() -> dict:
     """The page's own words in the language in use (the tiles' come from the board)."""
     return {"title": _("pbgrade station"), "serial": _("serial number"), "step": _("step {n}/{steps}: {step}"),
-            "left": _("step {step}, test {test}"), "lost": _("the station stopped: this page no longer updates"),
+            "left": _("left: step {step}, test {test}"), "lost": _("the station stopped: this page no longer updates"),
             "yield": _("shift")}
 
 
