@@ -23,7 +23,8 @@ RATES = (1, 10, 100, 1000)
 ACCURACY = [f"accuracy.{rate}hz.{method}.{q}_error_pct" for rate in RATES for q in ("energy", "charge")
             for method in ("pbgrade", "rectangle", "integration", "integration_rectangle")]
 PICOWATT = ["ingest.picowatt_samples_per_s", "ingest.ratio_vs_picowatt", "ingest.picowatt_bytes_per_sample"]
-POSITIVE = ["ingest.samples_per_s", "ingest.bytes_per_sample", *PICOWATT, "firmware.loop_us_per_sample",
+POSITIVE = ["ingest.samples_per_s", "ingest.bytes_per_sample", "ingest.journal_samples_per_s",
+            "ingest.journal_checkpoint_ms", *PICOWATT, "firmware.loop_us_per_sample",
             "firmware.max_rate_hz", "firmware.pty_samples_per_s", "simulator.wall_s", "memory.peak_rss_short_mb",
             "memory.peak_rss_long_mb", "memory.long_to_short", "channels.wall_s_one", "channels.wall_s_three",
             "channels.three_to_one", "channels.heap_kb_8", "link.discharge.clean_wall_s",

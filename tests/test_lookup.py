@@ -52,7 +52,7 @@ def test_a_path_given_as_is_comes_before_both(config, tmp_path, monkeypatch):
 def test_the_users_own_names_are_listed_with_the_shipped(config):
     (config / "methods" / "burn-in.toml").write_text(renamed(paths.METHODS / "full.toml", "burn-in"))
     (config / "profiles" / "shop.toml").write_text(renamed(paths.PROFILES / "tiers.toml", "shop"))
-    assert builtin_methods() == ["burn-in", "discharge", "eol", "full", "quick"]
+    assert builtin_methods() == ["burn-in", "cycles", "discharge", "eol", "full", "quick", "recharge"]
     assert "shop" in builtin_profiles() and "gbt35590" in builtin_profiles()
     assert load_method("burn-in").name == "burn-in"
 
@@ -61,7 +61,7 @@ def test_not_found_names_both_places(config):
     (config / "methods" / "burn-in.toml").write_text(renamed(paths.METHODS / "full.toml", "burn-in"))
     with pytest.raises(MethodError) as e:
         load_method("nosuch")
-    assert "use one of burn-in, discharge, eol, full, quick" in str(e.value)
+    assert "use one of burn-in, cycles, discharge, eol, full, quick, recharge" in str(e.value)
     assert str(config / "methods") in str(e.value) and "shipped" in str(e.value)
     with pytest.raises(RigFileError, match="nosuch: no such rig: use one of .*pico-3ch, .*sim.*yours in"):
         load_rig("nosuch")
