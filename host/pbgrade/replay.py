@@ -14,6 +14,7 @@ from .evaluate import UNCALIBRATED, Evaluation
 from .journal import INPUT_KINDS, INPUTS, RESTORE, RunFolderError, input_file, read_meta, read_received, step_files
 from .label import load_label
 from .link import IDLE_CONFIG, RigError
+from .manifest import MANIFEST, UNCHECKED
 from .manifest import check as check_integrity
 from .method import load_method
 from .profile import load_profile
@@ -99,8 +100,9 @@ def regrade(run_dir, label=None, profile=None, on_samples=None):
     """Rebuild a run's record from its journal and its own label, method and profile, or on purpose with
     another label file or profile (name or file; run_inputs), which the record then names as its
     "overrides"; on_samples: as replay() takes it, every sample from the same replay (the report's plots
-    of a run that saved no record)."""
-    unchecked = check_integrity(run_dir)
+    of a run that saved no record). run_dir as find_run gives it: its files already checked against its
+    manifest (hashing them again here would read every journal twice)."""
+    unchecked = None if (run_dir / MANIFEST).exists() else UNCHECKED
     meta = read_meta(run_dir)
     graded_label, method, graded_profile = run_inputs(run_dir, meta, label, profile)
     plans = plans_from_meta(meta)
