@@ -192,7 +192,6 @@ def _steps_left(link, journal, evaluations, method, plans, progress, rerun=False
     if len(evaluations) > 1 and not current.finished:
         step, plan = method.steps[len(evaluations) - 2], plans[len(evaluations) - 2]
         if rerun:
-            current.status = None  # the device's idle status before it: not this step's end
             _start_step(link, step, plan, current, progress)
         else:
             link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
