@@ -17,6 +17,7 @@ from test_resume import LABEL
 from test_safety import status
 
 TINY = ["--sim-dut", "fake-tiny", "--method", "discharge"]  # a short discharge
+HONEST = ["--sim-dut", "honest-10000", "--method", "discharge"]  # a discharge a kill lands in (3 h in virtual time)
 # pbgrade itself, but SIGKILLed just before or just after it sends a command: a host killed at that point
 KILLED_AT = """
 import os, signal, sys
@@ -112,6 +113,12 @@ def clean(tmp_path_factory):
     return run_record(tmp_path_factory.mktemp("clean"), *TINY)[0]
 
 
+@pytest.fixture(scope="module")
+def clean_honest(tmp_path_factory):
+    """honest-10000's discharge, unbroken: long enough in virtual time for a kill to land in it."""
+    return run_record(tmp_path_factory.mktemp("clean-honest"), *HONEST)[0]
+
+
 @pytest.mark.parametrize("message, when", [("CONFIG", "before"), ("START", "before"), ("START", "after")],
                          ids=["journal-opened-before-CONFIG", "after-CONFIG", "after-START"])
 def test_a_host_killed_around_a_steps_start_resumes_to_the_clean_result(tmp_path, clean, message, when):
@@ -167,8 +174,7 @@ def test_sigterm_stops_the_test_as_ctrl_c_does(tmp_path):
     assert meta(run_dir)["status"] == "aborted by operator" and not (run_dir / "host.lock").exists()
 
 
-def test_a_lost_link_keeps_the_run_resumable_and_resume_completes_it(tmp_path):
-    clean, _ = run_record(tmp_path / "clean", "--sim-dut", "honest-10000", "--method", "discharge")
+def test_a_lost_link_keeps_the_run_resumable_and_resume_completes_it(tmp_path, clean_honest):
     sim, port = start_sim(tmp_path, "honest-10000")
     try:
         run = discharging_host(tmp_path, port)
@@ -189,7 +195,7 @@ def test_a_lost_link_keeps_the_run_resumable_and_resume_completes_it(tmp_path):
         stop(sim)
     resumed = json.loads((tmp_path / "resumed.json").read_text())
     assert resumed["status"] == "complete" and resumed["samples_lost"] == 0
-    assert resumed["energy_wh"] == clean["energy_wh"] and resumed["cutoff_reason"] == "end_voltage"
+    assert resumed["energy_wh"] == clean_honest["energy_wh"] and resumed["cutoff_reason"] == "end_voltage"
 
 
 def test_a_restarted_rig_is_refused_at_once_and_the_run_stays_resumable(tmp_path):
@@ -219,11 +225,12 @@ def test_another_rig_is_refused_before_anything_is_sent(tmp_path):
     assert "rig 'bench-2', the run's 'sim-ina226'" in proc.stderr and "status" not in meta(run_dir)
 
 
-def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean):
-    run = host(tmp_path, "run", *TINY, "--json", tmp_path / "unused.json")  # its own simulated rig
+def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean_honest):
+    run = host(tmp_path, "run", *HONEST, "--json", tmp_path / "unused.json")  # its own simulated rig (fake-tiny's
+    # discharge could end before the kill landed)
     wait_for(lambda: children(run.pid))
     keeper = children(run.pid)[0]
-    wait_for(discharging(tmp_path, 2000))
+    wait_for(discharging(tmp_path))
     run.send_signal(signal.SIGKILL)
     run.wait()
     try:
@@ -233,7 +240,7 @@ def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean):
     finally:
         os.kill(keeper, signal.SIGTERM)
     resumed = json.loads((tmp_path / "resumed.json").read_text())
-    assert resumed["status"] == "complete" and resumed["energy_wh"] == clean["energy_wh"]
+    assert resumed["status"] == "complete" and resumed["energy_wh"] == clean_honest["energy_wh"]
     wait_for(lambda: not alive(keeper))
 
 
