@@ -48,6 +48,19 @@ def wait_for(condition, what="the condition", timeout_s=120.0):
         time.sleep(0.05)
 
 
+def end_kept_rigs(data):
+    """SIGTERM the simulated rigs whose host, run with PBGRADE_DATA=data, was killed: their keepers outlive
+    it by design (pbgrade.simkeeper, 10 minutes for a resume); a test that will not resume ends them
+    (Linux: found by their environment)."""
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if b"pbgrade.simkeeper" in (environ.parent / "cmdline").read_bytes() and \
+                    f"PBGRADE_DATA={data}".encode() in environ.read_bytes().split(b"\0"):
+                os.kill(int(environ.parent.name), 15)
+        except (OSError, ValueError):
+            pass  # gone meanwhile, or not ours to read
+
+
 def micropython_exe():
     exe = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which("micropython")
     if exe is None:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, end_kept_rigs
 from test_damaged import pbgrade_here
 
 METHOD = """[method]
@@ -94,6 +94,7 @@ def host(tmp_path, script, *args):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        end_kept_rigs(env["PBGRADE_DATA"])  # its rig waits for a resume this test does not make
     return proc.returncode, out, err
 
 
