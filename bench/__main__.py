@@ -50,7 +50,7 @@ class Workload:
         self.rate_seconds = 0.5 if quick else 2.0
         self.memory_hours = (0.05, 0.25) if quick else (1, 8)
         self.link_sweep = (1, ("discharge",)) if quick else (20, link.METHODS)  # seeds, methods
-        self.panel_shift_h = 1.0  # virtual hours of 12 channels flat out: ~3.5 min here (full only: over a minute)
+        self.panel_shift_h = 8.0  # a factory shift, in virtual hours of 12 channels flat out: ~25 min here (full only)
 
     def unit_name(self):
         return describe(*self.unit)

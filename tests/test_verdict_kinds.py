@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pbgrade import cli, history, production_line
+from pbgrade import cli, history, production_line, shift
 from pbgrade.record import verdict_kind
 from pbgrade.store import Store
 from test_e2e import run_record
@@ -250,9 +250,9 @@ def test_summary_csv_has_station_channel_kind_verdict_and_what_eol_grades(data, 
 
 def test_the_stations_tally_counts_a_screen_by_its_findings(real):
     records = {record["run_id"]: record for record in batch(real)}
-    assert production_line.tally([records[r] for r in ("e1", "e3", "t1", "q1", "q3")]) == \
+    assert shift.tally([records[r] for r in ("e1", "e3", "t1", "q1", "q3")]) == \
         "5 units tested, 2 passed, 1 failed, grades B 1, CONSISTENT 1, NEEDS A FULL TEST 1"
-    assert production_line.tally([records["e1"], records["e2"]]) == "2 units tested, 2 passed, 0 failed"
+    assert shift.tally([records["e1"], records["e2"]]) == "2 units tested, 2 passed, 0 failed"
 
 
 def test_the_station_shows_a_screen_finding_big():

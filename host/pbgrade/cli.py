@@ -14,7 +14,7 @@ from pathlib import Path
 import argcomplete
 
 from . import (completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report, settings,
-               sync, traceability, versions)
+               shift, sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
@@ -48,7 +48,7 @@ CHANNEL_HELP = ("the rig's test channel, on a rig with several (default: the one
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # both stop a test the same way: load off, run saved
 LANG_HELP = "language of reports, verdict lines and the live view (default: the settings', else en)"
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
-               history.HistoryError, report.ReportError, export.ExportError, production_line.StationError,
+               history.HistoryError, report.ReportError, export.ExportError, shift.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
                SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked)
 

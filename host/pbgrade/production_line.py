@@ -14,21 +14,21 @@ appearing with the load off, and its removal by the voltage going away.
 import queue
 import sys
 import threading
-from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings, sync, traceability, wording
+from . import paths, settings, sync, traceability
 from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
-from .i18n import N_, _, ngettext
+from .i18n import N_, _
 from .link import RigError, collect, command, open_rig
 from .live import step_title
 from .profile import NEEDS_FULL_TEST
-from .record import outcome, verdict_kind
+from .record import outcome
 from .rig import channels as rig_channels
 from .rig import load_rig
 from .runner import Aborted, Options, run_test
+from .shift import StationError, channel_name, tally, verdict_word
 from .simdut import load_dut
 from .simrig import add_sim_link_flag
 from .steps import OBSERVE, OFF_V
@@ -37,10 +37,6 @@ from .testsetup import checked_test, device_rig, start_sim
 
 WATCH_PERIOD_US = 250_000  # the output is looked at 4 times a second while waiting for a unit
 PRESENT_HOLD_S = 1.0  # the voltage must stay (or stay away) this long: a plug wiggled in counts once
-
-
-class StationError(RuntimeError):
-    """A station session cannot start; the message says what to fix."""
 
 
 @dataclass
@@ -232,15 +228,6 @@ def station_name(rig, channel_number):
     return f"{settings.station_host()}/{rig['rig']['name']}/ch{channel_number}"
 
 
-# The verdicts a channel shows, in the station's language
-def channel_name(channel):
-    return _("ch{number}").format(number=channel.number)
-
-
-def verdict_word(channel):
-    return channel.verdict and _(wording.GRADES.get(channel.verdict, channel.verdict))
-
-
 class PlainView:
     """One line per change of a channel: for logs, pipes and tests."""
 
@@ -418,21 +405,3 @@ def web_panel(bind, token):
     from .web.station import StationPanel  # the web server's packages only where a panel is served
 
     return StationPanel(bind, token)
-
-
-def tally(records) -> str:
-    """A session's units as the operator reads them: how many passed and failed of those given a pass/fail
-    or tier verdict (the tiers' grades counted too); a screen's findings by name, for CONSISTENT is not a
-    pass and NEEDS A FULL TEST not a fail."""
-    kinds = [verdict_kind(r) for r in records]
-    parts = [ngettext("{count} unit tested", "{count} units tested", len(records)).format(count=len(records))]
-    graded = [r for r, kind in zip(records, kinds) if kind != "screen"]
-    if graded:
-        passed = sum(r["passed"] for r in graded)
-        parts.append(_("{passed} passed, {failed} failed").format(passed=passed, failed=len(graded) - passed))
-    for kind, word in (("tiers", _("grades {counts}")), ("screen", "{counts}")):
-        counts = Counter(r["grade"] for r, k in zip(records, kinds) if k == kind)
-        if counts:
-            parts.append(word.format(counts=_(", ").join(f"{_(wording.GRADES.get(grade, grade))} {count}"
-                                                          for grade, count in sorted(counts.items()))))
-    return _(", ").join(parts)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from .. import wording
 from ..i18n import _
 from ..live import Live, hms
-from ..production_line import channel_name, tally, verdict_word
+from ..shift import channel_name, tally, verdict_word
 from ..profile import NEEDS_FULL_TEST
 from ..runner import plans_for
 

@@ -7,7 +7,7 @@ import time
 from importlib.resources import files
 
 from ..i18n import _, language
-from ..production_line import StationError
+from ..shift import StationError
 from .board import Board
 from .server import Server, announce, listening_socket, same_origin_json
 
