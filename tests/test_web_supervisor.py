@@ -12,11 +12,12 @@ import pytest
 
 from conftest import ROOT
 from web_browser import browser  # noqa: F401 (a fixture)
-from pbgrade import cli
+from pbgrade import cli, i18n
 from pbgrade.stats import wilson_interval
 from pbgrade.steps import QUANTITIES
 from pbgrade.store import Store
 from pbgrade.web.server import Server, address, listening_socket
+from pbgrade.web import supervisor
 from pbgrade.web.supervisor import supervisor_app
 
 # station, started (UTC), the real run copied (its verdict), no-load voltage ratio
@@ -100,3 +101,25 @@ def test_the_supervisor_command_refuses_the_network_without_a_token(tmp_path, mo
     assert cli.main(["supervisor", "--local", "--bind", "0.0.0.0:0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("pbgrade: --bind 0.0.0.0:0: that is reachable from the network") and err.count("\n") == 1
+
+
+def test_the_page_speaks_the_station_language(tmp_path, eol_records):
+    """Inspectors' offices work in Chinese: with --lang zh-CN every heading, column and quantity is
+    translated, and nothing of the English page is left."""
+    store = Store(tmp_path / "runs.sqlite")
+    for k, (station, started, unit, no_load) in enumerate(RUNS):
+        store.add({**copy.deepcopy(eol_records[unit]), "run_id": f"known-{k}", "station": station,
+                   "started_at": started})
+    before = i18n.language()
+    i18n.use("zh-CN")
+    try:
+        text = supervisor.page(store)
+        no_load = i18n._(QUANTITIES["no_load_voltage_ratio"].name)
+    finally:
+        i18n.use(before)
+    assert '<html lang="zh-CN">' in text and "<h1>pbgrade 质量主管页</h1>" in text
+    assert "<h2>各工位、各测试方法的合格率</h2>" in text and "<th>合格率</th>" in text
+    assert f"<td>{no_load}</td>" in text and "空载" in no_load
+    for english in ("Yield per station", "Capability of", "Failure reasons", "runs in", "limits of profile",
+                    "reloads every", "95 % interval", "<th>failed</th>"):
+        assert english not in text, english

@@ -4,17 +4,20 @@ and what failed units failed on, over time. Plain HTML made here from the same f
 (history.judged); the page reloads itself every minute.
 """
 import html
+import json
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
 
+from .. import wording
 from ..history import HistoryError, judged, open_store
+from ..i18n import N_, _, language
 from ..stats import wilson_interval
 from ..steps import QUANTITIES
 from ..store import RunFilter, Store
 
 RELOAD_S = 60
-STOPPED = "stopped before the end"  # a failed run's reason that is no check's: it was aborted or the rig stopped it
+STOPPED = N_("stopped before the end")  # a failed run's reason that is no check's: it was aborted or the rig stopped it
 
 
 def add_commands(sub):
@@ -101,7 +104,7 @@ def failure_reasons(store: Store) -> tuple[list[str], list[tuple[str, Counter, i
         failed_runs[period] += 1
         for reason in v["reasons"]:
             quantity = quantity_of.get(reason)
-            periods[period][QUANTITIES[quantity].name if quantity in QUANTITIES else STOPPED] += 1
+            periods[period][wording.quantity_name(quantity) if quantity in QUANTITIES else _(STOPPED)] += 1
     total = sum(periods.values(), Counter())
     return ([reason for reason, _ in total.most_common()],
             [(period, periods[period], failed_runs[period]) for period in sorted(periods)])
@@ -109,6 +112,10 @@ def failure_reasons(store: Store) -> tuple[list[str], list[tuple[str, Counter, i
 
 def _percent(value) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _element(tag, text) -> str:
+    return f"<{tag}>{html.escape(text)}</{tag}>"
 
 
 def _table(table_id, header, rows) -> str:
@@ -121,31 +128,36 @@ def _table(table_id, header, rows) -> str:
 def page(store: Store) -> str:
     """The whole page, from the store as it is now."""
     rows = store.runs()
-    parts = [f"<p>{len(rows)} runs in {html.escape(store.where)}</p>"]
+    e = html.escape
+    parts = [_element("p", _("{count} runs in {where}").format(count=len(rows), where=store.where))]
     if rows:
-        parts.append("<h2>Yield per station and method</h2>")
-        parts.append(_table("yield", ("station", "method", "graded", "passed", "yield", "95 % interval",
-                                      "screened"),
+        parts.append(_element("h2", _("Yield per station and method")))
+        parts.append(_table("yield", (_("station"), _("method"), _("graded"), _("passed"), _("yield"),
+                                      _("95 % interval"), _("screened")),
                             [(y["station"], y["method"], y["graded"], y["passed"], _percent(y["yield"]),
-                              "-" if y["yield"] is None else
-                              f"{_percent(y['wilson_95'][0])} to {_percent(y['wilson_95'][1])}", y["screened"])
+                              "-" if y["yield"] is None else _("{low} to {high}").format(
+                                  low=_percent(y["wilson_95"][0]), high=_percent(y["wilson_95"][1])), y["screened"])
                              for y in yields(rows)]))
-        parts.append("<h2>Capability of the graded quantities</h2>")
+        parts.append(_element("h2", _("Capability of the graded quantities")))
         for method, batch in capability(store, sorted({r["method"] for r in rows if r["method"]})):
-            parts.append(f"<h3>method {html.escape(method)}: {len(batch.rows)} runs, limits of profile "
-                         f"{html.escape(batch.profile.name)}</h3>")
-            parts.append(_table(f"cpk-{html.escape(method)}", ("quantity", "n", "mean", "s", "min", "max", "limit",
-                                                               "Cpk"),
-                                [(QUANTITIES[q.name].name, *q.cells()[1:]) for q in batch.quantities]))
+            heading = _("method {method}: {count} runs, limits of profile {profile}").format(
+                method=method, count=len(batch.rows), profile=batch.profile.name)
+            parts.append(_element("h3", heading))
+            parts.append(_table(f"cpk-{e(method)}", (_("quantity"), "n", _("mean"), "s", _("min"), _("max"),
+                                                      _("limit"), "Cpk"),
+                                [(wording.quantity_name(q.name), *q.cells()[1:]) for q in batch.quantities]))
         reasons, periods = failure_reasons(store)
-        parts.append("<h2>Failure reasons over time</h2>")
-        parts.append(_table("reasons", ("period", *reasons, "failed"),
+        parts.append(_element("h2", _("Failure reasons over time")))
+        parts.append(_table("reasons", (_("period"), *reasons, _("failed")),
                             [(period, *(counts[r] for r in reasons), runs) for period, counts, runs in periods])
-                     if periods else "<p>no failed run</p>")
-        parts.append("<p>% : a ratio to the label (capacity, voltage, current), efficiency of the cells' rated "
-                     "energy. A failed run counts once under each reason its verdict gives, and once under failed.</p>")
+                     if periods else _element("p", _("no failed run")))
+        note = _("% : a ratio to the label (capacity, voltage, current), efficiency of the cells' rated energy. A "
+                 "failed run counts once under each reason its verdict gives, and once under failed.")
+        parts.append(_element("p", note))
+    title = e(_("pbgrade supervisor"))
+    reloads = _("reloads every {seconds} s").format(seconds=RELOAD_S)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>pbgrade supervisor</title>
+<html lang="{language()}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
   body {{ font-family: "Noto Sans", sans-serif; margin: 1em 2em; }}
   table {{ border-collapse: collapse; margin-bottom: 1em; }}
@@ -153,11 +165,11 @@ def page(store: Store) -> str:
   th:first-child, td:first-child, #yield td:nth-child(2) {{ text-align: left; }}
   thead {{ background: #eee; }}
 </style></head>
-<body><h1>pbgrade supervisor</h1>
+<body><h1>{title}</h1>
 {"".join(parts)}
 <p id="updated"></p>
 <script>
-  document.getElementById("updated").textContent = "as of " + new Date().toLocaleString() + "; reloads every {RELOAD_S} s";
+  document.getElementById("updated").textContent = new Date().toLocaleString() + {json.dumps("; " + reloads)};
   setTimeout(() => location.reload(), {RELOAD_S * 1000});
 </script>
 </body></html>"""
