@@ -10,7 +10,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 from test_e2e import pbgrade
 from test_live import chinese, untranslated  # noqa: F401 (chinese: a fixture)
 from pbgrade import i18n, production_line
@@ -222,3 +222,28 @@ def test_a_port_with_no_rig_is_refused_in_one_line_before_the_station_starts(tmp
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith("pbgrade: cannot open serial port /dev/pbgrade-no-such-port")
+
+
+def test_a_fault_of_pbgrade_s_own_takes_its_channel_out_of_service_not_the_shift(tmp_path, monkeypatch, capsys):
+    """A bug raising in one channel's thread (a KeyError in a verdict's wording did) left the thread dead and
+    the shift waiting forever for the serials given to it. Now that channel says so and takes no more; the
+    other tests them all."""
+    monkeypatch.setenv("PBGRADE_DATA", str(tmp_path / "data"))
+    method = load_method("eol")
+    channels = [production_line.Channel(n, f"p{n}", {}, f"s/ch{n}") for n in (1, 2)]
+    tested = []
+
+    def test_one(session, channel, serial):
+        if channel.number == 1:
+            raise KeyError("passed")
+        tested.append(serial)
+        time.sleep(0.05)  # busy meanwhile: channel 1 is offered serials too
+    monkeypatch.setattr(production_line.Session, "_test_one", test_one)
+    session = production_line.Session(channels, load_label(LABEL), LABEL, method, load_profile(method.profile),
+                                      Options(), lambda session, channel: None)
+    done = []
+    threading.Thread(target=lambda: done.append(session.run(f"SN-{k}\n" for k in range(6))), daemon=True).start()
+    wait_for(lambda: done, "the shift to end")
+    assert channels[0].state == "broken" and channels[0].detail.startswith("pbgrade failed (KeyError: 'passed')")
+    assert sorted(tested + session.untested) == [f"SN-{k}" for k in range(6)] and len(session.untested) == 1
+    assert "Traceback" in capsys.readouterr().err

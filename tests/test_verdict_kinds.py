@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pbgrade import cli, history, production_line, shift
+from pbgrade import cli, history, production_line, shift, wording
 from pbgrade.record import verdict_kind
 from pbgrade.store import Store
 from test_e2e import run_record
@@ -273,3 +273,23 @@ def test_a_record_made_before_kinds_were_recorded_tells_its_kind(real):
     assert [verdict_kind(record) for record in older] == ["screen", "pass-fail"]
     older[1]["verdict"]["checks"][0]["grade"] = "A"  # checks naming two grades: a tiers profile's
     assert verdict_kind(older[1]) == "tiers"
+
+
+def check(reason, bound, threshold, value):
+    return {"reason": reason, "bound": bound, "threshold": threshold, "value": value, "ok": value is not None and (
+        value >= threshold if bound == "min" else value <= threshold)}
+
+
+def test_a_passing_band_shows_the_limit_the_unit_came_closest_to_failing():
+    """The station's band (terminal and browser) shows one reason: for a fail the first, which decided it;
+    for a pass, not the profile's first limit but the nearest miss (issue 19's panel)."""
+    checks = [check("no load 5.10 V", "min", 4.90, 5.10),  # 4.1 % above its minimum
+              check("regulation 2.9 %", "max", 0.03, 0.029),  # 3.3 % below its maximum: the nearest
+              check("no interruption", "max", 0, 0)]  # a zero limit has no relative margin
+    passed = {"reasons": [c["reason"] for c in checks], "checks": checks}
+    assert wording.headline(passed) == 1
+    failed = {"reasons": ["regulation 9.7 %", "no load 5.10 V"],
+              "checks": [check("regulation 9.7 %", "max", 0.03, 0.097), checks[0]]}
+    assert wording.headline(failed) == 0
+    lower_grade = {"reasons": ["capacity 88 %"], "checks": [check("capacity 88 %", "min", 0.9, 0.88)]}
+    assert wording.headline(lower_grade) == 0  # a B: the A limit it missed, not a margin

@@ -14,10 +14,11 @@ appearing with the load off, and its removal by the voltage going away.
 import queue
 import sys
 import threading
+import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from . import paths, settings, sync, traceability
+from . import paths, settings, sync, traceability, wording
 from .calibrate import history_path, latest_reference
 from .evaluate import Evaluation
 from .i18n import N_, _
@@ -161,10 +162,14 @@ class Session:
                     continue
             try:
                 self._test_one(channel, serial)
-            except RigError as e:
+            except Exception as e:  # a rig that broke, or a fault of pbgrade's own (its traceback on stderr):
+                # this channel takes no more serials and says why; the others go on, and the shift ends
+                if not isinstance(e, RigError):
+                    traceback.print_exc()
                 self.untested.append(serial)
-                self._set(channel, "broken", detail=str(e), verdict=None)
-                self._drain()  # a broken channel takes no more serials; the others go on
+                self._set(channel, "broken", verdict=None, detail=str(e) if isinstance(e, RigError) else
+                          f"pbgrade failed ({type(e).__name__}: {e}): report it, with the traceback above")
+                self._drain()
                 return
             finally:
                 serials.task_done()
@@ -211,8 +216,9 @@ class Session:
         self.records.append(record)
         channel.done.append(record["run_id"])
         reasons = record["verdict"]["reasons"]
+        shown = reasons[wording.headline(record["verdict"])] if reasons else f"grade {record['grade']}"
         self._set(channel, "remove", verdict=record["grade"] + outcome(record), passed=record["passed"],
-                  detail=reasons[0] if reasons else f"grade {record['grade']}", record=record)
+                  detail=shown, record=record)
         self.unplug(channel)
         watch_output(channel.port, False, stop)
         self._set(channel, "free")

@@ -6,6 +6,7 @@ report and the verdict line translate here, when they show it. The quantities' n
 steps' QUANTITIES and profile.explain: one template each for both languages.
 """
 import itertools
+import math
 import re
 from functools import cache
 
@@ -87,6 +88,23 @@ def _sayings():
         return re.compile("".join(f"(?P<{piece}>.+?)" if odd else re.escape(piece)
                                   for odd, piece in zip(itertools.cycle((False, True)), pieces)))
     return tuple((template, pattern(template)) for template in SAYINGS)
+
+
+def headline(verdict) -> int:
+    """Which of a recorded verdict's reasons a verdict band shows: the first, which decided a fail, a lower
+    grade or a screen's doubt (a limit missed or not measured); for a unit that held every limit of the best
+    grade (all its reasons are limits held), the limit it came closest to failing (by its margin relative to
+    the threshold), which tells an operator more than the profile's first limit."""
+    by_reason = {c["reason"]: c for c in verdict["checks"]}
+    decisive = [by_reason.get(reason) for reason in verdict["reasons"]]
+    if not all(c is not None and c["ok"] and c["value"] is not None for c in decisive):
+        return 0
+
+    def margin(k):
+        c = decisive[k]
+        gap = c["value"] - c["threshold"] if c["bound"] == "min" else c["threshold"] - c["value"]
+        return gap / abs(c["threshold"]) if c["threshold"] else math.inf
+    return min(range(len(decisive)), key=margin)
 
 
 def reasons(record):

@@ -113,7 +113,8 @@ class Board:
                 "tested": _("{count} tested").format(count=len(channel.done)), "readings": readings}
         if channel.verdict is not None:  # the last unit's verdict stays until the next serial is scanned
             reasons = wording.reasons(channel.record)
-            tile.update(verdict=verdict_word(channel), reason=reasons[0] if reasons else channel.detail,
+            tile.update(verdict=verdict_word(channel),
+                        reason=reasons[wording.headline(channel.record["verdict"])] if reasons else channel.detail,
                         band="pass" if channel.passed else "undecided" if channel.verdict == NEEDS_FULL_TEST
                         else "fail")
         return tile
