@@ -268,3 +268,28 @@ def test_a_kept_rig_ends_once_nobody_reads_it_and_its_micropython_with_it(tmp_pa
     sim.kill()
     sim.wait()
     wait_for(lambda: not any(alive(pid) for pid in micropython))
+
+
+def test_a_run_on_an_external_load_resumes_with_the_load_switched_on(tmp_path):
+    """On a rig whose host sets an external load over SCPI, the resuming host opened the load switched off,
+    and the device's step, still running, ended on the current's collapse. Resume opens it as it was left
+    and sets it as the step draws before it collects the step."""
+    scpi = ["--rig", ROOT / "rigs/sim-scpi.toml"]
+    clean = run_record(tmp_path / "clean", *scpi, *HONEST)[0]
+    run = host(tmp_path, "run", *scpi, *HONEST, "--json", tmp_path / "unused.json")  # its own simulated rig
+    wait_for(lambda: children(run.pid))
+    keeper = children(run.pid)[0]
+    wait_for(discharging(tmp_path))
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    try:
+        proc = pbgrade(tmp_path, "resume", the_run(tmp_path).parent.name, "--json", tmp_path / "resumed.json",
+                       timeout=120)
+        assert proc.returncode in (0, 1), proc.stderr
+    finally:
+        os.kill(keeper, signal.SIGTERM)
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    assert resumed["status"] == "complete" and resumed["samples_lost"] == 0
+    assert resumed["cutoff_reason"] == clean["cutoff_reason"] == "end_voltage"  # not the current's collapse
+    # the load set again, to the same current, while the device ran on: 32.364061 Wh vs 32.364059 Wh clean
+    assert resumed["energy_wh"] == pytest.approx(clean["energy_wh"], rel=1e-6)

@@ -101,14 +101,16 @@ class Link:
                                f"rig's series switch has already cut it") from None
 
 
-def external_load(rig):
-    """The rig's external load, opened and switched off; None for a load the device drives itself."""
+def external_load(rig, as_left=False):
+    """The rig's external load, opened and switched off (as_left: left as it is, for a resumed run whose
+    device may still draw through it: switched off, the step would end on the current's collapse before
+    the host could set it again); None for a load the device drives itself."""
     load = rig["load"]
     if load["kind"] != "scpi":
         return None
     from .scpi_load import ScpiLoad, ScpiLoadError
     try:
-        return ScpiLoad(load["resource"], rig["limits"]["max_current_a"], backend="@py")
+        return ScpiLoad(load["resource"], rig["limits"]["max_current_a"], backend="@py", switch_off=not as_left)
     except ScpiLoadError as e:
         raise RigError(str(e)) from None
 

@@ -6,6 +6,7 @@ always be rebuilt (replay.regrade) and a crash loses nothing received.
 """
 import dataclasses
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,7 +104,8 @@ def resume_test(run_dir, meta, method, plans, label, profile, port=None, progres
         check_resumable(read_meta(run_dir))  # another host may have ended it since the caller looked
         journal = Journal(run_dir)
         evaluations = replay_all(run_dir, plans)
-        return _run_steps(port or meta["port"], external_load(meta["rig"]), journal, evaluations, method, plans,
+        return _run_steps(port or meta["port"], external_load(meta["rig"], as_left=True), journal, evaluations,
+                          method, plans,
                           label, profile, meta, progress, announce)
 
 
@@ -194,8 +196,9 @@ def _steps_left(link, journal, evaluations, method, plans, progress, rerun=False
         if rerun:
             _start_step(link, step, plan, current, progress)
         else:
-            link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
-            _collect_step(link, step, current, progress)
+            with _external_load(link, plan):  # a lost host's link switched it off; the device's step went on
+                link.send("STATUS_REQ")  # its reply shows how far the device got; what is missing is asked for
+                _collect_step(link, step, current, progress)
     for step, plan in list(zip(method.steps, plans))[len(evaluations) - 1:]:
         if _stopped_by_rig(evaluations[-1]):
             return STOPPED_BY_RIG
@@ -226,12 +229,20 @@ def _start_step(link, step, plan, evaluation, progress):
         command(link, evaluation, "CHARGE", **plan.charge)
     if plan.seconds:
         command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
+    with _external_load(link, plan):
+        command(link, evaluation, "START")
+        _collect_step(link, step, evaluation, progress)
+
+
+@contextmanager
+def _external_load(link, plan):
+    """The rig's external load (if the host sets one) set as the step draws and switched on while the step
+    runs: the device connects it through its series switch at START and cuts it at any limit; then off."""
     if link.load and plan.config["load_ma"]:
         mode = plan.load_mode or {"mode": "CC", "value": plan.config["load_ma"]}
-        link.load.set_target(mode["mode"], mode["value"] / 1000)  # A, W or Ohm; the device connects it at START
+        link.load.set_target(mode["mode"], mode["value"] / 1000)  # A, W or Ohm
         link.load.on()
-    command(link, evaluation, "START")
-    _collect_step(link, step, evaluation, progress)
+    yield
     if link.load:
         link.load.off()
 

@@ -19,8 +19,9 @@ class ScpiLoadError(RuntimeError):
 
 
 class ScpiLoad:
-    def __init__(self, resource, max_current_a, backend=""):
-        """backend: pyvisa's ("" the installed VISA library, "FILE@sim" pyvisa-sim)."""
+    def __init__(self, resource, max_current_a, backend="", switch_off=True):
+        """backend: pyvisa's ("" the installed VISA library, "FILE@sim" pyvisa-sim); switch_off: its input
+        off once opened (False: as it was left, for a resumed step the device still runs through it)."""
         import pyvisa  # only rigs with an external load need it
 
         self.identity, why = "", "an empty answer"
@@ -34,7 +35,8 @@ class ScpiLoad:
             raise ScpiLoadError(f"external load {resource} did not answer *IDN? ({why}): check the resource "
                                 f"string, the cable and that the load is on")
         self.max_current_a = max_current_a
-        self.off()
+        if switch_off:
+            self.off()
 
     def _send(self, command):
         self.inst.write(command)
