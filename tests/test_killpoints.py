@@ -76,6 +76,35 @@ def full(record):
 store._row = full
 sys.exit(main(sys.argv[1:]))
 """
+# the disk fills while a step's received bytes are written: the over-current step's third chunk fails
+DISK_FULL_MID_STEP = """
+import errno, sys
+from pbgrade import journal
+from pbgrade.cli import main
+
+class FillingFile:
+    chunks = 0
+
+    def __init__(self, f):
+        self.f, self.name = f, f.name
+
+    def write(self, data):
+        FillingFile.chunks += 1
+        if FillingFile.chunks >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+opened = journal.Journal._open
+def filling(self, path):
+    opened(self, path)
+    if "over_current" in path.name:
+        self._rx = FillingFile(self._rx)
+journal.Journal._open = filling
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def host(tmp_path, script, *args):
@@ -156,3 +185,11 @@ def test_rebuild_indexes_every_run_folder_once(tmp_path, monkeypatch, capsys):
     for command_says in ("1 run added", "0 runs added"):  # idempotent, by run id
         code, out, err = pbgrade_here(monkeypatch, capsys, data, "rebuild")
         assert code == 0 and command_says in out, out + err
+
+
+def test_a_disk_full_mid_step_is_one_line(tmp_path):
+    code, out, err = host(tmp_path, DISK_FULL_MID_STEP)
+    assert code == 2 and "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("pbgrade: ") and "rx-" in line and "cannot be written (No space left on device)" in line
+    assert "free space on its disk" in line

@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .manifest import RESTORE, Manifest, write_atomically
+from .manifest import RESTORE, Manifest, RunFolderUnwritable, write_atomically
 from .tomlcheck import read_json
 
 FSYNC_INTERVAL_S = 5.0
@@ -65,7 +65,10 @@ class Journal:
         self._rx_bytes = path.stat().st_size
 
     def received(self, chunk):
-        self._rx.write(chunk)
+        try:
+            self._rx.write(chunk)
+        except OSError as e:  # a full disk mid-step: one line; the runner switches the load off on its way out
+            raise RunFolderUnwritable(self._rx.name, e) from None
         self._rx_hash.update(chunk)
         self._rx_bytes += len(chunk)
         if time.monotonic() - self._synced > FSYNC_INTERVAL_S:
@@ -73,7 +76,10 @@ class Journal:
 
     def _sync(self):
         """The step's file on disk, then the manifest saying so: it never claims a byte a power cut can take."""
-        os.fsync(self._rx.fileno())
+        try:
+            os.fsync(self._rx.fileno())
+        except OSError as e:
+            raise RunFolderUnwritable(self._rx.name, e) from None
         self.manifest.appended(Path(self._rx.name).name, self._rx_bytes, self._rx_hash.hexdigest())
         self._synced = time.monotonic()
 
