@@ -225,9 +225,11 @@ def test_another_rig_is_refused_before_anything_is_sent(tmp_path):
     assert "rig 'bench-2', the run's 'sim-ina226'" in proc.stderr and "status" not in meta(run_dir)
 
 
-def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean_honest):
-    run = host(tmp_path, "run", *HONEST, "--json", tmp_path / "unused.json")  # its own simulated rig (fake-tiny's
-    # discharge could end before the kill landed)
+def killed_and_resumed(tmp_path, *args):
+    """honest-10000's discharge by `pbgrade run` on its own simulated rig (fake-tiny's could end before the
+    kill landed), its host SIGKILLed mid-discharge, then `pbgrade resume`: (the resumed record, the pid of
+    the rig's keeper, ended)."""
+    run = host(tmp_path, "run", *args, *HONEST, "--json", tmp_path / "unused.json")
     wait_for(lambda: children(run.pid))
     keeper = children(run.pid)[0]
     wait_for(discharging(tmp_path))
@@ -239,7 +241,11 @@ def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean_honest
         assert proc.returncode in (0, 1), proc.stderr
     finally:
         os.kill(keeper, signal.SIGTERM)
-    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    return json.loads((tmp_path / "resumed.json").read_text()), keeper
+
+
+def test_the_rig_of_a_killed_run_outlives_it_for_a_resume(tmp_path, clean_honest):
+    resumed, keeper = killed_and_resumed(tmp_path)
     assert resumed["status"] == "complete" and resumed["energy_wh"] == clean_honest["energy_wh"]
     wait_for(lambda: not alive(keeper))
 
@@ -276,19 +282,7 @@ def test_a_run_on_an_external_load_resumes_with_the_load_switched_on(tmp_path):
     and sets it as the step draws before it collects the step."""
     scpi = ["--rig", ROOT / "rigs/sim-scpi.toml"]
     clean = run_record(tmp_path / "clean", *scpi, *HONEST)[0]
-    run = host(tmp_path, "run", *scpi, *HONEST, "--json", tmp_path / "unused.json")  # its own simulated rig
-    wait_for(lambda: children(run.pid))
-    keeper = children(run.pid)[0]
-    wait_for(discharging(tmp_path))
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    try:
-        proc = pbgrade(tmp_path, "resume", the_run(tmp_path).parent.name, "--json", tmp_path / "resumed.json",
-                       timeout=120)
-        assert proc.returncode in (0, 1), proc.stderr
-    finally:
-        os.kill(keeper, signal.SIGTERM)
-    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    resumed, _ = killed_and_resumed(tmp_path, *scpi)
     assert resumed["status"] == "complete" and resumed["samples_lost"] == 0
     assert resumed["cutoff_reason"] == clean["cutoff_reason"] == "end_voltage"  # not the current's collapse
     # the load set again, to the same current, while the device ran on: 32.364061 Wh vs 32.364059 Wh clean
