@@ -1,4 +1,6 @@
 """The power-bank model's behaviours, one at a time (rigs/sim/powerbank.py)."""
+import copy
+
 import pytest
 
 from powerbank import FOREVER, ModelBank
@@ -155,3 +157,20 @@ def test_short_circuit_trips_fast_and_a_reconnected_load_wakes_the_unit():
     cell_soc = b.soc
     b.load_connected()
     assert b.on and b.soc == cell_soc  # the short did not draw on the cell
+
+
+def test_the_cell_cuts_the_output_at_its_true_instant_inside_a_step():
+    """From the same state near the end, a discharge in whole-second steps delivers what one in 1 ms steps
+    does: the protection cuts the output where the cell's voltage reaches it inside the step, not at the
+    step's end (which made every simulated discharge end on a reading's instant; bench accuracy)."""
+    b = bank()
+    while b.soc > 0.02:
+        b.step(1.0, 1.0)
+    coarse, fine = copy.deepcopy(b), copy.deepcopy(b)
+    while coarse.on:
+        coarse.step(1.0, 1.0)
+    while fine.on:
+        fine.step(1.0, 0.001)
+    one_step_j = 1.0 * 5.05 * 1.0  # a whole coarse step's energy: what a cut at its end could be off by
+    assert abs(coarse.energy_j - fine.energy_j) < one_step_j / 20
+    assert coarse.off_reason == fine.off_reason == "under-voltage protection of the cell"
