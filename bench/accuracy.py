@@ -19,11 +19,11 @@ the unit delivered:
   of summing compared without the chip's own gain and offset errors, which
   at 10 samples/s and more outweigh what either way of summing adds.
 
-The simulated unit's cell switches off at the end of a step of the simulated
-world, which is a reading's instant: the output is on a whole period after
-the last reading that saw it on, where a real unit's protection trips at any
-moment of it. That last period costs the trapezoid half a period (its best
-guess is the middle) and the rectangle all of it, on every run.
+The simulated unit's cell switches off at its own instant inside the last
+period (rigs/sim/powerbank.py), a fraction u of a period after the last
+reading that saw it on: that period costs the trapezoid (0.5 - u) periods and
+the rectangle u, so on one run the rectangle's sum comes closer whenever
+u < 0.25, and its loss partly cancels a chip that reads high.
 """
 from array import array
 
