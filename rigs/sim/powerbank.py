@@ -53,6 +53,8 @@ class Table:
         self.y = [row[1] for row in rows]
         self.dx = [0.0] + [rows[k][0] - rows[k - 1][0] for k in range(1, len(rows))]
         self.dy = [0.0] + [rows[k][1] - rows[k - 1][1] for k in range(1, len(rows))]
+        # the largest |slope| of any segment: at(b) is within steepest * |b - a| of at(a)
+        self.steepest = max([abs(dy / dx) for dx, dy in zip(self.dx, self.dy) if dx] or [0.0])
         ascending = all(rows[k - 1][0] < rows[k][0] for k in range(1, len(rows)))
         self.k = 1 if ascending else -1  # the segment (x[k-1], x[k]] of the last lookup; -1: none kept
 
@@ -337,13 +339,18 @@ class ModelBank:
                     if p is None:
                         p = self.voltage(current_a) * current_a
                     used = i_cell * seconds / self.capacity_c
-                    lasts = self._lasts(soc, used, ocv - i_cell * r, i_cell * r)
-                    self.energy_j += p * seconds * lasts
-                    self.delivered_c += current_a * seconds * lasts
-                    self.soc = soc - used * lasts
+                    v_start = ocv - i_cell * r
+                    held = seconds  # the whole step, unless the table's steepest slope could reach the cut-off
+                    if soc <= used or v_start - table.steepest * used < self.uvp_v:
+                        lasts = self._lasts(soc, used, v_start, i_cell * r)
+                        held = seconds * lasts
+                        used *= lasts
+                    self.energy_j += p * held
+                    self.delivered_c += current_a * held
+                    self.soc = soc - used
                     mix = seconds / self.tau_s  # the case's temperature heads for _temp_to over tau_s
                     self.temp_c += (self._temp_to - self.temp_c) * (mix if mix < 1.0 else 1.0)
-                    if lasts < 1.0:
+                    if held < seconds:
                         self._switch_off("under-voltage protection of the cell")
         # the timers
         t = self.t + seconds
