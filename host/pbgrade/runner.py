@@ -105,8 +105,7 @@ def resume_test(run_dir, meta, method, plans, label, profile, port=None, progres
         journal = Journal(run_dir)
         evaluations = replay_all(run_dir, plans)
         return _run_steps(port or meta["port"], external_load(meta["rig"], as_left=True), journal, evaluations,
-                          method, plans,
-                          label, profile, meta, progress, announce)
+                          method, plans, label, profile, meta, progress, announce)
 
 
 class Aborted(KeyboardInterrupt):
