@@ -75,6 +75,11 @@ class Board:
         longer. False if the rig wires no ALERT pin."""
         raise NotImplementedError
 
+    def scale_pins(self):
+        """(pd_sck, dout) of the rig's scale ([scale]: an HX711 on a load cell, firmware/hx711.py), each with
+        value(v) / value(); None if the rig has no scale."""
+        raise NotImplementedError
+
     def charger(self, on):
         """The charger's relay closed (True: the source feeds the unit's input) or open; nothing without one."""
         raise NotImplementedError

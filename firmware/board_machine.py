@@ -13,7 +13,9 @@ pins.load_enable, high = connected). A rig
 may have a second MOSFET across the output, after the shunt, for the
 short-circuit test (load["short_pin"], high = shorted), and the sensor's ALERT
 output on a pin ([sensor] alert_pin, open drain, pulled up here) whose falling
-edge interrupts: the station times a protection's trip by it.
+edge interrupts: the station times a protection's trip by it. A scale
+([scale]: a load cell on an HX711, firmware/hx711.py) takes two pins,
+PD_SCK (sck_pin, out) and DOUT (dout_pin, in).
 
 A rig with several channels has one Board per channel (boards()): they share
 the I2C bus (each channel's sensor at its own address) and the clock; channel
@@ -102,6 +104,9 @@ class Board:
         self._alert = None if alert is None else Pin(alert, Pin.IN, Pin.PULL_UP)  # open drain: pulled up
         self.has_charger = "charger" in rig
         self._charger = Pin(rig["charger"]["relay_pin"], Pin.OUT, value=0) if self.has_charger else None
+        scale = rig.get("scale")
+        self._scale = None if scale is None else (Pin(scale["sck_pin"], Pin.OUT, value=0),
+                                                  Pin(scale["dout_pin"], Pin.IN))
         self.ticks_us = time.ticks_us
         self.ticks_diff = time.ticks_diff
         self.ticks_add = time.ticks_add
@@ -192,6 +197,9 @@ class Board:
     def charger(self, on):
         if self._charger is not None:
             self._charger.value(1 if on else 0)
+
+    def scale_pins(self):
+        return self._scale
 
 
 def _ntc_adc(pin):

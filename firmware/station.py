@@ -64,6 +64,7 @@ OVER_LIMIT = const(3)
 UNKNOWN = const(4)
 BAD_LENGTH = const(5)
 NO_SWITCH = const(6)
+NO_SCALE = const(7)
 
 LOAD_ON = const(0)  # EDGE: the load switched on
 LOAD_OFF = const(1)  # ... off
@@ -78,7 +79,7 @@ _FAULTS = {EV_LIMIT_VOLTAGE: "output voltage over the rig's limit: load switched
            EV_SENSOR_FAULT: "sensor stopped answering: load switched off; check the I2C wiring"}
 _BODY = {wire.HELLO: 0, wire.CONFIG: 14, wire.START: 0, wire.STOP: 0, wire.STATUS_REQ: 0, wire.CAL_SET: 20,
          wire.RAMP: 6, wire.RUN_FOR: 4, wire.SHORT: 4, wire.RESEND: 4, wire.CLEAR: 0, wire.LOAD_MODE: 5,
-         wire.LEAVE: 0, wire.CHARGE: 8}
+         wire.LEAVE: 0, wire.CHARGE: 8, wire.WEIGH: 1}
 NEVER = const(-(1 << 29))  # a threshold no reading goes below: that end condition is off
 
 
@@ -242,6 +243,8 @@ class Station:
             self._ack(cmd, seq, charge.configure(self, rx) if self.input_sensor else NO_SWITCH)
         elif cmd == wire.LOAD_MODE:
             self._ack(cmd, seq, self._load_mode(rx))
+        elif cmd == wire.WEIGH:
+            self._ack(cmd, seq, self._weigh(wire.unpack_weigh(rx)))
         elif cmd == wire.CLEAR:
             self._ack(cmd, seq, self._clear())
         elif cmd == wire.STOP:
@@ -264,6 +267,26 @@ class Station:
         self.load.off()
         self.board.short(False)
         self.board.charger(False)
+
+    def _weigh(self, readings):
+        """WEIGHT: the mean of `readings` conversions of the rig's scale ([scale]: an HX711 on a load cell),
+        raw; the host takes the tare off and scales it. Not while a run samples: the conversions take
+        readings / 10 s at the HX711's 10 samples/s, which would stall the samples."""
+        if self.state == RUNNING:
+            return BAD_STATE
+        if not 1 <= readings <= 80:
+            return BAD_VALUE
+        pins = self.board.scale_pins()
+        if pins is None:
+            return NO_SCALE
+        import hx711  # only a rig with a scale uses it: its code is not on every board's heap
+
+        try:
+            counts = hx711.HX711(pins[0], pins[1], self.board.sleep_us).average(readings)
+        except OSError:
+            return NO_SCALE
+        self.link.send(self.link.msg, wire.pack_weight(self.link.msg, counts, readings))
+        return OK
 
     def _clear(self):
         """The operator's acknowledgement of a fault: only this lets the load on again."""

@@ -42,9 +42,11 @@ CLEAR = const(0x0B)
 LOAD_MODE = const(0x0C)
 LEAVE = const(0x0D)
 CHARGE = const(0x10)
+WEIGH = const(0x11)
 IDENTITY = const(0x81)
 ACK = const(0x82)
 CALIBRATION = const(0x83)
+WEIGHT = const(0x84)
 SAMPLES = const(0x90)
 SAMPLES20 = const(0x91)
 EVENT = const(0xA0)
@@ -337,6 +339,13 @@ def pack_calibration(buf, cal):
     return 23
 
 
+def pack_weight(buf, counts, readings):
+    """The scale's mean raw reading (HX711 counts, tare not taken off) over `readings` conversions."""
+    buf[0] = WEIGHT
+    struct.pack_into("<iB", buf, 3, counts, readings)
+    return 8
+
+
 def unpack_ramp(buf):
     """RAMP body -> (step_ma, step_ms, max_ma)."""
     return struct.unpack_from("<HHH", buf, 3)
@@ -367,6 +376,11 @@ def unpack_load_mode(buf):
 def unpack_charge(buf):
     """CHARGE body -> (taper_ma, taper_s, max_s)."""
     return struct.unpack_from("<HHI", buf, 3)
+
+
+def unpack_weigh(buf):
+    """WEIGH body -> readings."""
+    return struct.unpack_from("<B", buf, 3)[0]
 
 
 def unpack_short(buf):

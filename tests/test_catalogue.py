@@ -15,7 +15,7 @@ from test_e2e import pbgrade, run_record
 DUTS = ROOT / "rigs" / "sim" / "duts"
 
 ALL = ["capacity", "efficiency", "voltage_low", "voltage_high", "interruptions", "samples_lost"]
-QUICK_ALL = ["no_load_voltage_low", "no_load_voltage_high", "loaded_voltage", "protection_below_rated",
+QUICK_ALL = ["mass_against_energy", "no_load_voltage_low", "no_load_voltage_high", "loaded_voltage", "protection_below_rated",
              "output_holds", "voltage_under_load"]
 EOL_ALL = ["no_load_voltage_low", "no_load_voltage_high", "regulation", "loaded_voltage", "protection_low",
            "protection_high", "interruptions", "output_holds"]
@@ -25,10 +25,10 @@ NOTHING = ["capacity", "efficiency", "voltage_low", "voltage_high"]  # nothing d
 EXPECTED = {
     "honest-10000": {"full": ("PASS", ALL), "quick": ("CONSISTENT", QUICK_ALL), "eol": ("PASS", EOL_ALL)},
     "pd-20000": {"full": ("PASS", ALL), "quick": ("CONSISTENT", QUICK_ALL), "eol": ("PASS", EOL_ALL)},
-    # three minutes cannot see a quarter-size cell: the quick check says so in its reasons, claims no capacity
-    "fake-20000": {"full": ("FAIL", ["capacity", "efficiency"]), "quick": ("CONSISTENT", QUICK_ALL),
+    # three minutes of output cannot see a quarter-size cell; its mass can: 74 Wh of cells weigh more than it
+    "fake-20000": {"full": ("FAIL", ["capacity", "efficiency"]), "quick": ("NOT CONSISTENT", ["mass_against_energy"]),
                    "eol": ("PASS", EOL_ALL)},
-    "fake-tiny": {"full": ("FAIL", NOTHING), "quick": ("NOT CONSISTENT", ["output_holds"]),
+    "fake-tiny": {"full": ("FAIL", NOTHING), "quick": ("NOT CONSISTENT", ["mass_against_energy", "output_holds"]),
                   "eol": ("PASS", EOL_ALL)},
     "low-efficiency": {"full": ("FAIL", ["efficiency"]), "quick": ("CONSISTENT", QUICK_ALL),
                        "eol": ("PASS", EOL_ALL)},
@@ -44,11 +44,12 @@ EXPECTED = {
     "intermittent-contact": {"full": ("FAIL", ["interruptions"]), "quick": ("CONSISTENT", QUICK_ALL),
                              "eol": ("PASS", EOL_ALL)},
 }
+MASSES = {unit: tomllib.loads((DUTS / f"{unit}.toml").read_text())["body"]["mass_g"] for unit in EXPECTED}
 CASES = [(unit, method) for unit in EXPECTED for method in EXPECTED[unit]]
 
 
 def test_every_catalogue_unit_has_a_label_and_a_pinned_verdict():
-    units = {p.stem for p in DUTS.glob("*.toml") if not p.stem.endswith(".label")} - {"calibration-source"}
+    units = {p.stem for p in DUTS.glob("*.toml") if not p.stem.endswith(".label")} - {"calibration-source", "weight-500g"}
     assert units == set(EXPECTED)
     labels = [load_label(DUTS / f"{u}.label.toml") for u in sorted(units)]
     assert all(label.manufacturer == "pbgrade simulator" and label.rated_capacity_mah > 0 for label in labels)
@@ -56,7 +57,8 @@ def test_every_catalogue_unit_has_a_label_and_a_pinned_verdict():
 
 @pytest.mark.parametrize("unit, method", CASES, ids=[f"{u}-{m}" for u, m in CASES])
 def test_catalogue_unit_gets_the_expected_verdict(tmp_path, unit, method):
-    record, proc = run_record(tmp_path, "--sim-dut", unit, "--method", method)
+    weighed = ["--mass-g", str(MASSES[unit])] if method == "quick" else []  # as the inspector types it
+    record, proc = run_record(tmp_path, "--sim-dut", unit, "--method", method, *weighed)
     grade, decided_by = EXPECTED[unit][method]
     assert (record["grade"], record["verdict"]["decided_by"]) == (grade, decided_by), record["verdict"]["reasons"]
     assert proc.returncode == (0 if record["passed"] else 1)

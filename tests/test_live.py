@@ -247,8 +247,8 @@ def test_live_on_a_terminal_redraws_and_keeps_a_line_per_step(monkeypatch):
             ev = evaluation(plans[n], 4)
             live.update(quick.steps[n], ev)
     text = out.getvalue()
-    assert "\x1b[" in text and "step 2/4: load regulation" in text
-    assert "step 1/4 no-load output voltage ended" in text and "step 2/4 load regulation and ripple ended" in text
+    assert "\x1b[" in text and "step 2/5: load regulation" in text
+    assert "step 1/5 no-load output voltage ended" in text and "step 2/5 load regulation and ripple ended" in text
     assert "[/]" not in text and "[dim]" not in text and "[cyan]" not in text  # lines printed under a live panel
 
 
@@ -259,18 +259,18 @@ def run_plain(tmp_path, *args):
 
 
 def test_without_a_terminal_a_plain_line_per_step_start_and_end(tmp_path):
-    proc = run_plain(tmp_path, "--method", "quick")
+    proc = run_plain(tmp_path, "--method", "quick", "--mass-g", "222")  # weighed: every step runs
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "\r" not in err and "\x1b" not in err
     lines = err.splitlines()[2:]  # after what is tested, and the run id as the run starts
     assert err.splitlines()[1].startswith("pbgrade: run ")
     quick = load_method("quick")
-    expected = [f"step {n}/4 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
+    expected = [f"step {n}/5 {step_title(step)} {what}" for n, step in enumerate(quick.steps, 1)
                 for what in ("started", "ended")]
     assert [x.split(" ", 1)[1].split(":")[0] for x in lines] == expected
-    assert lines[0] == "0:00:00 step 1/4 no-load output voltage started: runs 0:00:05"
-    assert lines[-1].startswith("0:02:") and " mAh; link: " in lines[-1]
+    assert lines[0] == "0:00:00 step 1/5 no-load output voltage started: runs 0:00:05"
+    assert lines[-1].startswith("0:02:") and "step 5/5 mass against the label's energy ended" in lines[-1]
 
 
 def test_ctrl_c_switches_the_load_off_and_saves_the_run_as_aborted(tmp_path):

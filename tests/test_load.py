@@ -350,9 +350,9 @@ def rig_text(text, load_table, pins=""):
 
 def test_a_relay_rig_loads(tmp_path):
     path = tmp_path / "relays.toml"
-    path.write_text(rig_text(PICO, RELAY_LOAD, "load_relays = [16, 17, 18]"))
+    path.write_text(rig_text(PICO, RELAY_LOAD, "load_relays = [17, 18, 19]"))  # GP16 is the ALERT pin
     rig = load_rig(path)
-    assert rig["load"]["resistors_ohm"] == RELAYS and rig["pins"]["load_relays"] == [16, 17, 18]
+    assert rig["load"]["resistors_ohm"] == RELAYS and rig["pins"]["load_relays"] == [17, 18, 19]
 
 
 @pytest.mark.parametrize("text, words", [

@@ -17,7 +17,8 @@ def test_builtin_methods_load():
     assert [s.type for s in full.steps] == ["no_load", "rest", "load_regulation", "over_current", "short_circuit",
                                             "discharge"]
     assert full.profile == "gbt35590" and load_method("quick").verdict == "screen"
-    assert load_method("quick").steps[-1].settings["seconds"] == 120
+    assert [s.type for s in load_method("quick").steps][-2:] == ["discharge", "mass"]  # mass last: see quick.toml
+    assert load_method("quick").steps[-2].settings["seconds"] == 120
 
 
 def edited(tmp_path, old, new):
@@ -86,7 +87,8 @@ def test_methods_and_profiles_are_listed_one_line_each(capsys, command, names):
 
 def test_a_step_lists_what_it_measures_in_a_fixed_order():
     """The order a record lists the quantities in, whatever PYTHONHASHSEED; a named step prefixes them."""
-    no_load, *_, discharge = load_method("quick").steps
+    no_load, *_, discharge, mass = load_method("quick").steps
+    assert steps.measured_by(mass) == ("mass_g", "label_wh_per_kg")
     assert steps.measured_by(no_load) == ("no_load_voltage_ratio", "no_load_voltage_v")
     assert steps.measured_by(discharge)[-3:] == ("collapsed", "voltage_slope_v_per_min", "short_energy_wh")
     half = Step("discharge", {**discharge.settings, "seconds": 0}, "half")

@@ -1,4 +1,6 @@
 """Grading profiles: loading and refusing them, grades, deciding criteria and their explanations."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -250,7 +252,7 @@ def test_a_profile_error_names_its_line(tmp_path):
 def quick_measurements(**changes):
     """What the quick method measures on a unit that holds its label for three minutes."""
     m = {"no_load_voltage_ratio": 1.02, "loaded_voltage_ratio": 0.99, "ocp_below_rated": 0, "collapsed": 0,
-         "voltage_ratio_min": 0.98}
+         "voltage_ratio_min": 0.98, "label_wh_per_kg": 167.0}
     return {**m, **changes}
 
 
@@ -266,3 +268,22 @@ def test_screen_claims_only_what_it_saw(changes, verdict, decided_by):
     assert v.grade == verdict and not (v.passed and verdict != "CONSISTENT")
     if decided_by:
         assert v.decided_by == decided_by
+
+
+@pytest.mark.parametrize("wh_per_kg, verdict", [(167.0, "CONSISTENT"), (250.0, "NEEDS A FULL TEST"),
+                                                (578.0, "NOT CONSISTENT"), (None, "CONSISTENT")])
+def test_mass_against_energy(wh_per_kg, verdict):
+    """The label's cell energy per kg of the unit: above the densest cells' 300 Wh/kg impossible, above an honest
+    unit's 210 Wh/kg possible only for a full test to tell; not weighed, the other limits decide alone."""
+    v = grade(load_profile("quick"), quick_measurements(label_wh_per_kg=wh_per_kg), LABEL)
+    assert (v.grade, v.passed) == (verdict, verdict == "CONSISTENT")
+    if verdict != "CONSISTENT":
+        assert v.decided_by == ["mass_against_energy"]
+    assert ("mass_against_energy" in v.decided_by) == (wh_per_kg is not None)
+
+
+def test_the_mass_sentence_says_what_cells_would_weigh():
+    label = replace(LABEL, cell_capacity_mah=20000, cell_voltage_v=3.7)
+    v = grade(load_profile("quick"), quick_measurements(label_wh_per_kg=label.rated_energy_wh / 0.128), label)
+    assert v.reasons == ["this unit weighs 128 g (578 Wh/kg of the label's cell energy); NEEDS A FULL TEST allows "
+                         "at most 300 Wh/kg: 74 Wh of cells weighs at least 247 g"]

@@ -24,10 +24,11 @@ PASS_BAND_RGB = (0x1E, 0x7B, 0x34)  # --pass in host/pbgrade/report.html
 LANGUAGES = ("en", "zh-CN")
 # what Chinese text may still spell in Latin letters: units, acronyms, and the record's own names and ids
 UNITS_AND_ACRONYMS = {"V", "A", "W", "s", "I", "mAh", "Wh", "mV", "mA", "ms", "min", "p-p", "RMS", "Hz", "GMT", "UTC", "I²C", "pbgrade",
-                      "INA226", "µs", "DC", "PWM", "MOSFET", "DAC", "SCPI"}
+                      "INA226", "µs", "DC", "PWM", "MOSFET", "DAC", "SCPI", "g", "kg"}
 SECTIONS = ("Test record", "Label against measured", "Steps", "Plots", "Rig, calibration and firmware",
             "Data integrity", "Signatures")
 ZH_SECTIONS = ("测试记录", "标签值与实测值", "测试步骤", "曲线图", "测试台、校准和固件", "数据完整性", "签字")
+WEIGHED = {"quick": ("--mass-g", "222")}  # the honest unit's mass, as the inspector types it
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
     rig = tmp / "rig.toml"
     rig.write_text(SIM_RIG.replace("max_current_a = 3.5", "max_current_a = 3.5\nmax_power_w = 12"))
-    records = {method: run_record(tmp, "--method", method)[0] for method in ("full", "quick", "eol")}
+    records = {method: run_record(tmp, "--method", method, *WEIGHED.get(method, ()))[0]
+               for method in ("full", "quick", "eol")}
     stopped = tmp / "stopped.json"  # in a data folder of its own: a simulated board keeps its first rig settings
     assert pbgrade(tmp / "stopped", "run", "--rig", rig, "--method", "eol", "--json", stopped).returncode == 1
     records["stopped"] = json.loads(stopped.read_text())
@@ -244,7 +246,7 @@ def test_the_test_record_shows_who_where_when_and_with_what_in_the_language(runs
 def report(tmp_path_factory):
     """A quick run of the honest unit, reported with --pdf: (run's tmp dir, record, HTML path)."""
     tmp = tmp_path_factory.mktemp("report")
-    record, _ = run_record(tmp, "--method", "quick")
+    record, _ = run_record(tmp, "--method", "quick", *WEIGHED["quick"])
     out = tmp / "report.html"
     proc = pbgrade(tmp, "report", record["run_id"], "--out", out, "--pdf")
     assert proc.returncode == 0, proc.stderr

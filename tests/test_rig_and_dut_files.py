@@ -125,6 +125,9 @@ def test_channels_may_share_an_ina3221_each_on_its_own_channel_of_it(tmp_path):
     (("[load]", "[lode]"), ["lode", "not a known field"]),
     (("max_voltage_v = 24.0", "max_voltage_v = -1"), ["max_voltage_v", "negative"]),
     (("board = \"sim\"", "board = \"sim\"\n[rig2]"), ["rig2"]),
+    (("[limits]", "[scale]\nsck_pin = 22\ndout_pin = 17\n[limits]"),
+     ["[sensor] alert_pin and [scale] sck_pin are both GPIO 22", "its own pin"]),
+    (("[limits]", "[scale]\nsck_pin = 16\n[limits]"), ["[scale]", "dout_pin", "missing"]),
 ])
 def test_bad_rig_is_refused_in_one_line(tmp_path, edit, words):
     message = refusal(tmp_path, SIM, edit)
@@ -205,6 +208,21 @@ def test_every_catalogue_unit_loads_as_its_file_says(path):
     if path.suffix == ".csv":
         rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
         assert unit["kind"] == "curve" and unit["points"] == [[float(q), float(v)] for q, v in rows]
+    elif unit["kind"] == "weight":  # a calibration weight for the simulated scale
+        assert tomllib.loads(path.read_text()) == {"dut": {"kind": "weight"}, "body": {"mass_g": unit["mass_g"]}}
     else:
         tables = tomllib.loads(path.read_text())
         assert tables.pop("dut") == {"kind": "model"} and unit["kind"] == "model" and unit["model"] == tables
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[dut]\nkind = "weight"\n', ["[body]", "mass_g", "missing"]),
+    ('[dut]\nkind = "weight"\n[body]\nmass_g = 0.5\n', ["mass_g", "outside"]),
+    ('[dut]\nkind = "weight"\n[body]\nmass_g = 500\n[cell]\ncapacity_mah = 100\n', ["cell", "not a known field"]),
+])
+def test_bad_calibration_weight_is_refused_in_one_line(tmp_path, text, words):
+    path = tmp_path / "weight.toml"
+    path.write_text(text)
+    with pytest.raises(DutError) as e:
+        load_dut(path)
+    assert "\n" not in str(e.value) and all(w in str(e.value) for w in words), str(e.value)

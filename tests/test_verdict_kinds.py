@@ -205,7 +205,8 @@ def test_stats_on_request_judge_every_measured_quantity(data, real, capsys, monk
 def test_stats_of_a_screen_count_its_findings_not_a_pass_rate(data, capsys, monkeypatch):
     code, out, _ = pbgrade(capsys, monkeypatch, data, "stats", "--method", "quick")
     assert code == 0
-    assert "screen   3 screened: CONSISTENT 1, NOT CONSISTENT 1, NEEDS A FULL TEST 1; a screen's findings, " \
+    # in the profile's order: NEEDS A FULL TEST is a grade of quick's, between CONSISTENT and its fallback
+    assert "screen   3 screened: CONSISTENT 1, NEEDS A FULL TEST 1, NOT CONSISTENT 1; a screen's findings, " \
            "not a pass rate" in out.splitlines()
     assert "yield" not in out and "passed" not in out
     code, out, _ = pbgrade(capsys, monkeypatch, data, "stats", "--method", "quick", "--json")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import argcomplete
 
-from . import (completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report, settings,
-               shift, sync, traceability, versions)
+from . import (agreement, completion, deploy, export, history, i18n, paths, ports, production_line, rebuild, report,
+               scale, settings, shift, steps, sync, traceability, versions)
 from .calibrate import CalibrationError, calibrate, history_path, latest_reference
 from .journal import RunFolderError, keep_record, read_record
 from .label import LabelError
@@ -38,8 +38,8 @@ from .web.server import WebError
 
 DEFAULT_DUT = "honest-10000"
 CALIBRATION_DUT = "calibration-source"
-COMMAND_MODULES = (history, report, export, production_line, deploy, ports, settings, completion, sync, supervisor,
-                   rebuild)  # each has add_commands(subparsers), its commands raising USER_ERRORS
+COMMAND_MODULES = (agreement, history, report, export, production_line, deploy, ports, settings, completion, sync,
+                   supervisor, rebuild, scale)  # each has add_commands(subparsers), its commands raising USER_ERRORS
 RIG_HELP = ("the rig's file or name: its limits and load (default: the settings', else with --port the rig the "
             "device reports, else sim, which starts)")
 PORT_HELP = "serial device or pyserial URL of a running rig (a real one, or `pbgrade sim`)"
@@ -50,7 +50,8 @@ LANG_HELP = "language of reports, verdict lines and the live view (default: the 
 USER_ERRORS = (LabelError, ProfileError, MethodError, RigFileError, DutError, RigError, SimError, CalibrationError,
                history.HistoryError, report.ReportError, export.ExportError, shift.StationError,
                deploy.DeployError, settings.SettingsError, RunFolderError, StoreError, traceability.TraceError,
-               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked)
+               SigrokError, sync.SyncError, WebError, JournalDamaged, FlagError, RunFolderUnwritable, RunLocked,
+               agreement.AgreementError, scale.ScaleError)
 
 
 def main(argv=None):
@@ -94,6 +95,8 @@ def _parser():
                      help="end of discharge below this output voltage (default: 80%% of rated)")
     run.add_argument("--json", type=Path, help="also write the result record to this file")
     run.add_argument("--serial", help="the unit's serial number (replaces the label file's)")
+    run.add_argument("--mass-g", help="the unit's mass in grams, for the quick check's mass against energy "
+                                      "(without it the quick check cannot rule out a fake capacity: NEEDS A FULL TEST)")
     traceability.add_flags(run)
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
@@ -164,7 +167,7 @@ def cmd_run(args):
     label = replace(label, serial=args.serial or label.serial)
     trace = traceability.given(args.operator, args.note, traceability.typed_ambient(args.ambient_c), label.serial,
                                latest_reference(history_path(rig_file, channel)))
-    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage)
+    options = Options(rate_hz=args.rate, end_voltage_v=args.end_voltage, mass=steps.mass.typed(args.mass_g))
     check_options(options, rig)
     data_root = paths.data_dir()
     Store(paths.run_db())  # a database that cannot take the record is refused before any current flows
@@ -175,9 +178,9 @@ def cmd_run(args):
             port, rig = sim.ports[channel - 1], channels(sim.rig)[channel - 1]
         else:
             port = args.port
+        plans = plans_for(method, label, options, rig)
         print(f"pbgrade: {label.model or 'unit'} on {port}: method {method.name} at {label.rated_output_a:g} A, "
               f"graded by {profile.name}", file=sys.stderr)
-        plans = plans_for(method, label, options, rig)
         try:
             return _watch(Live(sys.stderr, label, method, plans),
                           lambda progress: run_test(port, label, label_path, method, profile, rig, options, data_root,

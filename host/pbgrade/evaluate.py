@@ -43,6 +43,7 @@ class Evaluation:
         self.trace = [] if keep_trace else None
         self.on_samples = on_samples
         self.accumulators = None
+        self.weight = None  # the scale's WEIGHT reply (a mass step on a rig with a scale)
         self.events = []
         self.texts = []
         self.acks = {}  # the host's command seq -> the device's result, as ACKs are applied
@@ -126,6 +127,9 @@ class Evaluation:
 
     def _on_accumulators(self, body):
         self.accumulators = body
+
+    def _on_weight(self, body):
+        self.weight = body
 
     def _on_samples(self, msg):
         body = msg.body

@@ -212,8 +212,9 @@ def command(link, evaluation, msg_type, **body):
                                             f"port")
     result = evaluation.acks[seq]
     if result:
-        raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(result, result)} "
-                       f"({body}); check the label's rated current against the rig's limits")
+        hint = ("check the HX711's wiring and power (the rig file's [scale] pins)" if msg_type == "WEIGH" else
+                "check the label's rated current against the rig's limits")
+        raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(result, result)} ({body}); {hint}")
 
 
 def collect(link, evaluation, done, progress=lambda evaluation: None):

@@ -25,6 +25,7 @@ class Limit:
     default: float
     from_label: str | None  # a label field that, when the label declares it, replaces the default
     source: str
+    if_measured: bool = False  # evidence a run may not take (a mass nobody weighed): unmeasured, it decides nothing
 
     def threshold(self, label: Label) -> tuple[float, bool]:
         """The threshold for this unit, and whether its label supplied it."""
@@ -82,7 +83,9 @@ def grade(profile: Profile, measurements: dict, label: Label) -> Verdict:
     limits of the next better grade that failed. Fallback: every failing limit
     of the lowest grade.
     """
-    checks_by_grade = [[_check(g.name, limit, measurements, label) for limit in g.limits] for g in profile.grades]
+    checks_by_grade = [[_check(g.name, limit, measurements, label) for limit in g.limits
+                        if not (limit.if_measured and measurements.get(limit.quantity) is None)]
+                       for g in profile.grades]
     rank = next((r for r, checks in enumerate(checks_by_grade) if all(c.ok for c in checks)), None)
     unmeasured = [c for c in checks_by_grade[0] if c.value is None]
     if profile.kind == "screen" and unmeasured and not any(c.value is not None and not c.ok for c in checks_by_grade[0]):
@@ -135,7 +138,7 @@ _PROFILE_FIELDS = {
     "provenance": "say where the thresholds come from and which numbers are secondary",
     "fallback": 'name the grade given when no grade holds, e.g. fallback = "FAIL"',
 }
-_LIMIT_FIELDS = ("id", "quantity", "min", "max", "from_label", "source")
+_LIMIT_FIELDS = ("id", "quantity", "min", "max", "from_label", "source", "if_measured")
 
 
 def builtin_profiles() -> list[str]:
@@ -229,4 +232,5 @@ def _limit(path, grade_name, number, table, lines, at) -> Limit:
                         'say where the threshold comes from, e.g. source = "GB/T 35590-2017 ..."')
     if not source.strip():
         fields.fail("source", "is empty", "say where the threshold comes from")
-    return Limit(limit_id, quantity, bounds[0], default, from_label, source)
+    if_measured = fields.get("if_measured", "bool", "write if_measured = true or leave it out", required=False)
+    return Limit(limit_id, quantity, bounds[0], default, from_label, source, bool(if_measured))

@@ -40,6 +40,8 @@ SCHEMA = {
     "charger": {"relay_pin": ("integer", True), "source_v": ("number", True), "max_input_voltage_v": ("number", True),
                 "max_input_current_a": ("number", True), "max_charge_s": ("integer", True)},
     "input_sensor": SENSOR,
+    # a scale under the bay for the quick check's mass against energy: a load cell on an HX711's two pins
+    "scale": {"sck_pin": ("integer", True), "dout_pin": ("integer", True)},
     "load": {"kind": ("text", True), "max_current_a": ("number", True), "short_pin": ("integer", False),
              "resistors_ohm": ("numbers", False), "resource": ("text", False)},
     "limits": {"max_voltage_v": ("number", True), "max_current_a": ("number", True),
@@ -211,6 +213,23 @@ def _check_consistency(path, rig):
         raise RigFileError(f"{path}: [limits] max_current_a exceeds [sensor] max_current_a: the sensor "
                            f"could not see the limit being crossed; lower the limit or raise the sensor range")
     _check_load(path, rig)
+    _check_pins_apart(path, rig)
+
+
+def _check_pins_apart(path, rig):
+    """No GPIO does two jobs: the [scale]'s two pins beside the load's, the sensor's and the charger's."""
+    used = {f"[pins] {key}": v for key, v in rig.get("pins", {}).items() if key not in ("i2c_id", "load_pwm_hz",
+                                                                                          "load_relays")}
+    used |= {f"[pins] load_relays[{k}]": v for k, v in enumerate(rig.get("pins", {}).get("load_relays", []))}
+    for section, key in (("load", "short_pin"), ("sensor", "alert_pin"), ("charger", "relay_pin"),
+                         ("scale", "sck_pin"), ("scale", "dout_pin")):
+        if key in rig.get(section, {}):
+            used[f"[{section}] {key}"] = rig[section][key]
+    seen = {}
+    for name, pin in used.items():
+        if pin in seen:
+            raise RigFileError(f"{path}: {seen[pin]} and {name} are both GPIO {pin}: give each its own pin")
+        seen[pin] = name
 
 
 def _check_sensor(path, section, s):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import runlock, steps, traceability, wire
+from . import runlock, scale, steps, traceability, wire
 from .evaluate import Evaluation
 from .journal import Journal, read_meta
 from .label import Label, load_label
@@ -35,6 +35,8 @@ class Options:
     short_switch: bool = False  # the rig has a short-circuit switch; set by the runner
     external_load: bool = False  # the host sets the rig's load over SCPI; set by the runner
     charger: dict | None = None  # the rig's [charger], if it has a charging path; set by the runner
+    mass: dict | None = None  # the unit's mass as typed: {"grams", "source": "typed"} (steps/mass.py)
+    scale: dict | None = None  # the rig's scale as set up here (scale.py), if it has one; set by the runner
 
     def config(self, label: Label):
         load_ma = round(label.rated_output_a * 1000)
@@ -90,6 +92,8 @@ def plans_for(method, label, options, rig):
     options.short_switch = "short_pin" in rig["load"]
     options.external_load = rig["load"]["kind"] == "scpi"
     options.charger = rig.get("charger")
+    if options.mass is None and "scale" in rig and any(step.type == "mass" for step in method.steps):
+        options.scale = scale.ready(rig)  # refused before any current flows if the rig's scale is not set up
     return [steps.plan(step, label, options) for step in method.steps]
 
 
@@ -226,6 +230,8 @@ def _start_step(link, step, plan, evaluation, progress):
         command(link, evaluation, "SHORT", **plan.short)
     if plan.charge:
         command(link, evaluation, "CHARGE", **plan.charge)
+    if plan.weigh:
+        command(link, evaluation, "WEIGH", **plan.weigh)
     if plan.seconds:
         command(link, evaluation, "RUN_FOR", slots=round(plan.seconds * 1e6 / plan.config["period_us"]))
     with _external_load(link, plan):

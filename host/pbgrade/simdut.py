@@ -6,7 +6,8 @@ linearly interpolated; the output switches off after the last row), or a TOML
 model (`[dut] kind = "model"`: the cell, converter, output, protections,
 thermal and contact parameters of rigs/sim/powerbank.py; see
 rigs/sim/duts/honest-10000.toml). Both become the plain dict the simulator
-(rigs/sim/powerbank.py's bank_from) reads.
+(rigs/sim/powerbank.py's bank_from) reads. A third, `[dut] kind = "weight"`,
+is no power bank: a calibration weight for the simulated rig's scale.
 """
 import csv
 
@@ -27,6 +28,9 @@ MODEL = {
                    "short_delay_s": ("number", False, 0, 10)},
     "thermal": {"c_per_w": ("number", False, 0, 100), "tau_s": ("number", False, 0.1, 1e5),
                 "ambient_c": ("number", False, -40, 80)},
+    # what the unit weighs, cells, case and all (the quick check's mass against energy: steps/mass.py);
+    # honest units: cells ~65-75 % of it; fakes: light, or with ballast
+    "body": {"mass_g": ("number", False, 10, 5000)},
     "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
     # how it charges on a rig with a charging path (rigs/sim/powerbank.py DEFAULT_CHARGE if absent): efficiency
     # against the power into the cell (W), CC at cc_a to cv_v, CV until termination_a, the source's cable
@@ -90,13 +94,28 @@ def _curve(path):
     return {"kind": "curve", "points": points, "source": str(path)}
 
 
+def _weight(path, data):
+    """A calibration weight on the simulated rig's scale (`pbgrade scale calibrate`): a mass, no output."""
+    Fields(data, f"{path}:", DutError).no_unknown(("dut", "body"))
+    low, high = MODEL["body"]["mass_g"][2:]
+    body = Fields(data.get("body", {}), f"{path}: [body]", DutError)
+    grams = body.get("mass_g", "number", "give the weight's mass, e.g. mass_g = 500")
+    if not low <= grams <= high:
+        body.fail("mass_g", f"= {grams} is outside {low:g}-{high:g}", "give the weight's mass in grams")
+    return {"kind": "weight", "mass_g": grams, "source": str(path)}
+
+
 def _model(path):
     data = read_toml(path, DutError)
-    Fields(data, f"{path}:", DutError).no_unknown(("dut", *MODEL))
     kind = Fields(data.get("dut", {}), f"{path}: [dut]", DutError)
     kind.no_unknown(("kind",))
-    if kind.get("kind", "text", 'write kind = "model"') != "model":
-        kind.fail("kind", 'is not "model"', 'write kind = "model" (a curve is a CSV file)')
+    written = kind.get("kind", "text", 'write kind = "model"')
+    if written == "weight":
+        return _weight(path, data)
+    Fields(data, f"{path}:", DutError).no_unknown(("dut", *MODEL))
+    if written != "model":
+        kind.fail("kind", 'is neither "model" nor "weight"',
+                  'write kind = "model" (a curve is a CSV file), or "weight" for a calibration weight')
     model = {}
     for section, fields in MODEL.items():
         if section not in data:

@@ -109,7 +109,7 @@ def checked_test(rig, label_path, method_name, profile_name):
                        f"{rig['limits']['max_current_a']:g} A current limit: test it on a rig with a larger range")
     method = load_method(method_name)
     profile = load_profile(profile_name or method.profile)
-    missing = {limit.quantity for g in profile.grades for limit in g.limits} - set().union(
+    missing = {limit.quantity for g in profile.grades for limit in g.limits if not limit.if_measured} - set().union(
         *(measured_by(step) for step in method.steps))
     if missing:
         raise ProfileError(f"profile {profile.name} grades {', '.join(sorted(missing))}, which method "

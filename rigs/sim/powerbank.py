@@ -534,9 +534,9 @@ class CurveBank:
 @micropython.native
 def bank_from(spec, seed):
     """The unit a DUT description (see pbgrade.simdut) names; an empty bay
-    ("none") is a unit whose output is off."""
+    ("none") or a calibration weight is a unit whose output is off."""
     kind = spec["kind"]
-    if kind == "none":
+    if kind in ("none", "weight"):  # a calibration weight on the scale has no output either
         empty = CurveBank([(0, 0.0), (1, 0.0)])
         empty.on = False
         return empty

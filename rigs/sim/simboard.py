@@ -13,6 +13,10 @@ with its own power bank, load and sensor; they share the clock, the I2C bus
 over stdin/stdout, channel k over the file descriptors its [sim] table names
 ("fds": input, output), which the launcher passes on.
 
+A rig's scale ([scale]) is a simulated HX711 (hx711_sim.py) under the bay:
+it weighs the unit plugged in (its model's [body] mass_g) or a calibration
+weight (a DUT of kind "weight").
+
 The sensor's ALERT pin ([sensor] alert_pin) is the simulated chip's
 (alert_low()): while the firmware watches it (alert_irq), a sleep lets the
 chip convert on its own schedule, as a real chip does between reads, and its
@@ -107,6 +111,13 @@ class SimBoard:
         first._any.register(self._in, select.POLLIN)
         self.has_short = "short_pin" in rig["load"]
         self._dac = rig["load"]["kind"] == "dac"
+        self._grams = _mass_g(dut)
+        self._scale = None
+        if "scale" in rig:  # its code only where there is one
+            from hx711_sim import SimHX711
+
+            chip = SimHX711(self.clock, lambda: self._grams, seed=self._seed)
+            self._scale = (chip.pd_sck, chip.dout)
 
     def _connect_sensor(self, sensor, sim):
         """This channel's chip on the shared bus; on an INA3221 another channel already has, its channel of it."""
@@ -215,6 +226,7 @@ class SimBoard:
             if dut["bay"] != self._bay:
                 self._bay = dut["bay"]
                 self.world.plug_bank(bank_from(dut, self._seed + self._bay))
+                self._grams = _mass_g(dut)
 
     def _host_away(self):
         if self._away_file is None:
@@ -265,6 +277,9 @@ class SimBoard:
         if self.has_short:
             self.world.short(on)
 
+    def scale_pins(self):
+        return self._scale
+
     def charger(self, on):
         if self.has_charger:
             self.world.charger(self._source_v if on else 0.0)
@@ -279,6 +294,13 @@ class SimBoard:
     def temperature_c(self, sensor):
         """The simulated rig has both NTCs, reading as they would to 0.01 degC."""
         return self.temperature_raw(sensor) / 100
+
+
+def _mass_g(dut):
+    """What the bay's platform carries: a unit's mass ([body] mass_g), a calibration weight's, else nothing."""
+    if dut["kind"] == "weight":
+        return dut["mass_g"]
+    return dut.get("model", {}).get("body", {}).get("mass_g", 0.0)
 
 
 def _chip(sensor, sim, clock, source):

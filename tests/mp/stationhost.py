@@ -48,6 +48,7 @@ class Board:
         self.stuck = False  # a short-circuit switch welded closed
         self.short_calls = []
         self.temps = [None, None]  # no NTC fitted
+        self.scale = None  # (pd_sck, dout) of a scale's HX711, if one is fitted
 
     def kbd_intr(self, ch):
         self.kbd = ch
@@ -61,6 +62,9 @@ class Board:
 
     def alert_irq(self, handler):
         return False  # no ALERT pin wired: the station polls the current in a trip window
+
+    def scale_pins(self):
+        return self.scale
 
     def charger(self, on):
         assert not (on and self.source.drive), "the charger on while the load is"

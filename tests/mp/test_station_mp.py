@@ -11,6 +11,7 @@ from mpcases import run
 from i2cbus import SimI2C
 from ina226_sim import SimINA226
 from inafakes import IdealSink as Source
+from hx711_sim import Pin, SimHX711
 from stationhost import Board, command, config, new_station, run_until, samples_received
 
 def test_identity_and_configuration():
@@ -395,6 +396,28 @@ def test_no_edge_without_a_reading():
     st.sensor = Unanswering()
     assert command(st, wire.START) == station.BAD_STATE and st.state == station.FAULT
     assert edges(board.serial_out) == [] and board.source.load_a == 0 and st.load_ma == 0
+
+
+def test_weigh_answers_the_scales_mean_reading_or_refuses():
+    board, st = new_station()
+    assert command(st, wire.WEIGH, b"\x10") == station.NO_SCALE  # no scale fitted
+    chip = SimHX711(board.clock, lambda: 128.0)
+    board.scale = (chip.pd_sck, chip.dout)
+    assert command(st, wire.WEIGH, b"\x00") == station.BAD_VALUE
+    assert command(st, wire.WEIGH, b"\x51") == station.BAD_VALUE  # over 80: 8 s without a sample
+    board.serial_out.messages = []
+    before = board.clock.now_us
+    assert command(st, wire.WEIGH, b"\x10") == station.OK
+    (weight,) = board.serial_out.of_type(wire.WEIGHT)
+    counts, readings = struct.unpack_from("<iB", weight, 3)
+    assert readings == 16 and abs(counts - (61_000 + 420 * 128)) < 30, counts  # offset + 420 counts/g, noise /4
+    assert 1_500_000 < board.clock.now_us - before < 1_800_000  # 16 conversions at 10 samples/s
+    assert command(st, wire.CONFIG, config()) == station.OK
+    assert command(st, wire.START) == station.OK
+    assert command(st, wire.WEIGH, b"\x10") == station.BAD_STATE  # it would stall the samples
+    assert command(st, wire.STOP) == station.OK
+    board.scale = (chip.pd_sck, Pin(read=lambda: 1))  # DOUT never low: unpowered or not wired
+    assert command(st, wire.WEIGH, b"\x10") == station.NO_SCALE
 
 
 def test_the_sampling_loop_allocates_nothing():

@@ -40,6 +40,8 @@ def device_frame(v, link):
         n = wire.pack_text(m, b["level"], b["message"])
     elif t == "CALIBRATION":
         n = wire.pack_calibration(m, (b["v_gain"], b["v_offset_v"], b["i_gain"], b["i_offset_a"], b["date"]))
+    elif t == "WEIGHT":
+        n = wire.pack_weight(m, b["counts"], b["readings"])
     elif t == "GONE":
         n = wire.pack_gone(m, b["first"], b["count"])
     elif t == "ACCUMULATORS":
@@ -89,6 +91,8 @@ def test_vectors():
             assert wire.unpack_resend(link.rx) == (v["body"]["first"], v["body"]["count"])
         if v["type"] == "SHORT":
             assert wire.unpack_short(link.rx) == (v["body"]["start_ms"], v["body"]["ms"])
+        if v["type"] == "WEIGH":
+            assert wire.unpack_weigh(link.rx) == v["body"]["readings"]
         if v["type"] == "CHARGE":
             b = v["body"]
             assert wire.unpack_charge(link.rx) == (b["taper_ma"], b["taper_s"], b["max_s"])

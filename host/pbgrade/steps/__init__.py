@@ -9,21 +9,21 @@ sentences for the record: what the unit did that is worth knowing but is not
 a failure (a unit switching itself off without load).
 """
 from ..i18n import N_, _
-from . import discharge, load_regulation, no_load, over_current, recharge, rest, shared, short_circuit
+from . import discharge, load_regulation, mass, no_load, over_current, recharge, rest, shared, short_circuit
 from .discharge import FULL_DISCHARGE
 from .shared import OBSERVE, OFF_V, PERIOD_US, Outcome, Plan  # with FULL_DISCHARGE: what the runner uses
 
 TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "over_current": over_current,
-         "short_circuit": short_circuit, "discharge": discharge, "recharge": recharge}
+         "short_circuit": short_circuit, "discharge": discharge, "recharge": recharge, "mass": mass}
 QUANTITIES = {name: quantity for kind in TYPES.values() for name, quantity in kind.QUANTITIES.items()}
 # every sentence a step may say about the unit (its behaviours), for wording.retold
-SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_current.SAYINGS + short_circuit.SAYINGS
+SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_current.SAYINGS + short_circuit.SAYINGS + mass.SAYINGS
 # What people read for a step type: its test item as GB/T 35590-2017 and the grading standards name it
 # (../shared/reference/standards.md: 输出电压, 过流保护, 短路保护), not the method file's key
 TITLES = {"no_load": N_("no-load output voltage"), "rest": N_("rest without load"),
           "load_regulation": N_("load regulation and ripple"),
           "over_current": N_("over-current protection"), "short_circuit": N_("short-circuit protection"),
-          "discharge": N_("discharge"), "recharge": N_("recharge")}
+          "discharge": N_("discharge"), "recharge": N_("recharge"), "mass": N_("mass against the label's energy")}
 
 
 def title(step_type):

@@ -39,6 +39,8 @@ class Plan:
     load_mode: dict | None = None  # LOAD_MODE body: constant power or resistance instead of CONFIG's current
     charge: dict | None = None  # CHARGE body: the run charges the unit through the rig's charger instead
     skip: str = ""  # why the step cannot run on this rig (it is recorded, not run)
+    mass: dict | None = None  # a mass step's: typed {"grams", "source"}, or the scale's set-up (steps/mass.py)
+    weigh: dict | None = None  # WEIGH body: the step weighs the unit on the rig's scale before it starts
 
 
 @dataclass
