@@ -30,9 +30,10 @@ QUICK_LIMIT_S = 180  # the quick check's test time, at most
 BASE = "honest-10000"  # every drawn unit is this model with its spreads applied
 # cell capacities on the labels drawn: pocket units (their full discharge is short in virtual time too)
 LABEL_CELLS_MAH = (2600, 3350, 5000)
-KINDS = {  # kind -> share of the population
-    "honest": 0.40, "under-capacity": 0.30, "under-capacity, ballast": 0.08, "sagging output": 0.08,
-    "weak protection": 0.07, "intermittent contact": 0.07}
+KINDS = {  # kind -> share of the population; "low efficiency": an honest label on a converter under GB/T's 80 %
+    "honest": 0.32, "low efficiency": 0.08, "under-capacity": 0.30, "under-capacity, ballast": 0.08,
+    "sagging output": 0.08, "weak protection": 0.07, "intermittent contact": 0.07}
+PEAKS = (0.84, 0.88, 0.92)  # converters' peak efficiency; a low-efficiency unit's is drawn from 0.70-0.78
 SHORTFALLS = (0.85, 0.75, 0.6, 0.5, 0.33, 0.25)  # cell capacity inside / on the label, under-capacity units
 
 
@@ -64,7 +65,7 @@ def _unit(rng, base, number, kind):
     label_mah = float(rng.choice(LABEL_CELLS_MAH))
     share = 1.0 if not kind.startswith("under-capacity") else float(rng.choice(SHORTFALLS))
     share *= rng.uniform(1.0, 1.06)  # cells hold at least their nominal capacity (their datasheets' minimum)
-    peak = float(rng.choice((0.78, 0.84, 0.88, 0.92)))
+    peak = float(rng.uniform(0.70, 0.78) if kind == "low efficiency" else rng.choice(PEAKS))
     model["converter"]["efficiency"] = [[w, round(e * peak / 0.90, 3)] for w, e in base["converter"]["efficiency"]]
     model["cell"]["capacity_mah"] = round(label_mah * share)
     # the pack's resistance, protection FETs included: 40 mOhm for a 10 Ah pack, more for fewer cells in parallel
