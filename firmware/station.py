@@ -50,6 +50,7 @@ EV_SHORT_ON = const(5)
 EV_SHORT_OFF = const(6)
 EV_LOAD_SETTLED = const(7)
 EV_TRIP = const(34)  # protocol 4 (value: _trip_value())
+EV_TRIP_PEAK = const(37)  # an addition to protocol 4 (value: the highest current code read in a trip window)
 EV_LIMIT_VOLTAGE = const(16)
 EV_LIMIT_CURRENT = const(17)
 EV_LIMIT_REVERSE = const(18)
@@ -182,6 +183,7 @@ class Station:
         self.stress_at = self.polled_at = 0  # ticks_us of the last stress, of the last poll
         self.trip_code = 0
         self.trip_resolution_us = 0
+        self.trip_peak = 0  # the highest current code read in the trip window
 
     def set_limits(self, limits):
         """The rig file's limits; they take effect at the next CONFIG."""
@@ -454,7 +456,7 @@ class Station:
         b = self.board
         wait = b.ticks_diff(self.deadline, b.ticks_us())
         if wait > 0:
-            if self.trip_state == _TRIP_POLL and self.trip_us < 0:
+            if (self.trip_state == _TRIP_POLL or self.trip_state == _TRIP_ALERT) and self.trip_us < 0:
                 self._poll_trip(wait)
             else:
                 b.sleep_us(wait)
@@ -572,6 +574,7 @@ class Station:
         s.trip_window(True)
         self.stress_at = self.polled_at = b.ticks_us()
         self.trip_us = -1
+        self.trip_peak = 0
         if hasattr(s, "alert_under_current") and b.alert_irq(self._alerted):
             s.alert_under_current(amps)
             self.trip_resolution_us = s.trip_period_us
@@ -588,14 +591,19 @@ class Station:
             self.trip_us = b.ticks_diff(b.ticks_us(), self.stress_at)
 
     def _poll_trip(self, wait):
-        """A wait for the next slot, in trip periods, each ending in a reading of the current: the trip
-        rate without an ALERT pin (the INA219 has none)."""
+        """A wait for the next slot, in trip periods, each ending in a reading of the current: the peak of
+        the window (EVENT trip_peak: the samples alone miss a cut within a period), and, without an ALERT
+        pin (the INA219 has none), the trip time."""
         b, s = self.board, self.sensor
         b.sleep_us(min(wait, s.trip_period_us))
         try:
             cur = s.current_raw()
         except OSError:
             return  # the next sample ends the run
+        if cur > self.trip_peak:
+            self.trip_peak = cur
+        if self.trip_state == _TRIP_ALERT:
+            return  # the pin's interrupt times the trip
         now = b.ticks_us()
         gap = b.ticks_diff(now, self.polled_at)
         self.polled_at = now
@@ -605,9 +613,9 @@ class Station:
             self.trip_us = b.ticks_diff(now, self.stress_at)
 
     def _unwatch_trip(self):
-        """End of the trip window: the sensor back at its sampling rate, the alert off; EVENT trip if
-        the output was cut meanwhile and the time is known to what the event can say (2032 us: else the
-        host times the trip to a sample)."""
+        """End of the trip window: the sensor back at its sampling rate, the alert off; EVENT trip_peak,
+        and EVENT trip if the output was cut meanwhile and the time is known to what the event can say
+        (2032 us: else the host times the trip to a sample)."""
         s, state = self.sensor, self.trip_state
         self.trip_state = _TRIP_DONE
         try:
@@ -618,6 +626,8 @@ class Station:
                 s.trip_window(False)
         except OSError:
             pass  # a sensor that stopped answering: its run ends as a fault
+        if state in (_TRIP_ALERT, _TRIP_POLL):
+            self._event(EV_TRIP_PEAK, self.index, self.trip_peak)
         if self.trip_us >= 0 and self.trip_resolution_us <= _TRIP_RES_MAX << 4:
             self._event(EV_TRIP, self.index, _trip_value(self.trip_us, self.trip_resolution_us))
         self.trip_us = -1

@@ -157,7 +157,7 @@ def test_what_the_unit_did_is_retold_from_the_templates_that_said_it(runs):
         i18n.use("en")
     assert [s for s in chinese if not re.search(r"[\u4e00-\u9fff]", s)
             or set(_latin_words(s)) - UNITS_AND_ACRONYMS] == []
-    assert "过流保护在 3.36 A（额定电流的 160%）时动作，电流升至该值后 20.5 ms（分辨率 0.672 ms）；8.0 s 后输出恢复（自动恢复）" in chinese
+    assert "过流保护在 3.36 A（额定电流的 160%）时动作，电流升至该值后 20.4 ms（分辨率 0.672 ms）；8.0 s 后输出恢复（自动恢复）" in chinese
 
 
 def test_an_operators_stop_is_retold_too(runs):

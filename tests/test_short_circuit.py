@@ -44,7 +44,11 @@ def test_protected_unit_cuts_the_short_and_comes_back(tmp_path, method):
     record, _ = run_record(tmp_path, "--sim-dut", "honest-10000", "--method", *method)
     step = short_step(record)
     m = step["measurements"]
-    assert (m["short_protected"], m["short_recovered"], m["short_peak_clipped"]) == (1, 1, 0)
+    assert (m["short_protected"], m["short_recovered"]) == (1, 1)
+    # 5.10 V into 0.04 + 0.01 + 0.05 ohm is 51 A until the cut: read between samples (EVENT trip_peak), over the
+    # INA226's 6.55 A register end; the samples, 100 ms apart, see only the current after the cut
+    assert m["short_peak_clipped"] == 1 and m["short_peak_a"] == pytest.approx(6.5534)
+    assert step["behaviours"][1] == "peak >= 6.55 A: clipped at the sensor's range"
     # the unit's protection acts 0.5 ms into the short (short_delay_s): the sensor's ALERT pin times it to a
     # conversion (0.664 ms, reported as 42 x 16 us), not to a sample (100 ms)
     assert 0.5 <= m["short_trip_time_ms"] <= 0.5 + m["short_trip_resolution_ms"] and m["short_trip_resolution_ms"] == 0.672
@@ -76,6 +80,15 @@ def test_a_wide_range_rig_reads_the_short_circuit_current_unclipped(tmp_path, me
                            "--method", *method)
     m = short_step(record)["measurements"]
     assert m["short_peak_clipped"] == 0 and m["short_peak_a"] == pytest.approx(5.05 / 0.15, rel=0.005)
+
+
+def test_a_wide_range_rig_reads_a_protected_units_short_before_its_cut(tmp_path, method):
+    record, _ = run_record(tmp_path, "--rig", "sim-wide", "--sim-dut", "honest-10000", "--method", *method)
+    step = short_step(record)
+    m = step["measurements"]
+    assert m["short_protected"] == 1 and m["short_trip_time_ms"] < 2  # cut 0.5 ms into the short
+    assert m["short_peak_clipped"] == 0 and m["short_peak_a"] == pytest.approx(5.10 / 0.10, rel=0.01)
+    assert step["behaviours"][1] == "51.0 A read at most (each reading a 280 us average: a shorter spike reads lower)"
 
 
 def test_rig_without_a_switch_records_the_step_as_not_tested(tmp_path, method):

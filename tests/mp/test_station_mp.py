@@ -200,8 +200,9 @@ def test_a_short_is_bounded_by_the_device():
         st.tick()
         load_by_slot[st.index] = (board.source.shorted, board.source.load_a)
     events = [struct.unpack_from("<BI", m, 3) for m in board.serial_out.of_type(wire.EVENT)]
-    assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_SHORT_OFF, 15),
-                      (station.EV_LOAD_SETTLED, 15), (station.EV_DURATION, 30)], events  # settled at once, both times
+    assert events == [(station.EV_LOAD_SETTLED, 0), (station.EV_SHORT_ON, 10), (station.EV_TRIP_PEAK, 15),
+                      (station.EV_SHORT_OFF, 15), (station.EV_LOAD_SETTLED, 15), (station.EV_DURATION, 30)], events
+    # settled at once, both times; the window's peak as the short opens (a unit that never cut it)
     assert load_by_slot[12] == (True, 0.0)  # the load is off while shorted
     assert load_by_slot[16][0] is False and abs(load_by_slot[16][1] - 0.21) <= 0.002, load_by_slot[16]
     assert samples_received(board.serial_out) == 30  # 7.5 A in slots 10-14 did not trip the 3.5 A limit
@@ -260,6 +261,11 @@ def test_a_short_the_unit_cuts_is_timed_between_samples():
         assert len(trips) == 1 and trips[0][1] == 11, trips  # once, in the slot after the short began
         trip_us, resolution_us = trips[0][2] & 0xFFFFFF, (trips[0][2] >> 24) * 16
         assert cut_us <= trip_us <= cut_us + resolution_us <= cut_us + 2000, (trip_us, resolution_us)
+        # the short's 7.5 A, read between samples before the cut (the samples, 100 ms apart, see only 0 A):
+        # over this rig's range, at the current register's end
+        peaks = [struct.unpack_from("<BIi", m, 3) for m in board.serial_out.of_type(wire.EVENT)
+                 if m[3] == station.EV_TRIP_PEAK]
+        assert peaks == [(station.EV_TRIP_PEAK, 11, 32767)], peaks
 
 
 def test_lost_frames_are_resent_or_declared_gone():

@@ -12,7 +12,7 @@ QUANTITIES = {
     "short_trip_resolution_ms": Quantity(N_("resolution of the short-circuit protection time"),
                                          plain(N_("the short-circuit protection time is known to {value}"), " ms",
                                                2), "ms"),
-    "short_peak_a": Quantity(N_("highest current read during the short circuit"),
+    "short_peak_a": Quantity(N_("highest current read during the short circuit (a conversion's average)"),
                              plain(N_("the highest current read during the short was {value}"), " A", 2), "A"),
     "short_peak_clipped": Quantity(N_("short-circuit current clipped at the sensor's range"),
                                    plain(N_("the short-circuit current reached the sensor's range: {value} (1 yes, "
@@ -27,7 +27,7 @@ OFF_BEFORE = N_("the output was off before the short circuit: not tested")
 SHORTED = N_("short circuit for {seconds} s: {did}; {after}")
 CUT = N_("the unit cut its output {ms} ms (to {resolution} ms) after the short began")
 FED = N_("the unit kept feeding the short ({peak}) until the rig opened it")
-PEAK = N_("{amps} A read at most")
+PEAK = N_("{amps} A read at most (each reading a {us} us average: a shorter spike reads lower)")
 CLIPPED = N_("peak >= {amps} A: clipped at the sensor's range")
 BACK_AT_ONCE = N_("its output came back at light load at once (by the next reading)")
 BACK_AFTER = N_("its output came back at light load after {seconds} s")
@@ -38,6 +38,8 @@ SAYINGS = (NO_SWITCH, OFF_BEFORE, SHORTED, CUT, FED, PEAK, CLIPPED, BACK_AT_ONCE
 # (firmware/ina*.py; the INA228 reads +-40.96 mV instead where its max_current_a fits that, ADCRANGE 1)
 SHUNT_RANGE_V = {"INA226": 0.08192, "INA260": 0.08192, "INA219": 0.32, "INA228": 0.16384, "INA3221": 0.1638}
 CODE_MAX = {1: 0x7FFF, 2: 0x7FFFF}  # the largest current code of IDENTITY's sample_format 1 (16 bit), 2 (20 bit)
+# the shunt conversion a reading in the trip window averages over (firmware/ina*.py; the INA3221 keeps its rate)
+TRIP_CONVERSION_US = {"INA226": 332, "INA260": 332, "INA228": 280, "INA219": 532}
 
 SHORT_AFTER_MS = 2000  # the output is seen working at light load this long before the short
 
@@ -72,15 +74,27 @@ def measure(step, evaluation, plan_, label):
     after = (t >= off) & (v > 0.9 * label.rated_output_v)
     protected = int(protected_at.size > 0 and i[during][-1] < rated_a)
     trip_ms, resolution_ms = trip_time_ms(evaluation, protected_at[0] - on + period) if protected else (None, None)
-    peak = float(i[during].max()) if during.any() else 0.0
+    peak = max(float(i[during].max()) if during.any() else 0.0, _window_peak_a(evaluation))
     clip_a = sensor_range_a(evaluation.identity, evaluation.calibration)
     clipped = int(peak >= clip_a)
     m = {"short_protected": protected, "short_trip_time_ms": trip_ms, "short_trip_resolution_ms": resolution_ms,
          "short_peak_a": peak, "short_peak_clipped": clipped, "short_recovered": int(after.any())}
-    read = CLIPPED.format(amps=f"{clip_a:.2f}") if clipped else PEAK.format(amps=f"{peak:.1f}")
+    chip = wire.SENSORS.get(evaluation.identity.sensor)
+    read = CLIPPED.format(amps=f"{clip_a:.2f}") if clipped else PEAK.format(
+        amps=f"{peak:.1f}", us=TRIP_CONVERSION_US.get(chip, evaluation.identity.sensor_period_us))
     did = (CUT.format(ms=f"{trip_ms:.1f}", resolution=f"{resolution_ms:g}") if protected else FED.format(peak=read))
     said = [SHORTED.format(seconds=f"{off - on:.1f}", did=did, after=_came_back(t, after, off, period))]
-    return Outcome(m, said + [read] if protected and clipped else said)
+    return Outcome(m, said + [read] if protected else said)
+
+
+def _window_peak_a(evaluation):
+    """The highest current the device read between samples while the short lasted (EVENT trip_peak), scaled
+    as a sample is; 0 from a device that does not send it."""
+    codes = [e["value"] for e in evaluation.events if e["name"] == "trip_peak"]
+    if not codes:
+        return 0.0
+    cal = evaluation.calibration
+    return max(codes) * evaluation.identity.current_lsb_a * cal.i_gain + cal.i_offset_a
 
 
 def sensor_range_a(identity, calibration):
