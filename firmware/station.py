@@ -184,6 +184,10 @@ class Station:
         self.trip_code = 0
         self.trip_resolution_us = 0
         self.trip_peak = 0  # the highest current code read in the trip window
+        # the end condition being held (_below): set here, for an attribute first set while sampling would
+        # grow the instance's table there, an allocation in the sampling loop
+        self.below_since = -1
+        self.below_cause = self.below_value = 0
 
     def set_limits(self, limits):
         """The rig file's limits; they take effect at the next CONFIG."""
