@@ -18,18 +18,22 @@ class TraceError(ValueError):
 
 def typed_ambient(text):
     """--ambient-c as a float in °C, range-checked; None if not given."""
+    return typed_number(text, "--ambient-c", AMBIENT_RANGE_C, "°C", "the room's temperature in °C", " (not °F)", 23.5)
+
+
+def typed_number(text, flag, span, unit, what, not_what, example):
+    """A number typed for a flag, within span; None if not given. TraceError: one line saying what to give."""
     if text is None:
         return None
     try:
-        celsius = float(text)
+        value = float(text)
     except ValueError:
-        raise TraceError(f"--ambient-c {text!r} is not a number: give the room's temperature in °C, "
-                         f"e.g. --ambient-c 23.5") from None
-    low, high = AMBIENT_RANGE_C
-    if not low <= celsius <= high:
-        raise TraceError(f"--ambient-c {celsius:g} is outside {low:g} to {high:g} °C: give the room's "
-                         f"temperature in °C (not °F), e.g. --ambient-c 23.5")
-    return celsius
+        raise TraceError(f"{flag} {text!r} is not a number: give {what}, e.g. {flag} {example:g}") from None
+    low, high = span
+    if not low <= value <= high:
+        raise TraceError(f"{flag} {value:g} is outside {low:g} to {high:g} {unit}: give {what}{not_what}, "
+                         f"e.g. {flag} {example:g}")
+    return value
 
 
 def due_date(text):

@@ -6,6 +6,8 @@ it is ready, and each PD_SCK rising edge shifts out the next bit, MSB first; the
 the next input (A 128, B 32, A 64) and DOUT goes high again. PD_SCK high for more than 60 us powers down;
 low again resets to A 128. Noise: the datasheet's input noise, 50 nV rms at gain 128 and 10 samples/s
 (90 nV at 80), on a +/-20 mV full scale (AVDD 5 V, 0.5 AVDD / gain) of 2**23 counts: about 21 counts rms."""
+from ina_sim import SimINA
+
 _FULL_SCALE_NV = 20_000_000  # channel A, gain 128: +/-20 mV over 2**23 counts
 _GAINS = {25: 128, 26: 32, 27: 64}  # pulses -> gain of the next conversion (26: channel B)
 _NOISE_NV = {10: 50, 80: 90}
@@ -42,22 +44,15 @@ class SimHX711:
         self._ready_at = self.clock.now_us + self.period_us
         self._word = None
 
-    def _noise(self):
-        """Near-Gaussian (sum of three uniforms), mean 0, rms 1: micropython has no random.gauss."""
-        x = self._x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self._x = x
-        return (2 * ((x & 1023) + (x >> 10 & 1023) + (x >> 20 & 1023)) - 3069) / 1024
+    _noise_1024 = SimINA._noise  # the INA chips' generator (state self._x): near-Gaussian, rms 1024
 
     def _convert(self):
         """The conversion now ready, as a 24-bit two's complement word."""
         if self.gain == 32:  # channel B: nothing on it but the noise
-            counts = self._noise() * self.noise_counts
+            counts = self._noise_1024() * self.noise_counts / 1024
         else:
             counts = (self.offset_counts + self.counts_per_g * self.grams_fn()) * self.gain / 128
-            counts += self._noise() * self.noise_counts
+            counts += self._noise_1024() * self.noise_counts / 1024
         counts = max(-(1 << 23), min((1 << 23) - 1, round(counts)))
         return counts & 0xFFFFFF
 

@@ -3,7 +3,7 @@ the cell energy its label claims. Cells hold at most so many Wh per kg (profiles
 datasheets), so a label whose energy would need more cell mass than the whole unit weighs cannot be true.
 What it cannot see: ballast added to a fake (a steel plate weighs like cells)."""
 from ..i18n import N_
-from ..traceability import TraceError
+from ..traceability import typed_number
 from .quantity import Quantity
 from .shared import OBSERVE, Outcome, Plan, Schema
 
@@ -73,16 +73,6 @@ def measure(step, evaluation, plan_, label):
 
 
 def typed(text):
-    """--mass-g as the plan's mass, range-checked; None if not given. TraceError: one line saying what to give."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise TraceError(f"--mass-g {text!r} is not a number: give the unit's mass in grams, e.g. --mass-g 212") \
-            from None
-    low, high = MASS_RANGE_G
-    if not low <= value <= high:
-        raise TraceError(f"--mass-g {value:g} is outside {low:g} to {high:g} g: give the unit's mass in grams "
-                         f"(not kg or ounces), e.g. --mass-g 212")
-    return {"grams": value, "source": "typed"}
+    """--mass-g as the plan's mass, range-checked; None if not given (TraceError: one line saying what to give)."""
+    value = typed_number(text, "--mass-g", MASS_RANGE_G, "g", "the unit's mass in grams", " (not kg or ounces)", 212)
+    return None if value is None else {"grams": value, "source": "typed"}
