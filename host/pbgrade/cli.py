@@ -96,7 +96,7 @@ def _parser():
     run.add_argument("--json", type=Path, help="also write the result record to this file")
     run.add_argument("--serial", help="the unit's serial number (replaces the label file's)")
     run.add_argument("--mass-g", help="the unit's mass in grams, for the quick check's mass against energy "
-                                      "(without it the quick check cannot rule out a fake capacity: NEEDS A FULL TEST)")
+                                      "(default: the rig's scale weighs it, if it has one; else not weighed, not graded)")
     traceability.add_flags(run)
     run.add_argument("--speed", type=float, default=0,
                      help="simulated rig only: run at N x real time to watch it (default: as fast as possible)")
