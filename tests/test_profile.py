@@ -194,6 +194,7 @@ def test_minimal_profile_loads_by_path(tmp_path):
     ('source = "test"', 'source = " "', "source is empty"),
     ('min = 1.0', 'min = 1.0\nfrom_label = "efficiency"',
      "from_label = 'efficiency' is not a numeric label field"),
+    ('min = 1.0', 'min = 1.0\nif_measured = "yes"', "if_measured must be true or false, got 'yes'"),
     ('id = "capacity"', '', "[[grade.limit]] #1 id is missing"),
     ('kind = "pass-fail"', 'kind = "graded"', "[profile] kind = 'graded' is not a known kind"),
     ('provenance = "tests"', '', "[profile] provenance is missing"),
