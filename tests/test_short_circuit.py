@@ -2,9 +2,16 @@
 its own schedule, a protected unit cuts its output and comes back, one that
 is not protected is seen feeding the short, and a rig without the switch
 records the step as not tested."""
+import numpy as np
 import pytest
 
+from pbgrade import wire
+from pbgrade.evaluate import Evaluation
+from pbgrade.method import load_method
+from pbgrade.steps import short_circuit
 from test_e2e import run_record, write_curve, write_label
+from test_edge_samples import IDENTITY
+from test_live import LABEL
 from test_profile import MINIMAL
 
 METHOD = """
@@ -97,3 +104,29 @@ def test_rig_without_a_switch_records_the_step_as_not_tested(tmp_path, method):
     assert set(step["measurements"].values()) == {None} and step["events"] == []
     assert "no short-circuit switch" in step["behaviours"][0]
     assert "was not measured" in record["verdict"]["reasons"][0]  # never a pass by default
+
+
+def test_the_peak_is_the_trip_windows_reading_scaled_as_a_sample():
+    # 10/s at 5 V and 0.3 A; the short from slot 20 to 23, every sample in it reads the output cut (0 A); the
+    # device's EVENT trip_peak read 25000 codes in between: 2.5 A, scaled by the calibration as a sample is
+    calibration = dict(v_gain=1.0, v_offset_v=0.0, i_gain=1.01, i_offset_a=0.02, date=0)
+    current = np.full(30, 3000)
+    current[20:23] = 0
+    data = np.empty(30, wire.SAMPLE_DTYPE)
+    data["bus"], data["current"] = 4000, current
+    frames = [("IDENTITY", dict(IDENTITY, proto=4)), ("CALIBRATION", calibration),
+              ("SAMPLES", dict(index=0, count=30, data=data.tobytes())),
+              ("EVENT", dict(code=wire.Event.SHORT_ON, index=20, value=0)),
+              ("EVENT", dict(code=wire.Event.TRIP_PEAK, index=23, value=25000)),
+              ("EVENT", dict(code=wire.Event.SHORT_OFF, index=23, value=0)),
+              ("EVENT", dict(code=wire.Event.DURATION, index=30, value=0))]
+    evaluation = Evaluation(dict(period_us=100_000, load_ma=300, end_mv=0, collapse_ma=0, hold_ms=0, flush_ms=1000),
+                            keep_trace=True)
+    for seq, (kind, body) in enumerate(frames):
+        evaluation.feed(wire.build(kind, seq, **body)[:-1])
+    step = next(s for s in load_method("full").steps if s.type == "short_circuit")
+    outcome = short_circuit.measure(step, evaluation, None, LABEL)
+    m = outcome.measurements
+    assert m["short_protected"] == 1 and m["short_peak_a"] == pytest.approx(25000 * 0.0001 * 1.01 + 0.02)
+    assert m["short_peak_clipped"] == 0  # under the current code's end, 3.28 A
+    assert outcome.behaviours[1] == "2.5 A read at most (each reading a 332 us average: a shorter spike reads lower)"

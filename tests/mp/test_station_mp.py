@@ -446,4 +446,52 @@ def test_the_sampling_loop_allocates_nothing():
     assert allocated == 0, "sampling loop allocated %d bytes" % allocated
 
 
+
+class StillTripSensor(StillSensor):
+    """StillSensor in a trip window: the real chip's trip period, its rate and alert switched by nobody."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.trip_period_us = real.trip_period_us
+        self.reads = 0
+
+    def current_raw(self):
+        self.reads += 1
+        return self.current
+
+    def trip_window(self, on):
+        pass
+
+    def alert_off(self):
+        pass
+
+
+def test_the_trip_window_allocates_nothing():
+    # the readings between samples and the window's end (EVENT trip_peak), polled and ALERT-wired alike: a
+    # 2 s short that the unit feeds (the current never falls, so the window stays open to the short's end)
+    for alert_wired in (False, True):
+        board, st = new_station()
+        board.has_short = True
+        if alert_wired:
+            board.alert_irq = lambda handler: True
+        assert command(st, wire.CONFIG, config()) == station.OK
+        assert command(st, wire.SHORT, struct.pack("<HH", 1000, 2000)) == station.OK  # slots 10 to 30
+        assert command(st, wire.START) == station.OK
+        while st.index < 11:
+            st.tick()
+        st.sampled = st.sensor = StillTripSensor(st.sensor)
+        st.link.out = Discard()
+        st.end_code = 0
+        st.collapse_code = 0
+
+        def window():
+            while st.index < 31:
+                st.tick()
+
+        allocated = heap_used(window)
+        assert allocated == 0, "trip window allocated %d bytes (alert %s)" % (allocated, alert_wired)
+        # polled between the 20 samples at the trip rate (664 us): ~150 readings a slot
+        assert st.state == station.RUNNING and st.sensor.reads > 20 * 100, st.sensor.reads
+
+
 run(globals())
