@@ -446,7 +446,6 @@ def test_the_sampling_loop_allocates_nothing():
     assert allocated == 0, "sampling loop allocated %d bytes" % allocated
 
 
-
 class StillTripSensor(StillSensor):
     """StillSensor in a trip window: the real chip's trip period, its rate and alert switched by nobody."""
 
