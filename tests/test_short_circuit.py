@@ -74,7 +74,8 @@ def test_unprotected_unit_is_seen_feeding_the_short(tmp_path, method):
     assert m["short_protected"] == 0 and m["short_trip_time_ms"] is None
     # 5.05 V into 0.05 + 0.1 ohm is 33.7 A: the INA226's current register ends at 32767 x 0.2 mA
     assert m["short_peak_clipped"] == 1 and m["short_peak_a"] == pytest.approx(6.5534)
-    assert "kept feeding the short (peak >= 6.55 A: clipped at the sensor's range)" in step["behaviours"][0]
+    assert "kept feeding the short until the rig opened it" in step["behaviours"][0]
+    assert step["behaviours"][1] == "peak >= 6.55 A: clipped at the sensor's range"
     assert record["grade"] == "FAIL"
     assert record["status"] == "complete"  # the device's current limit was suspended for the short only
 

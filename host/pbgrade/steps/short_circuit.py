@@ -26,7 +26,7 @@ NO_SWITCH = N_("not tested: this rig has no short-circuit switch ([load] short_p
 OFF_BEFORE = N_("the output was off before the short circuit: not tested")
 SHORTED = N_("short circuit for {seconds} s: {did}; {after}")
 CUT = N_("the unit cut its output {ms} ms (to {resolution} ms) after the short began")
-FED = N_("the unit kept feeding the short ({peak}) until the rig opened it")
+FED = N_("the unit kept feeding the short until the rig opened it")
 PEAK = N_("{amps} A read at most (each reading a {us} us average: a shorter spike reads lower)")
 CLIPPED = N_("peak >= {amps} A: clipped at the sensor's range")
 BACK_AT_ONCE = N_("its output came back at light load at once (by the next reading)")
@@ -82,9 +82,9 @@ def measure(step, evaluation, plan_, label):
     chip = wire.SENSORS.get(evaluation.identity.sensor)
     read = CLIPPED.format(amps=f"{clip_a:.2f}") if clipped else PEAK.format(
         amps=f"{peak:.1f}", us=TRIP_CONVERSION_US.get(chip, evaluation.identity.sensor_period_us))
-    did = (CUT.format(ms=f"{trip_ms:.1f}", resolution=f"{resolution_ms:g}") if protected else FED.format(peak=read))
+    did = CUT.format(ms=f"{trip_ms:.1f}", resolution=f"{resolution_ms:g}") if protected else FED
     said = [SHORTED.format(seconds=f"{off - on:.1f}", did=did, after=_came_back(t, after, off, period))]
-    return Outcome(m, said + [read] if protected else said)
+    return Outcome(m, said + [read])
 
 
 def _window_peak_a(evaluation):
