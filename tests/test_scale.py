@@ -1,10 +1,12 @@
 """The rig's scale end to end on the simulated rig (sim-scale: an HX711 under the bay, rigs/sim/hx711_sim.py):
 tare, calibration with a known weight, weighing, and the quick check weighing the unit itself; every way it
 cannot be used is one line that says what to do."""
+import contextlib
 import json
 
 import pytest
 
+from pbgrade import scale
 from pbgrade.cli import main
 from pbgrade.replay import regrade
 
@@ -84,3 +86,11 @@ def test_a_typed_mass_needs_no_scale(data, capsys):
     code, out, err = pbgrade(capsys, "run", "--rig", "sim-scale", "--sim-dut", "fake-20000", "--method", "quick",
                              "--mass-g", 128)
     assert code == 1 and "its mass, 128 g, was typed by the inspector" in out, err
+
+
+def test_a_reading_lost_on_the_way_is_one_line(monkeypatch):
+    """The WEIGH acknowledged, its WEIGHT frame lost for good (declared GONE): no traceback, a line to weigh again."""
+    monkeypatch.setattr(scale, "open_rig", lambda port: contextlib.nullcontext((None, None)))
+    monkeypatch.setattr(scale, "command", lambda link, evaluation, msg_type, **body: None)
+    with pytest.raises(scale.ScaleError, match="did not arrive: check the cable, then weigh again"):
+        scale.read_counts("/dev/ttyACM0")

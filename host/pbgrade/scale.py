@@ -49,6 +49,8 @@ def read_counts(port):
     with open_rig(port) as (link, _):
         evaluation = Evaluation(IDLE_CONFIG)
         command(link, evaluation, "WEIGH", readings=SCALE_READINGS)
+    if evaluation.weight is None:  # acknowledged, but its reading lost on the way and no longer kept
+        raise ScaleError(f"the scale's reading from {port} did not arrive: check the cable, then weigh again")
     return evaluation.weight.counts
 
 
