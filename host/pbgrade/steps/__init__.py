@@ -17,7 +17,7 @@ TYPES = {"no_load": no_load, "rest": rest, "load_regulation": load_regulation, "
          "short_circuit": short_circuit, "discharge": discharge, "recharge": recharge, "mass": mass}
 QUANTITIES = {name: quantity for kind in TYPES.values() for name, quantity in kind.QUANTITIES.items()}
 # every sentence a step may say about the unit (its behaviours), for wording.retold
-SAYINGS = shared.SAYINGS + discharge.SAYINGS + load_regulation.SAYINGS + over_current.SAYINGS + short_circuit.SAYINGS + mass.SAYINGS
+SAYINGS = shared.SAYINGS + tuple(saying for kind in TYPES.values() for saying in getattr(kind, "SAYINGS", ()))
 # What people read for a step type: its test item as GB/T 35590-2017 and the grading standards name it
 # (../shared/reference/standards.md: 输出电压, 过流保护, 短路保护), not the method file's key
 TITLES = {"no_load": N_("no-load output voltage"), "rest": N_("rest without load"),
