@@ -212,8 +212,8 @@ def command(link, evaluation, msg_type, **body):
                                             f"port")
     result = evaluation.acks[seq]
     if result:
-        hint = ("check the HX711's wiring and power (the rig file's [scale] pins)" if msg_type == "WEIGH" else
-                "check the label's rated current against the rig's limits")
+        hint = ("check the HX711's wiring and power (the rig file's [scale] pins)" if result == wire.AckResult.NO_SCALE
+                else "check the label's rated current against the rig's limits")
         raise RigError(f"rig refused {msg_type}: {wire.ACK_RESULTS.get(result, result)} ({body}); {hint}")
 
 

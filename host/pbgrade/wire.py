@@ -38,6 +38,7 @@ END_EVENTS = frozenset(e["code"] for e in TABLE["events"] if e["ends_step"])  # 
 STATES = _names(TABLE["states"])
 State = enum.IntEnum("State", {name.upper(): code for code, name in STATES.items()})  # STATUS state, by name
 ACK_RESULTS = {row["code"]: row["text"] for row in TABLE["ack_results"]}
+AckResult = enum.IntEnum("AckResult", {row["name"]: row["code"] for row in TABLE["ack_results"]})  # by name
 SENSORS = _names(TABLE["chips"])
 
 # fields whose value is a name from another table: the construct Enum of that table
