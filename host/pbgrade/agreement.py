@@ -34,6 +34,7 @@ KINDS = {  # kind -> share of the population; "low efficiency": an honest label 
     "honest": 0.32, "low efficiency": 0.08, "under-capacity": 0.30, "under-capacity, ballast": 0.08,
     "sagging output": 0.08, "weak protection": 0.07, "intermittent contact": 0.07}
 PEAKS = (0.84, 0.88, 0.92)  # converters' peak efficiency; a low-efficiency unit's is drawn from 0.70-0.78
+CELL_V = 3.7  # the drawn labels' nominal cell voltage
 SHORTFALLS = (0.85, 0.75, 0.6, 0.5, 0.33, 0.25)  # cell capacity inside / on the label, under-capacity units
 
 
@@ -78,14 +79,14 @@ def _unit(rng, base, number, kind):
         model["contact"] = {"dropout_every_s": round(float(rng.uniform(300, 900))),
                             "dropout_s": round(float(rng.uniform(0.2, 0.5)), 2)}
     density, mass_share = rng.uniform(200, 265), rng.uniform(0.65, 0.75)
-    cells_wh = label_mah * 3.7 / 1000 * (1.0 if kind.endswith("ballast") else min(share, 1.0))
+    cells_wh = label_mah * CELL_V / 1000 * (1.0 if kind.endswith("ballast") else min(share, 1.0))
     mass = round(cells_wh / density * 1000 / mass_share)
     # the maker's rated output capacity at 5 V for its own converter: a unit delivers about 0.97 x its peak
     # efficiency of its cell energy at the rated current (honest-10000: 32.36 of 37 Wh at 0.90), rated with
     # about 7 % margin (0.9 x peak) and rounded down to 100 mAh, as honest makers do
-    rated = math.floor(label_mah * 3.7 * peak * 0.9 / 5 / 100) * 100
+    rated = math.floor(label_mah * CELL_V * peak * 0.9 / 5 / 100) * 100
     label = {"model": f"STUDY-{kind.upper().replace(' ', '-').replace(',', '')}", "manufacturer": "pbgrade study",
-             "serial": f"STUDY-{number:04d}", "cell_capacity_mah": label_mah, "cell_voltage_v": 3.7,
+             "serial": f"STUDY-{number:04d}", "cell_capacity_mah": label_mah, "cell_voltage_v": CELL_V,
              "rated_capacity_mah": rated, "rated_output_v": 5.0, "rated_output_a": 2.1}
     return {"serial": label["serial"], "kind": kind, "model": model, "label": label, "mass_g": mass,
             "truth": {"capacity_share": round(share, 3), "ballast": kind.endswith("ballast"),
@@ -101,16 +102,22 @@ def _toml(tables):
     return "\n".join(lines) + "\n"
 
 
-def _run(unit, method, folder, data):
-    """One method on one drawn unit through `pbgrade run`; its record."""
+def _written(unit, folder):
+    """A drawn unit's model and label files, for `pbgrade run`."""
     stem = folder / unit["serial"]
     model, label = stem.with_suffix(".toml"), stem.with_suffix(".label.toml")
     model.write_text(_toml({"dut": {"kind": "model"}, **unit["model"]}))
     label.write_text(_toml({"label": unit["label"]}))
+    return model, label
+
+
+def _run(unit, files, method, folder, data):
+    """One method on one drawn unit (files: _written's) through `pbgrade run`, the quick one with the unit's
+    mass typed; its record."""
+    model, label = files
     out = folder / f"{unit['serial']}-{method}.json"
-    args = ["run", "--rig", "sim", "--sim-dut", model, "--label", label, "--method", method, "--json", out,
-            "--mass-g", unit["mass_g"]] if method == "quick" else \
-        ["run", "--rig", "sim", "--sim-dut", model, "--label", label, "--method", method, "--json", out]
+    weighed = ["--mass-g", unit["mass_g"]] if method == "quick" else []
+    args = ["run", "--rig", "sim", "--sim-dut", model, "--label", label, "--method", method, "--json", out, *weighed]
     proc = subprocess.run([sys.executable, "-m", "pbgrade.cli", *map(str, args)], capture_output=True, text=True,
                           env=dict(os.environ, PBGRADE_DATA=str(data)))
     if not out.exists():
@@ -124,9 +131,10 @@ def simulate(units, jobs):
         folder, data = Path(work), Path(work) / "data"
 
         def both(unit):
-            quick, full = (_run(unit, method, folder, data) for method in ("quick", "full"))
+            files = _written(unit, folder)
+            quick, full = (_run(unit, files, method, folder, data) for method in ("quick", "full"))
             return {"serial": unit["serial"], "kind": unit["kind"], "truth": unit["truth"], "mass_g": unit["mass_g"],
-                    "label_wh_per_kg": round(unit["label"]["cell_capacity_mah"] * 3.7 / unit["mass_g"], 1),
+                    "label_wh_per_kg": round(unit["label"]["cell_capacity_mah"] * CELL_V / unit["mass_g"], 1),
                     "quick": quick["grade"], "quick_decided_by": quick["verdict"]["decided_by"],
                     "quick_test_s": quick["integrity"]["span_s"], "full": full["grade"],
                     "full_decided_by": full["verdict"]["decided_by"]}
