@@ -162,13 +162,9 @@ class Session:
                     continue
             try:
                 self._test_one(channel, serial)
-            except Exception as e:  # a rig that broke, or a fault of pbgrade's own (its traceback on stderr):
-                # this channel takes no more serials and says why; the others go on, and the shift ends
-                if not isinstance(e, RigError):
-                    traceback.print_exc()
+            except Exception as e:  # this channel takes no more serials and says why; the others go on
                 self.untested.append(serial)
-                self._set(channel, "broken", verdict=None, detail=str(e) if isinstance(e, RigError) else
-                          f"pbgrade failed ({type(e).__name__}: {e}): report it, with the traceback above")
+                self._set(channel, "broken", verdict=None, detail=_why_broken(e))
                 self._drain()
                 return
             finally:
@@ -228,6 +224,15 @@ class Session:
         for name, value in fields.items():
             setattr(channel, name, value)
         self.show(self, channel)
+
+
+def _why_broken(error):
+    """A channel's reason to take no more serials: a rig that broke says why; a fault of pbgrade's own prints its
+    traceback on stderr, and the shift goes on and ends."""
+    if isinstance(error, RigError):
+        return str(error)
+    traceback.print_exc()
+    return f"pbgrade failed ({type(error).__name__}: {error}): report it, with the traceback above"
 
 
 def station_name(rig, channel_number):
