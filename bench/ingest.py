@@ -50,7 +50,7 @@ def pbgrade_stream(samples):
                          address=0x40, sample_format=1, shunt_uohm=10000, bus_lsb_v=BUS_LSB_V,
                          current_lsb_a=CURRENT_LSB_A, cal=2560, sensor_period_us=664, max_mv=24000, max_ma=3500,
                          settings_hash=bytes(8), load_centi_c=wire.NO_TEMPERATURE, dut_centi_c=wire.NO_TEMPERATURE,
-                         board="bench", rig="bench"),
+                         current_code_max=0x7FFF, board="bench", rig="bench", board_id="bench"),
               wire.build("CALIBRATION", 1, v_gain=1.0, v_offset_v=0.0, i_gain=1.0, i_offset_a=0.0, date=0),
               wire.build("ACK", 2, cmd_type="START", cmd_seq=0, result=0)]
     data = samples.tobytes()

@@ -19,6 +19,7 @@ class Board:
 
     ATTRIBUTES = (
         "name",  # the board's name, "<name>/chK" on channel K of several: IDENTITY tells the host
+        "board_id",  # this board's own serial, the same on all its channels (IDENTITY, protocol 5): which board measured
         "flash",  # this channel's prefix to its file names: "" on channel 1, "chK-" on channel K
         "i2c",  # the sensors' bus: machine.I2C's scan, readfrom_mem_into, readfrom_mem, writeto_mem
         "serial_out",  # the stream to this channel's host: write(buf, n) (wire.Link writes frames to it)

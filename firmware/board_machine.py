@@ -35,6 +35,7 @@ allocation per sample); an RP2040 reads read_u16() of its 3.3 V reference.
 """
 import math
 import select
+from binascii import hexlify
 import sys
 import time
 
@@ -86,6 +87,7 @@ class Board:
         pins = rig["pins"]
         name = rig["rig"]["board"]
         self.name = name if channels == 1 else "%s/ch%d" % (name, number)  # IDENTITY tells the host its channel
+        self.board_id = hexlify(machine.unique_id()).decode()  # RP2040: the flash chip's 64-bit ID; ESP32: the MAC
         self.flash = "" if number == 1 else "ch%d-" % number  # each channel's calibration file apart
         kind = rig["load"]["kind"]
         self._pwm = None

@@ -98,6 +98,8 @@ class INA219(INA):
         self.cal = (40960000000000 // (lsb_na * shunt_uohm)) & _CAL_MAX
         self.current_lsb_a = lsb_na / 1e9
         self.pga_v = _PGA_V[pg]
+        # the shunt register ends at 4000 counts x the PGA divider; current = shunt x CAL / 4096 [equation 4]
+        self.current_code_max = min(0x7FFF, (4000 << pg) * self.cal // 4096)
         self.bus_flags = 0
         self._write(_CAL, self.cal)
         config = brng << 13 | pg << 11 | _MODE_BOTH_CONTINUOUS

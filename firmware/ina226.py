@@ -63,6 +63,8 @@ class INA226(INA226Map):
         self._shunt_uohm = shunt_uohm
         self.cal = 5120000000000 // (lsb_na * shunt_uohm)
         self.current_lsb_a = lsb_na / 1e9
+        # the shunt register ends at 7FFFh (81.92 mV); current = shunt x CAL / 2048 [equation 3]
+        self.current_code_max = min(0x7FFF, 0x7FFF * self.cal // 2048)
         self._write(_CAL, self.cal)
         # trip window: one 332 us shunt and bus conversion per result, 664 us
         self._rates(_CONFIG, _CONFIG_BASE | adc, _CONFIG_BASE | adc_config(1, 332), 664)

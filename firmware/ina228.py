@@ -128,6 +128,8 @@ class INA228(AlertingINA):
         # CURRENT_LSB = SHUNT_CAL / (13107.2e6 * R * k) = 40 * cal / (2**19 * uOhm * k),
         # one rounding from exact integers
         self.current_lsb_a = cal * 40 / (524288 * shunt_uohm * k)
+        # the 20-bit CURRENT register's end, or the shunt range's (40.96 or 163.84 mV) if that comes first
+        self.current_code_max = min(0x7FFFF, int((40960 if k == 4 else 163840) / shunt_uohm / self.current_lsb_a))
         self.energy_lsb_j = 16 * 3.2 * self.current_lsb_a
         self.charge_lsb_c = self.current_lsb_a
         self._write(_CONFIG, self._config)

@@ -89,6 +89,7 @@ class INA3221(AlertingINA):
         self.ALERT = _CF1 >> (channel - 1)
         self._shunt_uohm = int(shunt_ohms * 1000000 + 0.5)
         self.current_lsb_a = 0.00004 / shunt_ohms
+        self.current_code_max = 4095  # the shunt register's 13 bits: 163.8 mV
         self._write(_CONFIG, bits | adc | _MODE_CONTINUOUS)
         # A shunt and a bus conversion per enabled channel per averaged sample
         # (typical times; up to 10 % longer: poll conversion_ready() or leave margin).

@@ -64,6 +64,9 @@ class INA:
     bus_lsb_v = 0.0
     current_lsb_a = 0.0
     cal = 0
+    # the largest current code the sensor reads as set: its register's end, or its shunt range's if that comes
+    # first (IDENTITY: the host tells a clipped reading from a true one)
+    current_code_max = 0x7FFF
     sample_period_us = 0
     FLAGS_REG = 0  # the register with the conversion-ready flag (and overflow and alert flags)
     READY = 0  # the conversion-ready bit in it

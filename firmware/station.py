@@ -33,7 +33,7 @@ import load
 import sensors
 import wire
 
-FW_VERSION = (0, 5, 0)
+FW_VERSION = (0, 6, 0)
 CALIBRATION_FILE = "calib.json"  # in the board's flash folder
 UNCALIBRATED = (1.0, 0.0, 1.0, 0.0, 0)  # v_gain, v_offset_v, i_gain, i_offset_a, date
 
@@ -655,7 +655,8 @@ class Station:
                                s.bus_lsb_v if ok else 0.0, s.current_lsb_a if ok else 0.0,
                                s.cal if ok else 0, s.sample_period_us if ok else 0,
                                self.max_mv, self.max_ma, self.settings_hash, self.board.name, self.rig_name,
-                               _centi(self.board.temperature_c(0)), _centi(self.board.temperature_c(1)))
+                               _centi(self.board.temperature_c(0)), _centi(self.board.temperature_c(1)),
+                               s.current_code_max if ok else 0, self.board.board_id)
         self.link.send(self.link.msg, n)
 
     def _ack(self, cmd, seq, result):

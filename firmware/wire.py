@@ -20,7 +20,7 @@ import struct
 import micropython
 from micropython import const
 
-PROTO_VERSION = const(4)
+PROTO_VERSION = const(5)
 MAX_FRAME = const(254)  # payload + CRC: one COBS block, so COBS adds exactly one byte
 KEPT_BYTES = const(16384)  # recent wire frames kept for resending: ~5 min at 10 samples/s, ~4 s at 1000
 KEPT_FRAMES = const(512)  # at most this many of them (an index entry each)
@@ -57,7 +57,7 @@ GONE = const(0xA4)
 EDGE = const(0xA5)
 
 _SAMPLES_HEADER = const(8)  # type, seq, index u32, count
-_IDENTITY_FIXED = const(44)  # header and fixed fields; the board's and the rig's names follow
+_IDENTITY_FIXED = const(48)  # header and fixed fields; the board's name, the rig's and the board's id follow
 
 
 @micropython.viper
@@ -299,15 +299,18 @@ class Batch:
 
 
 def pack_identity(buf, fw_version, sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                  cal, sensor_period_us, max_mv, max_ma, settings_hash, board, rig, load_centi_c, dut_centi_c):
+                  cal, sensor_period_us, max_mv, max_ma, settings_hash, board, rig, load_centi_c, dut_centi_c,
+                  current_code_max, board_id):
     """settings_hash: the first 8 bytes of the SHA-256 of the rig.json the device booted with; rig: its name."""
-    # load_centi_c, dut_centi_c: the NTCs in 0.01 degC, -32768 where the rig has none (protocol 3)
+    # load_centi_c, dut_centi_c: the NTCs in 0.01 degC, -32768 where the rig has none (protocol 3);
+    # current_code_max: the largest current code the sensor reads as set; board_id: the board's serial (protocol 5)
     buf[0] = IDENTITY
-    struct.pack_into("<BBBBBBBIffHIHH8shh", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
+    struct.pack_into("<BBBBBBBIffHIHH8shhI", buf, 3, PROTO_VERSION, fw_version[0], fw_version[1],
                      fw_version[2], sensor, address, sample_format, shunt_uohm, bus_lsb_v, current_lsb_a,
-                     cal, sensor_period_us, max_mv, max_ma, settings_hash, load_centi_c, dut_centi_c)
+                     cal, sensor_period_us, max_mv, max_ma, settings_hash, load_centi_c, dut_centi_c,
+                     current_code_max)
     n = _IDENTITY_FIXED
-    for name in (board.encode(), rig.encode()):
+    for name in (board.encode(), rig.encode(), board_id.encode()):
         buf[n] = len(name)
         buf[n + 1:n + 1 + len(name)] = name
         n += 1 + len(name)

@@ -74,6 +74,7 @@ def test_ports_shows_each_simulated_port_and_its_rig_and_a_held_port_as_busy(tmp
         for k, port in enumerate(ports, 1):
             shown = lines[lines.index(next(line for line in lines if line.startswith(port))) + 1]
             assert "rig sim-3ch" in shown and f"channel {k}" in shown and "INA226" in shown, proc.stdout
+            assert shown.split()[:2] == ["sim", "sim:sim-3ch"], shown  # the board, its serial: one for all channels
         with serial.Serial(ports[0], exclusive=True):
             proc = pbgrade(tmp_path, "ports", timeout=60)
         shown = proc.stdout.splitlines()

@@ -269,6 +269,7 @@ def machine_module(monkeypatch, platform="rp2"):
     """firmware/board_machine.py on a fake `machine` (and its console on nothing), as on `platform`."""
     machine = types.ModuleType("machine")
     machine.I2C, machine.Pin, machine.PWM, machine.DAC, machine.ADC = (lambda *a, **kw: object()), Pin, Output, Output, ADC
+    machine.unique_id = lambda: bytes.fromhex("e6614104033f5b2c")  # an RP2040's flash ID
     monkeypatch.setitem(sys.modules, "machine", machine)
     spec = importlib.util.spec_from_file_location("board_machine", FIRMWARE / "board_machine.py")
     board_machine = importlib.util.module_from_spec(spec)  # not in sys.modules: gone with the fake

@@ -95,14 +95,17 @@ def test_pack_and_unpack_formats(m):
 
 
 def test_identity_names_follow_the_fixed_fields():
-    """The board's name, then the rig's, each a u8 length and its bytes, as pack_identity writes them."""
+    """The board's name, the rig's and the board's serial, each a u8 length and its bytes, as pack_identity
+    writes them."""
     assert fw._IDENTITY_FIXED == HEADER + struct.calcsize(FIXED["IDENTITY"])
-    assert [f[:2] for f in wire.MESSAGES["IDENTITY"]["body"][-2:]] == [["board", "u8str"], ["rig", "u8str"]]
+    assert [f[:2] for f in wire.MESSAGES["IDENTITY"]["body"][-3:]] == [["board", "u8str"], ["rig", "u8str"],
+                                                                      ["board_id", "u8str"]]
     buf = bytearray(fw.MAX_FRAME)
     n = fw.pack_identity(buf, (0, 2, 0), 1, 0x40, 1, 10000, 0.00125, 0.0001, 5120, 35200, 24000, 3500,
-                         bytes(range(8)), "rp2/ch2", "pico-3ch", wire.NO_TEMPERATURE, 2346)
+                         bytes(range(8)), "rp2/ch2", "pico-3ch", wire.NO_TEMPERATURE, 2346, 32000, "e66141040337")
     msg = wire.parse(bytes(buf[:n]))
     assert (msg.body.settings_hash, msg.body.board, msg.body.rig) == (bytes(range(8)), "rp2/ch2", "pico-3ch")
+    assert (msg.body.current_code_max, msg.body.board_id) == (32000, "e66141040337")
     assert (msg.body.load_centi_c, msg.body.dut_centi_c) == (wire.NO_TEMPERATURE, 2346)
     assert station._centi(None) == wire.NO_TEMPERATURE and station._centi(23.456) == 2346
 

@@ -213,7 +213,8 @@ def test_a_restarted_rig_is_refused_at_once_and_the_run_stays_resumable(tmp_path
 def test_another_rig_is_refused_before_anything_is_sent(tmp_path):
     run_dir = killed_mid_discharge(tmp_path)
     other_rig = tmp_path / "bench-2.toml"
-    other_rig.write_text((ROOT / "rigs/sim.toml").read_text().replace('name = "sim-ina226"', 'name = "bench-2"'))
+    other_rig.write_text((ROOT / "rigs/sim.toml").read_text().replace('name = "sim-ina226"', 'name = "bench-2"')
+                         .replace("[sim]\n", '[sim]\nboard_id = "e6614104033f5b2c"\n'))  # another board's serial
     other, other_port = start_sim(tmp_path, "honest-10000", "--rig", other_rig)
     try:
         proc = pbgrade(tmp_path, "resume", run_dir.name, "--port", other_port, timeout=120)
@@ -223,6 +224,7 @@ def test_another_rig_is_refused_before_anything_is_sent(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert f"pbgrade: the rig on {other_port} is not the one run {run_dir.name} ran on (" in proc.stderr
     assert "rig 'bench-2', the run's 'sim-ina226'" in proc.stderr and "status" not in meta(run_dir)
+    assert "board_id 'e6614104033f5b2c', the run's 'sim:sim-ina226'" in proc.stderr
 
 
 def killed_and_resumed(tmp_path, *args):

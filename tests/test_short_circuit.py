@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pbgrade import wire
-from pbgrade.evaluate import Evaluation
+from pbgrade.evaluate import UNCALIBRATED, Evaluation
 from pbgrade.method import load_method
 from pbgrade.steps import short_circuit
 from test_e2e import run_record, write_curve, write_label
@@ -131,3 +131,14 @@ def test_the_peak_is_the_trip_windows_reading_scaled_as_a_sample():
     assert m["short_protected"] == 1 and m["short_peak_a"] == pytest.approx(25000 * 0.0001 * 1.01 + 0.02)
     assert m["short_peak_clipped"] == 0  # under the current code's end, 3.28 A
     assert outcome.behaviours[1] == "2.5 A read at most (each reading a 332 us average: a shorter spike reads lower)"
+
+
+def test_the_sensor_range_is_the_devices_own_from_protocol_5():
+    """A protocol 5 device says where its current code ends (an INA219 at PGA /4 on 0.1 ohm: 16000 codes of
+    100 uA, 1.6 A), where an older device's journal is reckoned from the chip's widest range (3.2 A)."""
+    ina219 = dict(IDENTITY, sensor=2, shunt_uohm=100_000, cal=4096)
+    for proto, code_max, amps in ((5, 16000, 1.5999), (4, None, 3.1999)):
+        body = dict(ina219, proto=proto, current_code_max=code_max, board_id=code_max and "e66141040337")
+        identity = wire.parse(wire.decode_frame(wire.build("IDENTITY", 0, **body)[:-1])).body
+        assert (identity.current_code_max, identity.board_id) == (code_max, code_max and "e66141040337")
+        assert short_circuit.sensor_range_a(identity, UNCALIBRATED) == pytest.approx(amps)

@@ -41,7 +41,7 @@ def describe(port):
     finally:
         link.close()
     ident = device.identity
-    return {"board": ident.board.rpartition("/ch")[0] or ident.board,
+    return {"board": ident.board.rpartition("/ch")[0] or ident.board, "board_id": ident.board_id,
             "firmware": wire.firmware_version(ident), "protocol": ident.proto,
             "rig": ident.rig, "settings_hash": ident.settings_hash.hex(), "channel": device_channel(ident),
             "sensor": wire.SENSORS.get(ident.sensor, "none"), "state": wire.STATES[device.status.state]}
@@ -51,7 +51,8 @@ def one_line(what):
     """describe()'s answer as the rest of a line."""
     if isinstance(what, str):
         return what
-    return (f"{what['board']} firmware {what['firmware']}, rig {what['rig']} (settings {what['settings_hash']}), "
+    serial = f" {what['board_id']}" if what["board_id"] else ""
+    return (f"{what['board']}{serial} firmware {what['firmware']}, rig {what['rig']} (settings {what['settings_hash']}), "
             f"channel {what['channel']}, {what['sensor']}" + ("" if what["state"] == "idle" else f", {what['state']}")
             + ("" if what["protocol"] == wire.PROTO_VERSION else
                f", protocol {what['protocol']} (this host speaks {wire.PROTO_VERSION}: update one of them)"))

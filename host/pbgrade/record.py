@@ -206,7 +206,8 @@ def _device(ident):
             "shunt_ohms": ident.shunt_uohm / 1e6, "bus_lsb_v": ident.bus_lsb_v,
             "current_lsb_a": ident.current_lsb_a, "cal": ident.cal, "sensor_period_us": ident.sensor_period_us,
             "limits": {"max_voltage_v": ident.max_mv / 1000, "max_current_a": ident.max_ma / 1000},
-            "board": ident.board, "rig": ident.rig,  # rig and settings_hash: None from a protocol 1 device
+            "board": ident.board, "board_id": ident.board_id,  # board_id: None from a device before protocol 5
+            "rig": ident.rig,  # rig and settings_hash: None from a protocol 1 device
             "settings_hash": ident.settings_hash and ident.settings_hash.hex()}
 
 

@@ -378,7 +378,8 @@ def _device(device):
             (_("sensor's reading period"), f"{device['sensor_period_us'] / 1000:g} ms"),
             (_("rig's voltage limit"), f"{limits.get('max_voltage_v', MISSING)} V"),
             (_("rig's current limit"), f"{limits.get('max_current_a', MISSING)} A"),
-            (_("board"), device.get("board") or MISSING), (_("rig"), device.get("rig") or MISSING),
+            (_("board"), device.get("board") or MISSING), (_("board's serial"), device.get("board_id") or MISSING),
+            (_("rig"), device.get("rig") or MISSING),
             (_("rig settings' fingerprint"), device.get("settings_hash") or MISSING)]
     return rows
 

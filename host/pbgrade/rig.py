@@ -51,7 +51,7 @@ SCHEMA = {
              "load_pwm": ("integer", False), "load_pwm_hz": ("integer", False), "load_dac": ("integer", False),
              "load_relays": ("integers", False), "load_enable": ("integer", False), "ntc_load": ("integer", False),
              "ntc_dut": ("integer", False), "repl_pin": ("integer", False)},
-    "sim": {"seed": ("integer", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
+    "sim": {"seed": ("integer", False), "board_id": ("text", False), "boot_us": ("integer", False), "sensor_address": ("integer", False),
             "shunt_error": ("number", False), "speed": ("number", False), "short_ohm": ("number", False),
             "load_gain_error": ("number", False), "load_tempco_per_c": ("number", False),
             "load_c_per_w": ("number", False), "load_tau_s": ("number", False)},

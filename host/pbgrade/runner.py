@@ -273,7 +273,7 @@ def _state(status):
 
 
 IDENTITY_CHECKED = ("proto", "fw_major", "fw_minor", "fw_patch", "sensor", "address", "shunt_uohm", "settings_hash",
-                    "board", "rig")  # what makes a rig that rig; not its temperatures
+                    "board", "rig", "board_id")  # what makes a rig that rig; not its temperatures
 
 
 def _check_resumed_device(link, journal, evaluations, run_id):

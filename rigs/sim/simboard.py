@@ -57,6 +57,8 @@ class SimBoard:
     def __init__(self, rig, dut, dut_path=None, first=None, channels=1, number=1):
         sim = rig.get("sim", {})
         self.name = "sim" if channels == 1 else "sim/ch%d" % number
+        # a real board's serial is machine.unique_id(); a simulated board is its rig's, unless the rig names another
+        self.board_id = sim.get("board_id", "sim:" + rig["rig"]["name"])
         self.flash = "" if number == 1 else "ch%d-" % number  # the launcher runs it in the rig's flash folder
         if first is None:
             first = self

@@ -29,6 +29,7 @@ class Capture:
 
 class Board:
     name = "test"
+    board_id = "e6614104033f5b2c"
     flash = "/tmp/pbgrade-mp-station-"
 
     def __init__(self, boot_us):

@@ -19,7 +19,9 @@ def test_identity_and_configuration():
     command(st, wire.HELLO)
     ident = board.serial_out.of_type(wire.IDENTITY)[-1]
     assert ident[3] == wire.PROTO_VERSION and ident[7] == 1  # sensor INA226
-    assert ident[32:40] == b"12345678" and ident.endswith(b"\x04test\x07mp-test")  # settings hash, board, rig
+    assert ident[32:40] == b"12345678"  # the settings' hash
+    assert ident.endswith(b"\x04test\x07mp-test\x10e6614104033f5b2c")  # the board, the rig, the board's serial
+    assert struct.unpack_from("<I", ident, 44)[0] == st.sensor.current_code_max == 0x7FFF  # where a reading clips
     cal = board.serial_out.of_type(wire.CALIBRATION)[-1]
     assert struct.unpack_from("<ffffI", cal, 3) == station.UNCALIBRATED  # says it was never calibrated
     assert board.serial_out.of_type(wire.STATUS)  # the answer to HELLO ends with STATUS

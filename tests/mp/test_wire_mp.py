@@ -29,7 +29,7 @@ def device_frame(v, link):
                                b["address"], b["sample_format"], b["shunt_uohm"], b["bus_lsb_v"], b["current_lsb_a"],
                                b["cal"], b["sensor_period_us"], b["max_mv"], b["max_ma"],
                                bytes.fromhex(b["settings_hash"]), b["board"], b["rig"], b["load_centi_c"],
-                               b["dut_centi_c"])
+                               b["dut_centi_c"], b["current_code_max"], b["board_id"])
     elif t == "ACK":
         n = wire.pack_ack(m, getattr(wire, b["cmd_type"]), b["cmd_seq"], b["result"])
     elif t == "EVENT":

@@ -99,15 +99,19 @@ def _window_peak_a(evaluation):
 
 def sensor_range_a(identity, calibration):
     """The largest current the rig's sensor reads, as the host scales it: its current code's end or its
-    shunt range, whichever comes first, less one LSB (a reading there may have been clipped)."""
+    shunt range, whichever comes first, less one LSB (a reading there may have been clipped). A protocol 5
+    device says it (IDENTITY current_code_max, from the driver's own range choice: the INA219's PGA);
+    for an older device's journal it is worked out from the chip's fixed ranges."""
     lsb = identity.current_lsb_a
-    chip = wire.SENSORS.get(identity.sensor)
-    shunt_v = SHUNT_RANGE_V.get(chip, float("inf"))
-    ohms = identity.shunt_uohm / 1e6
-    if chip == "INA228" and lsb * (1 << 19) * ohms <= 0.04096 * 1.001:  # the driver's ADCRANGE 1
-        shunt_v = 0.04096
-    codes = min(CODE_MAX[identity.sample_format], shunt_v / ohms / lsb) - 1
-    return codes * lsb * calibration.i_gain + calibration.i_offset_a
+    codes = identity.current_code_max
+    if codes is None:
+        chip = wire.SENSORS.get(identity.sensor)
+        shunt_v = SHUNT_RANGE_V.get(chip, float("inf"))
+        ohms = identity.shunt_uohm / 1e6
+        if chip == "INA228" and lsb * (1 << 19) * ohms <= 0.04096 * 1.001:  # the driver's ADCRANGE 1
+            shunt_v = 0.04096
+        codes = min(CODE_MAX[identity.sample_format], shunt_v / ohms / lsb)
+    return (codes - 1) * lsb * calibration.i_gain + calibration.i_offset_a
 
 
 def _came_back(t, after, off, period):
