@@ -29,7 +29,7 @@ MODEL = {
     "thermal": {"c_per_w": ("number", False, 0, 100), "tau_s": ("number", False, 0.1, 1e5),
                 "ambient_c": ("number", False, -40, 80)},
     # what the unit weighs, cells, case and all (the quick check's mass against energy: steps/mass.py);
-    # honest units: cells ~65-75 % of it; fakes: light, or with ballast
+    # honest units: cells ~65-80 % of it; fakes: light, or with ballast
     "body": {"mass_g": ("number", False, 10, 5000)},
     "contact": {"dropout_every_s": ("number", False, 0.1, 1e6), "dropout_s": ("number", False, 0, 60)},
     # how it charges on a rig with a charging path (rigs/sim/powerbank.py DEFAULT_CHARGE if absent): efficiency
