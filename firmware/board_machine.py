@@ -35,9 +35,9 @@ allocation per sample); an RP2040 reads read_u16() of its 3.3 V reference.
 """
 import math
 import select
-from binascii import hexlify
 import sys
 import time
+from binascii import hexlify
 
 import machine
 import micropython

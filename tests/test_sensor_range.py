@@ -1,6 +1,7 @@
 """Each driver's current_code_max (IDENTITY, protocol 5: where a reading may have been clipped) is where the
 register-accurate simulated chip's current code stops, driven far past the range: the current register's end,
-or the shunt range's when that comes first (the INA219's PGA, the INA228's ADCRANGE, the INA3221's 13 bits)."""
+or the shunt range's when that comes first (the INA219's PGA, the INA226 at a CAL under 2048, the INA3221's 13
+bits; the INA228's register always ends first, its Current_LSB being the range over 2**19)."""
 import pytest
 
 from ina219 import INA219

@@ -52,8 +52,9 @@ def one_line(what):
     if isinstance(what, str):
         return what
     serial = f" {what['board_id']}" if what["board_id"] else ""
-    return (f"{what['board']}{serial} firmware {what['firmware']}, rig {what['rig']} (settings {what['settings_hash']}), "
-            f"channel {what['channel']}, {what['sensor']}" + ("" if what["state"] == "idle" else f", {what['state']}")
+    return (f"{what['board']}{serial} firmware {what['firmware']}, rig {what['rig']} "
+            f"(settings {what['settings_hash']}), channel {what['channel']}, {what['sensor']}"
+            + ("" if what["state"] == "idle" else f", {what['state']}")
             + ("" if what["protocol"] == wire.PROTO_VERSION else
                f", protocol {what['protocol']} (this host speaks {wire.PROTO_VERSION}: update one of them)"))
 
